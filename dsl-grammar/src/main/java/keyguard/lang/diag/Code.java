@@ -1,0 +1,103 @@
+package keyguard.lang.diag;
+
+/**
+ * The catalog of diagnostic codes. A code is stable once released: its meaning never
+ * changes and it is never reused. Each one has a page, {@code docs/errors/KGnnnn.md},
+ * generated from {@link #title()} and {@link #explanation()} plus the golden-file example
+ * of the same name (see {@code DiagnosticGoldenTest}).
+ */
+public enum Code {
+    // ---- syntax
+    KG0001("unexpected character", "The file contains a character that cannot start any token of the language, such as `#` or `$`. Strings must use double quotes; comments start with `//` or `/*`."),
+    KG0002("unterminated string", "A string literal starts with `\"` but the line ends before the closing quote. Strings cannot span lines."),
+    KG0003("unterminated block comment", "A `/*` comment is never closed with `*/` before the end of the file."),
+    KG0004("unexpected token", "The parser found a word or symbol where the grammar does not allow it. The message lists what may stand there."),
+    KG0005("unexpected end of file", "The file ends in the middle of a declaration, usually because a `}` or `)` is missing."),
+    KG0006("nesting too deep", "Brackets, braces or prefix operators are nested deeper than the language allows (64 levels). Policies never need this; the limit keeps every check bounded."),
+    KG0007("file is not valid UTF-8", "Policy files must be UTF-8 text. The file contains bytes that are not valid UTF-8, often because it is binary or was saved in another encoding."),
+    KG0008("number out of range", "An integer literal does not fit in 63 bits, or a decimal has more precision than the language keeps (six decimal places)."),
+    KG0009("invalid escape in string", "Inside a string only `\\\"`, `\\\\`, `\\n`, `\\t`, `\\{` and `\\}` are escapes."),
+
+    // ---- names and declarations
+    KG0101("duplicate declaration", "Two providers, models, templates, policies or test suites have the same name. Names are global across the policy directory."),
+    KG0102("unknown provider", "A model names a provider that no `provider` declaration defines."),
+    KG0103("unknown model", "A model name in `models allow`, a `reroute` target or a test request is not declared by any `model` block."),
+    KG0104("unknown template", "A policy is declared as `= name(...)` but no template of that name exists."),
+    KG0105("unknown policy", "A `tests` block names a policy that does not exist."),
+    KG0106("unknown name", "An expression uses a name that is neither a template parameter nor a built-in root (`request`, `key`, `model`, `time`, `usage`) nor a constant (data classes, weekdays)."),
+    KG0107("unknown field", "A path such as `request.modle` names a field the root does not have."),
+    KG0108("unknown function", "A call names a function that is not built in. Built-ins: `startsWith`, `endsWith`, `contains`, `matches`, `lower`, `upper`."),
+    KG0109("unknown setting", "A `provider` or `model` block contains a setting the language does not know."),
+    KG0110("missing setting", "A `provider` or `model` block lacks a setting it needs (a model needs `provider`, `price` and `max_class`; a provider needs `builtin` or `base_url`)."),
+    KG0111("duplicate setting", "The same setting appears twice in one block."),
+
+    // ---- templates
+    KG0201("missing template argument", "A policy built from a template does not pass a value for a parameter without a default."),
+    KG0202("unknown template argument", "A policy passes an argument the template does not declare."),
+    KG0203("argument type mismatch", "A template argument or parameter default has a different type than the parameter declares."),
+    KG0204("template argument is not a constant", "Template arguments must be literals, so that a policy's limits are known when it compiles."),
+    KG0205("duplicate parameter", "A template declares two parameters with the same name."),
+    KG0206("unknown parameter type", "Parameter types are `string`, `int`, `bool` and `class`."),
+
+    // ---- policy statements
+    KG0301("unknown limit metric", "A `limit` counts `requests`, `tokens` or `concurrent` requests."),
+    KG0302("invalid window", "A window is a positive whole number with a unit: `s`, `m` (minutes), `h`, `d` or `w`, e.g. `per 1m`, `per 1d`. Windows are at least one second and at most 31 days."),
+    KG0303("invalid scope", "A limit or budget is counted `by key` (each key its own counter) or `by policy` (one counter shared by every key bound to the policy)."),
+    KG0304("window not allowed here", "`limit requests` and `limit tokens` need `per <window>`; `limit concurrent` counts requests in flight and takes no window."),
+    KG0305("invalid amount", "Limits and budgets need a positive amount: a whole number for limits, a decimal with at most six places for budgets."),
+    KG0306("invalid budget", "A budget reads `budget <amount> usd per day|week|month hard|soft [warn at P%] [by key|policy]`."),
+    KG0307("unknown data class", "Data classes are, from lowest to highest: `public`, `internal`, `confidential`, `restricted`."),
+    KG0308("invalid data action", "`data max <class> on violation` takes `deny`, `redact` or `reroute \"<model>\"`."),
+    KG0309("invalid models statement", "A policy lists models with `models allow [...]`; a policy built from a template adds with `models allow += [...]`."),
+    KG0310("defined twice", "The same limit, budget, data rule or zone is defined twice in one body."),
+    KG0311("tag redefined", "A tag key is set twice, or a policy sets a tag its template already sets. Pass the value as a template parameter instead."),
+    KG0312("redefines an inherited setting", "A policy built from a template redefines a limit, budget, data rule or model list that the template defines. Write `override` to replace it on purpose."),
+    KG0313("nothing to override", "`override` is written on a limit, budget or data rule that the template does not define."),
+    KG0314("override loosens an inherited setting", "An `override` raises a limit or budget, lowers its hardness, or raises a data ceiling compared to the template. Allowed, but worth a second look in review."),
+    KG0315("duplicate rule id", "Two `forbid` rules in the same policy have the same `@id`."),
+    KG0316("forbid rule without an id", "Every `forbid` rule needs `@id(\"...\")` so that decisions, tests and audit events can name it."),
+    KG0317("unknown annotation", "Rules take `@id(\"...\")` and `@reason(\"...\")`."),
+    KG0318("invalid time zone", "`zone` takes an IANA time zone id such as `\"UTC\"` or `\"Europe/Berlin\"`."),
+    KG0319("invalid reason template", "A `@reason` may interpolate `{path}` where `path` is a field such as `request.model` or `key.name`; braces must balance."),
+    KG0320("reroute target cannot take the data", "The model named in `reroute` has a `max_class` lower than the data class the rule reroutes for, so rerouting would still violate the ceiling."),
+    KG0321("unknown statement word", "The word after `models`, `data` or `on` is not one the language knows (`models allow`, `data max`, `on violation`)."),
+
+    // ---- types
+    KG0401("type mismatch", "The two sides of an operator have different types, or an operator is applied to a type it does not support."),
+    KG0402("condition is not a boolean", "A `when` or `unless` block must be a boolean expression."),
+    KG0403("wrong function arguments", "A function is called with the wrong number or types of arguments."),
+    KG0404("invalid regular expression", "The pattern passed to `matches` is not a valid RE2 expression, or is not a string literal. Patterns are compiled once and run in linear time."),
+    KG0405("`in` needs a list or a range", "The right side of `in` must be a list literal `[a, b]` or a range `lo..hi`."),
+    KG0406("invalid range", "A range `lo..hi` must have constant bounds of the same type (integers or weekdays), `lo <= hi`, and may only stand on the right of `in`."),
+    KG0407("values cannot be ordered", "`<`, `<=`, `>` and `>=` apply to integers and data classes only."),
+    KG0408("invalid usage path", "Counters read as `usage.<metric>.<scope>.<window>`, e.g. `usage.tokens.policy.1d` or `usage.spend.key.day`."),
+    KG0409("condition is constant", "After template arguments are substituted, a `when` block is always false (the rule can never fire) or always true."),
+    KG0410("cannot index this value", "Only maps (`request.tags`, `request.metadata`, `key.labels`) can be indexed, with a string."),
+
+    // ---- tests
+    KG0501("unknown test clause", "A test contains `request {...}`, `key {...}`, `usage {...}`, `at \"<instant>\"` and `expect ...`."),
+    KG0502("invalid test value", "A field in a test's `request`, `key` or `usage` block is unknown or has the wrong type."),
+    KG0503("invalid instant", "`at` takes an ISO-8601 instant such as `\"2026-06-06T10:00Z\"`."),
+    KG0504("invalid expectation", "`expect` takes `allow`, `deny` or `throttle`, optionally `by \"<rule id>\"` and `tags {...}`."),
+    KG0505("incomplete test", "A test needs a `request` with a `model` and exactly one `expect`."),
+
+    // ---- providers and models
+    KG0601("invalid price", "A price reads `price input <usd> usd per 1m tokens, output <usd> usd per 1m tokens`, with non-negative amounts."),
+    KG0602("secret in a policy file", "A provider credential is written as a literal. Secrets never appear in policy files: write `credential env(\"NAME\")` and set the variable where the gateway runs."),
+    KG0603("invalid provider", "A provider is either `builtin simulator` or an upstream with a `base_url` and a `kind` of `openai` or `anthropic`."),
+    KG0604("invalid model setting", "A model setting has a value of the wrong kind, e.g. `context` must be a positive integer and `hosting` is `external` or `self`.");
+
+    private final String title;
+    private final String explanation;
+
+    Code(String title, String explanation) {
+        this.title = title;
+        this.explanation = explanation;
+    }
+
+    public String id() { return name(); }
+
+    public String title() { return title; }
+
+    public String explanation() { return explanation; }
+}

@@ -1,0 +1,28 @@
+package keyguard.lang.syntax;
+
+import java.util.List;
+import keyguard.lang.source.Span;
+
+/** A top-level declaration of a policy file. */
+public sealed interface Item {
+    Span span();
+
+    Name name();
+
+    record Provider(Name name, List<Setting> settings, Span span) implements Item {}
+
+    record Model(Name name, StringLit quoted, List<PriceTerm> prices, List<Setting> settings, Span span) implements Item {}
+
+    record Param(Name name, Name type, Expr defaultValue, Span span) {}
+
+    record Template(Name name, List<Param> params, List<Statement> body, Span span) implements Item {}
+
+    record Arg(Name name, Expr value, Span span) {}
+
+    /** {@code base} is null for a stand-alone policy; {@code body} is empty when omitted. */
+    record Policy(Name name, Name base, List<Arg> args, List<Statement> body, Span span) implements Item {}
+
+    record TestCase(StringLit name, List<TestClause> clauses, Span span) {}
+
+    record Tests(Name name, List<TestCase> cases, Span span) implements Item {}
+}

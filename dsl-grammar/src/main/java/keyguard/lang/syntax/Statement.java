@@ -1,0 +1,24 @@
+package keyguard.lang.syntax;
+
+import java.util.List;
+import keyguard.lang.source.Span;
+
+/** A statement in a template or policy body. */
+public sealed interface Statement {
+    Span span();
+
+    record Tags(List<MapEntry> entries, Span span) implements Statement {}
+
+    /** {@code models allow [..]} or {@code models allow += [..]}. */
+    record Models(boolean override, Name verb, boolean add, List<Expr> models, Span span) implements Statement {}
+
+    record Limit(boolean override, Name metric, Quantity amount, Name window, Name scope, Span span) implements Statement {}
+
+    record Budget(boolean override, Quantity amount, Name currency, Name period, Name kind, Expr.Dec warnPercent, Name scope, Span span) implements Statement {}
+
+    record Data(boolean override, Name level, Name dataClass, Name violation, Name action, StringLit target, Span span) implements Statement {}
+
+    record Zone(StringLit zone, Span span) implements Statement {}
+
+    record Forbid(List<Annotation> annotations, Expr when, Expr unless, Span span) implements Statement {}
+}

@@ -1,0 +1,85 @@
+package keyguard.compiler;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.stream.Stream;
+import keyguard.compiler.check.Checker;
+import keyguard.lang.diag.Diagnostics;
+import keyguard.lang.parse.PolicyParser;
+import keyguard.lang.syntax.PolicyFile;
+import keyguard.policy.PolicySet;
+
+/**
+ * Entry point of the front end: every {@code *.kgp} under a directory, parsed and checked
+ * into one {@link PolicySet}, all or nothing. Files are read in path order, so the same
+ * directory always compiles to the same set and revision.
+ */
+public final class PolicyCompiler {
+    private PolicyCompiler() {}
+
+    /** The set (null when there are errors), the diagnostics, and the files that were read. */
+    public record Result(PolicySet set, Diagnostics diagnostics, List<PolicyFile> files) {
+        public boolean ok() { return set != null; }
+    }
+
+    public record Source(String path, byte[] bytes) {}
+
+    public static Result compileDirectory(Path dir) {
+        return compile(read(dir));
+    }
+
+    public static Result compile(List<Source> sources) {
+        Diagnostics diagnostics = new Diagnostics();
+        List<PolicyFile> files = new ArrayList<>();
+        for (Source s : sources) {
+            PolicyParser.Result r = PolicyParser.parse(s.path(), s.bytes());
+            diagnostics.addAll(r.diagnostics());
+            if (r.file() != null) files.add(r.file());
+        }
+        if (diagnostics.hasErrors()) return new Result(null, diagnostics, files);
+        PolicySet set = Checker.check(files, revision(sources), diagnostics);
+        return new Result(set, diagnostics, files);
+    }
+
+    /** Every {@code .kgp} file under {@code dir}, by relative path, with paths as the user typed the directory. */
+    public static List<Source> read(Path dir) {
+        List<Path> paths;
+        try (Stream<Path> walk = Files.walk(dir)) {
+            paths = walk.filter(p -> p.toString().endsWith(".kgp") && Files.isRegularFile(p)).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read policy directory " + dir + ": " + e.getMessage(), e);
+        }
+        List<Source> out = new ArrayList<>();
+        for (Path p : paths) {
+            try {
+                out.add(new Source(p.toString(), Files.readAllBytes(p)));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + p + ": " + e.getMessage(), e);
+            }
+        }
+        return out;
+    }
+
+    /** A content hash over paths and bytes: {@code kgp-} and 12 hex digits. */
+    public static String revision(List<Source> sources) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            for (Source s : sources) {
+                sha.update(s.path().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                sha.update((byte) 0);
+                sha.update(s.bytes());
+                sha.update((byte) 0);
+            }
+            return "kgp-" + HexFormat.of().formatHex(sha.digest()).substring(0, 12);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,1048 @@
+package keyguard.compiler.check;
+
+import java.math.BigDecimal;
+import java.time.DateTimeException;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import keyguard.lang.diag.Code;
+import keyguard.lang.diag.Diagnostic;
+import keyguard.lang.diag.Diagnostics;
+import keyguard.lang.source.Span;
+import keyguard.lang.syntax.Annotation;
+import keyguard.lang.syntax.Expr;
+import keyguard.lang.syntax.Item;
+import keyguard.lang.syntax.MapEntry;
+import keyguard.lang.syntax.Name;
+import keyguard.lang.syntax.PolicyFile;
+import keyguard.lang.syntax.PriceTerm;
+import keyguard.lang.syntax.Quantity;
+import keyguard.lang.syntax.Setting;
+import keyguard.lang.syntax.Statement;
+import keyguard.lang.syntax.Value;
+import keyguard.policy.BudgetSpec;
+import keyguard.policy.CounterRef;
+import keyguard.policy.DataAction;
+import keyguard.policy.DataClass;
+import keyguard.policy.DataRule;
+import keyguard.policy.Durations;
+import keyguard.policy.ForbidRule;
+import keyguard.policy.LimitSpec;
+import keyguard.policy.Metric;
+import keyguard.policy.ModelInfo;
+import keyguard.policy.Money;
+import keyguard.policy.Period;
+import keyguard.policy.Policy;
+import keyguard.policy.PolicySet;
+import keyguard.policy.PolicyTestCase;
+import keyguard.policy.ProviderInfo;
+import keyguard.policy.ReasonTemplate;
+import keyguard.policy.Scope;
+import keyguard.policy.ir.Ir;
+import keyguard.policy.ir.Type;
+
+/**
+ * Name binding and checking of a whole policy directory: declarations, templates and
+ * inheritance, limits and budgets, conditions, tests. Produces a {@link PolicySet} when
+ * there are no errors. Warnings never stop a set from loading.
+ *
+ * <p>Inheritance: a policy built from a template starts from the template's body with the
+ * arguments substituted; its own body may add anything, and must say {@code override} to
+ * replace an inherited limit, budget, data rule or model list. Overriding to something
+ * looser is a warning ({@link Code#KG0314}), never silent.
+ */
+public final class Checker {
+    private static final long MAX_WINDOW_SECONDS = 31L * 86_400;
+    private static final Set<String> PROVIDER_SETTINGS = Set.of("builtin", "kind", "base_url", "credential", "latency",
+            "chunk_delay", "timeout", "api_version");
+    private static final Set<String> MODEL_SETTINGS = Set.of("provider", "upstream", "context", "max_class", "hosting");
+    private static final Set<String> PARAM_TYPES = Set.of("string", "int", "bool", "class");
+
+    private final Diagnostics diagnostics;
+    private final Map<String, Item.Provider> providerDecls = new LinkedHashMap<>();
+    private final Map<String, Item.Model> modelDecls = new LinkedHashMap<>();
+    private final Map<String, Item.Template> templates = new LinkedHashMap<>();
+    private final Map<String, Item.Policy> policyDecls = new LinkedHashMap<>();
+    private final Map<String, Item.Tests> testDecls = new LinkedHashMap<>();
+
+    private final Map<String, ProviderInfo> providers = new LinkedHashMap<>();
+    private final Map<String, ModelInfo> models = new LinkedHashMap<>();
+
+    private Checker(Diagnostics diagnostics) { this.diagnostics = diagnostics; }
+
+    /** Checks parsed files (in the order given, which should be by path) into a set, or null on errors. */
+    public static PolicySet check(List<PolicyFile> files, String revision, Diagnostics diagnostics) {
+        Checker c = new Checker(diagnostics);
+        c.declare(files);
+        c.checkProviders();
+        c.checkModels();
+        c.checkTemplates();
+        Map<String, Policy> policies = new LinkedHashMap<>();
+        for (Item.Policy p : c.policyDecls.values()) {
+            Policy resolved = c.resolvePolicy(p);
+            if (resolved != null) policies.put(p.name().text(), resolved);
+        }
+        List<PolicyTestCase> tests = new TestChecker(diagnostics, c.models, policies, c.policyDecls.keySet()).check(c.testDecls.values());
+        if (diagnostics.hasErrors()) return null;
+        return new PolicySet(revision, Map.copyOf(c.providers), java.util.Collections.unmodifiableMap(c.models),
+                java.util.Collections.unmodifiableMap(policies), List.copyOf(tests));
+    }
+
+    // ------------------------------------------------------------------ declarations
+
+    private void declare(List<PolicyFile> files) {
+        for (PolicyFile f : files) {
+            for (Item item : f.items()) {
+                Map<String, ? extends Item> table = switch (item) {
+                    case Item.Provider p -> providerDecls;
+                    case Item.Model m -> modelDecls;
+                    case Item.Template t -> templates;
+                    case Item.Policy p -> policyDecls;
+                    case Item.Tests t -> testDecls;
+                };
+                String name = item.name().text();
+                Item previous = table.get(name);
+                if (previous == null && (item instanceof Item.Template || item instanceof Item.Policy)) {
+                    previous = item instanceof Item.Template ? policyDecls.get(name) : templates.get(name);
+                }
+                if (previous != null) {
+                    diagnostics.add(Diagnostic.error(Code.KG0101, item.name().span(), kind(item) + " `" + name + "` is declared twice")
+                            .label("first declared at " + previous.name().span().location())
+                            .help("names of providers, models, templates, policies and test suites are global; rename one"));
+                    continue;
+                }
+                put(table, name, item);
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Item> void put(Map<String, T> table, String name, Item item) {
+        table.put(name, (T) item);
+    }
+
+    private static String kind(Item item) {
+        return switch (item) {
+            case Item.Provider p -> "provider";
+            case Item.Model m -> "model";
+            case Item.Template t -> "template";
+            case Item.Policy p -> "policy";
+            case Item.Tests t -> "test suite";
+        };
+    }
+
+    private Map<String, Setting> settings(List<Setting> list, Set<String> known, String what) {
+        Map<String, Setting> out = new LinkedHashMap<>();
+        for (Setting s : list) {
+            String n = s.name().text();
+            if (!known.contains(n)) {
+                diagnostics.add(Diagnostic.error(Code.KG0109, s.name().span(), "unknown " + what + " setting `" + n + "`")
+                        .label("not a " + what + " setting")
+                        .help(Suggestions.didYouMean(n, known, what + " settings are " + Suggestions.list(new java.util.TreeSet<>(known)))));
+                continue;
+            }
+            Setting first = out.putIfAbsent(n, s);
+            if (first != null) {
+                diagnostics.add(Diagnostic.error(Code.KG0111, s.name().span(), "`" + n + "` is set twice")
+                        .label("first set at " + first.span().location())
+                        .help("remove one of them"));
+            }
+        }
+        return out;
+    }
+
+    private void checkProviders() {
+        for (Item.Provider p : providerDecls.values()) {
+            Map<String, Setting> s = settings(p.settings(), PROVIDER_SETTINGS, "provider");
+            Map<String, String> extra = new LinkedHashMap<>();
+            String kind = null;
+            String baseUrl = null;
+            String credentialEnv = null;
+            Setting builtin = s.get("builtin");
+            if (builtin != null) {
+                if (!(builtin.value() instanceof Value.Word w) || !w.word().text().equals("simulator")) {
+                    diagnostics.add(Diagnostic.error(Code.KG0603, builtin.value().span(), "unknown built-in provider `" + builtin.value().span().text() + "`")
+                            .label("the only built-in provider is `simulator`"));
+                    continue;
+                }
+                kind = "simulator";
+            }
+            Setting kindSetting = s.get("kind");
+            if (kindSetting != null) {
+                String k = kindSetting.value().span().text();
+                if (builtin != null || !(kindSetting.value() instanceof Value.Word) || !(k.equals("openai") || k.equals("anthropic"))) {
+                    diagnostics.add(Diagnostic.error(Code.KG0603, kindSetting.value().span(), "invalid provider kind `" + k + "`")
+                            .label(builtin != null ? "a built-in provider has no kind" : "expected `openai` or `anthropic`"));
+                    continue;
+                }
+                kind = k;
+            }
+            Setting url = s.get("base_url");
+            if (url != null) {
+                if (!(url.value() instanceof Value.Str str) || !(str.lit().value().startsWith("http://") || str.lit().value().startsWith("https://"))) {
+                    diagnostics.add(Diagnostic.error(Code.KG0603, url.value().span(), "`base_url` must be an http or https URL in quotes")
+                            .label("not a URL"));
+                    continue;
+                }
+                baseUrl = str.lit().value();
+                if (kind == null) kind = "openai";
+            }
+            if (kind == null || (!kind.equals("simulator") && baseUrl == null)) {
+                diagnostics.add(Diagnostic.error(Code.KG0110, p.name().span(), "provider `" + p.name().text() + "` has no upstream")
+                        .label("needs `builtin simulator` or a `base_url`")
+                        .help("e.g. `base_url \"https://api.openai.com/v1\"` and `credential env(\"OPENAI_API_KEY\")`"));
+                continue;
+            }
+            Setting cred = s.get("credential");
+            if (cred != null) {
+                if (cred.value() instanceof Value.Call call && call.function().text().equals("env") && !call.arg().value().isBlank()) {
+                    credentialEnv = call.arg().value();
+                } else {
+                    diagnostics.add(Diagnostic.error(Code.KG0602, cred.value().span(), "credentials are read from the environment, never written in a policy file")
+                            .label(cred.value() instanceof Value.Str ? "a literal secret" : "expected `env(\"NAME\")`")
+                            .help("write `credential env(\"NAME\")` and set NAME where the gateway runs"));
+                    continue;
+                }
+            }
+            for (String timed : List.of("latency", "chunk_delay", "timeout")) {
+                Setting t = s.get(timed);
+                if (t == null) continue;
+                if (!(t.value() instanceof Value.Suffixed sx) || millis(sx) < 0) {
+                    diagnostics.add(Diagnostic.error(Code.KG0603, t.value().span(), "`" + timed + "` takes a duration such as `20ms` or `2s`")
+                            .label("not a duration"));
+                    continue;
+                }
+                extra.put(timed, Long.toString(millis(sx)));
+            }
+            Setting apiVersion = s.get("api_version");
+            if (apiVersion != null) extra.put("api_version", apiVersion.value().span().text().replace("\"", ""));
+            providers.put(p.name().text(), new ProviderInfo(p.name().text(), kind, baseUrl, credentialEnv, Map.copyOf(extra), p.span()));
+        }
+    }
+
+    private static long millis(Value.Suffixed s) {
+        return switch (s.suffix()) {
+            case "ms" -> s.amount();
+            case "s" -> s.amount() * 1000;
+            case "m" -> s.amount() * 60_000;
+            default -> -1;
+        };
+    }
+
+    private void checkModels() {
+        int index = 0;
+        for (Item.Model m : modelDecls.values()) {
+            Map<String, Setting> s = settings(m.settings(), MODEL_SETTINGS, "model");
+            String name = m.name().text();
+            Setting provider = s.get("provider");
+            if (provider == null) {
+                missing(m, "provider", "e.g. `provider openai`");
+                continue;
+            }
+            String providerName = provider.value().span().text();
+            ProviderInfo providerInfo = providers.get(providerName);
+            if (providerInfo == null) {
+                if (!providerDecls.containsKey(providerName)) {
+                    diagnostics.add(Diagnostic.error(Code.KG0102, provider.value().span(), "unknown provider `" + providerName + "`")
+                            .label("no provider of this name")
+                            .help(Suggestions.didYouMean(providerName, providerDecls.keySet(), "declare it with `provider " + providerName + " { ... }`")));
+                }
+                continue;
+            }
+            Setting maxClass = s.get("max_class");
+            if (maxClass == null) {
+                missing(m, "max_class", "the highest data class this model may receive, e.g. `max_class internal`");
+                continue;
+            }
+            DataClass cls = dataClass(maxClass.value().span().text(), maxClass.value().span());
+            if (cls == null) continue;
+            long[] prices = prices(m);
+            if (prices == null) continue;
+            long context = 0;
+            Setting ctx = s.get("context");
+            if (ctx != null) {
+                context = switch (ctx.value()) {
+                    case Value.Num n when n.value().scale() <= 0 && n.value().signum() > 0 -> n.value().longValue();
+                    case Value.Suffixed sx when sx.suffix().equals("k") -> sx.amount() * 1000;
+                    default -> -1;
+                };
+                if (context <= 0) {
+                    diagnostics.add(Diagnostic.error(Code.KG0604, ctx.value().span(), "`context` must be a positive number of tokens")
+                            .label("e.g. `128_000` or `128k`"));
+                    continue;
+                }
+            }
+            String hosting = providerInfo.kind().equals("simulator") ? "builtin" : "external";
+            Setting host = s.get("hosting");
+            if (host != null) {
+                hosting = host.value().span().text();
+                if (!(host.value() instanceof Value.Word) || !(hosting.equals("external") || hosting.equals("self"))) {
+                    diagnostics.add(Diagnostic.error(Code.KG0604, host.value().span(), "`hosting` is `external` or `self`")
+                            .label("unknown hosting"));
+                    continue;
+                }
+            }
+            String upstream = name;
+            Setting up = s.get("upstream");
+            if (up != null) {
+                if (!(up.value() instanceof Value.Str str)) {
+                    diagnostics.add(Diagnostic.error(Code.KG0604, up.value().span(), "`upstream` is the provider's model name, in quotes")
+                            .label("expected a string"));
+                    continue;
+                }
+                upstream = str.lit().value();
+            }
+            models.put(name, new ModelInfo(index++, name, providerName, upstream, prices[0], prices[1], context, cls, hosting, m.span()));
+        }
+    }
+
+    private void missing(Item.Model m, String setting, String help) {
+        diagnostics.add(Diagnostic.error(Code.KG0110, m.name().span(), "model `" + m.name().text() + "` has no `" + setting + "`")
+                .label("`" + setting + "` is required").help(help));
+    }
+
+    /** {input, output} in micro-dollars per million tokens, or null with a diagnostic. */
+    private long[] prices(Item.Model m) {
+        long[] out = {-1, -1};
+        for (PriceTerm t : m.prices()) {
+            String dir = t.direction().text();
+            int slot = dir.equals("input") ? 0 : dir.equals("output") ? 1 : -1;
+            if (slot < 0) {
+                priceError(t.direction().span(), "price direction is `input` or `output`, not `" + dir + "`");
+                return null;
+            }
+            if (!t.currency().text().equals("usd")) {
+                priceError(t.currency().span(), "prices are in `usd`, not `" + t.currency().text() + "`");
+                return null;
+            }
+            if (!t.unit().text().equals("tokens")) {
+                priceError(t.unit().span(), "prices are per `tokens`, not `" + t.unit().text() + "`");
+                return null;
+            }
+            long perTokens = switch (t.per()) {
+                case "1m" -> 1_000_000;
+                case "1k" -> 1_000;
+                default -> -1;
+            };
+            if (perTokens < 0) {
+                priceError(t.perSpan(), "prices are `per 1m tokens` or `per 1k tokens`");
+                return null;
+            }
+            if (t.amount().signum() < 0) {
+                priceError(t.span(), "a price cannot be negative");
+                return null;
+            }
+            BigDecimal perMillion = t.amount().multiply(BigDecimal.valueOf(1_000_000 / perTokens));
+            long micros;
+            try {
+                micros = Money.micros(perMillion);
+            } catch (ArithmeticException e) {
+                diagnostics.add(Diagnostic.error(Code.KG0008, t.span(), "price `" + t.amountRaw() + "` has more precision than a micro-dollar per million tokens")
+                        .label("at most six decimal places"));
+                return null;
+            }
+            if (out[slot] >= 0) {
+                priceError(t.direction().span(), "`" + dir + "` price is given twice");
+                return null;
+            }
+            out[slot] = micros;
+        }
+        if (out[0] < 0 || out[1] < 0) {
+            missing(m, "price", "e.g. `price input 0.15 usd per 1m tokens, output 0.60 usd per 1m tokens`");
+            return null;
+        }
+        return out;
+    }
+
+    private void priceError(Span span, String message) {
+        diagnostics.add(Diagnostic.error(Code.KG0601, span, message)
+                .label("invalid price")
+                .help("write `price input 0.15 usd per 1m tokens, output 0.60 usd per 1m tokens`"));
+    }
+
+    private DataClass dataClass(String word, Span span) {
+        DataClass c = DataClass.parse(word);
+        if (c == null) {
+            List<String> words = new ArrayList<>();
+            for (DataClass d : DataClass.values()) words.add(d.word());
+            diagnostics.add(Diagnostic.error(Code.KG0307, span, "unknown data class `" + word + "`")
+                    .label("not a data class")
+                    .help(Suggestions.didYouMean(word, words, "data classes are " + Suggestions.list(words))));
+        }
+        return c;
+    }
+
+    // ------------------------------------------------------------------ templates
+
+    private void checkTemplates() {
+        for (Item.Template t : templates.values()) {
+            Set<String> seen = new LinkedHashSet<>();
+            for (Item.Param p : t.params()) {
+                if (!seen.add(p.name().text())) {
+                    diagnostics.add(Diagnostic.error(Code.KG0205, p.name().span(), "parameter `" + p.name().text() + "` is declared twice")
+                            .label("duplicate parameter"));
+                }
+                Type type = paramType(p.type());
+                if (type != null && p.defaultValue() != null) {
+                    Ir v = new ExprChecker(diagnostics, Map.of()).check(p.defaultValue());
+                    if (v != null && v.type() != type) {
+                        diagnostics.add(Diagnostic.error(Code.KG0203, p.defaultValue().span(),
+                                        "default of `" + p.name().text() + "` is " + ExprChecker.article(v.type()) + ", not " + ExprChecker.article(type))
+                                .label("parameter type is `" + p.type().text() + "`"));
+                    }
+                }
+            }
+        }
+    }
+
+    private Type paramType(Name type) {
+        return switch (type.text()) {
+            case "string" -> Type.STRING;
+            case "int" -> Type.INT;
+            case "bool" -> Type.BOOL;
+            case "class" -> Type.CLASS;
+            default -> {
+                diagnostics.add(Diagnostic.error(Code.KG0206, type.span(), "unknown parameter type `" + type.text() + "`")
+                        .label("not a type")
+                        .help(Suggestions.didYouMean(type.text(), PARAM_TYPES, "types are `string`, `int`, `bool` and `class`")));
+                yield null;
+            }
+        };
+    }
+
+    // ------------------------------------------------------------------ policies
+
+    /** What a body builds up; the template's draft is extended by the child's statements. */
+    private static final class Draft {
+        final Map<String, String> tags = new LinkedHashMap<>();
+        final Map<String, Span> tagSpans = new HashMap<>();
+        final List<String> models = new ArrayList<>();
+        Span modelsSpan;
+        String modelsOrigin;
+        final Map<String, LimitSpec> limits = new LinkedHashMap<>();
+        final Map<String, BudgetSpec> budgets = new LinkedHashMap<>();
+        DataRule data;
+        ZoneId zone;
+        Span zoneSpan;
+        final Map<String, ForbidRule> forbids = new LinkedHashMap<>();
+        /** Ids defined by the body being checked now, to tell "defined twice" from "inherited". */
+        final Set<String> local = new java.util.HashSet<>();
+        int costNodes;
+    }
+
+    private Policy resolvePolicy(Item.Policy p) {
+        Draft draft = new Draft();
+        String templateName = null;
+        int errorsBefore = (int) diagnostics.errorCount();
+        if (p.base() != null) {
+            Item.Template t = templates.get(p.base().text());
+            if (t == null) {
+                diagnostics.add(Diagnostic.error(Code.KG0104, p.base().span(), "unknown template `" + p.base().text() + "`")
+                        .label("no template of this name")
+                        .help(Suggestions.didYouMean(p.base().text(), templates.keySet(),
+                                policyDecls.containsKey(p.base().text()) ? "`" + p.base().text() + "` is a policy; only templates can be extended"
+                                        : "declare it with `template " + p.base().text() + "(...) { ... }`")));
+                return null;
+            }
+            Map<String, Ir.Const> args = arguments(p, t);
+            if (args == null) return null;
+            templateName = t.name().text();
+            body(t.body(), args, draft, templateName, false);
+            draft.local.clear();
+        }
+        body(p.body(), Map.of(), draft, p.name().text(), p.base() != null);
+        if (diagnostics.errorCount() > errorsBefore) return null;
+
+        boolean[] allowed = new boolean[models.size()];
+        for (String m : draft.models) allowed[models.get(m).index()] = true;
+        List<LimitSpec> rates = new ArrayList<>();
+        List<LimitSpec> concurrency = new ArrayList<>();
+        for (LimitSpec l : draft.limits.values()) (l.counter().metric() == Metric.CONCURRENT ? concurrency : rates).add(l);
+        rates.sort(Comparator.comparing(LimitSpec::id));
+        concurrency.sort(Comparator.comparing(LimitSpec::id));
+        List<BudgetSpec> budgets = new ArrayList<>(draft.budgets.values());
+        budgets.sort(Comparator.comparing(BudgetSpec::id));
+        List<ForbidRule> forbids = new ArrayList<>(draft.forbids.values());
+        forbids.sort(Comparator.comparing(ForbidRule::id));
+        long cost = 4L + draft.costNodes + rates.size() + concurrency.size() + budgets.size();
+        return new Policy(p.name().text(), templateName, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.tags)),
+                List.copyOf(draft.models), allowed, List.copyOf(rates), List.copyOf(concurrency), List.copyOf(budgets),
+                draft.data == null ? DataRule.UNRESTRICTED : draft.data, List.copyOf(forbids),
+                draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost);
+    }
+
+    private Map<String, Ir.Const> arguments(Item.Policy p, Item.Template t) {
+        Map<String, Item.Param> params = new LinkedHashMap<>();
+        for (Item.Param param : t.params()) params.putIfAbsent(param.name().text(), param);
+        Map<String, Ir.Const> out = new HashMap<>();
+        boolean ok = true;
+        for (Item.Arg a : p.args()) {
+            Item.Param param = params.get(a.name().text());
+            if (param == null) {
+                diagnostics.add(Diagnostic.error(Code.KG0202, a.name().span(), "template `" + t.name().text() + "` has no parameter `" + a.name().text() + "`")
+                        .label("unknown argument")
+                        .help(Suggestions.didYouMean(a.name().text(), params.keySet(),
+                                params.isEmpty() ? "this template takes no arguments" : "parameters are " + Suggestions.list(params.keySet()))));
+                ok = false;
+                continue;
+            }
+            Ir v = new ExprChecker(diagnostics, Map.of()).check(a.value());
+            if (v == null) {
+                ok = false;
+                continue;
+            }
+            if (!(v instanceof Ir.Const c)) {
+                diagnostics.add(Diagnostic.error(Code.KG0204, a.value().span(), "argument `" + a.name().text() + "` is not a constant")
+                        .label("must be known when the policy compiles")
+                        .help("pass a literal such as `\"search\"` or `600`"));
+                ok = false;
+                continue;
+            }
+            Type type = paramType(param.type());
+            if (type != null && c.type() != type) {
+                diagnostics.add(Diagnostic.error(Code.KG0203, a.value().span(),
+                                "argument `" + a.name().text() + "` is " + ExprChecker.article(c.type()) + ", but the parameter is `" + param.type().text() + "`")
+                        .label("expected " + ExprChecker.article(type))
+                        .help("declared at " + param.span().location()));
+                ok = false;
+                continue;
+            }
+            out.put(a.name().text(), c);
+        }
+        for (Item.Param param : params.values()) {
+            if (out.containsKey(param.name().text()) || !ok) continue;
+            if (param.defaultValue() != null) {
+                Ir v = new ExprChecker(new Diagnostics(), Map.of()).check(param.defaultValue());
+                if (v instanceof Ir.Const c) out.put(param.name().text(), c);
+            } else {
+                diagnostics.add(Diagnostic.error(Code.KG0201, p.base().span(),
+                                "template `" + t.name().text() + "` needs argument `" + param.name().text() + "`")
+                        .label("missing `" + param.name().text() + ": " + param.type().text() + "`")
+                        .help("write `" + p.base().text() + "(" + param.name().text() + ": ...)`"));
+                ok = false;
+            }
+        }
+        return ok ? out : null;
+    }
+
+    private void body(List<Statement> body, Map<String, Ir.Const> params, Draft d, String origin, boolean child) {
+        for (Statement s : body) {
+            switch (s) {
+                case Statement.Tags t -> tags(t, params, d, origin);
+                case Statement.Models m -> models(m, d, origin, child);
+                case Statement.Limit l -> limit(l, params, d, origin);
+                case Statement.Budget b -> budget(b, params, d, origin);
+                case Statement.Data dt -> data(dt, d, origin);
+                case Statement.Zone z -> zone(z, d);
+                case Statement.Forbid f -> forbid(f, params, d, origin);
+            }
+        }
+    }
+
+    private void tags(Statement.Tags t, Map<String, Ir.Const> params, Draft d, String origin) {
+        for (MapEntry e : t.entries()) {
+            Ir v = new ExprChecker(diagnostics, params).check(e.value());
+            if (v == null) continue;
+            if (!(v instanceof Ir.Const c) || c.type() == Type.MAP) {
+                diagnostics.add(Diagnostic.error(Code.KG0204, e.value().span(), "tag values must be constants")
+                        .label("not known when the policy compiles"));
+                continue;
+            }
+            Span first = d.tagSpans.get(e.key());
+            if (first != null) {
+                diagnostics.add(Diagnostic.error(Code.KG0311, e.keySpan(), "tag `" + e.key() + "` is set twice")
+                        .label("first set at " + first.location())
+                        .help("to vary a tag per policy, make it a template parameter"));
+                continue;
+            }
+            d.tagSpans.put(e.key(), e.keySpan());
+            d.tags.put(e.key(), keyguard.policy.ir.IrInterpreter.display(c, c.value()));
+        }
+    }
+
+    private void models(Statement.Models m, Draft d, String origin, boolean child) {
+        if (!m.verb().text().equals("allow")) {
+            diagnostics.add(Diagnostic.error(Code.KG0321, m.verb().span(), "unknown word `" + m.verb().text() + "` after `models`")
+                    .label("expected `allow`")
+                    .help("models are listed with `models allow [\"name\", ...]`; anything not listed is denied"));
+            return;
+        }
+        boolean inherited = child && d.modelsSpan != null && !d.local.contains("models");
+        if (m.add() && !inherited) {
+            diagnostics.add(Diagnostic.error(Code.KG0309, m.span(), "`models allow +=` adds to an inherited list, and there is none")
+                    .label("nothing to add to")
+                    .help("write `models allow [...]`"));
+            return;
+        }
+        if (!m.add()) {
+            if (d.local.contains("models")) {
+                diagnostics.add(Diagnostic.error(Code.KG0310, m.span(), "`models allow` is written twice")
+                        .label("first at " + d.modelsSpan.location())
+                        .help("list all models in one statement"));
+                return;
+            }
+            if (inherited && !m.override()) {
+                diagnostics.add(Diagnostic.error(Code.KG0312, m.span(), "`models allow` replaces the list inherited from `" + d.modelsOrigin + "`")
+                        .label("inherited at " + d.modelsSpan.location())
+                        .help("write `models allow += [...]` to add, or `override models allow [...]` to replace"));
+                return;
+            }
+            if (m.override() && !inherited) {
+                nothingToOverride(m.span(), "models allow");
+                return;
+            }
+            d.models.clear();
+        }
+        for (Expr e : m.models()) {
+            if (!(e instanceof Expr.Str s)) {
+                diagnostics.add(Diagnostic.error(Code.KG0309, e.span(), "model names are strings in quotes")
+                        .label("not a string"));
+                continue;
+            }
+            String name = s.lit().value();
+            if (!models.containsKey(name)) {
+                unknownModel(s.span(), name);
+                continue;
+            }
+            if (!d.models.contains(name)) d.models.add(name);
+        }
+        d.local.add("models");
+        d.modelsSpan = m.span();
+        d.modelsOrigin = origin;
+    }
+
+    void unknownModel(Span span, String name) {
+        unknownModel(diagnostics, models, modelDecls.keySet(), span, name);
+    }
+
+    static void unknownModel(Diagnostics diagnostics, Map<String, ModelInfo> models, Set<String> declared, Span span, String name) {
+        if (declared.contains(name)) return; // declared but invalid: already reported
+        diagnostics.add(Diagnostic.error(Code.KG0103, span, "unknown model `" + name + "`")
+                .label("no model of this name")
+                .help(Suggestions.didYouMean(name, models.keySet(), "declare it with `model \"" + name + "\" { ... }` in models.kgp")));
+    }
+
+    private void nothingToOverride(Span span, String what) {
+        diagnostics.add(Diagnostic.error(Code.KG0313, span, "`override " + what + "` has nothing to override")
+                .label("not inherited")
+                .help("remove `override`"));
+    }
+
+    private long amount(Quantity q, Map<String, Ir.Const> params, boolean money) {
+        BigDecimal value;
+        if (q.isParameter()) {
+            Ir.Const c = params.get(q.parameter().text());
+            if (c == null) {
+                diagnostics.add(Diagnostic.error(Code.KG0106, q.span(), "unknown name `" + q.raw() + "`")
+                        .label("not a parameter")
+                        .help(Suggestions.didYouMean(q.raw(), params.keySet(), "an amount is a number or an `int` parameter")));
+                return -1;
+            }
+            if (c.type() != Type.INT) {
+                diagnostics.add(Diagnostic.error(Code.KG0203, q.span(), "parameter `" + q.raw() + "` is " + ExprChecker.article(c.type()) + ", not an integer")
+                        .label("amounts are numbers"));
+                return -1;
+            }
+            value = BigDecimal.valueOf((Long) c.value());
+        } else {
+            value = q.number();
+        }
+        if (value.signum() <= 0) {
+            diagnostics.add(Diagnostic.error(Code.KG0305, q.span(), "amount must be positive, not `" + q.raw() + "`")
+                    .label("not positive")
+                    .help(money ? "to forbid all spend, remove the models from `models allow`" : "to block all traffic, remove the models from `models allow`"));
+            return -1;
+        }
+        if (money) {
+            try {
+                return Money.micros(value);
+            } catch (ArithmeticException e) {
+                diagnostics.add(Diagnostic.error(Code.KG0305, q.span(), "budget `" + q.raw() + "` has more than six decimal places")
+                        .label("budgets are kept in micro-dollars"));
+                return -1;
+            }
+        }
+        if (value.scale() > 0 && value.stripTrailingZeros().scale() > 0) {
+            diagnostics.add(Diagnostic.error(Code.KG0305, q.span(), "limit `" + q.raw() + "` is not a whole number").label("limits count whole requests and tokens"));
+            return -1;
+        }
+        return value.longValue();
+    }
+
+    private void limit(Statement.Limit l, Map<String, Ir.Const> params, Draft d, String origin) {
+        Metric metric = Metric.parse(l.metric().text());
+        if (metric == null || metric == Metric.SPEND) {
+            diagnostics.add(Diagnostic.error(Code.KG0301, l.metric().span(), "unknown limit `" + l.metric().text() + "`")
+                    .label("not a metric")
+                    .help(metric == Metric.SPEND ? "money is limited with `budget`"
+                            : Suggestions.didYouMean(l.metric().text(), List.of("requests", "tokens", "concurrent"),
+                            "limits count `requests`, `tokens` or `concurrent`")));
+            return;
+        }
+        Scope scope = scope(l.scope());
+        if (scope == null && l.scope() != null) return;
+        if (scope == null) scope = Scope.KEY;
+        long amount = amount(l.amount(), params, false);
+        if (amount < 0) return;
+        CounterRef ref;
+        if (metric == Metric.CONCURRENT) {
+            if (l.window() != null) {
+                diagnostics.add(Diagnostic.error(Code.KG0304, l.window().span(), "`limit concurrent` takes no window")
+                        .label("concurrency counts requests in flight, not per period")
+                        .help("remove `per " + l.window().text() + "`"));
+                return;
+            }
+            ref = CounterRef.concurrent(scope);
+        } else {
+            if (l.window() == null) {
+                diagnostics.add(Diagnostic.error(Code.KG0304, l.span(), "`limit " + metric.word() + "` needs a window")
+                        .label("per what?")
+                        .help("add `per 1m`, `per 1h` or `per 1d`"));
+                return;
+            }
+            long seconds = Durations.parseSeconds(l.window().text());
+            if (seconds <= 0 || seconds > MAX_WINDOW_SECONDS) {
+                diagnostics.add(Diagnostic.error(Code.KG0302, l.window().span(), "invalid window `" + l.window().text() + "`")
+                        .label(seconds > MAX_WINDOW_SECONDS ? "longer than 31 days" : "expected a number with `s`, `m`, `h`, `d` or `w`")
+                        .help(seconds > MAX_WINDOW_SECONDS ? "for spend over longer periods use a `budget ... per month`"
+                                : "e.g. `per 30s`, `per 1m`, `per 1h`, `per 1d`"));
+                return;
+            }
+            ref = CounterRef.rate(metric, scope, seconds);
+        }
+        String id = LimitSpec.idOf(ref);
+        LimitSpec spec = new LimitSpec(id, ref, amount, origin, l.span());
+        LimitSpec inherited = d.limits.get(id);
+        if (inheritance(id, l.override(), inherited == null ? null : inherited.span(), inherited == null ? null : inherited.origin(),
+                l.span(), d, "limit " + metric.word() + (ref.window().isEmpty() ? "" : " per " + ref.window()) + " by " + scope.word(),
+                inherited == null ? "" : "inherited as " + underscored(inherited.amount()) + " from `" + inherited.origin() + "`")) {
+            if (inherited != null && amount > inherited.amount()) {
+                diagnostics.add(Diagnostic.warning(Code.KG0314, l.amount().span(),
+                                "override raises `" + id + "` from " + underscored(inherited.amount()) + " to " + underscored(amount))
+                        .label("looser than the template")
+                        .help("intended? templates encode the platform defaults"));
+            }
+            d.limits.put(id, spec);
+            d.local.add(id);
+        }
+    }
+
+    /** Shared override rules; true when the statement may take effect. */
+    private boolean inheritance(String id, boolean override, Span inheritedSpan, String inheritedOrigin, Span span, Draft d,
+                                String what, String inheritedLabel) {
+        if (d.local.contains(id)) {
+            diagnostics.add(Diagnostic.error(Code.KG0310, span, "`" + what + "` is defined twice")
+                    .label("first defined at " + inheritedSpan.location())
+                    .help("remove one of them"));
+            return false;
+        }
+        if (inheritedSpan != null && !override) {
+            diagnostics.add(Diagnostic.error(Code.KG0312, span, "`" + what + "` redefines an inherited setting")
+                    .label(inheritedLabel)
+                    .help("write `override` before it to replace it, or remove this line"));
+            return false;
+        }
+        if (inheritedSpan == null && override) {
+            nothingToOverride(span, what);
+            return false;
+        }
+        return true;
+    }
+
+    private Scope scope(Name n) {
+        if (n == null) return null;
+        Scope s = Scope.parse(n.text());
+        if (s == null) {
+            diagnostics.add(Diagnostic.error(Code.KG0303, n.span(), "unknown scope `" + n.text() + "`")
+                    .label("expected `key` or `policy`")
+                    .help(Suggestions.didYouMean(n.text(), List.of("key", "policy"),
+                            "`by key` gives each key its own counter; `by policy` shares one among all keys of the policy")));
+        }
+        return s;
+    }
+
+    private void budget(Statement.Budget b, Map<String, Ir.Const> params, Draft d, String origin) {
+        if (!b.currency().text().equals("usd")) {
+            budgetError(b.currency().span(), "budgets are in `usd`, not `" + b.currency().text() + "`", "currency");
+            return;
+        }
+        Period period = Period.parse(b.period().text());
+        if (period == null) {
+            budgetError(b.period().span(), "budget period `" + b.period().text() + "` is not `day`, `week` or `month`",
+                    Suggestions.didYouMean(b.period().text(), List.of("day", "week", "month"), "budgets reset on calendar periods"));
+            return;
+        }
+        boolean hard = true;
+        if (b.kind() != null) {
+            switch (b.kind().text()) {
+                case "hard" -> hard = true;
+                case "soft" -> hard = false;
+                default -> {
+                    budgetError(b.kind().span(), "a budget is `hard` or `soft`, not `" + b.kind().text() + "`",
+                            "`hard` rejects requests past the cap; `soft` allows them and warns");
+                    return;
+                }
+            }
+        }
+        int warn = 0;
+        if (b.warnPercent() != null) {
+            BigDecimal pct = b.warnPercent().value();
+            if (pct.scale() > 0 && pct.stripTrailingZeros().scale() > 0 || pct.signum() <= 0 || pct.compareTo(BigDecimal.valueOf(100)) > 0) {
+                budgetError(b.warnPercent().span(), "`warn at` takes a whole percentage from 1% to 100%", "e.g. `warn at 80%`");
+                return;
+            }
+            warn = pct.intValue();
+        }
+        Scope scope = scope(b.scope());
+        if (scope == null && b.scope() != null) return;
+        if (scope == null) scope = Scope.KEY;
+        long micros = amount(b.amount(), params, true);
+        if (micros < 0) return;
+        String id = BudgetSpec.idOf(scope, period);
+        BudgetSpec spec = new BudgetSpec(id, CounterRef.spend(scope, period), micros, hard, warn, origin, b.span());
+        BudgetSpec inherited = d.budgets.get(id);
+        if (inheritance(id, b.override(), inherited == null ? null : inherited.span(), inherited == null ? null : inherited.origin(),
+                b.span(), d, "budget per " + period.word() + " by " + scope.word(),
+                inherited == null ? "" : "inherited as " + Money.format(inherited.amount()) + " usd from `" + inherited.origin() + "`")) {
+            if (inherited != null && (micros > inherited.amount() || (inherited.hard() && !hard))) {
+                diagnostics.add(Diagnostic.warning(Code.KG0314, b.span(), "override loosens `" + id + "`")
+                        .label(micros > inherited.amount() ? "raises the cap from " + Money.format(inherited.amount()) + " usd"
+                                : "turns a hard cap soft")
+                        .help("intended? templates encode the platform defaults"));
+            }
+            d.budgets.put(id, spec);
+            d.local.add(id);
+        }
+    }
+
+    private void budgetError(Span span, String message, String help) {
+        diagnostics.add(Diagnostic.error(Code.KG0306, span, message)
+                .label("invalid budget")
+                .help(help));
+    }
+
+    private void data(Statement.Data s, Draft d, String origin) {
+        if (!s.level().text().equals("max")) {
+            diagnostics.add(Diagnostic.error(Code.KG0321, s.level().span(), "unknown word `" + s.level().text() + "` after `data`")
+                    .label("expected `max`")
+                    .help("write `data max <class> on violation deny|redact|reroute \"<model>\"`"));
+            return;
+        }
+        DataClass cls = dataClass(s.dataClass().text(), s.dataClass().span());
+        if (cls == null) return;
+        DataAction action = DataAction.DENY;
+        ModelInfo target = null;
+        if (s.violation() != null) {
+            if (!s.violation().text().equals("violation")) {
+                diagnostics.add(Diagnostic.error(Code.KG0321, s.violation().span(), "unknown word `" + s.violation().text() + "` after `on`")
+                        .label("expected `violation`"));
+                return;
+            }
+            switch (s.action().text()) {
+                case "deny" -> action = DataAction.DENY;
+                case "redact" -> action = DataAction.REDACT;
+                case "reroute" -> action = DataAction.REROUTE;
+                default -> {
+                    diagnostics.add(Diagnostic.error(Code.KG0308, s.action().span(), "unknown action `" + s.action().text() + "`")
+                            .label("expected `deny`, `redact` or `reroute \"<model>\"`")
+                            .help(Suggestions.didYouMean(s.action().text(), List.of("deny", "redact", "reroute"), "")));
+                    return;
+                }
+            }
+            if (action == DataAction.REROUTE) {
+                if (s.target() == null) {
+                    diagnostics.add(Diagnostic.error(Code.KG0308, s.action().span(), "`reroute` needs a model")
+                            .label("reroute where?")
+                            .help("write `reroute \"<model>\"` with a model whose `max_class` can take the data"));
+                    return;
+                }
+                target = models.get(s.target().value());
+                if (target == null) {
+                    unknownModel(s.target().span(), s.target().value());
+                    return;
+                }
+                if (target.maxClass().compareTo(cls) <= 0) {
+                    diagnostics.add(Diagnostic.warning(Code.KG0320, s.target().span(),
+                                    "`" + target.name() + "` takes at most `" + target.maxClass().word() + "` data, so rerouting above `" + cls.word() + "` never helps")
+                            .label("max_class " + target.maxClass().word())
+                            .help("reroute to a model with a higher `max_class`, e.g. a self-hosted one"));
+                }
+            } else if (s.target() != null) {
+                diagnostics.add(Diagnostic.error(Code.KG0308, s.target().span(), "only `reroute` takes a model")
+                        .label("unexpected model"));
+                return;
+            }
+        }
+        DataRule inherited = d.data;
+        DataRule rule = new DataRule(cls, action, target, origin, s.span());
+        if (inheritance("data", s.override(), inherited == null ? null : inherited.span(), inherited == null ? null : inherited.origin(),
+                s.span(), d, "data max", inherited == null ? "" : "inherited as `" + inherited.max().word() + "` from `" + inherited.origin() + "`")) {
+            if (inherited != null && cls.compareTo(inherited.max()) > 0) {
+                diagnostics.add(Diagnostic.warning(Code.KG0314, s.dataClass().span(),
+                                "override raises the data ceiling from `" + inherited.max().word() + "` to `" + cls.word() + "`")
+                        .label("looser than the template")
+                        .help("intended? templates encode the platform defaults"));
+            }
+            d.data = rule;
+            d.local.add("data");
+        }
+    }
+
+    private void zone(Statement.Zone z, Draft d) {
+        ZoneId zone;
+        try {
+            zone = ZoneId.of(z.zone().value());
+        } catch (DateTimeException e) {
+            diagnostics.add(Diagnostic.error(Code.KG0318, z.zone().span(), "unknown time zone `" + z.zone().value() + "`")
+                    .label("not an IANA zone id")
+                    .help(Suggestions.didYouMean(z.zone().value(), ZoneId.getAvailableZoneIds(), "e.g. `\"UTC\"`, `\"Europe/Berlin\"`, `\"America/New_York\"`")));
+            return;
+        }
+        if (d.zoneSpan != null) {
+            diagnostics.add(Diagnostic.error(d.local.contains("zone") ? Code.KG0310 : Code.KG0312, z.span(), "`zone` is already set")
+                    .label("set at " + d.zoneSpan.location())
+                    .help(d.local.contains("zone") ? "remove one of them" : "make the zone a template parameter to vary it"));
+            return;
+        }
+        d.zone = zone.normalized() instanceof ZoneOffset o && o.getTotalSeconds() == 0 ? ZoneOffset.UTC : zone;
+        d.zoneSpan = z.span();
+        d.local.add("zone");
+    }
+
+    private void forbid(Statement.Forbid f, Map<String, Ir.Const> params, Draft d, String origin) {
+        String id = null;
+        Annotation reasonAnn = null;
+        for (Annotation a : f.annotations()) {
+            switch (a.name().text()) {
+                case "id" -> id = a.value().value();
+                case "reason" -> reasonAnn = a;
+                default -> diagnostics.add(Diagnostic.error(Code.KG0317, a.name().span(), "unknown annotation `@" + a.name().text() + "`")
+                        .label("not an annotation")
+                        .help(Suggestions.didYouMean(a.name().text(), List.of("id", "reason"), "rules take `@id(\"...\")` and `@reason(\"...\")`")));
+            }
+        }
+        if (id == null || id.isBlank()) {
+            diagnostics.add(Diagnostic.error(Code.KG0316, f.span(), "`forbid` rule has no `@id`")
+                    .label("decisions, tests and audit events name rules by id")
+                    .help("add `@id(\"short-stable-name\")` on the line above"));
+            return;
+        }
+        ExprChecker ec = new ExprChecker(diagnostics, params);
+        Ir when = ec.condition(f.when());
+        Ir unless = f.unless() == null ? null : ec.condition(f.unless());
+        ReasonTemplate reason = reasonAnn == null ? ReasonTemplate.EMPTY : reason(reasonAnn, params);
+        if (when == null || (f.unless() != null && unless == null) || reason == null) return;
+        if (when instanceof Ir.Const c && !ec.usedParameter) {
+            boolean always = (Boolean) c.value();
+            diagnostics.add(Diagnostic.warning(Code.KG0409, f.when().span(), "condition is always " + always)
+                    .label(always ? "this rule forbids every request" : "this rule can never fire")
+                    .help(always ? "to deny everything, allow no models" : "remove the rule or fix the condition"));
+        }
+        if (unless instanceof Ir.Const c && (Boolean) c.value()) when = Ir.Const.FALSE;
+        if (unless instanceof Ir.Const) unless = null;
+        ForbidRule existing = d.forbids.get(id);
+        if (existing != null) {
+            diagnostics.add(Diagnostic.error(Code.KG0315, f.span(), "rule id `" + id + "` is used twice")
+                    .label("first used at " + existing.span().location() + (existing.origin().equals(origin) ? "" : " in `" + existing.origin() + "`"))
+                    .help("ids must be unique within a policy, including rules from its template"));
+            return;
+        }
+        d.costNodes += size(when) + (unless == null ? 0 : size(unless));
+        d.forbids.put(id, new ForbidRule(id, reason, when, unless, origin, f.span()));
+    }
+
+    private ReasonTemplate reason(Annotation a, Map<String, Ir.Const> params) {
+        String raw = a.value().raw();
+        List<Object> parts = new ArrayList<>();
+        StringBuilder text = new StringBuilder();
+        int base = a.value().span().start() + 1;
+        for (int i = 0; i < raw.length(); i++) {
+            char c = raw.charAt(i);
+            if (c == '\\' && i + 1 < raw.length()) {
+                char n = raw.charAt(++i);
+                text.append(switch (n) {
+                    case 'n' -> '\n';
+                    case 't' -> '\t';
+                    default -> n;
+                });
+            } else if (c == '{') {
+                int close = raw.indexOf('}', i);
+                if (close < 0) return reasonError(new Span(a.value().span().file(), base + i, base + i + 1), "`{` is never closed");
+                String path = raw.substring(i + 1, close).trim();
+                int pathStart = base + i + 1;
+                if (path.isEmpty() || !path.matches("[A-Za-z_][A-Za-z_0-9]*(\\.[A-Za-z_0-9]+)*")) {
+                    return reasonError(new Span(a.value().span().file(), base + i, base + close + 1), "`{" + path + "}` is not a field path");
+                }
+                List<Name> segments = new ArrayList<>();
+                int offset = pathStart + raw.substring(i + 1, close).indexOf(path);
+                for (String seg : path.split("\\.")) {
+                    segments.add(new Name(seg, new Span(a.value().span().file(), offset, offset + seg.length())));
+                    offset += seg.length() + 1;
+                }
+                Span pathSpan = new Span(a.value().span().file(), segments.get(0).span().start(), offset - 1);
+                Ir ir = new ExprChecker(diagnostics, params).check(new Expr.Path(List.copyOf(segments), pathSpan));
+                if (ir == null) return null;
+                if (ir.type() == Type.MAP) return reasonError(pathSpan, "`{" + path + "}` is a map; interpolate one entry");
+                if (!text.isEmpty()) parts.add(text.toString());
+                text.setLength(0);
+                if (ir instanceof Ir.Const k) parts.add(keyguard.policy.ir.IrInterpreter.display(k, k.value()));
+                else parts.add(ir);
+                i = close;
+            } else if (c == '}') {
+                return reasonError(new Span(a.value().span().file(), base + i, base + i + 1), "`}` without `{`");
+            } else {
+                text.append(c);
+            }
+        }
+        if (!text.isEmpty()) parts.add(text.toString());
+        return new ReasonTemplate(List.copyOf(parts));
+    }
+
+    private ReasonTemplate reasonError(Span span, String message) {
+        diagnostics.add(Diagnostic.error(Code.KG0319, span, message)
+                .label("in this reason")
+                .help("interpolate fields as `{request.model}`; write `\\{` for a literal brace"));
+        return null;
+    }
+
+    static int size(Ir ir) {
+        return switch (ir) {
+            case Ir.Const c -> 1;
+            case Ir.Read r -> 1;
+            case Ir.Usage u -> 1;
+            case Ir.Lookup l -> 1 + size(l.map()) + size(l.key());
+            case Ir.Not n -> 1 + size(n.operand());
+            case Ir.Neg n -> 1 + size(n.operand());
+            case Ir.And a -> 1 + size(a.left()) + size(a.right());
+            case Ir.Or o -> 1 + size(o.left()) + size(o.right());
+            case Ir.Compare c -> 1 + size(c.left()) + size(c.right());
+            case Ir.InList l -> l.values().size() + size(l.element());
+            case Ir.InRange r -> 2 + size(r.element());
+            case Ir.Call c -> {
+                int s = 1;
+                for (Ir a : c.args()) s += size(a);
+                yield s;
+            }
+        };
+    }
+
+    private static String underscored(long n) {
+        String s = Long.toString(n);
+        if (s.length() <= 4) return s;
+        StringBuilder sb = new StringBuilder();
+        int lead = s.length() % 3;
+        if (lead > 0) sb.append(s, 0, lead);
+        for (int i = lead; i < s.length(); i += 3) {
+            if (!sb.isEmpty()) sb.append('_');
+            sb.append(s, i, i + 3);
+        }
+        return sb.toString();
+    }
+}

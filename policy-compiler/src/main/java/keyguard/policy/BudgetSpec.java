@@ -1,0 +1,18 @@
+package keyguard.policy;
+
+import keyguard.lang.source.Span;
+
+/**
+ * {@code budget X usd per day|week|month hard|soft [warn at P%] by S}. The cap is in
+ * micro-dollars; {@code warnPercent} is 0 when no warning threshold is set.
+ */
+public record BudgetSpec(String id, CounterRef counter, long amount, boolean hard, int warnPercent, String origin, Span span)
+        implements Limit {
+
+    public static String idOf(Scope scope, Period period) { return "budget." + scope.word() + "." + period.word(); }
+
+    /** Micro-dollars at which the warning fires, or Long.MAX_VALUE when none is set. */
+    public long warnAt() {
+        return warnPercent == 0 ? Long.MAX_VALUE : amount / 100 * warnPercent + amount % 100 * warnPercent / 100;
+    }
+}

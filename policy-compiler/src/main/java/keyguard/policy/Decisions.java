@@ -1,0 +1,99 @@
+package keyguard.policy;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How decisions are worded. Both backends build their results here, so that equal
+ * verdicts are equal values; what the verdict is stays with each backend.
+ */
+public final class Decisions {
+    private Decisions() {}
+
+    public static final String RULE_UNKNOWN_MODEL = "model.unknown";
+    public static final String RULE_MODELS_ALLOW = "models.allow";
+    public static final String RULE_DATA_MAX = "data.max";
+
+    public static Decision allow(Policy p) {
+        return new Decision(DecisionKind.ALLOWED, p.name(), List.of(), "", p.tags(), null, DataAction.NONE, null, List.of());
+    }
+
+    /**
+     * An allow with side effects. Bit {@code 2i} of {@code warnings} means budget {@code i}
+     * reached its {@code warn at} threshold, bit {@code 2i+1} that soft budget {@code i}
+     * is exceeded.
+     */
+    public static Decision allow(Policy p, ModelInfo rerouted, DataAction action, long warnings) {
+        List<String> texts = new ArrayList<>();
+        List<BudgetSpec> budgets = p.budgets();
+        for (int i = 0; i < budgets.size(); i++) {
+            BudgetSpec b = budgets.get(i);
+            if ((warnings & (1L << (2 * i))) != 0) texts.add(b.id() + " reached " + b.warnPercent() + "%");
+            if ((warnings & (1L << (2 * i + 1))) != 0) texts.add(b.id() + " soft cap exceeded");
+        }
+        return new Decision(DecisionKind.ALLOWED, p.name(), List.of(), "", p.tags(),
+                rerouted == null ? null : rerouted.name(), action, null, List.copyOf(texts));
+    }
+
+    /** {@link #allow(Policy, ModelInfo, DataAction, long)} where {@code routed == model} means not rerouted. */
+    public static Decision allow(Policy p, ModelInfo model, ModelInfo routed, DataAction action, long warnings) {
+        return allow(p, routed == model ? null : routed, action, warnings);
+    }
+
+    public static Decision unknownModel(Policy p, String model) {
+        return new Decision(DecisionKind.UNKNOWN_MODEL, p.name(), List.of(RULE_UNKNOWN_MODEL),
+                "model `" + model + "` does not exist", p.tags(), null, DataAction.NONE, null, List.of());
+    }
+
+    public static Decision forbidden(Policy p, List<ForbidRule> fired, DecisionInput in, ModelInfo model) {
+        List<String> ids = new ArrayList<>(fired.size());
+        StringBuilder reason = new StringBuilder();
+        for (ForbidRule r : fired) {
+            ids.add(r.id());
+            if (!reason.isEmpty()) reason.append("; ");
+            reason.append(r.reason().isEmpty() ? "forbidden by rule `" + r.id() + "`" : r.reason().render(in, model, p.zone()));
+        }
+        return new Decision(DecisionKind.FORBIDDEN, p.name(), List.copyOf(ids), reason.toString(), p.tags(), null,
+                DataAction.NONE, null, List.of());
+    }
+
+    public static Decision modelNotAllowed(Policy p, ModelInfo model) {
+        return new Decision(DecisionKind.MODEL_NOT_ALLOWED, p.name(), List.of(RULE_MODELS_ALLOW),
+                "model `" + model.name() + "` is not allowed by policy `" + p.name() + "`", p.tags(), null,
+                DataAction.NONE, null, List.of());
+    }
+
+    /** Denied for data class: the ceiling is min(policy clearance, model ceiling). */
+    public static Decision dataDenied(Policy p, ModelInfo model, int foundOrdinal) {
+        return dataDenied(p, model, DataClass.values()[foundOrdinal], DataClass.min(p.data().max(), model.maxClass()));
+    }
+
+    public static Decision dataDenied(Policy p, ModelInfo model, DataClass found, DataClass ceiling) {
+        return new Decision(DecisionKind.DATA_CLASS, p.name(), List.of(RULE_DATA_MAX),
+                "prompt data class `" + found.word() + "` exceeds `" + ceiling.word() + "` allowed for model `"
+                        + model.name() + "` under policy `" + p.name() + "`",
+                p.tags(), null, DataAction.DENY, null, List.of());
+    }
+
+    public static Decision throttled(Policy p, Limit limit) {
+        DecisionKind kind;
+        String reason;
+        switch (limit) {
+            case LimitSpec l when l.counter().metric() == Metric.CONCURRENT -> {
+                kind = DecisionKind.CONCURRENCY;
+                reason = "at most " + l.amount() + " requests in flight by " + l.counter().scope().word();
+            }
+            case LimitSpec l -> {
+                kind = DecisionKind.RATE_LIMIT;
+                reason = "at most " + l.amount() + " " + l.counter().metric().word() + " per " + l.counter().window()
+                        + " by " + l.counter().scope().word();
+            }
+            case BudgetSpec b -> {
+                kind = DecisionKind.BUDGET;
+                reason = "hard budget of " + Money.format(b.amount()) + " usd per " + b.counter().window() + " by "
+                        + b.counter().scope().word() + " is exhausted";
+            }
+        }
+        return new Decision(kind, p.name(), List.of(limit.id()), reason, p.tags(), null, DataAction.NONE, limit, List.of());
+    }
+}

@@ -1,0 +1,36 @@
+package keyguard.policy;
+
+import java.time.ZoneId;
+import java.util.List;
+import java.util.Map;
+import keyguard.lang.source.Span;
+
+/**
+ * A resolved policy: template applied, inheritance settled, names bound, conditions typed
+ * and folded. Both backends evaluate exactly this.
+ *
+ * @param allowedModels model names allowed, in declaration order
+ * @param allowedByIndex {@code allowedByIndex[model.index()]}: the same set, for O(1) checks
+ * @param rateLimits requests and tokens limits, sorted by id (the first exceeded is reported)
+ * @param concurrency concurrent limits, sorted by id
+ * @param budgets budgets, sorted by id
+ * @param costBound static upper bound of evaluation steps, see {@code keyguard check --cost}
+ */
+public record Policy(String name, String template, Map<String, String> tags, List<String> allowedModels,
+                     boolean[] allowedByIndex, List<LimitSpec> rateLimits, List<LimitSpec> concurrency,
+                     List<BudgetSpec> budgets, DataRule data, List<ForbidRule> forbids, ZoneId zone, Span span,
+                     long costBound) {
+
+    public boolean allows(ModelInfo model) {
+        return model.index() < allowedByIndex.length && allowedByIndex[model.index()];
+    }
+
+    @Override
+    public boolean equals(Object o) { return this == o; }
+
+    @Override
+    public int hashCode() { return System.identityHashCode(this); }
+
+    @Override
+    public String toString() { return "policy " + name; }
+}

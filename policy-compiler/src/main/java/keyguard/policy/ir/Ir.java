@@ -1,0 +1,85 @@
+package keyguard.policy.ir;
+
+import java.util.List;
+import keyguard.policy.CounterRef;
+
+/**
+ * Typed, name-bound, constant-folded conditions: what the checker produces and both
+ * backends consume. Values: BOOL is {@link Boolean}, INT {@link Long}, STRING
+ * {@link String}, CLASS an {@link Integer} ordinal of {@code DataClass}, WEEKDAY an
+ * {@link Integer} 1 (Monday) … 7 (Sunday), MAP a {@code Map<String,String>}.
+ */
+public sealed interface Ir {
+    Type type();
+
+    record Const(Type type, Object value) implements Ir {
+        public static final Const TRUE = new Const(Type.BOOL, Boolean.TRUE);
+        public static final Const FALSE = new Const(Type.BOOL, Boolean.FALSE);
+
+        public static Const bool(boolean b) { return b ? TRUE : FALSE; }
+    }
+
+    record Read(Field field) implements Ir {
+        public Type type() { return field.type(); }
+    }
+
+    record Usage(CounterRef counter) implements Ir {
+        public Type type() { return Type.INT; }
+    }
+
+    /** {@code map[key]}: the value, or {@code ""} when the key is absent. */
+    record Lookup(Ir map, Ir key) implements Ir {
+        public Type type() { return Type.STRING; }
+    }
+
+    record Not(Ir operand) implements Ir {
+        public Type type() { return Type.BOOL; }
+    }
+
+    record Neg(Ir operand) implements Ir {
+        public Type type() { return Type.INT; }
+    }
+
+    record And(Ir left, Ir right) implements Ir {
+        public Type type() { return Type.BOOL; }
+    }
+
+    record Or(Ir left, Ir right) implements Ir {
+        public Type type() { return Type.BOOL; }
+    }
+
+    enum Op {
+        EQ("=="), NE("!="), LT("<"), LE("<="), GT(">"), GE(">=");
+
+        private final String symbol;
+
+        Op(String symbol) { this.symbol = symbol; }
+
+        public String symbol() { return symbol; }
+
+        public static Op bySymbol(String s) {
+            for (Op op : values()) if (op.symbol.equals(s)) return op;
+            return null;
+        }
+    }
+
+    /** Both sides have the same type; ordering only for INT, CLASS and WEEKDAY. */
+    record Compare(Op op, Ir left, Ir right) implements Ir {
+        public Type type() { return Type.BOOL; }
+    }
+
+    /** Membership in a constant list; values have the element's type. */
+    record InList(Ir element, List<Object> values) implements Ir {
+        public Type type() { return Type.BOOL; }
+    }
+
+    /** {@code low <= element <= high}, inclusive, for INT (and WEEKDAY/CLASS ordinals). */
+    record InRange(Ir element, long low, long high) implements Ir {
+        public Type type() { return Type.BOOL; }
+    }
+
+    /** {@code pattern} is the compiled RE2J pattern for MATCHES, otherwise null. */
+    record Call(Builtin function, List<Ir> args, com.google.re2j.Pattern pattern) implements Ir {
+        public Type type() { return function.result(); }
+    }
+}

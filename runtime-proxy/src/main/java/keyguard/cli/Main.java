@@ -1,0 +1,33 @@
+package keyguard.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code keyguard}: the gateway's command line. */
+@Command(name = "keyguard", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "On-premise AI gateway with virtual API keys and policy-as-code.",
+        subcommands = {CheckCommand.class, TestCommand.class, FmtCommand.class, ExplainCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs a command line and returns its exit code (for tests: no System.exit). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parse) -> {
+            cmd.getErr().println("error: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+            return 2;
+        });
+        return cl.execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"keyguard " + (v == null ? "dev" : v) + " (Java " + Runtime.version() + ")"};
+        }
+    }
+}
