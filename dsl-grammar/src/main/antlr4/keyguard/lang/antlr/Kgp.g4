@@ -183,7 +183,7 @@ MINUS  : '-' ;
 
 PERCENT  : DIGITS ('.' DIGITS)? '%' ;
 DECIMAL  : DIGITS '.' DIGITS ;
-SUFFIXED : DIGITS ('ms' | 's' | 'm' | 'h' | 'd' | 'w' | 'k') ;
+SUFFIXED : DIGITS [a-zA-Z]+ ;   // units are checked where the value is used
 INT      : DIGITS ;
 fragment DIGITS : [0-9] [0-9_]* ;
 

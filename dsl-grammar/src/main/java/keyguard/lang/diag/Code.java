@@ -100,4 +100,7 @@ public enum Code {
     public String title() { return title; }
 
     public String explanation() { return explanation; }
+
+    /** Diagnostics about secrets: the renderer masks the span so the secret never reaches a log. */
+    public boolean masksSpan() { return this == KG0602; }
 }

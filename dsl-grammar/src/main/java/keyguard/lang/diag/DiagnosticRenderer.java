@@ -23,6 +23,21 @@ public final class DiagnosticRenderer {
 
     private DiagnosticRenderer() {}
 
+    /** Keeps quotes and the first three characters, stars the rest. */
+    private static String mask(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        int kept = 0;
+        for (char c : s.toCharArray()) {
+            if (c == '"' || kept < 3) {
+                sb.append(c);
+                if (c != '"') kept++;
+            } else {
+                sb.append('*');
+            }
+        }
+        return sb.toString();
+    }
+
     public static String render(Diagnostic d) {
         Span span = d.span();
         SourceFile file = span.file();
@@ -38,6 +53,9 @@ public final class DiagnosticRenderer {
         int from = col - 1;
         int to = Math.min(text.length(), from + Math.max(1, span.end() - span.start()));
         int caretLen = Math.max(1, to - from);
+        if (d.code().masksSpan() && to > from) {
+            text = text.substring(0, from) + mask(text.substring(from, to)) + text.substring(to);
+        }
         String prefix = "";
         if (text.length() > MAX_SHOWN) {
             int windowStart = Math.max(0, Math.min(from - 40, text.length() - MAX_SHOWN));

@@ -770,7 +770,8 @@ public final class Checker {
 
     private void budget(Statement.Budget b, Map<String, Ir.Const> params, Draft d, String origin) {
         if (!b.currency().text().equals("usd")) {
-            budgetError(b.currency().span(), "budgets are in `usd`, not `" + b.currency().text() + "`", "currency");
+            budgetError(b.currency().span(), "budgets are in `usd`, not `" + b.currency().text() + "`",
+                    "costs are computed from model prices in usd; write `budget " + b.amount().raw() + " usd per ...`");
             return;
         }
         Period period = Period.parse(b.period().text());

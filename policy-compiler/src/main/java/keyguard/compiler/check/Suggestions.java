@@ -9,7 +9,7 @@ final class Suggestions {
     static String closest(String word, Collection<String> candidates) {
         String best = null;
         int bestDistance = Integer.MAX_VALUE;
-        for (String c : candidates) {
+        for (String c : new java.util.TreeSet<>(candidates)) {
             int d = distance(word.toLowerCase(), c.toLowerCase());
             if (d < bestDistance) {
                 best = c;
@@ -46,7 +46,7 @@ final class Suggestions {
 
     static String list(Collection<String> words) {
         StringBuilder sb = new StringBuilder();
-        for (String w : words) {
+        for (String w : new java.util.TreeSet<>(words)) {
             if (!sb.isEmpty()) sb.append(", ");
             sb.append('`').append(w).append('`');
         }

@@ -30,8 +30,8 @@ import keyguard.policy.PolicyTestCase;
 final class TestChecker {
     /** When a test says no {@code at}: Monday 2026-01-05, noon UTC. */
     static final Instant DEFAULT_AT = Instant.parse("2026-01-05T12:00:00Z");
-    private static final Set<String> SECTIONS = Set.of("request", "key", "usage");
-    private static final Set<String> REQUEST_FIELDS = Set.of("model", "estimated_tokens", "max_tokens", "stream", "classification",
+    private static final List<String> SECTIONS = List.of("request", "key", "usage");
+    private static final List<String> REQUEST_FIELDS = List.of("model", "estimated_tokens", "max_tokens", "stream", "classification",
             "tags", "metadata");
 
     private final Diagnostics diagnostics;
@@ -109,6 +109,7 @@ final class TestChecker {
                 }
             }
         }
+        if (!ok) return null;
         if (!request.containsKey("model")) {
             diagnostics.add(Diagnostic.error(Code.KG0505, tc.name().span(), "test has no `request { model: ... }`")
                     .label("which model does the request call?")
