@@ -17,6 +17,7 @@ public enum Code {
     KG0007("file is not valid UTF-8", "Policy files must be UTF-8 text. The file contains bytes that are not valid UTF-8, often because it is binary or was saved in another encoding."),
     KG0008("number out of range", "An integer literal does not fit in 63 bits, or a decimal has more precision than the language keeps (six decimal places)."),
     KG0009("invalid escape in string", "Inside a string only `\\\"`, `\\\\`, `\\n`, `\\t`, `\\{` and `\\}` are escapes."),
+    KG0010("condition too large", "A single `when` or `unless` block has more than 1,000 operators. Every decision has a small static cost bound; split the rule, or use `in [...]` for long lists of alternatives."),
 
     // ---- names and declarations
     KG0101("duplicate declaration", "Two providers, models, templates, policies or test suites have the same name. Names are global across the policy directory."),

@@ -38,6 +38,8 @@ import org.antlr.v4.runtime.misc.ParseCancellationException;
  */
 public final class PolicyParser {
     public static final int MAX_DEPTH = 64;
+    /** Operators in one condition; keeps trees shallow enough for every later pass. */
+    public static final int MAX_CONDITION_OPERATORS = 1_000;
 
     private PolicyParser() {}
 
@@ -116,7 +118,26 @@ public final class PolicyParser {
     private static Diagnostic lexicalError(SourceFile source, List<Token> tokens) {
         int depth = 0;
         int prefixRun = 0;
+        int operators = 0;
+        Token conditionStart = null;
         for (Token t : tokens) {
+            switch (t.getType()) {
+                case KgpLexer.WHEN, KgpLexer.UNLESS, KgpLexer.FORBID, KgpLexer.POLICY, KgpLexer.TEMPLATE, KgpLexer.TESTS,
+                     KgpLexer.TEST, KgpLexer.TAGS, KgpLexer.LIMIT, KgpLexer.BUDGET, KgpLexer.MODELS -> {
+                    operators = 0;
+                    conditionStart = t;
+                }
+                case KgpLexer.AND, KgpLexer.OR, KgpLexer.EQ, KgpLexer.NE, KgpLexer.LT, KgpLexer.LE, KgpLexer.GT, KgpLexer.GE,
+                     KgpLexer.IN, KgpLexer.DOTDOT -> {
+                    if (++operators > MAX_CONDITION_OPERATORS) {
+                        Span at = conditionStart == null ? span(source, t) : span(source, conditionStart);
+                        return Diagnostic.error(Code.KG0010, at, "condition has more than " + MAX_CONDITION_OPERATORS + " operators")
+                                .label("this block is too large")
+                                .help("split the rule, or use `x in [...]` for long lists of alternatives");
+                    }
+                }
+                default -> { }
+            }
             switch (t.getType()) {
                 case KgpLexer.ERROR_CHAR -> {
                     String ch = t.getText();

@@ -956,7 +956,7 @@ public final class Checker {
             return;
         }
         d.costNodes += size(when) + (unless == null ? 0 : size(unless));
-        d.forbids.put(id, new ForbidRule(id, reason, when, unless, origin, f.span()));
+        d.forbids.put(id, new ForbidRule(id, reason, when, unless, origin, f.span(), f.when().span()));
     }
 
     private ReasonTemplate reason(Annotation a, Map<String, Ir.Const> params) {

@@ -410,7 +410,7 @@ public final class PolicyEmitter {
     // ------------------------------------------------------------------ rules and conditions
 
     private void ruleBody(CodeBuilder code, ForbidRule rule) {
-        line(code, rule.span());
+        line(code, rule.conditionSpan());
         Label no = code.newLabel();
         new Conditions(code).jump(rule.when(), no, false);
         if (rule.unless() != null) new Conditions(code).jump(rule.unless(), no, true);
