@@ -194,7 +194,8 @@ UNTERMINATED_STRING : '"' ( ~["\\\r\n] | '\\' ~[\r\n] )* ;
 
 LINE_COMMENT  : '//' ~[\r\n]* -> channel(2) ;
 BLOCK_COMMENT : '/*' .*? '*/' -> channel(2) ;
-UNTERMINATED_COMMENT : '/*' .*? EOF ;
+// Cannot extend past a `*/`, so it only wins when the comment is really never closed.
+UNTERMINATED_COMMENT : '/*' ( ~'*' | '*'+ ~[*/] )* '*'* EOF ;
 
 WS : [ \t\r\n\f\uFEFF]+ -> channel(HIDDEN) ;
 
