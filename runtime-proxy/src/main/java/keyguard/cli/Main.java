@@ -15,12 +15,22 @@ public final class Main {
 
     /** Runs a command line and returns its exit code (for tests: no System.exit). */
     public static int run(String... args) {
+        return run(new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true), args);
+    }
+
+    /** Runs a command line with the given output streams. */
+    public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parse) -> {
             cmd.getErr().println("error: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
             return 2;
         });
-        return cl.execute(args);
+        int code = cl.execute(args);
+        out.flush();
+        err.flush();
+        return code;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

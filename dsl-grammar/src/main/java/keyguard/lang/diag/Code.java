@@ -20,7 +20,7 @@ public enum Code {
     KG0010("condition too large", "A single `when` or `unless` block has more than 1,000 operators. Every decision has a small static cost bound; split the rule, or use `in [...]` for long lists of alternatives."),
 
     // ---- names and declarations
-    KG0101("duplicate declaration", "Two providers, models, templates, policies or test suites have the same name. Names are global across the policy directory."),
+    KG0101("duplicate declaration", "Two providers, models, templates or policies have the same name. Names are global across the policy directory (a template and a policy cannot share a name either). Several `tests` blocks for one policy are fine: they add up."),
     KG0102("unknown provider", "A model names a provider that no `provider` declaration defines."),
     KG0103("unknown model", "A model name in `models allow`, a `reroute` target or a test request is not declared by any `model` block."),
     KG0104("unknown template", "A policy is declared as `= name(...)` but no template of that name exists."),

@@ -70,7 +70,8 @@ public final class Checker {
     private final Map<String, Item.Model> modelDecls = new LinkedHashMap<>();
     private final Map<String, Item.Template> templates = new LinkedHashMap<>();
     private final Map<String, Item.Policy> policyDecls = new LinkedHashMap<>();
-    private final Map<String, Item.Tests> testDecls = new LinkedHashMap<>();
+    /** Several {@code tests} blocks may test one policy, e.g. from different files; they add up. */
+    private final List<Item.Tests> testDecls = new ArrayList<>();
 
     private final Map<String, ProviderInfo> providers = new LinkedHashMap<>();
     private final Map<String, ModelInfo> models = new LinkedHashMap<>();
@@ -89,7 +90,7 @@ public final class Checker {
             Policy resolved = c.resolvePolicy(p);
             if (resolved != null) policies.put(p.name().text(), resolved);
         }
-        List<PolicyTestCase> tests = new TestChecker(diagnostics, c.models, policies, c.policyDecls.keySet()).check(c.testDecls.values());
+        List<PolicyTestCase> tests = new TestChecker(diagnostics, c.models, policies, c.policyDecls.keySet()).check(c.testDecls);
         if (diagnostics.hasErrors()) return null;
         return new PolicySet(revision, Map.copyOf(c.providers), java.util.Collections.unmodifiableMap(c.models),
                 java.util.Collections.unmodifiableMap(policies), List.copyOf(tests));
@@ -100,12 +101,16 @@ public final class Checker {
     private void declare(List<PolicyFile> files) {
         for (PolicyFile f : files) {
             for (Item item : f.items()) {
+                if (item instanceof Item.Tests t) {
+                    testDecls.add(t);
+                    continue;
+                }
                 Map<String, ? extends Item> table = switch (item) {
                     case Item.Provider p -> providerDecls;
                     case Item.Model m -> modelDecls;
                     case Item.Template t -> templates;
                     case Item.Policy p -> policyDecls;
-                    case Item.Tests t -> testDecls;
+                    case Item.Tests t -> throw new IllegalStateException("handled above");
                 };
                 String name = item.name().text();
                 Item previous = table.get(name);
@@ -115,7 +120,7 @@ public final class Checker {
                 if (previous != null) {
                     diagnostics.add(Diagnostic.error(Code.KG0101, item.name().span(), kind(item) + " `" + name + "` is declared twice")
                             .label("first declared at " + previous.name().span().location())
-                            .help("names of providers, models, templates, policies and test suites are global; rename one"));
+                            .help("names of providers, models, templates and policies are global; rename one"));
                     continue;
                 }
                 put(table, name, item);
