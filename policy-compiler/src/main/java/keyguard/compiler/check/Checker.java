@@ -90,6 +90,7 @@ public final class Checker {
             Policy resolved = c.resolvePolicy(p);
             if (resolved != null) policies.put(p.name().text(), resolved);
         }
+        c.checkUnusedTemplates();
         List<PolicyTestCase> tests = new TestChecker(diagnostics, c.models, policies, c.policyDecls.keySet()).check(c.testDecls);
         if (diagnostics.hasErrors()) return null;
         return new PolicySet(revision, Map.copyOf(c.providers), java.util.Collections.unmodifiableMap(c.models),
@@ -404,6 +405,36 @@ public final class Checker {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * A template no policy uses is still checked, with each parameter bound to its default
+     * or to a placeholder of its type, so its mistakes surface before the first policy uses it.
+     */
+    private void checkUnusedTemplates() {
+        Set<String> used = new java.util.HashSet<>();
+        for (Item.Policy p : policyDecls.values()) if (p.base() != null) used.add(p.base().text());
+        templates:
+        for (Item.Template t : templates.values()) {
+            if (used.contains(t.name().text())) continue;
+            Map<String, Ir.Const> args = new HashMap<>();
+            for (Item.Param param : t.params()) {
+                Type type = PARAM_TYPES.contains(param.type().text()) ? paramType(param.type()) : null;
+                if (type == null) continue templates; // already reported by checkTemplates
+                Ir.Const placeholder = switch (type) {
+                    case INT -> new Ir.Const(Type.INT, 1L);
+                    case BOOL -> Ir.Const.FALSE;
+                    case CLASS -> new Ir.Const(Type.CLASS, 0);
+                    default -> new Ir.Const(Type.STRING, "");
+                };
+                if (param.defaultValue() != null && new ExprChecker(new Diagnostics(), Map.of()).check(param.defaultValue()) instanceof Ir.Const c
+                        && c.type() == type) {
+                    placeholder = c;
+                }
+                args.put(param.name().text(), placeholder);
+            }
+            body(t.body(), args, new Draft(), t.name().text(), false);
         }
     }
 
