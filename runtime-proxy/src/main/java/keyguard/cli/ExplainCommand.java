@@ -72,7 +72,8 @@ final class ExplainCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(policies);
         if (!compiled.ok()) {
-            err.print(compiled.diagnostics().render());
+            compiled.diagnostics().sorted().stream().filter(keyguard.lang.diag.Diagnostic::isError)
+                    .forEach(d -> err.println(keyguard.lang.diag.DiagnosticRenderer.render(d)));
             err.println("error: the policies do not compile");
             err.flush();
             return 1;

@@ -48,7 +48,7 @@ value
 
 templateDecl : TEMPLATE name=ident LPAREN (param (COMMA param)*)? COMMA? RPAREN body ;
 
-param : name=ident COLON type=ident (ASSIGN literal)? ;
+param : name=ident COLON type=ident (ASSIGN expr)? ;
 
 policyDecl : POLICY name=ident (ASSIGN base=ident LPAREN (arg (COMMA arg)*)? COMMA? RPAREN)? body? ;
 

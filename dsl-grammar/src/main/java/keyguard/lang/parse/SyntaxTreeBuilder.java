@@ -74,7 +74,7 @@ final class SyntaxTreeBuilder {
             TemplateDeclContext t = ctx.templateDecl();
             List<Item.Param> params = new ArrayList<>();
             for (ParamContext p : t.param()) {
-                params.add(new Item.Param(name(p.name), name(p.type), p.literal() == null ? null : literal(p.literal()), span(p)));
+                params.add(new Item.Param(name(p.name), name(p.type), p.expr() == null ? null : expr(p.expr()), span(p)));
             }
             return new Item.Template(name(t.name), List.copyOf(params), body(t.body()), span(t));
         }

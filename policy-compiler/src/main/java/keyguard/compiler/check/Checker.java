@@ -398,7 +398,10 @@ public final class Checker {
                 Type type = paramType(p.type());
                 if (type != null && p.defaultValue() != null) {
                     Ir v = new ExprChecker(diagnostics, Map.of()).check(p.defaultValue());
-                    if (v != null && v.type() != type) {
+                    if (v != null && !(v instanceof Ir.Const)) {
+                        diagnostics.add(Diagnostic.error(Code.KG0204, p.defaultValue().span(), "default of `" + p.name().text() + "` is not a constant")
+                                .label("must be known when the policy compiles"));
+                    } else if (v != null && v.type() != type) {
                         diagnostics.add(Diagnostic.error(Code.KG0203, p.defaultValue().span(),
                                         "default of `" + p.name().text() + "` is " + ExprChecker.article(v.type()) + ", not " + ExprChecker.article(type))
                                 .label("parameter type is `" + p.type().text() + "`"));
@@ -575,7 +578,7 @@ public final class Checker {
                 case Statement.Models m -> models(m, d, origin, child);
                 case Statement.Limit l -> limit(l, params, d, origin);
                 case Statement.Budget b -> budget(b, params, d, origin);
-                case Statement.Data dt -> data(dt, d, origin);
+                case Statement.Data dt -> data(dt, params, d, origin);
                 case Statement.Zone z -> zone(z, d);
                 case Statement.Forbid f -> forbid(f, params, d, origin);
             }
@@ -865,14 +868,24 @@ public final class Checker {
                 .help(help));
     }
 
-    private void data(Statement.Data s, Draft d, String origin) {
+    private void data(Statement.Data s, Map<String, Ir.Const> params, Draft d, String origin) {
         if (!s.level().text().equals("max")) {
             diagnostics.add(Diagnostic.error(Code.KG0321, s.level().span(), "unknown word `" + s.level().text() + "` after `data`")
                     .label("expected `max`")
                     .help("write `data max <class> on violation deny|redact|reroute \"<model>\"`"));
             return;
         }
-        DataClass cls = dataClass(s.dataClass().text(), s.dataClass().span());
+        Ir.Const param = params.get(s.dataClass().text());
+        DataClass cls;
+        if (param != null && param.type() == Type.CLASS) {
+            cls = DataClass.values()[(Integer) param.value()];
+        } else if (param != null) {
+            diagnostics.add(Diagnostic.error(Code.KG0203, s.dataClass().span(), "parameter `" + s.dataClass().text() + "` is "
+                    + ExprChecker.article(param.type()) + ", not a data class").label("declare it as `" + s.dataClass().text() + ": class`"));
+            return;
+        } else {
+            cls = dataClass(s.dataClass().text(), s.dataClass().span());
+        }
         if (cls == null) return;
         DataAction action = DataAction.DENY;
         ModelInfo target = null;
