@@ -84,7 +84,7 @@ public class DecideBenchmark {
                     case "search" -> input.model("gpt-4o").labels(Map.of("env", "staging")).at(Instant.parse("2026-06-06T10:00:00Z"));
                     case "support" -> input.model("claude-sonnet").estimatedTokens(90_000);
                     case "research" -> input.model("gpt-4o").at(Instant.parse("2026-06-06T10:00:00Z"));
-                    case "rules20" -> input.keyName("svc-19");
+                    case "rules20" -> input.keyName("svc-15");
                     default -> input.model("sim-large"); // demo has no rules: denied by the model list
                 }
             }

@@ -624,9 +624,30 @@ public final class PolicyEmitter {
         private void call(Ir.Call c) {
             switch (c.function()) {
                 case MATCHES -> {
-                    loadConstant(code, c.pattern(), CD_PATTERN);
-                    value(c.args().get(0));
-                    code.invokestatic(CD_RT, "matches", MethodTypeDesc.of(CD_boolean, CD_PATTERN, CD_String));
+                    String prefix = Rt.literalPrefix(c.pattern().pattern());
+                    if (prefix.isEmpty()) {
+                        loadConstant(code, c.pattern(), CD_PATTERN);
+                        value(c.args().get(0));
+                        code.invokestatic(CD_RT, "matches", MethodTypeDesc.of(CD_boolean, CD_PATTERN, CD_String));
+                    } else {
+                        // An anchored literal prefix is required for any match: test it first, without a matcher.
+                        Label no = code.newLabel();
+                        Label end = code.newLabel();
+                        int tmp = code.allocateLocal(TypeKind.REFERENCE);
+                        value(c.args().get(0));
+                        code.astore(tmp);
+                        code.aload(tmp);
+                        code.ldc(prefix);
+                        code.invokevirtual(CD_String, "startsWith", MethodTypeDesc.of(CD_boolean, CD_String));
+                        code.ifeq(no);
+                        loadConstant(code, c.pattern(), CD_PATTERN);
+                        code.aload(tmp);
+                        code.invokestatic(CD_RT, "matches", MethodTypeDesc.of(CD_boolean, CD_PATTERN, CD_String));
+                        code.goto_(end);
+                        code.labelBinding(no);
+                        code.iconst_0();
+                        code.labelBinding(end);
+                    }
                 }
                 case STARTS_WITH, ENDS_WITH -> {
                     value(c.args().get(0));

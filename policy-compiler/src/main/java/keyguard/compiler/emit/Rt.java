@@ -20,4 +20,24 @@ public final class Rt {
     }
 
     public static List<ForbidRule> newRuleList() { return new ArrayList<>(4); }
+
+    /**
+     * The literal text every match of {@code regex} must start the input with: the plain
+     * characters after a leading {@code ^}, up to the first metacharacter (minus the last
+     * one if a quantifier follows it). Empty when there is none, e.g. with flags or
+     * alternation at the top. Multi-line mode would let {@code ^} match later, so any
+     * pattern with a flag group yields empty.
+     */
+    public static String literalPrefix(String regex) {
+        if (!regex.startsWith("^") || regex.contains("|")) return "";
+        StringBuilder sb = new StringBuilder();
+        int i = 1;
+        for (; i < regex.length(); i++) {
+            char ch = regex.charAt(i);
+            if ("\\.[]{}()*+?|^$".indexOf(ch) >= 0) break;
+            sb.append(ch);
+        }
+        if (i < regex.length() && "*?{".indexOf(regex.charAt(i)) >= 0 && !sb.isEmpty()) sb.setLength(sb.length() - 1);
+        return sb.toString();
+    }
 }
