@@ -5,9 +5,15 @@ import keyguard.lang.source.Span;
 /**
  * A model from {@code models.kgp}. Prices are micro-dollars per one million tokens, so
  * {@code 0.15 usd per 1m tokens} is {@code 150_000}; costs stay integers end to end.
+ * {@code type} is {@code chat} (the default) or {@code embedding}.
  */
 public record ModelInfo(int index, String name, String provider, String upstream, long inputMicrosPerMillion,
-                        long outputMicrosPerMillion, long context, DataClass maxClass, String hosting, Span span) {
+                        long outputMicrosPerMillion, long context, DataClass maxClass, String hosting, String type, Span span) {
+
+    public static final String CHAT = "chat";
+    public static final String EMBEDDING = "embedding";
+
+    public boolean isEmbedding() { return EMBEDDING.equals(type); }
 
     /** Worst-case cost of a request in micro-dollars, rounded up, saturating instead of overflowing. */
     public long costMicros(long inputTokens, long outputTokens) {

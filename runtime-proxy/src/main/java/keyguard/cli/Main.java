@@ -6,10 +6,14 @@ import picocli.CommandLine.Command;
 /** {@code keyguard}: the gateway's command line. */
 @Command(name = "keyguard", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "On-premise AI gateway with virtual API keys and policy-as-code.",
-        subcommands = {CheckCommand.class, TestCommand.class, FmtCommand.class, ExplainCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, KeysCommand.class, CheckCommand.class, TestCommand.class, FmtCommand.class, ExplainCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n");
+        }
         System.exit(run(args));
     }
 

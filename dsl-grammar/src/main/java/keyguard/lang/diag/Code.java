@@ -86,7 +86,7 @@ public enum Code {
     KG0601("invalid price", "A price reads `price input <usd> usd per 1m tokens, output <usd> usd per 1m tokens`, with non-negative amounts."),
     KG0602("secret in a policy file", "A provider credential is written as a literal. Secrets never appear in policy files: write `credential env(\"NAME\")` and set the variable where the gateway runs."),
     KG0603("invalid provider", "A provider is either `builtin simulator` or an upstream with a `base_url` and a `kind` of `openai` or `anthropic`."),
-    KG0604("invalid model setting", "A model setting has a value of the wrong kind, e.g. `context` must be a positive integer and `hosting` is `external` or `self`.");
+    KG0604("invalid model setting", "A model setting has a value of the wrong kind, e.g. `context` must be a positive integer, `hosting` is `external` or `self`, and `type` is `chat` or `embedding`.");
 
     private final String title;
     private final String explanation;

@@ -62,7 +62,7 @@ public final class Checker {
     private static final long MAX_WINDOW_SECONDS = 31L * 86_400;
     private static final Set<String> PROVIDER_SETTINGS = Set.of("builtin", "kind", "base_url", "credential", "latency",
             "chunk_delay", "timeout", "api_version");
-    private static final Set<String> MODEL_SETTINGS = Set.of("provider", "upstream", "context", "max_class", "hosting");
+    private static final Set<String> MODEL_SETTINGS = Set.of("provider", "upstream", "context", "max_class", "hosting", "type");
     private static final Set<String> PARAM_TYPES = Set.of("string", "int", "bool", "class");
 
     private final Diagnostics diagnostics;
@@ -295,6 +295,16 @@ public final class Checker {
                     continue;
                 }
             }
+            String type = ModelInfo.CHAT;
+            Setting typeSetting = s.get("type");
+            if (typeSetting != null) {
+                type = typeSetting.value().span().text();
+                if (!(typeSetting.value() instanceof Value.Word) || !(type.equals(ModelInfo.CHAT) || type.equals(ModelInfo.EMBEDDING))) {
+                    diagnostics.add(Diagnostic.error(Code.KG0604, typeSetting.value().span(), "`type` is `chat` or `embedding`")
+                            .label("unknown model type"));
+                    continue;
+                }
+            }
             String upstream = name;
             Setting up = s.get("upstream");
             if (up != null) {
@@ -305,7 +315,7 @@ public final class Checker {
                 }
                 upstream = str.lit().value();
             }
-            models.put(name, new ModelInfo(index++, name, providerName, upstream, prices[0], prices[1], context, cls, hosting, m.span()));
+            models.put(name, new ModelInfo(index++, name, providerName, upstream, prices[0], prices[1], context, cls, hosting, type, m.span()));
         }
     }
 

@@ -1,0 +1,197 @@
+package keyguard.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.undertow.server.HttpHandler;
+import io.undertow.server.HttpServerExchange;
+import io.undertow.util.Headers;
+import io.undertow.util.Methods;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+import keyguard.gateway.LoadedPolicies;
+import keyguard.keys.KeyRecord;
+import keyguard.keys.KeySecrets;
+import keyguard.keys.KeyState;
+import keyguard.keys.KeyStore;
+import keyguard.policy.Durations;
+import keyguard.proxy.ApiShape;
+import keyguard.proxy.GatewayError;
+import keyguard.proxy.Responses;
+
+/**
+ * The admin API (its own listener, loopback by default), JSON, authenticated by the
+ * bootstrap admin token. This issue's part: create, list and show keys; policy status.
+ * Responses never contain a key's hash, and a secret only once, in the create response.
+ */
+public final class AdminApi implements HttpHandler {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final KeyStore keys;
+    private final KeySecrets secrets;
+    private final Supplier<LoadedPolicies> policies;
+    private final byte[] token;
+    private final Clock clock;
+
+    public AdminApi(KeyStore keys, KeySecrets secrets, Supplier<LoadedPolicies> policies, String token, Clock clock) {
+        this.keys = keys;
+        this.secrets = secrets;
+        this.policies = policies;
+        this.token = token.getBytes(StandardCharsets.UTF_8);
+        this.clock = clock;
+    }
+
+    @Override
+    public void handleRequest(HttpServerExchange exchange) {
+        if (exchange.isInIoThread()) {
+            exchange.dispatch(this);
+            return;
+        }
+        String path = exchange.getRelativePath();
+        if (path.equals("/admin/health")) {
+            Responses.json(exchange, 200, "{\"status\":\"ok\"}");
+            return;
+        }
+        String auth = exchange.getRequestHeaders().getFirst(Headers.AUTHORIZATION);
+        String presented = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).strip() : "";
+        if (!MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) {
+            Responses.error(exchange, ApiShape.OPENAI, GatewayError.unauthorized("missing or wrong admin token"), Map.of());
+            return;
+        }
+        try {
+            route(exchange, path);
+        } catch (BadAdminRequest e) {
+            Responses.error(exchange, ApiShape.OPENAI, GatewayError.of(e.status, "invalid_request_error", "invalid_request", e.getMessage()), Map.of());
+        }
+    }
+
+    private void route(HttpServerExchange exchange, String path) throws BadAdminRequest {
+        boolean get = exchange.getRequestMethod().equals(Methods.GET);
+        boolean post = exchange.getRequestMethod().equals(Methods.POST);
+        if (path.equals("/admin/keys") && post) {
+            exchange.startBlocking();
+            byte[] body;
+            try {
+                body = exchange.getInputStream().readNBytes(1 << 20);
+            } catch (IOException e) {
+                throw new BadAdminRequest(400, "the request body could not be read");
+            }
+            create(exchange, body);
+        } else if (path.equals("/admin/keys") && get) {
+            ArrayNode list = JSON.createArrayNode();
+            keys.all().stream().sorted(Comparator.comparing(KeyRecord::createdAt).thenComparing(KeyRecord::id)).forEach(k -> list.add(view(k)));
+            ObjectNode root = JSON.createObjectNode();
+            root.set("keys", list);
+            Responses.json(exchange, 200, root.toString());
+        } else if (path.startsWith("/admin/keys/") && get) {
+            KeyRecord k = keys.get(path.substring("/admin/keys/".length()));
+            if (k == null) throw new BadAdminRequest(404, "no key `" + path.substring("/admin/keys/".length()) + "`");
+            Responses.json(exchange, 200, view(k).toString());
+        } else if (path.equals("/admin/policies") && get) {
+            LoadedPolicies lp = policies.get();
+            ObjectNode root = JSON.createObjectNode();
+            root.put("revision", lp.set().revision());
+            root.put("loaded_at", lp.loadedAt().toString());
+            ArrayNode names = root.putArray("policies");
+            lp.set().policies().keySet().forEach(names::add);
+            ArrayNode models = root.putArray("models");
+            lp.set().models().values().forEach(m -> models.addObject().put("id", m.name()).put("provider", m.provider()).put("type", m.type()));
+            ObjectNode missing = root.putObject("missing_credentials");
+            lp.providers().missingCredentials().forEach(missing::put);
+            Responses.json(exchange, 200, root.toString());
+        } else {
+            throw new BadAdminRequest(404, "no admin route " + exchange.getRequestMethod() + " " + path);
+        }
+    }
+
+    private void create(HttpServerExchange exchange, byte[] bytes) throws BadAdminRequest {
+        JsonNode body;
+        try {
+            body = JSON.readTree(bytes);
+        } catch (IOException e) {
+            throw new BadAdminRequest(400, "request body is not valid JSON");
+        }
+        if (body == null || !body.isObject()) throw new BadAdminRequest(400, "request body must be a JSON object");
+        String policy = text(body, "policy", true);
+        String name = text(body, "name", true);
+        String owner = text(body, "owner", false);
+        if (policies.get().set().policy(policy) == null) {
+            throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + policies.get().set().revision()
+                    + "; policies are " + policies.get().set().policies().keySet());
+        }
+        Map<String, String> labels = new LinkedHashMap<>();
+        JsonNode l = body.get("labels");
+        if (l != null && !l.isNull()) {
+            if (!l.isObject()) throw new BadAdminRequest(400, "`labels` must be an object of strings");
+            for (var e : l.properties()) {
+                if (!e.getValue().isTextual()) throw new BadAdminRequest(400, "label `" + e.getKey() + "` must be a string");
+                labels.put(e.getKey(), e.getValue().asText());
+            }
+        }
+        Instant now = clock.instant();
+        Instant expires = null;
+        String expiresAt = text(body, "expires_at", false);
+        String expiresIn = text(body, "expires_in", false);
+        if (!expiresAt.isEmpty()) {
+            try {
+                expires = java.time.OffsetDateTime.parse(expiresAt).toInstant();
+            } catch (DateTimeParseException e) {
+                throw new BadAdminRequest(400, "`expires_at` must be an ISO-8601 instant");
+            }
+        } else if (!expiresIn.isEmpty()) {
+            long seconds = Durations.parseSeconds(expiresIn);
+            if (seconds <= 0) throw new BadAdminRequest(400, "`expires_in` must be a duration such as `30d` or `12h`");
+            expires = now.plusSeconds(seconds);
+        }
+        KeySecrets.NewSecret secret = KeySecrets.generate();
+        KeyRecord record = new KeyRecord(secret.id(), name, owner, policy, Map.copyOf(labels), now, expires, KeyState.ACTIVE,
+                secrets.hash(secret.secret()));
+        keys.put(record);
+        ObjectNode out = view(record);
+        out.put("secret", secret.secret());
+        Responses.json(exchange, 201, out.toString());
+    }
+
+    static ObjectNode view(KeyRecord k) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("id", k.id());
+        o.put("name", k.name());
+        o.put("owner", k.owner());
+        o.put("policy", k.policy());
+        ObjectNode labels = o.putObject("labels");
+        k.labels().forEach(labels::put);
+        o.put("created_at", k.createdAt().toString());
+        if (k.expiresAt() != null) o.put("expires_at", k.expiresAt().toString());
+        else o.putNull("expires_at");
+        o.put("state", k.state().name().toLowerCase());
+        return o;
+    }
+
+    private static String text(JsonNode body, String field, boolean required) throws BadAdminRequest {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            if (required) throw new BadAdminRequest(400, "`" + field + "` is required");
+            return "";
+        }
+        if (!v.isTextual() || (required && v.asText().isBlank())) throw new BadAdminRequest(400, "`" + field + "` must be a non-empty string");
+        return v.asText();
+    }
+
+    private static final class BadAdminRequest extends Exception {
+        final int status;
+
+        BadAdminRequest(int status, String message) {
+            super(message, null, false, false);
+            this.status = status;
+        }
+    }
+}

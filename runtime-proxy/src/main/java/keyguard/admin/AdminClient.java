@@ -1,0 +1,50 @@
+package keyguard.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** The CLI's client of the admin API. */
+public final class AdminClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final URI base;
+    private final String token;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    public AdminClient(URI base, String token) {
+        this.base = base;
+        this.token = token;
+    }
+
+    /** A response: status and parsed JSON body. */
+    public record Reply(int status, JsonNode body) {
+        public String error() { return body.path("error").path("message").asText("HTTP " + status); }
+    }
+
+    public Reply get(String path) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(base.resolve(path)).GET());
+    }
+
+    public Reply post(String path, JsonNode body) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(base.resolve(path)).header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString())));
+    }
+
+    private Reply send(HttpRequest.Builder b) throws IOException, InterruptedException {
+        try {
+            HttpResponse<String> r = http.send(b.header("authorization", "Bearer " + token).timeout(Duration.ofSeconds(30)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            JsonNode body = r.body().isBlank() ? JSON.createObjectNode() : JSON.readTree(r.body());
+            return new Reply(r.statusCode(), body);
+        } catch (ConnectException e) {
+            throw new IOException("no gateway answers at " + base + " (is `./keyguard serve` running? set --admin or KEYGUARD_ADMIN_URL)", e);
+        }
+    }
+}

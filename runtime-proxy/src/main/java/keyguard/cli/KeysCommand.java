@@ -1,0 +1,129 @@
+package keyguard.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import keyguard.admin.AdminClient;
+import keyguard.gateway.DataDirectory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "keys", description = "Manage virtual keys of a running gateway (through its admin API).",
+        subcommands = {KeysCommand.Create.class, KeysCommand.ListKeys.class})
+final class KeysCommand {
+
+    /** Where the admin API is and how to authenticate to it. */
+    static final class AdminOptions {
+        @Option(names = "--admin", paramLabel = "URL", description = "admin API (default: $KEYGUARD_ADMIN_URL or http://127.0.0.1:8081)")
+        String admin;
+
+        @Option(names = "--data", paramLabel = "DIR", description = "data directory holding admin.token (default: ./data)")
+        Path data = Path.of("data");
+
+        AdminClient client() throws IOException {
+            String url = admin != null ? admin : System.getenv().getOrDefault("KEYGUARD_ADMIN_URL", "http://127.0.0.1:8081");
+            String token = System.getenv("KEYGUARD_ADMIN_TOKEN");
+            if (token == null || token.isBlank()) {
+                Path file = data.resolve(DataDirectory.ADMIN_TOKEN_FILE);
+                if (!Files.exists(file)) {
+                    throw new IOException("no admin token: set KEYGUARD_ADMIN_TOKEN or point --data at the gateway's data directory (" + file + " not found)");
+                }
+                token = Files.readString(file).strip();
+            }
+            return new AdminClient(URI.create(url.endsWith("/") ? url : url + "/"), token);
+        }
+    }
+
+    @Command(name = "create", sortOptions = false, description = "Create a key; prints its secret once, on a line of its own.")
+    static final class Create implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        AdminOptions admin;
+
+        @Option(names = "--policy", required = true, description = "the policy the key is bound to")
+        String policy;
+
+        @Option(names = "--name", required = true, description = "a name for people and logs")
+        String name;
+
+        @Option(names = "--owner", description = "team, service account or SSO subject")
+        String owner = "";
+
+        @Option(names = "--label", paramLabel = "K=V", description = "a label, repeatable: --label env=prod")
+        Map<String, String> labels = new LinkedHashMap<>();
+
+        @Option(names = "--expires-in", paramLabel = "DURATION", description = "e.g. 30d, 12h (default: never)")
+        String expiresIn;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            ObjectNode body = new ObjectMapper().createObjectNode().put("policy", policy).put("name", name).put("owner", owner);
+            ObjectNode l = body.putObject("labels");
+            labels.forEach(l::put);
+            if (expiresIn != null) body.put("expires_in", expiresIn);
+            AdminClient.Reply r;
+            try {
+                r = admin.client().post("admin/keys", body);
+            } catch (IOException e) {
+                err.println("error: " + e.getMessage());
+                return 2;
+            }
+            if (r.status() != 201) {
+                err.println("error: " + r.error());
+                return 1;
+            }
+            JsonNode k = r.body();
+            out.printf("created key %s (%s) for policy %s%s%n", k.path("id").asText(), k.path("name").asText(), k.path("policy").asText(),
+                    k.path("expires_at").isNull() ? "" : ", expires " + k.path("expires_at").asText());
+            out.println("secret (shown once; store it now):");
+            out.println(k.path("secret").asText());
+            return 0;
+        }
+    }
+
+    @Command(name = "list", description = "List keys (never their secrets).")
+    static final class ListKeys implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        AdminOptions admin;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            AdminClient.Reply r;
+            try {
+                r = admin.client().get("admin/keys");
+            } catch (IOException e) {
+                spec.commandLine().getErr().println("error: " + e.getMessage());
+                return 2;
+            }
+            if (r.status() != 200) {
+                spec.commandLine().getErr().println("error: " + r.error());
+                return 1;
+            }
+            out.printf("%-12s  %-20s  %-12s  %-8s  %s%n", "ID", "NAME", "POLICY", "STATE", "EXPIRES");
+            for (JsonNode k : r.body().path("keys")) {
+                out.printf("%-12s  %-20s  %-12s  %-8s  %s%n", k.path("id").asText(), k.path("name").asText(), k.path("policy").asText(),
+                        k.path("state").asText(), k.path("expires_at").isNull() ? "never" : k.path("expires_at").asText());
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package keyguard.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import keyguard.gateway.Gateway;
+import keyguard.gateway.GatewayConfig;
+import keyguard.gateway.PolicyLoadException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "serve", sortOptions = false, description = {"Run the gateway: the data plane and the admin API, on loopback by default.",
+        "With no arguments: policies from ./policies, state in ./data (created on first start)."})
+final class ServeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--policies", paramLabel = "DIR", description = "policy directory (default: ./policies)")
+    Path policies = Path.of("policies");
+
+    @Option(names = "--data", paramLabel = "DIR", description = "data directory: keys, server secret, admin token (default: ./data)")
+    Path data = Path.of("data");
+
+    @Option(names = "--host", description = "address of both listeners (default: 127.0.0.1)")
+    String host = "127.0.0.1";
+
+    @Option(names = "--port", description = "data-plane port; 0 picks a free one (default: 8080)")
+    int port = 8080;
+
+    @Option(names = "--admin-port", description = "admin API port; 0 picks a free one (default: 8081)")
+    int adminPort = 8081;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Gateway gateway;
+        try {
+            GatewayConfig d = GatewayConfig.defaults(policies, data);
+            gateway = Gateway.start(new GatewayConfig(policies, data, host, port, adminPort, host, d.maxBodyBytes(), d.env(), d.clock()));
+        } catch (PolicyLoadException e) {
+            err.print(e.diagnostics().render());
+            err.println("error: the policies in " + policies + " do not compile; the gateway did not start");
+            err.flush();
+            return 1;
+        } catch (RuntimeException e) {
+            err.println("error: the gateway did not start: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        var lp = gateway.policies();
+        out.printf("keyguard: gateway   http://%s:%d  (OpenAI: /v1/chat/completions, /v1/embeddings, /v1/models; Anthropic: /v1/messages)%n",
+                gateway.address().getHostString(), gateway.address().getPort());
+        out.printf("keyguard: admin API http://%s:%d/admin%n", gateway.adminAddress().getHostString(), gateway.adminAddress().getPort());
+        out.printf("keyguard: policies  %s, revision %s, %d policies, %d models%n", policies, lp.set().revision(),
+                lp.set().policies().size(), lp.set().models().size());
+        out.printf("keyguard: data      %s%n", gateway.dataDirectory().root().toAbsolutePath());
+        if (System.getenv("KEYGUARD_ADMIN_TOKEN") != null) {
+            out.println("keyguard: admin token from KEYGUARD_ADMIN_TOKEN");
+        } else {
+            out.printf("keyguard: admin token in %s (mode 0600)%n", gateway.dataDirectory().adminTokenFile().toAbsolutePath());
+        }
+        lp.providers().missingCredentials().forEach((provider, variable) ->
+                out.printf("keyguard: note: provider `%s` has no credential: %s is not set (its models will fail with 502)%n", provider, variable));
+        out.println("keyguard: ready. Create a key:  ./keyguard keys create --policy demo --name me");
+        out.flush();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            gateway.close();
+            stopped.countDown();
+        }, "keyguard-shutdown"));
+        stopped.await();
+        return 0;
+    }
+}

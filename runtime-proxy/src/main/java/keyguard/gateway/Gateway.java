@@ -1,0 +1,143 @@
+package keyguard.gateway;
+
+import io.undertow.Undertow;
+import io.undertow.UndertowOptions;
+import io.undertow.server.HttpHandler;
+import io.undertow.server.HttpServerExchange;
+import io.undertow.util.Methods;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+import keyguard.admin.AdminApi;
+import keyguard.compiler.Backend;
+import keyguard.compiler.PolicyCompiler;
+import keyguard.keys.ChronicleKeyStore;
+import keyguard.keys.KeySecrets;
+import keyguard.keys.KeyStore;
+import keyguard.providers.Providers;
+import keyguard.proxy.AccessLog;
+import keyguard.proxy.ApiShape;
+import keyguard.proxy.Endpoint;
+import keyguard.proxy.GatewayError;
+import keyguard.proxy.InferenceHandler;
+import keyguard.proxy.KeyAuth;
+import keyguard.proxy.ModelsHandler;
+import keyguard.proxy.Responses;
+
+/**
+ * A running gateway: the data plane (inference endpoints) and the admin API, each on its
+ * own listener, over one key store and one policy snapshot. {@link #close} stops both and
+ * closes the store.
+ *
+ * <p>Routes are exact: {@code /v1/chat/completions}, {@code /v1/embeddings},
+ * {@code /v1/messages}, {@code /v1/models}, {@code /healthz}. Anything else is a 404 in the
+ * shape of its family; there is no passthrough that skips the decision.
+ */
+public final class Gateway implements AutoCloseable {
+    private final Undertow data;
+    private final Undertow admin;
+    private final KeyStore keys;
+    private final AtomicReference<LoadedPolicies> current;
+    private final String adminToken;
+    private final DataDirectory dir;
+
+    private Gateway(Undertow data, Undertow admin, KeyStore keys, AtomicReference<LoadedPolicies> current, String adminToken, DataDirectory dir) {
+        this.data = data;
+        this.admin = admin;
+        this.keys = keys;
+        this.current = current;
+        this.adminToken = adminToken;
+        this.dir = dir;
+    }
+
+    /** Compiles the policies, opens the data directory and starts both listeners. */
+    public static Gateway start(GatewayConfig cfg) {
+        keyguard.tokens.TokenCounter.count("warm up the tokenizer before the first request pays for it");
+        PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(cfg.policies());
+        if (!compiled.ok()) throw new PolicyLoadException(compiled.diagnostics());
+        Providers.HttpUpstreamHolder http = new Providers.HttpUpstreamHolder();
+        AtomicReference<LoadedPolicies> current = new AtomicReference<>(new LoadedPolicies(compiled.set(),
+                Backend.COMPILED.evaluators(compiled.set()), new Providers(compiled.set(), cfg.env(), http), cfg.clock().instant()));
+
+        DataDirectory dir = DataDirectory.open(cfg.data());
+        KeySecrets secrets = new KeySecrets(dir.serverSecret());
+        String adminToken = dir.adminToken(cfg.env().apply("KEYGUARD_ADMIN_TOKEN"));
+        KeyStore keys = ChronicleKeyStore.open(dir.keysFile(), 100_000);
+        try {
+            KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock());
+            AccessLog log = new AccessLog();
+            Map<String, HttpHandler> routes = Map.of(
+                    Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::get, cfg.maxBodyBytes(), cfg.clock(), log),
+                    Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::get, cfg.maxBodyBytes(), cfg.clock(), log),
+                    Endpoint.MESSAGES.path(), new InferenceHandler(Endpoint.MESSAGES, auth, current::get, cfg.maxBodyBytes(), cfg.clock(), log),
+                    "/v1/models", new ModelsHandler(auth, current::get),
+                    "/healthz", ex -> Responses.json(ex, 200, "{\"status\":\"ok\"}"));
+            HttpHandler router = exchange -> {
+                HttpHandler h = routes.get(exchange.getRelativePath());
+                if (h == null) notFound(exchange);
+                else if (exchange.getRelativePath().equals("/v1/models") || exchange.getRelativePath().equals("/healthz")) {
+                    if (exchange.getRequestMethod().equals(Methods.GET)) h.handleRequest(exchange);
+                    else notFound(exchange);
+                } else h.handleRequest(exchange);
+            };
+            Undertow dataServer = Undertow.builder()
+                    .addHttpListener(cfg.port(), cfg.host())
+                    .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, cfg.maxBodyBytes())
+                    .setServerOption(UndertowOptions.ALWAYS_SET_KEEP_ALIVE, true)
+                    .setHandler(router)
+                    .build();
+            Undertow adminServer = Undertow.builder()
+                    .addHttpListener(cfg.adminPort(), cfg.adminHost())
+                    .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 1L << 20)
+                    .setHandler(new AdminApi(keys, secrets, current::get, adminToken, cfg.clock()))
+                    .build();
+            dataServer.start();
+            try {
+                adminServer.start();
+            } catch (RuntimeException e) {
+                dataServer.stop();
+                throw e;
+            }
+            return new Gateway(dataServer, adminServer, keys, current, adminToken, dir);
+        } catch (RuntimeException e) {
+            keys.close();
+            throw e;
+        }
+    }
+
+    private static void notFound(HttpServerExchange exchange) {
+        String path = exchange.getRelativePath();
+        ApiShape shape = path.startsWith("/v1/messages") ? ApiShape.ANTHROPIC : ApiShape.OPENAI;
+        Responses.error(exchange, shape, GatewayError.notFound("no route " + exchange.getRequestMethod() + " " + path
+                + " (Keyguard serves /v1/chat/completions, /v1/embeddings, /v1/models, /v1/messages)"), Map.of());
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) data.getListenerInfo().get(0).getAddress();
+    }
+
+    public InetSocketAddress adminAddress() {
+        return (InetSocketAddress) admin.getListenerInfo().get(0).getAddress();
+    }
+
+    public String adminToken() { return adminToken; }
+
+    public DataDirectory dataDirectory() { return dir; }
+
+    public LoadedPolicies policies() { return current.get(); }
+
+    public KeyStore keys() { return keys; }
+
+    @Override
+    public void close() {
+        try {
+            data.stop();
+        } finally {
+            try {
+                admin.stop();
+            } finally {
+                keys.close();
+            }
+        }
+    }
+}

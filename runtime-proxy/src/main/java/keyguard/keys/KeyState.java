@@ -1,0 +1,3 @@
+package keyguard.keys;
+
+public enum KeyState { ACTIVE, REVOKED }

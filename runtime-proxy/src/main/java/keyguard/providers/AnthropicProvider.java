@@ -1,0 +1,45 @@
+package keyguard.providers;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.time.Duration;
+import keyguard.policy.ProviderInfo;
+import keyguard.proxy.ApiShape;
+
+/**
+ * Anthropic's Messages API. Anthropic-shaped calls pass through with the model name
+ * changed; OpenAI-shaped chat completions are translated to Messages and the reply back.
+ */
+public final class AnthropicProvider implements Provider {
+    private final ProviderInfo info;
+    private final String credential;
+    private final HttpUpstream upstream;
+    private final Duration timeout;
+
+    AnthropicProvider(ProviderInfo info, String credential, HttpUpstream upstream) {
+        this.info = info;
+        this.credential = credential;
+        this.upstream = upstream;
+        this.timeout = Duration.ofMillis(Long.parseLong(info.settings().getOrDefault("timeout", "60000")));
+    }
+
+    @Override
+    public void handle(Call call) {
+        boolean translate = call.request().endpoint().shape() == ApiShape.OPENAI;
+        ObjectNode body;
+        if (translate) {
+            body = Translate.openAiToAnthropic(call.request().body(), call.model().upstream());
+        } else {
+            body = call.request().body().deepCopy();
+            body.put("model", call.model().upstream());
+        }
+        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(OpenAiProvider.trim(info.baseUrl()) + "/messages"))
+                .timeout(timeout)
+                .header("content-type", "application/json")
+                .header("anthropic-version", info.settings().getOrDefault("api_version", "2023-06-01"))
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
+        if (credential != null) req.header("x-api-key", credential);
+        upstream.send(call, req.build(), Dialect.ANTHROPIC, translate);
+    }
+}

@@ -1,0 +1,15 @@
+package keyguard.providers;
+
+import java.util.Map;
+import keyguard.policy.ModelInfo;
+import keyguard.policy.ProviderInfo;
+import keyguard.proxy.ClientStream;
+import keyguard.proxy.ParsedRequest;
+
+/**
+ * One allowed request on its way to a provider: what the caller asked, where it goes
+ * ({@code model} is the routed model, after any reroute), how to answer, and the
+ * response headers the gateway adds. {@code listener} hears exactly once how it ended.
+ */
+public record Call(ParsedRequest request, ModelInfo model, ProviderInfo provider, ClientStream client, long promptTokens,
+                   Map<String, String> headers, CallListener listener) {}

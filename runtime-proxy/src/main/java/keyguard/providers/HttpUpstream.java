@@ -1,0 +1,345 @@
+package keyguard.providers;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Flow;
+import java.util.concurrent.atomic.AtomicBoolean;
+import keyguard.proxy.ApiShape;
+import keyguard.proxy.ChatFormat;
+import keyguard.proxy.ChatResult;
+import keyguard.proxy.ErrorBodies;
+import keyguard.proxy.GatewayError;
+import keyguard.tokens.TokenCounter;
+
+/**
+ * Sends one call to an HTTP upstream and relays the reply to the caller.
+ *
+ * <h2>Streaming</h2>
+ * The upstream body arrives as a {@link Flow.Publisher}; one chunk is requested at a time,
+ * and the next only after the caller's socket accepted the previous one, so a slow caller
+ * slows the upstream instead of filling memory. Events are cut at blank lines
+ * ({@link SseSplitter}) and read by the upstream's {@link Dialect} as they pass, to learn
+ * the usage. In passthrough (same shape on both sides) each event is forwarded byte for
+ * byte; across shapes it is re-rendered by the caller's {@link ChatFormat}.
+ *
+ * <h2>Failures</h2>
+ * Unreachable upstream: 502; no response headers within the provider's timeout: 504;
+ * upstream 5xx: 502; upstream 401/403: 502 with our own message (the upstream's body may
+ * quote our credential, so it is never relayed); upstream 429: 429; other upstream 4xx:
+ * relayed. A failure after the stream started ends it with an error event in the caller's
+ * shape. A caller that hangs up cancels the upstream request.
+ *
+ * <h2>Accounting</h2>
+ * The call's listener hears exactly once how the call ended, whatever the path.
+ */
+final class HttpUpstream {
+    private static final int MAX_BODY = 64 << 20;
+
+    private final HttpClient client;
+
+    HttpUpstream() {
+        this.client = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10))
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build();
+    }
+
+    /**
+     * @param dialect how the upstream speaks
+     * @param translate true when the caller's shape differs from the upstream's
+     */
+    void send(Call call, HttpRequest request, Dialect dialect, boolean translate) {
+        Settle settle = new Settle(call);
+        CompletableFuture<HttpResponse<Flow.Publisher<List<ByteBuffer>>>> future =
+                client.sendAsync(request, HttpResponse.BodyHandlers.ofPublisher());
+        call.client().onGone(() -> {
+            future.cancel(true);
+            settle.ended(499, "client_gone", -1, -1);
+        });
+        future.whenComplete((response, error) -> {
+            if (error != null) {
+                failBeforeStart(call, settle, error);
+                return;
+            }
+            try {
+                onResponse(call, settle, response, dialect, translate);
+            } catch (RuntimeException e) {
+                fail(call, settle, GatewayError.upstream(502, "upstream `" + call.provider().name() + "` sent an unreadable reply"), "upstream_error");
+            }
+        });
+    }
+
+    private void onResponse(Call call, Settle settle, HttpResponse<Flow.Publisher<List<ByteBuffer>>> response, Dialect dialect,
+                            boolean translate) {
+        int status = response.statusCode();
+        String provider = call.provider().name();
+        if (status == 401 || status == 403) {
+            discard(response);
+            fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` rejected Keyguard's credential (HTTP " + status
+                    + "); an operator must check the provider's credential"), "upstream_auth");
+            return;
+        }
+        if (status == 429) {
+            discard(response);
+            GatewayError e = GatewayError.of(429, "rate_limit_error", "upstream_rate_limited", "upstream `" + provider + "` is rate limiting the gateway; retry later");
+            response.headers().firstValue("retry-after").ifPresent(v -> e.header("retry-after", v));
+            fail(call, settle, e, "upstream_rate_limited");
+            return;
+        }
+        if (status >= 500) {
+            discard(response);
+            fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` answered HTTP " + status), "upstream_error");
+            return;
+        }
+        String contentType = response.headers().firstValue("content-type").orElse("application/json");
+        boolean sse = contentType.startsWith("text/event-stream");
+        if (status >= 400) {
+            collect(response, body -> {
+                if (translate) {
+                    fail(call, settle, GatewayError.of(status, "invalid_request_error", "upstream_rejected",
+                            "upstream `" + provider + "` rejected the request (HTTP " + status + ")"), "upstream_rejected");
+                } else {
+                    call.client().respond(status, contentType, call.headers(), body);
+                    settle.ended(status, "upstream_rejected", -1, -1);
+                }
+            }, t -> fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` reply was cut off"), "upstream_error"));
+            return;
+        }
+        if (sse && call.request().stream()) {
+            response.body().subscribe(new Relay(call, settle, dialect, translate));
+            return;
+        }
+        collect(response, body -> whole(call, settle, body, dialect, translate),
+                t -> fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` reply was cut off"), "upstream_error"));
+    }
+
+    private static void whole(Call call, Settle settle, String body, Dialect dialect, boolean translate) {
+        long prompt = -1;
+        long completion = -1;
+        String out = body;
+        try {
+            if (call.request().endpoint() == keyguard.proxy.Endpoint.EMBEDDINGS) {
+                prompt = Dialect.JSON.readTree(body).path("usage").path("prompt_tokens").asLong(-1);
+                completion = 0;
+            } else {
+                StreamState st = dialect.read(body);
+                prompt = st.promptTokens;
+                completion = st.completionTokens;
+                if (translate) {
+                    ApiShape shape = call.request().endpoint().shape();
+                    String text = st.text.toString();
+                    out = ChatFormat.of(shape).completion(new ChatResult(st.id.isEmpty() ? "kg-" + System.nanoTime() : st.id,
+                            call.request().model(), System.currentTimeMillis() / 1000, text, st.finish,
+                            prompt >= 0 ? prompt : call.promptTokens(), completion >= 0 ? completion : TokenCounter.count(text)));
+                }
+            }
+        } catch (IOException e) {
+            if (translate) {
+                fail(call, settle, GatewayError.upstream(502, "upstream `" + call.provider().name() + "` sent a reply that is not JSON"), "upstream_error");
+                return;
+            }
+        }
+        call.client().respond(200, "application/json", call.headers(), out);
+        settle.ended(200, "ok", prompt, completion);
+    }
+
+    /** Relays an SSE body, one upstream chunk in flight at a time. */
+    private static final class Relay implements Flow.Subscriber<List<ByteBuffer>> {
+        private final Call call;
+        private final Settle settle;
+        private final Dialect dialect;
+        private final boolean translate;
+        private final SseSplitter splitter = new SseSplitter();
+        private final StreamState st = new StreamState();
+        private final ChatFormat format;
+        private final String id;
+        private final long created = System.currentTimeMillis() / 1000;
+        private Flow.Subscription subscription;
+        private boolean startedOut;
+
+        Relay(Call call, Settle settle, Dialect dialect, boolean translate) {
+            this.call = call;
+            this.settle = settle;
+            this.dialect = dialect;
+            this.translate = translate;
+            this.format = ChatFormat.of(call.request().endpoint().shape());
+            this.id = (call.request().endpoint().shape() == ApiShape.ANTHROPIC ? "msg_kg" : "chatcmpl-kg") + Long.toHexString(System.nanoTime());
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            call.client().onGone(() -> {
+                s.cancel();
+                settle.ended(499, "client_gone", st.promptTokens, completionSoFar());
+            });
+            call.client().start(200, "text/event-stream; charset=utf-8", call.headers());
+            s.request(1);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> chunk) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            for (String event : splitter.feed(chunk)) out.writeBytes(relay(event));
+            if (out.size() == 0) subscription.request(1);
+            else call.client().write(out.toByteArray(), () -> subscription.request(1));
+        }
+
+        private byte[] relay(String event) {
+            String delta = dialect.observe(event, st);
+            if (!translate) {
+                if (dialect == Dialect.OPENAI && !call.request().includeUsage() && Dialect.isUsageOnlyChunk(event)) return new byte[0];
+                return event.getBytes(StandardCharsets.UTF_8);
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            if (!startedOut) {
+                startedOut = true;
+                out.writeBytes(format.streamStart(id, call.request().model(), created, call.promptTokens()));
+            }
+            if (delta != null && !delta.isEmpty()) out.writeBytes(format.streamDelta(id, call.request().model(), created, delta));
+            return out.toByteArray();
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (call.client().isFinished()) return;
+            midStreamError("upstream `" + call.provider().name() + "` stream broke off");
+        }
+
+        @Override
+        public void onComplete() {
+            String rest = splitter.rest();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            if (!rest.isBlank()) out.writeBytes(relay(rest + "\n\n"));
+            if (st.error != null) {
+                if (translate) {
+                    midStreamError("upstream `" + call.provider().name() + "` reported an error mid-stream");
+                } else {
+                    call.client().write(out.toByteArray(), call.client()::end);
+                    settle.ended(200, "upstream_error", st.promptTokens, completionSoFar());
+                }
+                return;
+            }
+            if (!st.done && !translate) {
+                call.client().write(out.toByteArray(), () -> { });
+                midStreamError("upstream `" + call.provider().name() + "` stream ended without finishing");
+                return;
+            }
+            long prompt = st.promptTokens >= 0 ? st.promptTokens : call.promptTokens();
+            long completion = completionSoFar();
+            if (translate) {
+                if (!startedOut) out.writeBytes(format.streamStart(id, call.request().model(), created, prompt));
+                out.writeBytes(format.streamEnd(new ChatResult(id, call.request().model(), created, st.text.toString(), st.finish,
+                        prompt, completion), call.request().includeUsage()));
+            }
+            call.client().write(out.toByteArray(), call.client()::end);
+            settle.ended(200, "ok", prompt, completion);
+        }
+
+        private long completionSoFar() {
+            return st.completionTokens >= 0 ? st.completionTokens : TokenCounter.count(st.text.toString());
+        }
+
+        private void midStreamError(String message) {
+            GatewayError e = GatewayError.upstream(502, message);
+            ApiShape shape = call.request().endpoint().shape();
+            String body = ErrorBodies.render(shape, e);
+            String event = shape == ApiShape.ANTHROPIC ? "event: error\ndata: " + body + "\n\n" : "data: " + body + "\n\n";
+            call.client().write(event.getBytes(StandardCharsets.UTF_8), call.client()::end);
+            settle.ended(200, "upstream_error", st.promptTokens, completionSoFar());
+        }
+    }
+
+    private static void failBeforeStart(Call call, Settle settle, Throwable error) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (call.client().isFinished()) {
+            settle.ended(499, "client_gone", -1, -1);
+            return;
+        }
+        String provider = call.provider().name();
+        if (cause instanceof HttpTimeoutException) {
+            fail(call, settle, GatewayError.upstream(504, "upstream `" + provider + "` did not answer in time"), "upstream_timeout");
+        } else if (cause instanceof ConnectException) {
+            fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` is unreachable"), "upstream_unreachable");
+        } else {
+            fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` failed: " + cause.getClass().getSimpleName()), "upstream_error");
+        }
+    }
+
+    static void fail(Call call, Settle settle, GatewayError e, String outcome) {
+        Map<String, String> headers = new LinkedHashMap<>(call.headers());
+        headers.putAll(e.headers());
+        call.client().respond(e.status(), "application/json", headers, ErrorBodies.render(call.request().endpoint().shape(), e));
+        settle.ended(e.status(), outcome, -1, -1);
+    }
+
+    private static void discard(HttpResponse<Flow.Publisher<List<ByteBuffer>>> response) {
+        response.body().subscribe(new Flow.Subscriber<>() {
+            @Override public void onSubscribe(Flow.Subscription s) { s.cancel(); }
+            @Override public void onNext(List<ByteBuffer> item) { }
+            @Override public void onError(Throwable t) { }
+            @Override public void onComplete() { }
+        });
+    }
+
+    private static void collect(HttpResponse<Flow.Publisher<List<ByteBuffer>>> response, java.util.function.Consumer<String> done,
+                                java.util.function.Consumer<Throwable> failed) {
+        response.body().subscribe(new Flow.Subscriber<>() {
+            private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+            private Flow.Subscription s;
+
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                this.s = s;
+                s.request(Long.MAX_VALUE);
+            }
+
+            @Override
+            public void onNext(List<ByteBuffer> items) {
+                for (ByteBuffer b : items) {
+                    byte[] a = new byte[b.remaining()];
+                    b.get(a);
+                    out.writeBytes(a);
+                }
+                if (out.size() > MAX_BODY) {
+                    s.cancel();
+                    failed.accept(new IOException("upstream body over " + MAX_BODY + " bytes"));
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) { failed.accept(t); }
+
+            @Override
+            public void onComplete() { done.accept(out.toString(StandardCharsets.UTF_8)); }
+        });
+    }
+
+    /** The once-only end of a call. */
+    static final class Settle {
+        private final Call call;
+        private final AtomicBoolean done = new AtomicBoolean();
+
+        Settle(Call call) { this.call = call; }
+
+        void ended(int status, String outcome, long prompt, long completion) {
+            if (done.compareAndSet(false, true)) {
+                call.listener().ended(status, outcome, prompt >= 0 ? prompt : call.promptTokens(), Math.max(0, completion));
+            }
+        }
+    }
+}

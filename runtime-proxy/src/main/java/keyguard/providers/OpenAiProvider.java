@@ -1,0 +1,58 @@
+package keyguard.providers;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.time.Duration;
+import keyguard.policy.ProviderInfo;
+import keyguard.proxy.ApiShape;
+import keyguard.proxy.Endpoint;
+
+/**
+ * Any OpenAI-compatible upstream (OpenAI, vLLM, Ollama, Azure-style base URLs). OpenAI-shaped
+ * calls pass through with only the model name changed (and usage requested on streams);
+ * Anthropic-shaped calls are translated both ways.
+ */
+public final class OpenAiProvider implements Provider {
+    private final ProviderInfo info;
+    private final String credential;
+    private final HttpUpstream upstream;
+    private final Duration timeout;
+
+    OpenAiProvider(ProviderInfo info, String credential, HttpUpstream upstream) {
+        this.info = info;
+        this.credential = credential;
+        this.upstream = upstream;
+        this.timeout = Duration.ofMillis(Long.parseLong(info.settings().getOrDefault("timeout", "60000")));
+    }
+
+    @Override
+    public void handle(Call call) {
+        Endpoint endpoint = call.request().endpoint();
+        boolean translate = endpoint.shape() == ApiShape.ANTHROPIC;
+        ObjectNode body;
+        String path;
+        if (translate) {
+            body = Translate.anthropicToOpenAi(call.request().body(), call.model().upstream());
+            path = "/chat/completions";
+        } else {
+            body = call.request().body().deepCopy();
+            body.put("model", call.model().upstream());
+            if (endpoint == Endpoint.CHAT_COMPLETIONS && call.request().stream()) {
+                body.putObject("stream_options").put("include_usage", true);
+            }
+            path = endpoint == Endpoint.EMBEDDINGS ? "/embeddings" : "/chat/completions";
+        }
+        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(trim(info.baseUrl()) + path))
+                .timeout(timeout)
+                .header("content-type", "application/json")
+                .header("accept", call.request().stream() ? "text/event-stream" : "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
+        if (credential != null) req.header("authorization", "Bearer " + credential);
+        upstream.send(call, req.build(), Dialect.OPENAI, translate);
+    }
+
+    static String trim(String url) {
+        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+}

@@ -1,0 +1,46 @@
+package keyguard.providers;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Function;
+import keyguard.policy.PolicySet;
+import keyguard.policy.ProviderInfo;
+
+/**
+ * The providers of a policy set, by name. Credentials are read once, here, from the
+ * environment variables the policy names; they live only inside the provider objects and
+ * are never logged, echoed or written anywhere. A provider whose variable is unset still
+ * loads: its requests go out without a credential and the upstream's refusal becomes a
+ * 502 that names the variable (never its value).
+ */
+public final class Providers {
+    private final Map<String, Provider> byName = new HashMap<>();
+    private final Map<String, String> missingCredentials = new HashMap<>();
+
+    public Providers(PolicySet set, Function<String, String> env, HttpUpstreamHolder http) {
+        for (ProviderInfo p : set.providers().values()) {
+            String credential = p.credentialEnv() == null ? null : env.apply(p.credentialEnv());
+            if (p.credentialEnv() != null && (credential == null || credential.isBlank())) {
+                missingCredentials.put(p.name(), p.credentialEnv());
+                credential = null;
+            }
+            byName.put(p.name(), switch (p.kind()) {
+                case "simulator" -> new SimulatorProvider(p);
+                case "anthropic" -> new AnthropicProvider(p, credential, http.get());
+                default -> new OpenAiProvider(p, credential, http.get());
+            });
+        }
+    }
+
+    public Provider get(String name) { return byName.get(name); }
+
+    /** Provider name to the environment variable that is not set, for the start-up report. */
+    public Map<String, String> missingCredentials() { return Map.copyOf(missingCredentials); }
+
+    /** One HTTP client for all providers and all policy revisions. */
+    public static final class HttpUpstreamHolder {
+        private final HttpUpstream upstream = new HttpUpstream();
+
+        HttpUpstream get() { return upstream; }
+    }
+}

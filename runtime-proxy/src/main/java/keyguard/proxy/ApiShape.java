@@ -1,0 +1,4 @@
+package keyguard.proxy;
+
+/** Which vendor's JSON a route speaks: requests, responses, streams and errors. */
+public enum ApiShape { OPENAI, ANTHROPIC }

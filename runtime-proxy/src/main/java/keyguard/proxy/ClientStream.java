@@ -1,0 +1,104 @@
+package keyguard.proxy;
+
+import io.undertow.io.IoCallback;
+import io.undertow.io.Sender;
+import io.undertow.server.HttpServerExchange;
+import io.undertow.util.HttpString;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The response to one caller, written from any thread. Every operation runs on the
+ * exchange's IO thread, one write at a time: {@link #write} calls its continuation only
+ * when the bytes are handed to the socket, which is how upstream backpressure reaches the
+ * caller (the provider asks for the next upstream chunk from that continuation).
+ *
+ * <p>{@link #onGone} runs once if the caller disconnects (or a write fails) before the
+ * response is complete, so the provider can abort the upstream request.
+ */
+public final class ClientStream {
+    private final HttpServerExchange exchange;
+    private final AtomicBoolean finished = new AtomicBoolean();
+    private volatile Runnable gone = () -> { };
+    private volatile boolean started;
+
+    public ClientStream(HttpServerExchange exchange) {
+        this.exchange = exchange;
+        exchange.addExchangeCompleteListener((ex, next) -> {
+            if (finished.compareAndSet(false, true)) gone.run();
+            next.proceed();
+        });
+    }
+
+    public void onGone(Runnable r) { gone = r; }
+
+    public boolean isFinished() { return finished.get(); }
+
+    public boolean isStarted() { return started; }
+
+    /** Sets status and headers; must come before the first write. */
+    public void start(int status, String contentType, Map<String, String> headers) {
+        run(() -> {
+            started = true;
+            exchange.setStatusCode(status);
+            exchange.getResponseHeaders().put(io.undertow.util.Headers.CONTENT_TYPE, contentType);
+            headers.forEach((k, v) -> exchange.getResponseHeaders().put(new HttpString(k), v));
+            if (contentType.startsWith("text/event-stream")) {
+                exchange.getResponseHeaders().put(io.undertow.util.Headers.CACHE_CONTROL, "no-cache");
+            }
+        });
+    }
+
+    /** Writes bytes; {@code then} runs after they are accepted (not if the caller is gone). */
+    public void write(byte[] bytes, Runnable then) {
+        run(() -> {
+            if (finished.get()) return;
+            exchange.getResponseSender().send(ByteBuffer.wrap(bytes), new IoCallback() {
+                @Override
+                public void onComplete(HttpServerExchange ex, Sender sender) {
+                    then.run();
+                }
+
+                @Override
+                public void onException(HttpServerExchange ex, Sender sender, IOException e) {
+                    if (finished.compareAndSet(false, true)) gone.run();
+                    ex.endExchange();
+                }
+            });
+        });
+    }
+
+    /** Completes the response. */
+    public void end() {
+        run(() -> {
+            if (finished.compareAndSet(false, true)) exchange.endExchange();
+        });
+    }
+
+    /** A whole response at once (status, type, headers, body), then end. */
+    public void respond(int status, String contentType, Map<String, String> headers, String body) {
+        run(() -> {
+            if (finished.get()) return;
+            started = true;
+            exchange.setStatusCode(status);
+            exchange.getResponseHeaders().put(io.undertow.util.Headers.CONTENT_TYPE, contentType);
+            headers.forEach((k, v) -> exchange.getResponseHeaders().put(new HttpString(k), v));
+            finished.set(true);
+            exchange.getResponseSender().send(body);
+        });
+    }
+
+    /** Runs on the IO thread after a delay (the simulator's latency), unless the caller is gone. */
+    public void after(long millis, Runnable r) {
+        exchange.getIoThread().executeAfter(() -> {
+            if (!finished.get()) r.run();
+        }, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private void run(Runnable r) {
+        if (exchange.getIoThread() == Thread.currentThread()) r.run();
+        else exchange.getIoThread().execute(r);
+    }
+}

@@ -1,0 +1,148 @@
+package keyguard.proxy;
+
+import io.undertow.server.HttpHandler;
+import io.undertow.server.HttpServerExchange;
+import io.undertow.server.RequestTooBigException;
+import io.undertow.util.Headers;
+import io.undertow.util.Methods;
+import io.undertow.util.SameThreadExecutor;
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
+import keyguard.gateway.LoadedPolicies;
+import keyguard.keys.KeyRecord;
+import keyguard.policy.Decision;
+import keyguard.policy.DecisionInput;
+import keyguard.policy.ModelInfo;
+import keyguard.policy.PolicyEvaluator;
+import keyguard.policy.ProviderInfo;
+import keyguard.providers.Call;
+import keyguard.providers.Provider;
+import keyguard.tokens.TokenCounter;
+
+/**
+ * The request path of one inference endpoint, in the order of DESIGN.md:
+ * authenticate the key, read the body (capped), parse it, decide with the key's compiled
+ * policy, then hand the call to the routed model's provider. Every refusal is answered in
+ * the endpoint's shape with {@code error.keyguard} details and a decision id.
+ *
+ * <p>Threads: authentication, small bodies, parsing and deciding run on the IO thread
+ * (microseconds); bodies over 16 KiB are parsed and token-counted on a worker thread.
+ * Nothing here blocks on the network: providers answer asynchronously.
+ */
+public final class InferenceHandler implements HttpHandler {
+    /** Output cap assumed for reservations when the caller sends none (until policies can set it). */
+    public static final long DEFAULT_MAX_TOKENS = 1024;
+    private static final int INLINE_BODY_BYTES = 16 * 1024;
+
+    private final Endpoint endpoint;
+    private final KeyAuth auth;
+    private final Supplier<LoadedPolicies> policies;
+    private final long maxBodyBytes;
+    private final Clock clock;
+    private final AccessLog log;
+
+    public InferenceHandler(Endpoint endpoint, KeyAuth auth, Supplier<LoadedPolicies> policies, long maxBodyBytes, Clock clock, AccessLog log) {
+        this.endpoint = endpoint;
+        this.auth = auth;
+        this.policies = policies;
+        this.maxBodyBytes = maxBodyBytes;
+        this.clock = clock;
+        this.log = log;
+    }
+
+    @Override
+    public void handleRequest(HttpServerExchange exchange) {
+        ApiShape shape = endpoint.shape();
+        if (!exchange.getRequestMethod().equals(Methods.POST)) {
+            exchange.getResponseHeaders().put(Headers.ALLOW, "POST");
+            Responses.error(exchange, shape, GatewayError.of(405, "invalid_request_error", "method_not_allowed",
+                    exchange.getRequestMethod() + " is not allowed on " + endpoint.path() + "; use POST"), Map.of());
+            return;
+        }
+        Object who = auth.authenticate(exchange);
+        if (who instanceof GatewayError e) {
+            Responses.error(exchange, shape, e, Map.of());
+            return;
+        }
+        KeyRecord key = (KeyRecord) who;
+        long declared = exchange.getRequestContentLength();
+        if (declared > maxBodyBytes) {
+            Responses.error(exchange, shape, tooLarge(), Map.of());
+            return;
+        }
+        exchange.getRequestReceiver().receiveFullBytes(
+                (ex, bytes) -> ex.dispatch(bytes.length > INLINE_BODY_BYTES ? ex.getConnection().getWorker() : SameThreadExecutor.INSTANCE,
+                        () -> afterBody(ex, key, bytes)),
+                (ex, error) -> Responses.error(ex, shape, error instanceof RequestTooBigException ? tooLarge()
+                        : GatewayError.of(400, "invalid_request_error", "invalid_request", "the request body could not be read"), Map.of()));
+    }
+
+    private GatewayError tooLarge() {
+        return GatewayError.of(413, "invalid_request_error", "request_too_large", "request body is larger than " + maxBodyBytes + " bytes");
+    }
+
+    private void afterBody(HttpServerExchange exchange, KeyRecord key, byte[] bytes) {
+        long start = System.nanoTime();
+        ApiShape shape = endpoint.shape();
+        LoadedPolicies lp = policies.get();
+        String decisionId = decisionId();
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("x-keyguard-decision-id", decisionId);
+        headers.put("x-keyguard-policy-revision", lp.set().revision());
+        ParsedRequest request;
+        try {
+            request = RequestParser.parse(endpoint, bytes);
+        } catch (BadRequest e) {
+            Responses.error(exchange, shape, GatewayError.badRequest(e).detail("decision_id", decisionId), headers);
+            log.refused(decisionId, key, endpoint, null, 400, "bad_request");
+            return;
+        }
+        PolicyEvaluator evaluator = lp.evaluators().get(key.policy());
+        if (evaluator == null) {
+            GatewayError e = GatewayError.of(403, "permission_error", "policy_denied",
+                    "the policy `" + key.policy() + "` of this key is not in the loaded revision")
+                    .detail("policy", key.policy()).detail("revision", lp.set().revision()).detail("decision_id", decisionId);
+            Responses.error(exchange, shape, e, headers);
+            log.refused(decisionId, key, endpoint, request.model(), 403, "policy_missing");
+            return;
+        }
+        long promptTokens = TokenCounter.countPrompt(request.texts());
+        long maxTokens = endpoint == Endpoint.EMBEDDINGS ? 0 : request.maxTokens() > 0 ? request.maxTokens() : DEFAULT_MAX_TOKENS;
+        DecisionInput in = new DecisionInput()
+                .model(request.model()).estimatedTokens(promptTokens).maxTokens(maxTokens).stream(request.stream())
+                .metadata(request.metadata()).keyId(key.id()).keyName(key.name()).keyOwner(key.owner()).labels(key.labels())
+                .epochMillis(clock.millis());
+        Decision decision = evaluator.decide(in);
+        if (!decision.allowed()) {
+            Responses.error(exchange, shape, DecisionErrors.of(decision, lp.set().revision(), decisionId), headers);
+            log.decided(decisionId, key, endpoint, request.model(), decision, DecisionErrors.status(decision));
+            return;
+        }
+        ModelInfo routed = lp.set().model(decision.routedModel() != null ? decision.routedModel() : request.model());
+        boolean wantsEmbedding = endpoint == Endpoint.EMBEDDINGS;
+        if (routed.isEmbedding() != wantsEmbedding) {
+            GatewayError e = GatewayError.of(400, "invalid_request_error", "model_not_supported", wantsEmbedding
+                    ? "model `" + routed.name() + "` is a chat model; embeddings need an embedding model"
+                    : "model `" + routed.name() + "` is an embedding model; call /v1/embeddings").param("model").detail("decision_id", decisionId);
+            Responses.error(exchange, shape, e, headers);
+            log.refused(decisionId, key, endpoint, request.model(), 400, "model_not_supported");
+            return;
+        }
+        ProviderInfo providerInfo = lp.set().providers().get(routed.provider());
+        Provider provider = lp.providers().get(routed.provider());
+        if (decision.routedModel() != null) headers.put("x-keyguard-routed-model", routed.name());
+        long overheadNanos = System.nanoTime() - start;
+        Call call = new Call(request, routed, providerInfo, new ClientStream(exchange), promptTokens, headers,
+                (status, outcome, prompt, completion) -> log.completed(decisionId, key, endpoint, request.model(), routed, decision,
+                        status, outcome, prompt, completion, overheadNanos, System.nanoTime() - start));
+        provider.handle(call);
+    }
+
+    static String decisionId() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        return "dec_" + Long.toHexString(System.currentTimeMillis()) + String.format("%016x", r.nextLong());
+    }
+}

@@ -1,0 +1,57 @@
+package keyguard.proxy;
+
+import io.undertow.server.HttpServerExchange;
+import io.undertow.util.Headers;
+import io.undertow.util.HttpString;
+import java.time.Clock;
+import keyguard.keys.KeyRecord;
+import keyguard.keys.KeySecrets;
+import keyguard.keys.KeyState;
+import keyguard.keys.KeyStore;
+
+/**
+ * Virtual-key authentication: the secret from {@code Authorization: Bearer} or
+ * {@code x-api-key}, its id looked up in memory, its HMAC compared in constant time.
+ * Messages name the key id at most, never what was presented.
+ */
+public final class KeyAuth {
+    private static final HttpString X_API_KEY = new HttpString("x-api-key");
+
+    private final KeyStore keys;
+    private final KeySecrets secrets;
+    private final Clock clock;
+
+    public KeyAuth(KeyStore keys, KeySecrets secrets, Clock clock) {
+        this.keys = keys;
+        this.secrets = secrets;
+        this.clock = clock;
+    }
+
+    /** The key's record, or a 401 error. */
+    public Object authenticate(HttpServerExchange exchange) {
+        String presented = presented(exchange);
+        if (presented == null) {
+            return GatewayError.unauthorized("missing API key: send `Authorization: Bearer kg-…` or `x-api-key: kg-…`");
+        }
+        String id = KeySecrets.idOf(presented);
+        KeyRecord record = id == null ? null : keys.get(id);
+        if (record == null || !secrets.matches(presented, record.secretHash())) {
+            return GatewayError.unauthorized("invalid API key");
+        }
+        if (record.state() == KeyState.REVOKED) return GatewayError.unauthorized("API key `" + record.id() + "` has been revoked");
+        if (record.expired(clock.instant())) {
+            return GatewayError.unauthorized("API key `" + record.id() + "` expired at " + record.expiresAt());
+        }
+        return record;
+    }
+
+    static String presented(HttpServerExchange exchange) {
+        String auth = exchange.getRequestHeaders().getFirst(Headers.AUTHORIZATION);
+        if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            String v = auth.substring(7).strip();
+            if (!v.isEmpty()) return v;
+        }
+        String apiKey = exchange.getRequestHeaders().getFirst(X_API_KEY);
+        return apiKey == null || apiKey.isBlank() ? null : apiKey.strip();
+    }
+}
