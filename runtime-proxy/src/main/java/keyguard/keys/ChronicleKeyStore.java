@@ -42,6 +42,11 @@ public final class ChronicleKeyStore implements KeyStore {
                     .averageKey("abcdefghijkl")
                     .averageValueSize(420)
                     .createPersistedTo(file.toFile());
+            try {
+                java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            } catch (UnsupportedOperationException ignored) {
+                // not a POSIX file system
+            }
             return new ChronicleKeyStore(map);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the key store " + file + ": " + e.getMessage(), e);
