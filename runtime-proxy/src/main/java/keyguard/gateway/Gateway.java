@@ -82,7 +82,7 @@ public final class Gateway implements AutoCloseable {
             };
             Undertow dataServer = Undertow.builder()
                     .addHttpListener(cfg.port(), cfg.host())
-                    .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, cfg.maxBodyBytes())
+                    .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, InferenceHandler.drainLimit(cfg.maxBodyBytes()))
                     .setServerOption(UndertowOptions.ALWAYS_SET_KEEP_ALIVE, true)
                     .setHandler(router)
                     .build();

@@ -69,15 +69,68 @@ public final class InferenceHandler implements HttpHandler {
         }
         KeyRecord key = (KeyRecord) who;
         long declared = exchange.getRequestContentLength();
-        if (declared > maxBodyBytes) {
-            Responses.error(exchange, shape, tooLarge(), Map.of());
+        if (declared > drainLimit()) {
+            exchange.setPersistent(false);
+            Responses.error(exchange, shape, tooLarge(), Map.of("connection", "close"));
             return;
         }
-        exchange.getRequestReceiver().receiveFullBytes(
-                (ex, bytes) -> ex.dispatch(bytes.length > INLINE_BODY_BYTES ? ex.getConnection().getWorker() : SameThreadExecutor.INSTANCE,
-                        () -> afterBody(ex, key, bytes)),
-                (ex, error) -> Responses.error(ex, shape, error instanceof RequestTooBigException ? tooLarge()
-                        : GatewayError.of(400, "invalid_request_error", "invalid_request", "the request body could not be read"), Map.of()));
+        BodyReader reader = new BodyReader(maxBodyBytes);
+        exchange.getRequestReceiver().receivePartialBytes(
+                (ex, bytes, last) -> {
+                    reader.add(bytes);
+                    if (!last) return;
+                    if (reader.tooLarge()) {
+                        Responses.error(ex, shape, tooLarge(), Map.of());
+                        return;
+                    }
+                    byte[] body = reader.bytes();
+                    ex.dispatch(body.length > INLINE_BODY_BYTES ? ex.getConnection().getWorker() : SameThreadExecutor.INSTANCE,
+                            () -> afterBody(ex, key, body));
+                },
+                (ex, error) -> {
+                    ex.setPersistent(false);
+                    Responses.error(ex, shape, error instanceof RequestTooBigException ? tooLarge()
+                            : GatewayError.of(400, "invalid_request_error", "invalid_request", "the request body could not be read"), Map.of("connection", "close"));
+                });
+    }
+
+    /**
+     * How much of an oversized body is read and thrown away before answering 413, so that
+     * the caller, still sending, reads the answer instead of a connection reset. Beyond it
+     * the connection is closed.
+     */
+    long drainLimit() {
+        return drainLimit(maxBodyBytes);
+    }
+
+    public static long drainLimit(long maxBodyBytes) {
+        return Math.max(maxBodyBytes * 4, maxBodyBytes + (16L << 20));
+    }
+
+    /** Collects a body up to the limit; past it, only counts (the rest is drained, not kept). */
+    private static final class BodyReader {
+        private final long max;
+        private byte[] buf = new byte[1024];
+        private int len;
+        private boolean over;
+
+        BodyReader(long max) { this.max = max; }
+
+        void add(byte[] bytes) {
+            if (over) return;
+            if ((long) len + bytes.length > max) {
+                over = true;
+                buf = null;
+                return;
+            }
+            if (len + bytes.length > buf.length) buf = java.util.Arrays.copyOf(buf, Math.max(buf.length * 2, len + bytes.length));
+            System.arraycopy(bytes, 0, buf, len, bytes.length);
+            len += bytes.length;
+        }
+
+        boolean tooLarge() { return over; }
+
+        byte[] bytes() { return java.util.Arrays.copyOf(buf, len); }
     }
 
     private GatewayError tooLarge() {

@@ -48,7 +48,7 @@ final class FakeUpstream implements AutoCloseable {
     private final HttpServer server;
 
     FakeUpstream() throws IOException {
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1024);
         server.setExecutor(Executors.newCachedThreadPool());
         server.createContext("/openai/chat/completions", ex -> handle(ex, false));
         server.createContext("/openai/embeddings", this::embeddings);
