@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 import keyguard.gateway.LoadedPolicies;
 import keyguard.keys.KeyRecord;
+import keyguard.keys.KeyRecordJson;
 import keyguard.keys.KeySecrets;
 import keyguard.keys.KeyState;
 import keyguard.keys.KeyStore;
@@ -88,14 +89,14 @@ public final class AdminApi implements HttpHandler {
             create(exchange, body);
         } else if (path.equals("/admin/keys") && get) {
             ArrayNode list = JSON.createArrayNode();
-            keys.all().stream().sorted(Comparator.comparing(KeyRecord::createdAt).thenComparing(KeyRecord::id)).forEach(k -> list.add(view(k)));
+            keys.all().stream().sorted(Comparator.comparing(KeyRecord::createdAt).thenComparing(KeyRecord::id)).forEach(k -> list.add(KeyRecordJson.view(k)));
             ObjectNode root = JSON.createObjectNode();
             root.set("keys", list);
             Responses.json(exchange, 200, root.toString());
         } else if (path.startsWith("/admin/keys/") && get) {
             KeyRecord k = keys.get(path.substring("/admin/keys/".length()));
             if (k == null) throw new BadAdminRequest(404, "no key `" + path.substring("/admin/keys/".length()) + "`");
-            Responses.json(exchange, 200, view(k).toString());
+            Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
         } else if (path.equals("/admin/policies") && get) {
             LoadedPolicies lp = policies.get();
             ObjectNode root = JSON.createObjectNode();
@@ -156,24 +157,9 @@ public final class AdminApi implements HttpHandler {
         KeyRecord record = new KeyRecord(secret.id(), name, owner, policy, Map.copyOf(labels), now, expires, KeyState.ACTIVE,
                 secrets.hash(secret.secret()));
         keys.put(record);
-        ObjectNode out = view(record);
+        ObjectNode out = KeyRecordJson.view(record);
         out.put("secret", secret.secret());
         Responses.json(exchange, 201, out.toString());
-    }
-
-    static ObjectNode view(KeyRecord k) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("id", k.id());
-        o.put("name", k.name());
-        o.put("owner", k.owner());
-        o.put("policy", k.policy());
-        ObjectNode labels = o.putObject("labels");
-        k.labels().forEach(labels::put);
-        o.put("created_at", k.createdAt().toString());
-        if (k.expiresAt() != null) o.put("expires_at", k.expiresAt().toString());
-        else o.putNull("expires_at");
-        o.put("state", k.state().name().toLowerCase());
-        return o;
     }
 
     private static String text(JsonNode body, String field, boolean required) throws BadAdminRequest {

@@ -16,21 +16,4 @@ public record GatewayConfig(Path policies, Path data, String host, int port, int
     public static GatewayConfig defaults(Path policies, Path data) {
         return new GatewayConfig(policies, data, "127.0.0.1", 8080, 8081, "127.0.0.1", DEFAULT_MAX_BODY, System::getenv, Clock.systemUTC());
     }
-
-    public GatewayConfig ports(int port, int adminPort) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, clock);
-    }
-
-    public GatewayConfig host(String h) {
-        return new GatewayConfig(policies, data, h, port, adminPort, adminHost, maxBodyBytes, env, clock);
-    }
-
-    public GatewayConfig env(Function<String, String> e) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, e, clock);
-    }
-
-    public GatewayConfig maxBodyBytes(long n) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, n, env, clock);
-    }
-
 }

@@ -1,14 +1,9 @@
 package keyguard.keys;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.Collection;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,14 +19,12 @@ import net.openhft.chronicle.map.ChronicleMap;
  * (control-plane issue), not through this file.
  */
 public final class ChronicleKeyStore implements KeyStore {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private final ChronicleMap<CharSequence, CharSequence> map;
     private final Map<String, KeyRecord> byId = new ConcurrentHashMap<>();
 
     private ChronicleKeyStore(ChronicleMap<CharSequence, CharSequence> map) {
         this.map = map;
-        map.forEach((id, json) -> byId.put(id.toString(), decode(json.toString())));
+        map.forEach((id, json) -> byId.put(id.toString(), KeyRecordJson.parse(json.toString())));
     }
 
     public static ChronicleKeyStore open(Path file, long maxKeys) {
@@ -65,41 +58,12 @@ public final class ChronicleKeyStore implements KeyStore {
 
     @Override
     public synchronized void put(KeyRecord record) {
-        map.put(record.id(), encode(record));
+        map.put(record.id(), KeyRecordJson.stored(record));
         byId.put(record.id(), record);
     }
 
     @Override
     public void close() {
         map.close();
-    }
-
-    static String encode(KeyRecord r) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("id", r.id());
-        o.put("name", r.name());
-        o.put("owner", r.owner());
-        o.put("policy", r.policy());
-        ObjectNode labels = o.putObject("labels");
-        r.labels().forEach(labels::put);
-        o.put("created_at", r.createdAt().toString());
-        if (r.expiresAt() != null) o.put("expires_at", r.expiresAt().toString());
-        o.put("state", r.state().name());
-        o.put("secret_hash", r.secretHash());
-        return o.toString();
-    }
-
-    static KeyRecord decode(String json) {
-        try {
-            JsonNode o = JSON.readTree(json);
-            Map<String, String> labels = new LinkedHashMap<>();
-            o.path("labels").properties().forEach(e -> labels.put(e.getKey(), e.getValue().asText()));
-            return new KeyRecord(o.get("id").asText(), o.get("name").asText(), o.path("owner").asText(""), o.get("policy").asText(),
-                    Map.copyOf(labels), Instant.parse(o.get("created_at").asText()),
-                    o.hasNonNull("expires_at") ? Instant.parse(o.get("expires_at").asText()) : null,
-                    KeyState.valueOf(o.get("state").asText()), o.get("secret_hash").asText());
-        } catch (IOException e) {
-            throw new UncheckedIOException("corrupt key record: " + e.getMessage(), e);
-        }
     }
 }

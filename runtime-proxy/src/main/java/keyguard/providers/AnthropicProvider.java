@@ -3,7 +3,6 @@ package keyguard.providers;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
 import java.net.http.HttpRequest;
-import java.time.Duration;
 import keyguard.policy.ProviderInfo;
 import keyguard.proxy.ApiShape;
 
@@ -11,17 +10,9 @@ import keyguard.proxy.ApiShape;
  * Anthropic's Messages API. Anthropic-shaped calls pass through with the model name
  * changed; OpenAI-shaped chat completions are translated to Messages and the reply back.
  */
-public final class AnthropicProvider implements Provider {
-    private final ProviderInfo info;
-    private final String credential;
-    private final HttpUpstream upstream;
-    private final Duration timeout;
-
+public final class AnthropicProvider extends HttpProvider {
     AnthropicProvider(ProviderInfo info, String credential, HttpUpstream upstream) {
-        this.info = info;
-        this.credential = credential;
-        this.upstream = upstream;
-        this.timeout = Duration.ofMillis(Long.parseLong(info.settings().getOrDefault("timeout", "60000")));
+        super(info, credential, upstream);
     }
 
     @Override
@@ -34,7 +25,7 @@ public final class AnthropicProvider implements Provider {
             body = call.request().body().deepCopy();
             body.put("model", call.model().upstream());
         }
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(OpenAiProvider.trim(info.baseUrl()) + "/messages"))
+        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(url("/messages")))
                 .timeout(timeout)
                 .header("content-type", "application/json")
                 .header("anthropic-version", info.settings().getOrDefault("api_version", "2023-06-01"))

@@ -3,7 +3,6 @@ package keyguard.providers;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
 import java.net.http.HttpRequest;
-import java.time.Duration;
 import keyguard.policy.ProviderInfo;
 import keyguard.proxy.ApiShape;
 import keyguard.proxy.Endpoint;
@@ -13,17 +12,9 @@ import keyguard.proxy.Endpoint;
  * calls pass through with only the model name changed (and usage requested on streams);
  * Anthropic-shaped calls are translated both ways.
  */
-public final class OpenAiProvider implements Provider {
-    private final ProviderInfo info;
-    private final String credential;
-    private final HttpUpstream upstream;
-    private final Duration timeout;
-
+public final class OpenAiProvider extends HttpProvider {
     OpenAiProvider(ProviderInfo info, String credential, HttpUpstream upstream) {
-        this.info = info;
-        this.credential = credential;
-        this.upstream = upstream;
-        this.timeout = Duration.ofMillis(Long.parseLong(info.settings().getOrDefault("timeout", "60000")));
+        super(info, credential, upstream);
     }
 
     @Override
@@ -43,7 +34,7 @@ public final class OpenAiProvider implements Provider {
             }
             path = endpoint == Endpoint.EMBEDDINGS ? "/embeddings" : "/chat/completions";
         }
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(trim(info.baseUrl()) + path))
+        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(url(path)))
                 .timeout(timeout)
                 .header("content-type", "application/json")
                 .header("accept", call.request().stream() ? "text/event-stream" : "application/json")
@@ -52,7 +43,4 @@ public final class OpenAiProvider implements Provider {
         upstream.send(call, req.build(), Dialect.OPENAI, translate);
     }
 
-    static String trim(String url) {
-        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
-    }
 }

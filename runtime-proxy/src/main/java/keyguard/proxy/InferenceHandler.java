@@ -196,6 +196,7 @@ public final class InferenceHandler implements HttpHandler {
 
     static String decisionId() {
         ThreadLocalRandom r = ThreadLocalRandom.current();
-        return "dec_" + Long.toHexString(System.currentTimeMillis()) + String.format("%016x", r.nextLong());
+        String random = Long.toHexString(r.nextLong());
+        return "dec_" + Long.toHexString(System.currentTimeMillis()) + "0".repeat(16 - random.length()) + random;
     }
 }
