@@ -85,7 +85,7 @@ public final class InferenceHandler implements HttpHandler {
                     }
                     byte[] body = reader.bytes();
                     ex.dispatch(body.length > INLINE_BODY_BYTES ? ex.getConnection().getWorker() : SameThreadExecutor.INSTANCE,
-                            () -> afterBody(ex, key, body));
+                            () -> guarded(ex, key, body));
                 },
                 (ex, error) -> {
                     ex.setPersistent(false);
@@ -135,6 +135,18 @@ public final class InferenceHandler implements HttpHandler {
 
     private GatewayError tooLarge() {
         return GatewayError.of(413, "invalid_request_error", "request_too_large", "request body is larger than " + maxBodyBytes + " bytes");
+    }
+
+    /** A bug must still answer in the contract's shape (500 api_error), never with an empty page. */
+    private void guarded(HttpServerExchange exchange, KeyRecord key, byte[] bytes) {
+        try {
+            afterBody(exchange, key, bytes);
+        } catch (RuntimeException e) {
+            String id = decisionId();
+            System.getLogger("keyguard.gateway").log(System.Logger.Level.ERROR, "internal error on " + endpoint.path() + " (" + id + ")", e);
+            Responses.error(exchange, endpoint.shape(), GatewayError.of(500, "api_error", "internal_error",
+                    "the gateway failed on this request; the operator can find " + id + " in its log").detail("decision_id", id), Map.of());
+        }
     }
 
     private void afterBody(HttpServerExchange exchange, KeyRecord key, byte[] bytes) {
