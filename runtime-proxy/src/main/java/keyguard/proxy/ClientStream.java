@@ -17,6 +17,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>{@link #onGone} runs once if the caller disconnects (or a write fails) before the
  * response is complete, so the provider can abort the upstream request.
+ *
+ * <p>A write's continuation runs as a new IO-thread task, never inside Undertow's
+ * completion callback, so a continuation that writes again never re-enters the sender.
  */
 public final class ClientStream {
     private final HttpServerExchange exchange;
@@ -58,7 +61,11 @@ public final class ClientStream {
             exchange.getResponseSender().send(ByteBuffer.wrap(bytes), new IoCallback() {
                 @Override
                 public void onComplete(HttpServerExchange ex, Sender sender) {
-                    then.run();
+                    // Never continue inside the sender's callback: the continuation may
+                    // write again at once (a publisher can signal synchronously from
+                    // request(1)), and Undertow refuses a send() issued re-entrantly there
+                    // (UT000043), which used to strand about one stream in 500.
+                    ex.getIoThread().execute(then);
                 }
 
                 @Override
