@@ -55,6 +55,9 @@ final class HttpUpstream {
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10))
                 .followRedirects(HttpClient.Redirect.NEVER)
+                // Completions run on the client's own selector thread instead of hopping to a
+                // pool: everything they do is non-blocking (they post to the caller's IO thread).
+                .executor(Runnable::run)
                 .build();
     }
 
