@@ -84,6 +84,9 @@ public final class Gateway implements AutoCloseable {
                     .addHttpListener(cfg.port(), cfg.host())
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, InferenceHandler.drainLimit(cfg.maxBodyBytes()))
                     .setServerOption(UndertowOptions.ALWAYS_SET_KEEP_ALIVE, true)
+                    // Stream events are small writes: without this, Nagle's algorithm holds each
+                    // one until the caller's delayed ACK (up to ~40 ms) arrives.
+                    .setSocketOption(org.xnio.Options.TCP_NODELAY, true)
                     .setHandler(router)
                     .build();
             Undertow adminServer = Undertow.builder()

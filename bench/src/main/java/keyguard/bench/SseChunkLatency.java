@@ -1,0 +1,122 @@
+package keyguard.bench;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+
+/**
+ * How long an SSE chunk takes from the moment the upstream writes it to the moment the
+ * caller has read it, directly and through a gateway. This JVM hosts both ends — an
+ * OpenAI-shaped streaming upstream whose every chunk carries its {@code System.nanoTime()}
+ * send time, and the reader — so the two times come from one clock.
+ *
+ * <pre>
+ * java -cp bench/target/benchmarks.jar keyguard.bench.SseChunkLatency --upstream-port 18401 \
+ *      --gateway http://127.0.0.1:18103 --key kg-… --model sse-model --streams 40 --chunks 100 --gap-ms 5
+ * </pre>
+ * With {@code --gateway} absent it only serves the upstream (for the gateway to start on).
+ */
+public final class SseChunkLatency {
+    private SseChunkLatency() {}
+
+    public static void main(String[] args) throws Exception {
+        int upstreamPort = 18401;
+        String gateway = null;
+        String key = "";
+        String model = "sse-model";
+        int streams = 40;
+        int chunks = 100;
+        int gapMs = 5;
+        for (int i = 0; i < args.length; i += 2) {
+            switch (args[i]) {
+                case "--upstream-port" -> upstreamPort = Integer.parseInt(args[i + 1]);
+                case "--gateway" -> gateway = args[i + 1];
+                case "--key" -> key = args[i + 1];
+                case "--model" -> model = args[i + 1];
+                case "--streams" -> streams = Integer.parseInt(args[i + 1]);
+                case "--chunks" -> chunks = Integer.parseInt(args[i + 1]);
+                case "--gap-ms" -> gapMs = Integer.parseInt(args[i + 1]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        int n = chunks;
+        int gap = gapMs;
+        HttpServer upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", upstreamPort), 1024);
+        upstream.setExecutor(Executors.newCachedThreadPool());
+        upstream.createContext("/v1/chat/completions", ex -> {
+            try (ex) {
+                ex.getRequestBody().readAllBytes();
+                ex.getResponseHeaders().add("content-type", "text/event-stream");
+                ex.sendResponseHeaders(200, 0);
+                OutputStream out = ex.getResponseBody();
+                for (int i = 0; i < n; i++) {
+                    sleep(gap);
+                    out.write(("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+                            + "\"delta\":{\"content\":\"" + System.nanoTime() + "\"},\"finish_reason\":null}]}\n\n").getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                }
+                out.write(("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],"
+                        + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":" + n + ",\"total_tokens\":" + (n + 5) + "}}\n\ndata: [DONE]\n\n")
+                        .getBytes(StandardCharsets.UTF_8));
+            }
+        });
+        upstream.start();
+        if (gateway == null) {
+            Thread.currentThread().join();
+            return;
+        }
+        measure("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, 1);
+        measure("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, 0);
+        measure("keyguard", gateway, key, model, streams, 1);
+        measure("keyguard", gateway, key, model, streams, 0);
+        upstream.stop(0);
+        System.exit(0);
+    }
+
+    /** Runs {@code streams} streams one after another; prints the chunk delays unless warming up. */
+    private static void measure(String label, String base, String key, String model, int streams, int warm) throws Exception {
+        Histogram h = new Histogram(TimeUnit.SECONDS.toNanos(10), 3);
+        java.net.URI u = java.net.URI.create(base);
+        String body = "{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"go\"}]}";
+        for (int s = 0; s < streams; s++) {
+            try (Socket socket = new Socket(u.getHost(), u.getPort())) {
+                socket.setTcpNoDelay(true);
+                String req = "POST /v1/chat/completions HTTP/1.1\r\nHost: " + u.getHost() + "\r\n"
+                        + (key.isEmpty() ? "" : "Authorization: Bearer " + key + "\r\n")
+                        + "Content-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\nConnection: close\r\n\r\n" + body;
+                socket.getOutputStream().write(req.getBytes(StandardCharsets.UTF_8));
+                BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+                for (String line = in.readLine(); line != null; line = in.readLine()) {
+                    int at = line.indexOf("\"content\":\"");
+                    if (!line.startsWith("data: ") || at < 0) continue;
+                    long now = System.nanoTime();
+                    String v = line.substring(at + 11, line.indexOf('"', at + 11));
+                    if (v.isEmpty() || !Character.isDigit(v.charAt(0))) continue;
+                    h.recordValue(Math.max(0, now - Long.parseLong(v)));
+                }
+            }
+        }
+        if (warm == 0) {
+            System.out.printf("%-9s chunks %6d  p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %7.1f  max %8.1f us%n", label, h.getTotalCount(),
+                    h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3, h.getValueAtPercentile(99) / 1e3,
+                    h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+}
