@@ -46,23 +46,22 @@ final class SseSplitter {
         return s;
     }
 
-    /** The {@code data:} payload of an event (lines joined with newlines), or "" when none. */
+    /** The {@code data:} payload of an event (lines joined with newlines), or "" when none. Runs per event: no regex. */
     static String data(String event) {
-        StringBuilder sb = new StringBuilder();
-        for (String line : event.split("\r?\n")) {
-            if (line.startsWith("data:")) {
-                if (!sb.isEmpty()) sb.append('\n');
-                sb.append(line.substring(line.startsWith("data: ") ? 6 : 5));
+        StringBuilder sb = null;
+        int from = 0;
+        while (from < event.length()) {
+            int nl = event.indexOf('\n', from);
+            int end = nl < 0 ? event.length() : nl;
+            int lineEnd = end > from && event.charAt(end - 1) == '\r' ? end - 1 : end;
+            if (event.startsWith("data:", from)) {
+                int start = from + (event.startsWith("data: ", from) ? 6 : 5);
+                if (sb == null) sb = new StringBuilder(lineEnd - start);
+                else sb.append('\n');
+                sb.append(event, start, Math.max(start, lineEnd));
             }
+            from = end + 1;
         }
-        return sb.toString();
-    }
-
-    /** The {@code event:} name of an event, or "". */
-    static String name(String event) {
-        for (String line : event.split("\r?\n")) {
-            if (line.startsWith("event:")) return line.substring(6).strip();
-        }
-        return "";
+        return sb == null ? "" : sb.toString();
     }
 }

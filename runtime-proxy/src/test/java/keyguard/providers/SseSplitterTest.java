@@ -1,0 +1,28 @@
+package keyguard.providers;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SseSplitterTest {
+    @Test
+    void dataJoinsDataLinesAndIgnoresTheRest() {
+        assertEquals("{\"a\":1}", SseSplitter.data("data: {\"a\":1}\n\n"));
+        assertEquals("x\ny", SseSplitter.data("event: e\r\ndata: x\r\ndata:y\r\n\r\n"));
+        assertEquals("", SseSplitter.data("event: ping\n\n"));
+        assertEquals("[DONE]", SseSplitter.data("data: [DONE]"));
+    }
+
+    @Test
+    void eventsAreCutAtBlankLinesAcrossChunksAndMultiByteCharacters() {
+        SseSplitter s = new SseSplitter();
+        byte[] all = "data: caf\u00e9\n\ndata: two\n\n".getBytes(StandardCharsets.UTF_8);
+        List<String> first = s.feed(List.of(ByteBuffer.wrap(all, 0, 10)));
+        assertEquals(List.of(), first);
+        List<String> rest = s.feed(List.of(ByteBuffer.wrap(all, 10, all.length - 10)));
+        assertEquals(List.of("data: caf\u00e9\n\n", "data: two\n\n"), rest);
+    }
+}
