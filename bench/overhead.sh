@@ -5,19 +5,9 @@
 # through Keyguard (a key whose policy has 3 limits and 2 budgets), at a steady rate,
 # open loop, latency from the scheduled send time. All traffic stays on 127.0.0.1.
 #   bench/overhead.sh [RATE] [WARMUP_S] [DURATION_S]
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-. "$root/scripts/java-env.sh"
-keyguard_select_jdk
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 rate="${1:-1000}"; warmup="${2:-10}"; duration="${3:-30}"
-work="$(mktemp -d /tmp/keyguard-overhead.XXXXXX)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
-[ -f "$root/bench/target/benchmarks.jar" ] || (cd "$root" && mvn -q -B -pl bench -am package -DskipTests)
-[ -f "$root/runtime-proxy/target/keyguard.jar" ] || (cd "$root" && mvn -q -B -pl runtime-proxy -am package -DskipTests)
 
 reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench-upstream","choices":[{"index":0,"message":{"role":"assistant","content":"Hello, benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":4,"total_tokens":18}}'
 cat > "$work/nginx.conf" <<NGINX
@@ -50,17 +40,14 @@ policy bench {
   budget 1_000_000 usd per month soft warn at 80% by policy
 }
 KGP
-BENCH_KEY=sk-bench taskset -c 1 "$JAVA_HOME/bin/java" $(keyguard_jvm_flags "$root") ${KEYGUARD_BENCH_JAVA_OPTS:-} -jar "$root/runtime-proxy/target/keyguard.jar" \
-  serve --policies "$work/policies" --data "$work/data" --port 18103 --admin-port 18104 > "$work/keyguard.log" 2>&1 & pids+=($!)
-for i in $(seq 1 60); do grep -qs "ready" "$work/keyguard.log" && break; sleep 0.5; done
-key=$(KEYGUARD_ADMIN_URL=http://127.0.0.1:18104 "$JAVA_HOME/bin/java" -jar "$root/runtime-proxy/target/keyguard.jar" keys create --data "$work/data" --policy bench --name bench | tail -n 1)
+start_keyguard 18103 18104
+key=$(new_key 18104 bench)
 
 load() { taskset -c 0 "$JAVA_HOME/bin/java" -cp "$root/bench/target/benchmarks.jar" keyguard.bench.OpenLoopLoad --rate "$rate" --warmup "$warmup" --duration "$duration" --connections 64 "$@"; }
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); JDK $("$JAVA_HOME/bin/java" -version 2>&1 | head -n1); commit $(cd "$root" && git rev-parse --short HEAD)"
+machine_line
 load --label direct   --url http://127.0.0.1:18101/v1/chat/completions --hlog "$work/direct.hlog"
 load --label nginx    --url http://127.0.0.1:18102/v1/chat/completions --hlog "$work/nginx.hlog"
-kpid=$(pgrep -f "keyguard.jar serve --policies $work" | head -n1)
-cpu() { awk '{print $14+$15}' /proc/$kpid/stat; }
+cpu() { awk '{print $14+$15}' /proc/$keyguard_pid/stat; }
 c0=$(cpu)
 load --label keyguard --url http://127.0.0.1:18103/v1/chat/completions --key "$key" --hlog "$work/keyguard.hlog"
 c1=$(cpu)
