@@ -1,0 +1,190 @@
+package keyguard.counters;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import net.openhft.chronicle.bytes.Byteable;
+import net.openhft.chronicle.map.ChronicleMap;
+import net.openhft.chronicle.values.Values;
+
+/**
+ * Counters and leases in memory-mapped Chronicle Map files of the data directory:
+ * {@code counters.dat} (counter id to a row of {@value CounterWords#WORDS} words),
+ * {@code counter-ids.dat} (counter name to id) and {@code leases.dat}. Each counter is
+ * bound once: its off-heap address is looked up on first use and kept, and from then on
+ * every update is a CAS or atomic add on the mapped memory, with no Java lock and no
+ * allocation. Several processes may open the same directory; they see and update the same
+ * words. The OS writes the mapped pages back, so a kill -9 loses nothing that was written.
+ *
+ * <p>Counter 0 is the store's own: word 0 hands out counter ids, word 1 process instances.
+ */
+public final class ChronicleCounterStore implements CounterStore {
+    private static final System.Logger LOG = System.getLogger("keyguard.counters");
+    private static final int POOL_BITS = 20;
+
+    private final ChronicleMap<Long, CounterWords> counters;
+    private final ChronicleMap<CharSequence, Long> ids;
+    private final ChronicleMap<Long, LeaseWords> leases;
+    private final long sequence;
+    private final long instance;
+    private final long pid = ProcessHandle.current().pid();
+    private final long pidStart = startMillis(ProcessHandle.current());
+    private final int maxLeases;
+    private volatile Lease[] pool = new Lease[0];
+    private final AtomicInteger cursor = new AtomicInteger();
+
+    private ChronicleCounterStore(ChronicleMap<Long, CounterWords> counters, ChronicleMap<CharSequence, Long> ids,
+                                  ChronicleMap<Long, LeaseWords> leases, int maxLeases) {
+        this.counters = counters;
+        this.ids = ids;
+        this.leases = leases;
+        this.maxLeases = maxLeases;
+        this.sequence = row(0L);
+        this.instance = Cell.getAndAdd(sequence, 1, 1) + 1;
+    }
+
+    /**
+     * Opens (or creates) the store in {@code dir}, sized for {@code maxCounters} counters
+     * and {@code maxLeases} requests in flight per process, then releases the leases of
+     * processes that are gone.
+     */
+    public static ChronicleCounterStore open(Path dir, long maxCounters, int maxLeases) {
+        if (maxLeases < 1 || maxLeases > (1 << POOL_BITS)) throw new IllegalArgumentException("maxLeases must be 1.." + (1 << POOL_BITS));
+        ChronicleMap<Long, CounterWords> counters = null;
+        ChronicleMap<CharSequence, Long> ids = null;
+        try {
+            counters = ChronicleMap.of(Long.class, CounterWords.class)
+                    .name("keyguard-counters").entries(maxCounters + 1)
+                    .entryAndValueOffsetAlignment(8).checksumEntries(false)
+                    .createPersistedTo(dir.resolve("counters.dat").toFile());
+            ids = ChronicleMap.of(CharSequence.class, Long.class)
+                    .name("keyguard-counter-ids").entries(maxCounters + 1)
+                    .averageKey("k/0123456789ab/tokens.policy.1d")
+                    .createPersistedTo(dir.resolve("counter-ids.dat").toFile());
+            ChronicleMap<Long, LeaseWords> leases = ChronicleMap.of(Long.class, LeaseWords.class)
+                    .name("keyguard-leases").entries(Math.max(1024, 4L * maxLeases))
+                    .entryAndValueOffsetAlignment(8).checksumEntries(false)
+                    .createPersistedTo(dir.resolve("leases.dat").toFile());
+            ChronicleCounterStore store = new ChronicleCounterStore(counters, ids, leases, maxLeases);
+            int released = store.reap(System.currentTimeMillis());
+            if (released > 0) LOG.log(System.Logger.Level.INFO, "released " + released + " reservations left by processes that are gone");
+            return store;
+        } catch (IOException e) {
+            if (counters != null) counters.close();
+            if (ids != null) ids.close();
+            throw new UncheckedIOException("cannot open the counters in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public long id(String name) {
+        Long id = ids.get(name);
+        if (id != null) return id;
+        long fresh = Cell.getAndAdd(sequence, 0, 1) + 1;
+        Long raced = ids.putIfAbsent(name, fresh);
+        return raced != null ? raced : fresh;
+    }
+
+    @Override
+    public long row(long id) {
+        CounterWords ref = Values.newNativeReference(CounterWords.class);
+        counters.acquireUsing(id, ref);
+        return address((Byteable) ref);
+    }
+
+    private static long address(Byteable ref) {
+        long address = ref.bytesStore().addressForRead(ref.offset());
+        if ((address & 7) != 0) throw new IllegalStateException("counter words are not 8-byte aligned");
+        return address;
+    }
+
+    @Override
+    public Lease claim(long expiresAtMillis) {
+        while (true) {
+            Lease[] p = pool;
+            int n = p.length;
+            for (int tries = 0; tries < n; tries++) {
+                Lease lease = p[Math.floorMod(cursor.getAndIncrement(), n)];
+                if (!lease.inUse.get() && lease.inUse.compareAndSet(false, true)) {
+                    lease.open(expiresAtMillis);
+                    return lease;
+                }
+            }
+            grow(n);
+        }
+    }
+
+    private synchronized void grow(int seen) {
+        Lease[] p = pool;
+        if (p.length != seen) return;
+        if (p.length >= maxLeases) {
+            throw new IllegalStateException("more than " + maxLeases + " requests in flight hold reservations");
+        }
+        int size = Math.min(maxLeases, Math.max(64, p.length * 2));
+        Lease[] bigger = java.util.Arrays.copyOf(p, size);
+        for (int i = p.length; i < size; i++) {
+            LeaseWords ref = Values.newNativeReference(LeaseWords.class);
+            leases.acquireUsing((instance << POOL_BITS) | i, ref);
+            long words = address((Byteable) ref);
+            Cell.set(words, Lease.STATE, Lease.FREE);
+            Cell.set(words, Lease.PID, pid);
+            Cell.set(words, Lease.PID_START, pidStart);
+            bigger[i] = new Lease(words);
+        }
+        pool = bigger;
+    }
+
+    @Override
+    public void free(Lease lease) {
+        lease.owner = null;
+        Cell.set(lease.words, Lease.STATE, Lease.FREE);
+        lease.inUse.set(false);
+    }
+
+    @Override
+    public synchronized int reap(long nowMillis) {
+        int released = 0;
+        List<Long> gone = new ArrayList<>();
+        LeaseWords ref = Values.newNativeReference(LeaseWords.class);
+        for (Long key : leases.keySet()) {
+            boolean mine = (key >>> POOL_BITS) == instance;
+            leases.acquireUsing(key, ref);
+            long words = address((Byteable) ref);
+            long state = Cell.get(words, Lease.STATE);
+            if (!mine && !alive(Cell.get(words, Lease.PID), Cell.get(words, Lease.PID_START))) {
+                // The owner is gone: release what it had not settled, then drop the lease.
+                if ((state == Lease.ACTIVE || state == Lease.RELEASING) && Cell.cas(words, Lease.STATE, state, Lease.REAPING)) {
+                    Lease.releaseRecorded(words, this);
+                    Cell.set(words, Lease.STATE, Lease.FREE);
+                    released++;
+                }
+                if (Cell.get(words, Lease.STATE) == Lease.FREE) gone.add(key);
+            } else if (state == Lease.ACTIVE && Cell.get(words, Lease.EXPIRES) <= nowMillis
+                    && Cell.cas(words, Lease.STATE, Lease.ACTIVE, Lease.RELEASING)) {
+                // Expired: release it and leave it RELEASING, so its owner, if it ever settles, knows.
+                Lease.releaseRecorded(words, this);
+                released++;
+            }
+        }
+        for (Long key : gone) leases.remove(key);
+        return released;
+    }
+
+    private static boolean alive(long pid, long startMillis) {
+        return ProcessHandle.of(pid).map(h -> startMillis(h) == startMillis).orElse(false);
+    }
+
+    private static long startMillis(ProcessHandle h) {
+        return h.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
+    }
+
+    @Override
+    public void close() {
+        leases.close();
+        ids.close();
+        counters.close();
+    }
+}

@@ -1,0 +1,204 @@
+package keyguard.counters;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.ZoneId;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import keyguard.policy.BudgetSpec;
+import keyguard.policy.Limit;
+import keyguard.policy.Metric;
+import keyguard.policy.Period;
+import keyguard.policy.Policy;
+
+/**
+ * Holds the promises of policies on a {@link CounterStore}: reserve before forwarding,
+ * settle after, release whatever is abandoned.
+ *
+ * <ul>
+ *   <li>{@link #admit}: reserves one request, its tokens (prompt + output cap) and its
+ *       worst-case cost on every counter of the key's policy, in decision order. Each
+ *       counter checks and adds in one CAS; if one refuses, those already taken are given
+ *       back and nothing stays reserved.</li>
+ *   <li>{@link #settle}: replaces the reservation by the actual usage, frees the
+ *       concurrency slot and the lease. Exactly once per admitted request.</li>
+ *   <li>A reaper releases leases past their expiry (a stream that was lost) and, in any
+ *       process sharing the data directory, those of processes that died.</li>
+ * </ul>
+ */
+public final class Enforcer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("keyguard.counters");
+
+    private final CounterStore store;
+    private final Clock clock;
+    private final long leaseMillis;
+    private final ConcurrentHashMap<String, KeyCounters> byKey = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Policy, Plan> plans = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Calendar> calendars = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService reaper;
+
+    /**
+     * @param leaseTtl how long a reservation may stay unsettled before the reaper releases it
+     * @param reapEvery how often the reaper looks; {@code null} for none (tests call {@link #reap})
+     */
+    public Enforcer(CounterStore store, Clock clock, Duration leaseTtl, Duration reapEvery) {
+        this.store = store;
+        this.clock = clock;
+        this.leaseMillis = leaseTtl.toMillis();
+        if (reapEvery == null) {
+            reaper = null;
+        } else {
+            reaper = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "keyguard-reaper");
+                t.setDaemon(true);
+                return t;
+            });
+            reaper.scheduleWithFixedDelay(this::reapQuietly, reapEvery.toMillis(), reapEvery.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    public Clock clock() { return clock; }
+
+    /** The key's counters under {@code policy}, bound on first use and after a policy reload. */
+    public KeyCounters counters(String keyId, Policy policy) {
+        KeyCounters kc = byKey.get(keyId);
+        if (kc != null && kc.plan.policy == policy) return kc;
+        Plan plan = plans.computeIfAbsent(policy, p -> Plan.of(p, this::calendar));
+        long[] ids = new long[plan.size()];
+        long[] rows = new long[plan.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = store.id(plan.name(i, keyId));
+            rows[i] = store.row(ids[i]);
+        }
+        kc = new KeyCounters(keyId, plan, ids, rows, clock);
+        byKey.put(keyId, kc);
+        return kc;
+    }
+
+    private Calendar calendar(ZoneId zone, Period period) {
+        return calendars.computeIfAbsent(zone.getId() + "/" + period.word(), k -> new Calendar(zone, period));
+    }
+
+    /**
+     * Reserves a request needing {@code tokens} (prompt + output cap) and costing at most
+     * {@code costMicros}: a {@link Lease} to settle, or a {@link Refused} with nothing held.
+     */
+    public Admission admit(KeyCounters kc, long tokens, long costMicros) {
+        long now = clock.millis();
+        Plan plan = kc.plan;
+        Lease lease = store.claim(now + leaseMillis);
+        lease.owner = kc;
+        for (int i = 0; i < plan.size(); i++) {
+            long amount = switch (plan.kinds[i]) {
+                case Lease.TOKENS -> tokens;
+                case Lease.SPEND -> costMicros;
+                default -> 1;
+            };
+            long tag = kc.tag(i, now);
+            lease.record(i, kc.ids[i], plan.kinds[i], tag, amount);
+            if (!kc.tryAdd(i, tag, amount)) {
+                lease.dropLast();
+                for (int k = lease.count - 1; k >= 0; k--) {
+                    Lease.undo(kc.rows[lease.counters[k]], plan.kinds[lease.counters[k]], lease.tags[k], lease.amounts[k], true);
+                    lease.dropLast();
+                }
+                store.free(lease);
+                return refusal(kc, plan.limits[i], now, amount);
+            }
+        }
+        return lease;
+    }
+
+    /**
+     * Why {@code limit} refuses {@code need} more units at {@code now}: what it holds, when
+     * the request would fit, when the counter resets.
+     */
+    public Refused refusal(KeyCounters kc, Limit limit, long now, long need) {
+        int i = kc.plan.index(limit.counter());
+        long used = i < 0 ? 0 : kc.used(i, now);
+        if (i < 0) return new Refused(limit, used, 1000, 0);
+        long row = kc.rows[i];
+        return switch (kc.plan.kinds[i]) {
+            case Lease.SPEND -> {
+                long end = kc.plan.calendars[i].at(now).endMillis();
+                yield new Refused(limit, used, end - now, end);
+            }
+            // In-flight requests end when they end: suggest a second, as OpenAI does.
+            case Lease.CONCURRENT -> new Refused(limit, used, 1000, 0);
+            default -> new Refused(limit, used,
+                    SlidingWindow.millisUntilFits(row, now, kc.plan.windows[i], need, kc.plan.caps[i]),
+                    now + SlidingWindow.millisUntilEmpty(row, now, kc.plan.windows[i]));
+        };
+    }
+
+    /** Units a limit of {@code metric} needs for this request. */
+    public static long need(Metric metric, long tokens, long costMicros) {
+        return switch (metric) {
+            case TOKENS -> tokens;
+            case SPEND -> costMicros;
+            default -> 1;
+        };
+    }
+
+    /**
+     * Settles an admitted request with what it used. {@code consumed} false (the upstream
+     * refused or failed before answering) charges no tokens and no cost; the request stays
+     * counted. If a reaper released the reservation first, the usage is charged afresh.
+     */
+    public void settle(Lease lease, boolean consumed, long tokens, long costMicros) {
+        long now = clock.millis();
+        KeyCounters kc = lease.owner;
+        Plan plan = kc.plan;
+        long usedTokens = consumed ? Math.max(0, tokens) : 0;
+        long usedCost = consumed ? Math.max(0, costMicros) : 0;
+        if (lease.take()) {
+            for (int k = lease.count - 1; k >= 0; k--) {
+                int i = lease.counters[k];
+                int kind = plan.kinds[i];
+                long actual = kind == Lease.TOKENS ? usedTokens : kind == Lease.SPEND ? usedCost : -1;
+                long reserved = lease.amounts[k];
+                if (kind == Lease.CONCURRENT) Cell.subtractFloorZero(kc.rows[i], 0, reserved);
+                else if (actual >= 0 && actual < reserved) Lease.undo(kc.rows[i], kind, lease.tags[k], reserved - actual, false);
+                else if (actual > reserved) kc.addLate(i, now, actual - reserved);
+                lease.dropLast();
+            }
+        } else {
+            LOG.log(System.Logger.Level.WARNING, "a reservation of key " + kc.keyId + " outlived its lease and was released;"
+                    + " charging its usage now");
+            for (int k = 0; k < lease.count; k++) {
+                int i = lease.counters[k];
+                int kind = plan.kinds[i];
+                if (kind == Lease.TOKENS) kc.addLate(i, now, usedTokens);
+                else if (kind == Lease.SPEND) kc.addLate(i, now, usedCost);
+            }
+        }
+        store.free(lease);
+    }
+
+    /** Releases expired leases and those of dead processes now; returns how many. */
+    public int reap() {
+        return store.reap(clock.millis());
+    }
+
+    private void reapQuietly() {
+        try {
+            int n = store.reap(clock.millis());
+            if (n > 0) LOG.log(System.Logger.Level.WARNING, "released " + n + " reservations that were never settled");
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "the reservation reaper failed", e);
+        }
+    }
+
+    /** Whether {@code limit} is a hard cap (soft budgets only warn). */
+    public static boolean isHard(Limit limit) {
+        return !(limit instanceof BudgetSpec b) || b.hard();
+    }
+
+    @Override
+    public void close() {
+        if (reaper != null) reaper.shutdownNow();
+        store.close();
+    }
+}

@@ -1,0 +1,126 @@
+package keyguard.counters;
+
+import java.time.Clock;
+import java.util.Map;
+import keyguard.policy.CounterRef;
+import keyguard.policy.Limit;
+import keyguard.policy.Metric;
+import keyguard.policy.Policy;
+import keyguard.policy.UsageView;
+
+/**
+ * The counters one key's requests update under one policy revision, bound once: the key's
+ * own ({@code by key}) and those it shares with every key of the policy
+ * ({@code by policy}). Also the {@link UsageView} its decisions read. Holds only the rows'
+ * addresses and ids, so a million keys cost a few hundred bytes each.
+ */
+public final class KeyCounters implements UsageView {
+    final String keyId;
+    final Plan plan;
+    final long[] ids;
+    final long[] rows;
+    private final Clock clock;
+
+    KeyCounters(String keyId, Plan plan, long[] ids, long[] rows, Clock clock) {
+        this.keyId = keyId;
+        this.plan = plan;
+        this.ids = ids;
+        this.rows = rows;
+        this.clock = clock;
+    }
+
+    public Policy policy() { return plan.policy; }
+
+    @Override
+    public long used(CounterRef counter) {
+        int i = plan.index(counter);
+        return i < 0 ? 0 : used(i, clock.millis());
+    }
+
+    /** The limit's counter at {@code now}. */
+    public long used(Limit limit, long now) {
+        int i = plan.index(limit.counter());
+        return i < 0 ? 0 : used(i, now);
+    }
+
+    long used(int i, long now) {
+        return switch (plan.kinds[i]) {
+            case Lease.SPEND -> PeriodTotal.used(rows[i], plan.calendars[i].at(now).index());
+            case Lease.CONCURRENT -> Math.max(0, Cell.get(rows[i], 0));
+            default -> SlidingWindow.used(rows[i], SlidingWindow.epoch(now, plan.windows[i]));
+        };
+    }
+
+    /** The bucket (windows) or period (budgets) a unit counted at {@code now} goes to. */
+    long tag(int i, long now) {
+        return switch (plan.kinds[i]) {
+            case Lease.SPEND -> plan.calendars[i].at(now).index();
+            case Lease.CONCURRENT -> 0;
+            default -> SlidingWindow.epoch(now, plan.windows[i]);
+        };
+    }
+
+    boolean tryAdd(int i, long tag, long amount) {
+        long row = rows[i];
+        long cap = plan.caps[i];
+        return switch (plan.kinds[i]) {
+            case Lease.SPEND -> PeriodTotal.tryAdd(row, tag, amount, cap);
+            case Lease.CONCURRENT -> {
+                while (true) {
+                    long v = Cell.get(row, 0);
+                    if (amount > cap - Math.max(0, v)) yield false;
+                    if (Cell.cas(row, 0, v, v + amount)) yield true;
+                }
+            }
+            default -> SlidingWindow.tryAdd(row, tag, amount, cap);
+        };
+    }
+
+    /** Adds usage found after the fact (more than was reserved), without a cap. */
+    void addLate(int i, long now, long amount) {
+        switch (plan.kinds[i]) {
+            case Lease.SPEND -> PeriodTotal.add(rows[i], plan.calendars[i].at(now).index(), amount);
+            case Lease.CONCURRENT -> { }
+            default -> SlidingWindow.add(rows[i], SlidingWindow.epoch(now, plan.windows[i]), amount);
+        }
+    }
+
+    /**
+     * OpenAI's rate-limit headers for the tightest {@code requests} and {@code tokens}
+     * limits (least remaining), as they stand at {@code now}; none for a metric without a
+     * limit.
+     */
+    public void rateLimitHeaders(long now, Map<String, String> headers) {
+        header(Metric.REQUESTS, "requests", now, headers);
+        header(Metric.TOKENS, "tokens", now, headers);
+    }
+
+    private void header(Metric metric, String word, long now, Map<String, String> headers) {
+        int tightest = -1;
+        long remaining = Long.MAX_VALUE;
+        for (int i = 0; i < plan.size(); i++) {
+            if (plan.limits[i] == null || plan.refs[i].metric() != metric) continue;
+            long left = Math.max(0, plan.caps[i] - used(i, now));
+            if (left < remaining) {
+                remaining = left;
+                tightest = i;
+            }
+        }
+        if (tightest < 0) return;
+        headers.put("x-ratelimit-limit-" + word, Long.toString(plan.caps[tightest]));
+        headers.put("x-ratelimit-remaining-" + word, Long.toString(remaining));
+        headers.put("x-ratelimit-reset-" + word,
+                formatDuration(SlidingWindow.millisUntilEmpty(rows[tightest], now, plan.windows[tightest])));
+    }
+
+    /** Durations the way OpenAI writes them: {@code 20ms}, {@code 1.5s}, {@code 6m0s}, {@code 1h2m3s}. */
+    public static String formatDuration(long millis) {
+        if (millis < 1000) return millis + "ms";
+        if (millis < 60_000) return java.math.BigDecimal.valueOf(millis, 3).stripTrailingZeros().toPlainString() + "s";
+        long seconds = (millis + 999) / 1000;
+        long h = seconds / 3600;
+        long m = seconds % 3600 / 60;
+        long s = seconds % 60;
+        return h > 0 ? h + "h" + m + "m" + s + "s" : m + "m" + s + "s";
+    }
+}

@@ -1,0 +1,108 @@
+package keyguard.counters;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * What one request in flight has reserved, written to shared memory before each counter is
+ * touched, so that whoever finds the lease abandoned (a reaper after the expiry, or any
+ * process after this one died) can release exactly that.
+ *
+ * <p>Words: {@code STATE} (0 free, 1 active, 2 being released or released by a reaper,
+ * 3 being released after its owner died), the owner's pid and start time, the expiry, the
+ * entry count, then per entry {@code id<<3|kind}, the bucket or period it went to, and the
+ * amount. Leases are pooled per process and reused: claiming and settling one allocates
+ * nothing.
+ */
+public final class Lease implements Admission {
+    static final int STATE = 0;
+    static final int PID = 1;
+    static final int PID_START = 2;
+    static final int EXPIRES = 3;
+    static final int COUNT = 4;
+    static final int FIRST_ENTRY = 8;
+    public static final int MAX_ENTRIES = (LeaseWords.WORDS - FIRST_ENTRY) / 3;
+
+    static final long FREE = 0;
+    static final long ACTIVE = 1;
+    static final long RELEASING = 2;
+    static final long REAPING = 3;
+
+    /** Entry kinds. */
+    static final int REQUESTS = 0;
+    static final int TOKENS = 1;
+    static final int CONCURRENT = 2;
+    static final int SPEND = 3;
+
+    final long words;
+    final AtomicBoolean inUse = new AtomicBoolean();
+    /** Java-side mirror of the entries, for settling without reading them back. */
+    final int[] counters = new int[MAX_ENTRIES];
+    final long[] tags = new long[MAX_ENTRIES];
+    final long[] amounts = new long[MAX_ENTRIES];
+    int count;
+    KeyCounters owner;
+
+    Lease(long words) { this.words = words; }
+
+    /** The key's counters this lease reserved on. */
+    public KeyCounters owner() { return owner; }
+
+    void open(long expiresAtMillis) {
+        count = 0;
+        Cell.set(words, COUNT, 0);
+        Cell.set(words, EXPIRES, expiresAtMillis);
+        Cell.set(words, STATE, ACTIVE);
+    }
+
+    /** Records an entry for counter {@code index} of the owner, before the counter is touched. */
+    void record(int index, long id, int kind, long tag, long amount) {
+        int k = count;
+        if (k == MAX_ENTRIES) throw new IllegalStateException("a request touches more than " + MAX_ENTRIES + " counters");
+        counters[k] = index;
+        tags[k] = tag;
+        amounts[k] = amount;
+        int base = FIRST_ENTRY + 3 * k;
+        Cell.set(words, base, (id << 3) | kind);
+        Cell.set(words, base + 1, tag);
+        Cell.set(words, base + 2, amount);
+        count = k + 1;
+        Cell.set(words, COUNT, k + 1);
+    }
+
+    /** Forgets the last entry (its counter refused the amount, or it was settled). */
+    void dropLast() {
+        count--;
+        Cell.set(words, COUNT, count);
+    }
+
+    /** Takes the lease from active to being released; false if a reaper already released it. */
+    boolean take() {
+        return Cell.cas(words, STATE, ACTIVE, RELEASING);
+    }
+
+    /** Releases the reservation recorded at {@code words}: the reaper's and recovery's path. */
+    static void releaseRecorded(long words, CounterStore store) {
+        // Last entry first, shrinking the count as it goes: a release cut short by another
+        // crash leaves exactly the entries it did not reach.
+        for (int k = (int) Math.min(Cell.get(words, COUNT), MAX_ENTRIES) - 1; k >= 0; k--) {
+            int base = FIRST_ENTRY + 3 * k;
+            long head = Cell.get(words, base);
+            undo(store.row(head >>> 3), (int) (head & 7), Cell.get(words, base + 1), Cell.get(words, base + 2), false);
+            Cell.set(words, COUNT, k);
+        }
+    }
+
+    /**
+     * Takes back one reserved amount. A released request stays counted (it was made); a
+     * rolled-back one (refused by a later counter of the same reservation) does not.
+     */
+    static void undo(long row, int kind, long tag, long amount, boolean rollback) {
+        switch (kind) {
+            case REQUESTS -> { if (rollback) SlidingWindow.remove(row, tag, amount); }
+            case TOKENS -> SlidingWindow.remove(row, tag, amount);
+            case CONCURRENT -> Cell.subtractFloorZero(row, 0, amount);
+            case SPEND -> PeriodTotal.remove(row, tag, amount);
+            default -> { }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+package keyguard.counters;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.time.ZoneId;
+import java.util.function.BiFunction;
+import keyguard.policy.BudgetSpec;
+import keyguard.policy.CounterRef;
+import keyguard.policy.ForbidRule;
+import keyguard.policy.Limit;
+import keyguard.policy.LimitSpec;
+import keyguard.policy.Metric;
+import keyguard.policy.Period;
+import keyguard.policy.Policy;
+import keyguard.policy.Scope;
+import keyguard.policy.ir.Ir;
+
+/**
+ * The counters a policy's requests update, in reservation order (rate limits, concurrency,
+ * budgets — the order of the decision — then counters only its conditions read), each
+ * with its kind, window or calendar, and cap. Shared by every key of the policy; a key
+ * adds only the addresses of its rows ({@link KeyCounters}).
+ */
+final class Plan {
+    final Policy policy;
+    final CounterRef[] refs;
+    final Limit[] limits;
+    final int[] kinds;
+    final long[] windows;
+    final Calendar[] calendars;
+    final long[] caps;
+
+    private Plan(Policy policy, List<CounterRef> refs, List<Limit> limits, List<Calendar> calendars) {
+        int n = refs.size();
+        if (n > Lease.MAX_ENTRIES) {
+            throw new IllegalArgumentException("policy `" + policy.name() + "` uses " + n + " counters; a request can reserve on at most "
+                    + Lease.MAX_ENTRIES);
+        }
+        this.policy = policy;
+        this.refs = refs.toArray(new CounterRef[0]);
+        this.limits = limits.toArray(new Limit[0]);
+        this.calendars = calendars.toArray(new Calendar[0]);
+        this.kinds = new int[n];
+        this.windows = new long[n];
+        this.caps = new long[n];
+        for (int i = 0; i < n; i++) {
+            CounterRef ref = this.refs[i];
+            Limit limit = this.limits[i];
+            kinds[i] = switch (ref.metric()) {
+                case REQUESTS -> Lease.REQUESTS;
+                case TOKENS -> Lease.TOKENS;
+                case CONCURRENT -> Lease.CONCURRENT;
+                case SPEND -> Lease.SPEND;
+            };
+            windows[i] = ref.windowSeconds() * 1000;
+            boolean capped = limit != null && !(limit instanceof BudgetSpec b && !b.hard());
+            caps[i] = capped ? limit.amount() : Long.MAX_VALUE;
+        }
+    }
+
+    static Plan of(Policy policy, BiFunction<ZoneId, Period, Calendar> calendarOf) {
+        Map<CounterRef, Limit> byRef = new LinkedHashMap<>();
+        for (LimitSpec l : policy.rateLimits()) tighter(byRef, l);
+        for (LimitSpec l : policy.concurrency()) tighter(byRef, l);
+        for (BudgetSpec b : policy.budgets()) tighter(byRef, b);
+        for (ForbidRule rule : policy.forbids()) {
+            collect(rule.when(), byRef);
+            if (rule.unless() != null) collect(rule.unless(), byRef);
+        }
+        List<CounterRef> refs = new ArrayList<>(byRef.keySet());
+        List<Limit> limits = new ArrayList<>(byRef.values());
+        List<Calendar> calendars = new ArrayList<>();
+        for (int i = 0; i < refs.size(); i++) {
+            CounterRef ref = refs.get(i);
+            calendars.add(ref.metric() == Metric.SPEND ? calendarOf.apply(policy.zone(), Period.parse(ref.window())) : null);
+        }
+        return new Plan(policy, refs, limits, calendars);
+    }
+
+    /** Two limits on one counter (a template's and an override) share it; the tighter caps it. */
+    private static void tighter(Map<CounterRef, Limit> byRef, Limit l) {
+        Limit had = byRef.get(l.counter());
+        boolean hadCap = had != null && !(had instanceof BudgetSpec b && !b.hard());
+        boolean cap = !(l instanceof BudgetSpec b && !b.hard());
+        if (had == null || (cap && !hadCap) || (cap == hadCap && l.amount() < had.amount())) byRef.put(l.counter(), l);
+    }
+
+    private static void collect(Ir ir, Map<CounterRef, Limit> byRef) {
+        switch (ir) {
+            case Ir.Usage u -> byRef.putIfAbsent(u.counter(), null);
+            case Ir.Lookup l -> { collect(l.map(), byRef); collect(l.key(), byRef); }
+            case Ir.Not n -> collect(n.operand(), byRef);
+            case Ir.Neg n -> collect(n.operand(), byRef);
+            case Ir.And a -> { collect(a.left(), byRef); collect(a.right(), byRef); }
+            case Ir.Or o -> { collect(o.left(), byRef); collect(o.right(), byRef); }
+            case Ir.Compare c -> { collect(c.left(), byRef); collect(c.right(), byRef); }
+            case Ir.InList l -> collect(l.element(), byRef);
+            case Ir.InRange r -> collect(r.element(), byRef);
+            case Ir.Call c -> c.args().forEach(a -> collect(a, byRef));
+            case Ir.Const c -> { }
+            case Ir.Read r -> { }
+        }
+    }
+
+    int size() { return refs.length; }
+
+    /** The counter's name in the store: whose it is, and what it counts. */
+    String name(int i, String keyId) {
+        return (refs[i].scope() == Scope.KEY ? "k/" + keyId : "p/" + policy.name()) + "/" + refs[i];
+    }
+
+    int index(CounterRef ref) {
+        for (int i = 0; i < refs.length; i++) if (refs[i].equals(ref)) return i;
+        return -1;
+    }
+}
