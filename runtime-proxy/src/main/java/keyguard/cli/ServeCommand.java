@@ -40,7 +40,7 @@ final class ServeCommand implements Callable<Integer> {
         Gateway gateway;
         try {
             GatewayConfig d = GatewayConfig.defaults(policies, data);
-            gateway = Gateway.start(new GatewayConfig(policies, data, host, port, adminPort, host, d.maxBodyBytes(), d.env(), d.clock()));
+            gateway = Gateway.start(new GatewayConfig(policies, data, host, port, adminPort, host, d.maxBodyBytes(), d.env(), d.clock(), d.counters()));
         } catch (PolicyLoadException e) {
             err.print(e.diagnostics().render());
             err.println("error: the policies in " + policies + " do not compile; the gateway did not start");

@@ -8,8 +8,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import keyguard.policy.BudgetSpec;
+import keyguard.policy.Decision;
 import keyguard.policy.Limit;
 import keyguard.policy.Metric;
+import keyguard.policy.Money;
 import keyguard.policy.Period;
 import keyguard.policy.Policy;
 
@@ -30,6 +32,10 @@ import keyguard.policy.Policy;
  */
 public final class Enforcer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("keyguard.counters");
+    private static final System.Logger BUDGET_LOG = System.getLogger("keyguard.budget");
+    /** Words of a budget's row after its total: the period (+1) whose warning was logged. */
+    private static final int WARNED_WORD = 1;
+    private static final int EXCEEDED_WORD = 2;
 
     private final CounterStore store;
     private final Clock clock;
@@ -175,6 +181,34 @@ public final class Enforcer implements AutoCloseable {
             }
         }
         store.free(lease);
+    }
+
+    /**
+     * Logs a budget's warnings (its {@code warn at} threshold reached, a soft cap exceeded)
+     * once per period and counter, however many requests and processes see them: the first
+     * to move the counter's latch word to this period logs.
+     */
+    public void warnOncePerPeriod(KeyCounters kc, Decision decision, String keyId, long now) {
+        Plan plan = kc.plan;
+        for (int i = 0; i < plan.size(); i++) {
+            if (!(plan.limits[i] instanceof BudgetSpec b)) continue;
+            boolean reached = decision.warnings().contains(b.id() + " reached " + b.warnPercent() + "%");
+            boolean exceeded = decision.warnings().contains(b.id() + " soft cap exceeded");
+            long period = plan.calendars[i].at(now).index() + 1;
+            if (reached && latch(kc.rows[i], WARNED_WORD, period)) {
+                BUDGET_LOG.log(System.Logger.Level.WARNING, "policy " + plan.policy.name() + ": " + b.id() + " reached "
+                        + b.warnPercent() + "% of " + Money.format(b.amount()) + " usd (key " + keyId + ")");
+            }
+            if (exceeded && latch(kc.rows[i], EXCEEDED_WORD, period)) {
+                BUDGET_LOG.log(System.Logger.Level.WARNING, "policy " + plan.policy.name() + ": soft " + b.id() + " of "
+                        + Money.format(b.amount()) + " usd exceeded (key " + keyId + ")");
+            }
+        }
+    }
+
+    private static boolean latch(long row, int word, long period) {
+        long seen = Cell.get(row, word);
+        return seen != period && Cell.cas(row, word, seen, period);
     }
 
     /** Releases expired leases and those of dead processes now; returns how many. */

@@ -11,6 +11,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import keyguard.admin.AdminApi;
 import keyguard.compiler.Backend;
 import keyguard.compiler.PolicyCompiler;
+import keyguard.counters.ChronicleCounterStore;
+import keyguard.counters.Enforcer;
 import keyguard.keys.ChronicleKeyStore;
 import keyguard.keys.KeySecrets;
 import keyguard.keys.KeyStore;
@@ -37,14 +39,17 @@ public final class Gateway implements AutoCloseable {
     private final Undertow data;
     private final Undertow admin;
     private final KeyStore keys;
+    private final Enforcer enforcer;
     private final AtomicReference<LoadedPolicies> current;
     private final String adminToken;
     private final DataDirectory dir;
 
-    private Gateway(Undertow data, Undertow admin, KeyStore keys, AtomicReference<LoadedPolicies> current, String adminToken, DataDirectory dir) {
+    private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, AtomicReference<LoadedPolicies> current,
+                    String adminToken, DataDirectory dir) {
         this.data = data;
         this.admin = admin;
         this.keys = keys;
+        this.enforcer = enforcer;
         this.current = current;
         this.adminToken = adminToken;
         this.dir = dir;
@@ -63,13 +68,17 @@ public final class Gateway implements AutoCloseable {
         KeySecrets secrets = new KeySecrets(dir.serverSecret());
         String adminToken = dir.adminToken(cfg.env().apply("KEYGUARD_ADMIN_TOKEN"));
         KeyStore keys = ChronicleKeyStore.open(dir.keysFile(), 100_000);
+        Enforcer enforcer = null;
         try {
+            GatewayConfig.Counters cc = cfg.counters();
+            enforcer = new Enforcer(ChronicleCounterStore.open(dir.root(), cc.maxCounters(), cc.maxInFlight()), cfg.clock(),
+                    cc.reservationTtl(), cc.reapEvery());
             KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock());
             AccessLog log = new AccessLog();
             Map<String, HttpHandler> routes = Map.of(
-                    Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::get, cfg.maxBodyBytes(), cfg.clock(), log),
-                    Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::get, cfg.maxBodyBytes(), cfg.clock(), log),
-                    Endpoint.MESSAGES.path(), new InferenceHandler(Endpoint.MESSAGES, auth, current::get, cfg.maxBodyBytes(), cfg.clock(), log),
+                    Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::get, cfg.maxBodyBytes(), enforcer, log),
+                    Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::get, cfg.maxBodyBytes(), enforcer, log),
+                    Endpoint.MESSAGES.path(), new InferenceHandler(Endpoint.MESSAGES, auth, current::get, cfg.maxBodyBytes(), enforcer, log),
                     "/v1/models", new ModelsHandler(auth, current::get),
                     "/healthz", ex -> Responses.json(ex, 200, "{\"status\":\"ok\"}"));
             HttpHandler router = exchange -> {
@@ -101,8 +110,9 @@ public final class Gateway implements AutoCloseable {
                 dataServer.stop();
                 throw e;
             }
-            return new Gateway(dataServer, adminServer, keys, current, adminToken, dir);
+            return new Gateway(dataServer, adminServer, keys, enforcer, current, adminToken, dir);
         } catch (RuntimeException e) {
+            if (enforcer != null) enforcer.close();
             keys.close();
             throw e;
         }
@@ -131,6 +141,8 @@ public final class Gateway implements AutoCloseable {
 
     public KeyStore keys() { return keys; }
 
+    public Enforcer enforcer() { return enforcer; }
+
     @Override
     public void close() {
         try {
@@ -139,7 +151,11 @@ public final class Gateway implements AutoCloseable {
             try {
                 admin.stop();
             } finally {
-                keys.close();
+                try {
+                    enforcer.close();
+                } finally {
+                    keys.close();
+                }
             }
         }
     }

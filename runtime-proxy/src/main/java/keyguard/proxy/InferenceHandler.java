@@ -11,14 +11,23 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
+import java.util.concurrent.atomic.AtomicBoolean;
+import keyguard.counters.Admission;
+import keyguard.counters.Enforcer;
+import keyguard.counters.KeyCounters;
+import keyguard.counters.Lease;
+import keyguard.counters.Refused;
 import keyguard.gateway.LoadedPolicies;
 import keyguard.keys.KeyRecord;
 import keyguard.policy.Decision;
 import keyguard.policy.DecisionInput;
+import keyguard.policy.Decisions;
+import keyguard.policy.Limit;
 import keyguard.policy.ModelInfo;
 import keyguard.policy.PolicyEvaluator;
 import keyguard.policy.ProviderInfo;
 import keyguard.providers.Call;
+import keyguard.providers.CallListener;
 import keyguard.providers.Provider;
 import keyguard.tokens.TokenCounter;
 
@@ -42,15 +51,17 @@ public final class InferenceHandler implements HttpHandler {
     private final KeyAuth auth;
     private final Supplier<LoadedPolicies> policies;
     private final long maxBodyBytes;
+    private final Enforcer enforcer;
     private final Clock clock;
     private final AccessLog log;
 
-    public InferenceHandler(Endpoint endpoint, KeyAuth auth, Supplier<LoadedPolicies> policies, long maxBodyBytes, Clock clock, AccessLog log) {
+    public InferenceHandler(Endpoint endpoint, KeyAuth auth, Supplier<LoadedPolicies> policies, long maxBodyBytes, Enforcer enforcer, AccessLog log) {
         this.endpoint = endpoint;
         this.auth = auth;
         this.policies = policies;
         this.maxBodyBytes = maxBodyBytes;
-        this.clock = clock;
+        this.enforcer = enforcer;
+        this.clock = enforcer.clock();
         this.log = log;
     }
 
@@ -177,14 +188,15 @@ public final class InferenceHandler implements HttpHandler {
         }
         long promptTokens = TokenCounter.countPrompt(request.texts());
         long maxTokens = endpoint == Endpoint.EMBEDDINGS ? 0 : request.maxTokens() > 0 ? request.maxTokens() : DEFAULT_MAX_TOKENS;
+        KeyCounters counters = enforcer.counters(key.id(), evaluator.policy());
+        long now = clock.millis();
         DecisionInput in = new DecisionInput()
                 .model(request.model()).estimatedTokens(promptTokens).maxTokens(maxTokens).stream(request.stream())
                 .metadata(request.metadata()).keyId(key.id()).keyName(key.name()).keyOwner(key.owner()).labels(key.labels())
-                .epochMillis(clock.millis());
+                .epochMillis(now).usage(counters);
         Decision decision = evaluator.decide(in);
         if (!decision.allowed()) {
-            Responses.error(exchange, shape, DecisionErrors.of(decision, lp.set().revision(), decisionId), headers);
-            log.decided(decisionId, key, endpoint, request.model(), decision, DecisionErrors.status(decision));
+            refuse(exchange, key, request, decision, counters, in, now, lp, decisionId, headers);
             return;
         }
         ModelInfo routed = lp.set().model(decision.routedModel() != null ? decision.routedModel() : request.model());
@@ -197,14 +209,55 @@ public final class InferenceHandler implements HttpHandler {
             log.refused(decisionId, key, endpoint, request.model(), 400, "model_not_supported");
             return;
         }
+        long worstCost = routed.costMicros(promptTokens, maxTokens);
+        Admission admission = enforcer.admit(counters, in.tokensNeeded(), worstCost);
+        if (admission instanceof Refused refused) {
+            Decision throttled = Decisions.throttled(evaluator.policy(), refused.limit());
+            counters.rateLimitHeaders(now, headers);
+            Responses.error(exchange, shape, DecisionErrors.of(throttled, lp.set().revision(), decisionId, refused, now), headers);
+            log.decided(decisionId, key, endpoint, request.model(), throttled, 429);
+            return;
+        }
+        Lease lease = (Lease) admission;
+        counters.rateLimitHeaders(now, headers);
+        if (!decision.warnings().isEmpty()) {
+            headers.put("x-keyguard-budget-warning", String.join("; ", decision.warnings()));
+            enforcer.warnOncePerPeriod(counters, decision, key.id(), now);
+        }
         ProviderInfo providerInfo = lp.set().providers().get(routed.provider());
         Provider provider = lp.providers().get(routed.provider());
         if (decision.routedModel() != null) headers.put("x-keyguard-routed-model", routed.name());
         long overheadNanos = System.nanoTime() - start;
-        Call call = new Call(request, routed, providerInfo, new ClientStream(exchange), promptTokens, headers,
-                (status, outcome, prompt, completion) -> log.completed(decisionId, key, endpoint, request.model(), routed, decision,
-                        status, outcome, prompt, completion, overheadNanos, System.nanoTime() - start));
-        provider.handle(call);
+        AtomicBoolean settled = new AtomicBoolean();
+        CallListener listener = (status, outcome, prompt, completion) -> {
+            if (!settled.compareAndSet(false, true)) return;
+            // The upstream refused or failed before answering: nothing was used but the request.
+            boolean consumed = status < 400 || status == 499;
+            enforcer.settle(lease, consumed, prompt + completion, routed.costMicros(prompt, completion));
+            log.completed(decisionId, key, endpoint, request.model(), routed, decision, status, outcome, prompt, completion,
+                    overheadNanos, System.nanoTime() - start);
+        };
+        try {
+            provider.handle(new Call(request, routed, providerInfo, new ClientStream(exchange), promptTokens, headers, listener));
+        } catch (RuntimeException e) {
+            listener.ended(500, "gateway_error", 0, 0);
+            throw e;
+        }
+    }
+
+    /** Answers a decision that is not an allow; a throttle says when to come back. */
+    private void refuse(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, Decision decision, KeyCounters counters,
+                        DecisionInput in, long now, LoadedPolicies lp, String decisionId, Map<String, String> headers) {
+        Refused refused = null;
+        Limit limit = decision.limit();
+        if (limit != null) {
+            ModelInfo model = lp.set().model(request.model());
+            long cost = model == null ? 0 : model.costMicros(in.estimatedTokens(), in.maxTokens());
+            refused = enforcer.refusal(counters, limit, now, Enforcer.need(limit.counter().metric(), in.tokensNeeded(), cost));
+            counters.rateLimitHeaders(now, headers);
+        }
+        Responses.error(exchange, endpoint.shape(), DecisionErrors.of(decision, lp.set().revision(), decisionId, refused, now), headers);
+        log.decided(decisionId, key, endpoint, request.model(), decision, DecisionErrors.status(decision));
     }
 
     static String decisionId() {
