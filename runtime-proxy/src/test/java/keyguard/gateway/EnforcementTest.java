@@ -1,0 +1,216 @@
+package keyguard.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import keyguard.counters.KeyCounters;
+import keyguard.keys.KeyRecord;
+import keyguard.policy.CounterRef;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a policy promises, held exactly by a real gateway under 200 concurrent callers, and
+ * given back on every way a request can end.
+ */
+class EnforcementTest {
+    static final int CLIENTS = 200;
+    static final int K = 37;
+
+    GatewayHarness h;
+
+    @BeforeEach
+    void start(@TempDir Path tmp) throws Exception {
+        h = new GatewayHarness(tmp);
+    }
+
+    @AfterEach
+    void stop() {
+        h.close();
+    }
+
+    static String chat(String model, boolean stream, int maxTokens) {
+        return "{\"model\":\"" + model + "\",\"max_tokens\":" + maxTokens + ",\"stream\":" + stream
+                + (stream ? ",\"stream_options\":{\"include_usage\":true}" : "")
+                + ",\"messages\":[{\"role\":\"user\",\"content\":\"tell me everything about counters\"}]}";
+    }
+
+    /** One request's tokens (prompt + 3) and cost in micro-dollars, as the simulator answers it. */
+    long[] probe() throws Exception {
+        HttpResponse<String> r = h.post("/v1/chat/completions", h.key("all", "probe", Map.of()), chat("sim-small", false, 3));
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode usage = GatewayHarness.json(r).path("usage");
+        long prompt = usage.path("prompt_tokens").asLong();
+        assertEquals(3, usage.path("completion_tokens").asLong(), "the reply must fill max_tokens, so usage equals the reservation");
+        return new long[] {prompt + 3, prompt * 1 + 3 * 2}; // sim-small: 1 and 2 usd per 1m tokens
+    }
+
+    void policies(String text) throws Exception {
+        Files.writeString(h.policies.resolve("limits.kgp"), text);
+        h.restart();
+    }
+
+    static String usd(long micros) {
+        return String.format("%d.%06d", micros / 1_000_000, micros % 1_000_000);
+    }
+
+    /** Fires {@value #CLIENTS} requests at once, round-robin over the keys, every other one streaming. */
+    List<HttpResponse<String>> storm(List<String> keys) {
+        List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
+        for (int i = 0; i < CLIENTS; i++) {
+            HttpRequest req = HttpRequest.newBuilder(URI.create(h.base() + "/v1/chat/completions")).timeout(Duration.ofSeconds(60))
+                    .header("authorization", "Bearer " + keys.get(i % keys.size())).header("content-type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(chat("sim-small", i % 2 == 0, 3))).build();
+            all.add(h.http.sendAsync(req, HttpResponse.BodyHandlers.ofString()));
+        }
+        return all.stream().map(CompletableFuture::join).toList();
+    }
+
+    static long count(List<HttpResponse<String>> rs, int status) {
+        return rs.stream().filter(r -> r.statusCode() == status).count();
+    }
+
+    long used(String keySecret, String counter) {
+        String id = keySecret.split("-")[1];
+        KeyRecord key = h.gateway.keys().get(id);
+        KeyCounters kc = h.gateway.enforcer().counters(id, h.gateway.policies().set().policy(key.policy()));
+        return kc.used(CounterRef.parse(counter));
+    }
+
+    @Test
+    void aHardBudgetThatFitsKRequestsAdmitsExactlyKOf200ConcurrentOnes() throws Exception {
+        long cost = probe()[1];
+        long cap = K * cost + cost - 1;
+        policies("policy budgeted { models allow [\"sim-small\"] budget " + usd(cap) + " usd per day hard by key }");
+        String key = h.key("budgeted", "b", Map.of());
+        List<HttpResponse<String>> rs = storm(List.of(key));
+        assertEquals(K, count(rs, 200));
+        assertEquals(CLIENTS - K, count(rs, 429));
+        for (HttpResponse<String> r : rs) {
+            if (r.statusCode() != 429) continue;
+            JsonNode e = GatewayHarness.json(r).path("error");
+            assertEquals("insufficient_quota", e.path("code").asText(), r.body());
+            assertEquals("false", r.headers().firstValue("x-should-retry").orElse(""));
+            assertEquals("budget.key.day", e.path("keyguard").path("rule").asText());
+            assertEquals(cap, e.path("keyguard").path("limit").asLong());
+            assertTrue(e.path("keyguard").path("used").asLong() <= cap);
+            assertTrue(e.path("keyguard").path("resets_at").asText().endsWith("T00:00:00Z"), r.body());
+        }
+        assertEquals(K * cost, used(key, "spend.key.day"));
+    }
+
+    @Test
+    void aRequestLimitOfKAdmitsExactlyKOf200ConcurrentOnes() throws Exception {
+        policies("policy limited { models allow [\"sim-small\"] limit requests " + K + " per 1h by key }");
+        String key = h.key("limited", "r", Map.of());
+        List<HttpResponse<String>> rs = storm(List.of(key));
+        assertEquals(K, count(rs, 200));
+        for (HttpResponse<String> r : rs) {
+            if (r.statusCode() == 200) {
+                assertEquals(Integer.toString(K), r.headers().firstValue("x-ratelimit-limit-requests").orElse(""));
+                continue;
+            }
+            assertEquals(429, r.statusCode());
+            assertEquals("rate_limit_exceeded", GatewayHarness.json(r).path("error").path("code").asText(), r.body());
+            long retry = Long.parseLong(r.headers().firstValue("retry-after").orElseThrow());
+            assertTrue(retry > 3500 && retry <= 3960, "retry-after " + retry + " s: when the first requests leave the hour");
+            assertEquals("0", r.headers().firstValue("x-ratelimit-remaining-requests").orElse(""));
+        }
+        assertEquals(K, used(key, "requests.key.1h"));
+    }
+
+    @Test
+    void aTokenLimitThatFitsKRequestsAdmitsExactlyKOf200ConcurrentOnes() throws Exception {
+        long tokens = probe()[0];
+        policies("policy tokened { models allow [\"sim-small\"] limit tokens " + (K * tokens + tokens - 1) + " per 1h by key }");
+        String key = h.key("tokened", "t", Map.of());
+        List<HttpResponse<String>> rs = storm(List.of(key));
+        assertEquals(K, count(rs, 200));
+        assertEquals(CLIENTS - K, count(rs, 429));
+        assertEquals(K * tokens, used(key, "tokens.key.1h"));
+    }
+
+    @Test
+    void twoKeysSharingAPolicyBudgetAdmitExactlyKBetweenThem() throws Exception {
+        long cost = probe()[1];
+        long cap = K * cost + cost - 1;
+        policies("policy shared { models allow [\"sim-small\"] budget " + usd(cap) + " usd per day hard by policy }");
+        String a = h.key("shared", "a", Map.of());
+        String b = h.key("shared", "b", Map.of());
+        List<HttpResponse<String>> rs = storm(List.of(a, b));
+        assertEquals(K, count(rs, 200));
+        assertEquals(K * cost, used(a, "spend.policy.day"));
+        assertEquals(K * cost, used(b, "spend.policy.day"));
+    }
+
+    @Test
+    void successfulResponsesAndStreamsCarryRateLimitHeadersBeforeTheFirstByte() throws Exception {
+        policies("policy headed { models allow [\"sim-small\"] limit requests 10 per 1m by key limit tokens 100000 per 1d by key }");
+        String key = h.key("headed", "h", Map.of());
+        HttpResponse<String> r = h.post("/v1/chat/completions", key, chat("sim-small", false, 3));
+        assertEquals("10", r.headers().firstValue("x-ratelimit-limit-requests").orElse(""));
+        assertEquals("9", r.headers().firstValue("x-ratelimit-remaining-requests").orElse(""));
+        assertTrue(r.headers().firstValue("x-ratelimit-reset-requests").orElse("").matches("\\d+(\\.\\d+)?s|\\d+m\\d+s"));
+        assertEquals("100000", r.headers().firstValue("x-ratelimit-limit-tokens").orElse(""));
+        HttpResponse<InputStream> s = h.http.send(HttpRequest.newBuilder(URI.create(h.base() + "/v1/chat/completions"))
+                .header("authorization", "Bearer " + key).POST(HttpRequest.BodyPublishers.ofString(chat("sim-small", true, 3))).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        assertEquals("8", s.headers().firstValue("x-ratelimit-remaining-requests").orElse(""));
+        s.body().readAllBytes();
+    }
+
+    @Test
+    void everyWayARequestEndsGivesBackItsConcurrencySlotAndUnusedTokens() throws Exception {
+        policies("policy exits { models allow [\"up-ok\", \"up-500\", \"up-cut\", \"up-slow\", \"up-endless\", \"down\"]\n"
+                + "  limit concurrent 1 by key\n  limit tokens 1_000_000 per 1h by key }");
+        String key = h.key("exits", "x", Map.of());
+        assertEquals(502, h.post("/v1/chat/completions", key, chat("up-500", false, 1000)).statusCode());
+        awaitReleased(key);
+        assertEquals(0, used(key, "tokens.key.1h"), "a call the upstream refused uses no tokens");
+        assertEquals(502, h.post("/v1/chat/completions", key, chat("down", false, 1000)).statusCode());
+        awaitReleased(key);
+        assertEquals(504, h.post("/v1/chat/completions", key, chat("up-slow", false, 1000)).statusCode());
+        awaitReleased(key);
+        assertEquals(0, used(key, "tokens.key.1h"));
+
+        HttpResponse<String> cut = h.post("/v1/chat/completions", key, chat("up-cut", true, 1000));
+        assertEquals(200, cut.statusCode());
+        awaitReleased(key);
+        long afterCut = used(key, "tokens.key.1h");
+        assertTrue(afterCut > 0 && afterCut < 1000, "the cut stream is charged what it used, not its reservation: " + afterCut);
+
+        HttpResponse<InputStream> endless = h.http.send(HttpRequest.newBuilder(URI.create(h.base() + "/v1/chat/completions"))
+                .header("authorization", "Bearer " + key).POST(HttpRequest.BodyPublishers.ofString(chat("up-endless", true, 1000))).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        BufferedReader in = new BufferedReader(new InputStreamReader(endless.body(), StandardCharsets.UTF_8));
+        for (int i = 0; i < 3; i++) in.readLine();
+        assertEquals(429, h.post("/v1/chat/completions", key, chat("up-ok", false, 5)).statusCode(), "the stream holds the only slot");
+        endless.body().close(); // the caller hangs up mid-stream
+        awaitReleased(key);
+        assertTrue(used(key, "tokens.key.1h") - afterCut < 1000);
+        assertEquals(200, h.post("/v1/chat/completions", key, chat("up-ok", false, 5)).statusCode());
+        awaitReleased(key);
+    }
+
+    void awaitReleased(String key) throws InterruptedException {
+        for (int i = 0; i < 200 && used(key, "concurrent.key") != 0; i++) Thread.sleep(25);
+        assertEquals(0, used(key, "concurrent.key"), "the concurrency slot must be given back");
+    }
+}
