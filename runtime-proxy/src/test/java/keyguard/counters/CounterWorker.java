@@ -9,7 +9,7 @@ import keyguard.policy.Policy;
 /**
  * A second process on the same data directory, for {@link TwoProcessTest}:
  * {@code <data> <policies> add N} admits and settles N requests, {@code cap N} tries N and
- * prints how many were admitted, {@code hold} admits one, says so and waits to be killed.
+ * prints how many were admitted, {@code hold} settles five requests, admits a sixth, says so and waits to be killed.
  */
 public final class CounterWorker {
     public static void main(String[] args) throws Exception {
@@ -33,6 +33,7 @@ public final class CounterWorker {
                     System.out.println("admitted " + admitted);
                 }
                 case "hold" -> {
+                    for (int i = 0; i < 5; i++) e.settle((Lease) e.admit(kc, 500, 1000), true, 100, 200);
                     e.admit(kc, 500, 1000);
                     System.out.println("held");
                     System.out.flush();

@@ -96,9 +96,10 @@ class TwoProcessTest {
     }
 
     @Test
-    void reservationsOfAKilledProcessAreReleasedWhenTheStoreOpens() throws Exception {
+    void afterAKill9SettledUsageIsKeptAndReservationsInFlightAreReleased() throws Exception {
         Path data = Files.createDirectories(tmp.resolve("data"));
-        Path policies = policyDir("limit concurrent 1 by policy\nlimit tokens 1000 per 1d by policy\nbudget 0.0015 usd per day hard by policy");
+        Path policies = policyDir("limit concurrent 1 by policy\nlimit requests 100 per 1d by policy\n"
+                + "limit tokens 1500 per 1d by policy\nbudget 0.0025 usd per day hard by policy");
         Process holder = worker(data, policies, "hold");
         assertEquals("ready", line(holder));
         go(holder);
@@ -109,9 +110,10 @@ class TwoProcessTest {
         try (Enforcer e = new Enforcer(ChronicleCounterStore.open(data, 10_000, 64), Clock.systemUTC(), Duration.ofMinutes(15), null)) {
             KeyCounters kc = e.counters("after", p);
             assertEquals(0, kc.used(CounterRef.parse("concurrent.policy")));
-            assertEquals(0, kc.used(CounterRef.parse("tokens.policy.1d")));
-            assertEquals(0, kc.used(CounterRef.parse("spend.policy.day")));
-            assertInstanceOf(Lease.class, e.admit(kc, 1000, 1500), "the whole cap is free again");
+            assertEquals(6, kc.used(CounterRef.parse("requests.policy.1d")), "five settled and one made before the kill");
+            assertEquals(500, kc.used(CounterRef.parse("tokens.policy.1d")), "what the five used; the sixth's reservation is gone");
+            assertEquals(1000, kc.used(CounterRef.parse("spend.policy.day")));
+            assertInstanceOf(Lease.class, e.admit(kc, 1000, 1500), "everything the dead process held is free again");
         }
     }
 }
