@@ -29,6 +29,15 @@ public final class Cell {
         LONG.setVolatile(ALL, row + 8L * word, value);
     }
 
+    /**
+     * An ordered store: visible to other threads and processes no later than any store or
+     * CAS that follows it, without the full fence of {@link #set}. For lease entries, which
+     * must be in memory before the counter update they describe.
+     */
+    public static void setRelease(long row, int word, long value) {
+        LONG.setRelease(ALL, row + 8L * word, value);
+    }
+
     public static boolean cas(long row, int word, long expected, long value) {
         return LONG.compareAndSet(ALL, row + 8L * word, expected, value);
     }

@@ -140,7 +140,7 @@ public final class ChronicleCounterStore implements CounterStore {
     @Override
     public void free(Lease lease) {
         lease.owner = null;
-        Cell.set(lease.words, Lease.STATE, Lease.FREE);
+        Cell.setRelease(lease.words, Lease.STATE, Lease.FREE);
         lease.inUse.set(false);
     }
 

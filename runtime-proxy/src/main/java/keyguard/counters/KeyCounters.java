@@ -33,8 +33,13 @@ public final class KeyCounters implements UsageView {
 
     @Override
     public long used(CounterRef counter) {
+        return used(counter, clock.millis());
+    }
+
+    @Override
+    public long used(CounterRef counter, long nowMillis) {
         int i = plan.index(counter);
-        return i < 0 ? 0 : used(i, clock.millis());
+        return i < 0 ? 0 : used(i, nowMillis);
     }
 
     /** The limit's counter at {@code now}. */

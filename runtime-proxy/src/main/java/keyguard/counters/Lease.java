@@ -49,9 +49,9 @@ public final class Lease implements Admission {
 
     void open(long expiresAtMillis) {
         count = 0;
-        Cell.set(words, COUNT, 0);
-        Cell.set(words, EXPIRES, expiresAtMillis);
-        Cell.set(words, STATE, ACTIVE);
+        Cell.setRelease(words, COUNT, 0);
+        Cell.setRelease(words, EXPIRES, expiresAtMillis);
+        Cell.setRelease(words, STATE, ACTIVE);
     }
 
     /** Records an entry for counter {@code index} of the owner, before the counter is touched. */
@@ -62,17 +62,19 @@ public final class Lease implements Admission {
         tags[k] = tag;
         amounts[k] = amount;
         int base = FIRST_ENTRY + 3 * k;
-        Cell.set(words, base, (id << 3) | kind);
-        Cell.set(words, base + 1, tag);
-        Cell.set(words, base + 2, amount);
+        // Ordered stores: the entry is in memory before the count that exposes it, and both
+        // before the CAS on the counter that follows (x86 keeps stores in order; the CAS is a fence).
+        Cell.setRelease(words, base, (id << 3) | kind);
+        Cell.setRelease(words, base + 1, tag);
+        Cell.setRelease(words, base + 2, amount);
         count = k + 1;
-        Cell.set(words, COUNT, k + 1);
+        Cell.setRelease(words, COUNT, k + 1);
     }
 
     /** Forgets the last entry (its counter refused the amount, or it was settled). */
     void dropLast() {
         count--;
-        Cell.set(words, COUNT, count);
+        Cell.setRelease(words, COUNT, count);
     }
 
     /** Takes the lease from active to being released; false if a reaper already released it. */

@@ -112,6 +112,8 @@ final class Plan {
     }
 
     int index(CounterRef ref) {
+        // Compiled policies pass the very CounterRef objects of their limits: try identity first.
+        for (int i = 0; i < refs.length; i++) if (refs[i] == ref) return i;
         for (int i = 0; i < refs.length; i++) if (refs[i].equals(ref)) return i;
         return -1;
     }

@@ -147,12 +147,16 @@ final class SlidingWindow {
         }
     }
 
-    /** Removes buckets that left the window from the total. */
+    /**
+     * Removes buckets that left the window from the total. Only the thread that moves
+     * {@code LAST} to a new bucket scans: within one bucket nothing more can expire, and a
+     * scan still in progress elsewhere only leaves the total high for a moment.
+     */
     private static void refresh(long c, long epoch) {
-        boolean allStale = false;
+        boolean allStale;
         while (true) {
             long last = Cell.get(c, LAST);
-            if (epoch <= last) break;
+            if (epoch <= last) return;
             if (Cell.cas(c, LAST, last, epoch)) {
                 allStale = last != 0 && epoch - last >= ALIAS_GAP;
                 break;

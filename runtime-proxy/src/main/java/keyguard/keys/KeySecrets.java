@@ -2,7 +2,6 @@ package keyguard.keys;
 
 import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
-import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.HexFormat;
@@ -26,15 +25,17 @@ public final class KeySecrets {
     public KeySecrets(byte[] serverSecret) {
         if (serverSecret.length < 32) throw new IllegalArgumentException("the server secret must be at least 32 bytes");
         this.serverKey = new SecretKeySpec(serverSecret.clone(), "HmacSHA256");
-        this.macs = ThreadLocal.withInitial(() -> {
-            try {
-                Mac mac = Mac.getInstance("HmacSHA256");
-                mac.init(serverKey);
-                return mac;
-            } catch (NoSuchAlgorithmException | InvalidKeyException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        this.macs = ThreadLocal.withInitial(this::newMac);
+    }
+
+    private Mac newMac() {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(serverKey);
+            return mac;
+        } catch (NoSuchAlgorithmException | InvalidKeyException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** A fresh key id and secret. */
@@ -62,11 +63,43 @@ public final class KeySecrets {
         return HexFormat.of().formatHex(mac.doFinal(secret.getBytes(StandardCharsets.UTF_8)));
     }
 
-    /** Constant-time comparison of a presented secret with a stored hash. */
+    /**
+     * Constant-time comparison of a presented secret with a stored hash. Runs on every
+     * request, so it reuses per-thread buffers: no hex string, no allocation.
+     */
     public boolean matches(String presented, String storedHash) {
-        byte[] actual = hash(presented).getBytes(StandardCharsets.US_ASCII);
-        return MessageDigest.isEqual(actual, storedHash.getBytes(StandardCharsets.US_ASCII));
+        int n = presented.length();
+        if (storedHash.length() != 64 || n > 128) return false;
+        Scratch s = scratch.get();
+        for (int i = 0; i < n; i++) {
+            char c = presented.charAt(i);
+            if (c > 0x7f) return false; // key secrets are ASCII
+            s.in[i] = (byte) c;
+        }
+        try {
+            s.mac.update(s.in, 0, n);
+            s.mac.doFinal(s.out, 0);
+        } catch (javax.crypto.ShortBufferException e) {
+            throw new IllegalStateException(e);
+        }
+        int diff = 0;
+        for (int i = 0; i < 32; i++) {
+            int hi = Character.digit(storedHash.charAt(2 * i), 16);
+            int lo = Character.digit(storedHash.charAt(2 * i + 1), 16);
+            diff |= ((hi << 4) | lo) ^ (s.out[i] & 0xff) | (hi >>> 31) | (lo >>> 31);
+        }
+        return diff == 0;
     }
+
+    private static final class Scratch {
+        final Mac mac;
+        final byte[] in = new byte[128];
+        final byte[] out = new byte[32];
+
+        Scratch(Mac mac) { this.mac = mac; }
+    }
+
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(() -> new Scratch(newMac()));
 
     public static byte[] newServerSecret() {
         byte[] b = new byte[32];

@@ -55,7 +55,7 @@ import keyguard.policy.ir.Type;
  *     if (rule0(in, m) || rule1(in, m) ...) return forbidden(all rules that fire)
  *     if (!ALLOWED[m.index()]) return modelNotAllowed(..)
  *     data class check, folded against the policy's clearance      deny | redact | reroute
- *     per limit:  if (AMOUNT - usage.used(COUNTER) &lt; need) return THROTTLE_i   // constant decision
+ *     per limit:  if (AMOUNT - usage.used(COUNTER, now) &lt; need) return THROTTLE_i   // constant decision
  *     per budget: the same with the worst-case cost; soft budgets set warning bits
  *     return routed == m &amp;&amp; no action &amp;&amp; no warnings ? ALLOW : allow(..)
  *   }
@@ -301,7 +301,9 @@ public final class PolicyEmitter {
             code.loadConstant(limit.amount());
             code.aload(usage);
             loadConstant(code, limit.counter(), CD_COUNTER);
-            code.invokeinterface(CD_USAGE, "used", MethodTypeDesc.of(CD_long, CD_COUNTER));
+            code.aload(in);
+            code.invokevirtual(CD_INPUT, "epochMillis", MethodTypeDesc.of(CD_long));
+            code.invokeinterface(CD_USAGE, "used", MethodTypeDesc.of(CD_long, CD_COUNTER, CD_long));
             code.lsub();
             if (limit.counter().metric() == Metric.TOKENS) {
                 code.aload(in);
@@ -334,7 +336,9 @@ public final class PolicyEmitter {
             line(code, b.span());
             code.aload(usage);
             loadConstant(code, b.counter(), CD_COUNTER);
-            code.invokeinterface(CD_USAGE, "used", MethodTypeDesc.of(CD_long, CD_COUNTER));
+            code.aload(in);
+            code.invokevirtual(CD_INPUT, "epochMillis", MethodTypeDesc.of(CD_long));
+            code.invokeinterface(CD_USAGE, "used", MethodTypeDesc.of(CD_long, CD_COUNTER, CD_long));
             code.lstore(used);
             Label notOver = code.newLabel();
             code.loadConstant(b.amount());
@@ -596,7 +600,9 @@ public final class PolicyEmitter {
                     code.aload(0);
                     code.invokevirtual(CD_INPUT, "usage", MethodTypeDesc.of(CD_USAGE));
                     loadConstant(code, u.counter(), CD_COUNTER);
-                    code.invokeinterface(CD_USAGE, "used", MethodTypeDesc.of(CD_long, CD_COUNTER));
+                    code.aload(0);
+                    code.invokevirtual(CD_INPUT, "epochMillis", MethodTypeDesc.of(CD_long));
+                    code.invokeinterface(CD_USAGE, "used", MethodTypeDesc.of(CD_long, CD_COUNTER, CD_long));
                 }
                 case Ir.Lookup l -> {
                     value(l.map());

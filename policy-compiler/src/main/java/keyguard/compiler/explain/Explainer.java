@@ -100,7 +100,7 @@ public final class Explainer {
         for (LimitSpec l : p.concurrency()) out.add(limit("concurrency", l, in, decision));
         long cost = routed.costMicros(in.estimatedTokens(), in.maxTokens());
         for (BudgetSpec b : p.budgets()) {
-            long used = in.usage().used(b.counter());
+            long used = in.usage().used(b.counter(), in.epochMillis());
             boolean over = b.amount() - used < cost;
             Status s = over ? (b.hard() ? Status.FAIL : Status.WARN) : b.warnPercent() > 0 && b.warnAt() - used <= cost ? Status.WARN : Status.PASS;
             out.add(new Check("budget", b.id(), s, Money.format(used) + " usd spent + " + Money.format(cost) + " worst case "
@@ -127,7 +127,7 @@ public final class Explainer {
     }
 
     private static Check limit(String stage, LimitSpec l, DecisionInput in, Decision decision) {
-        long used = in.usage().used(l.counter());
+        long used = in.usage().used(l.counter(), in.epochMillis());
         long need = l.counter().metric() == Metric.TOKENS ? in.tokensNeeded() : 1;
         boolean over = l.amount() - used < need;
         String unit = l.counter().metric() == Metric.CONCURRENT ? "in flight" : l.counter().metric().word();

@@ -82,17 +82,17 @@ public final class InterpretedPolicy implements PolicyEvaluator {
         UsageView usage = in.usage();
         for (LimitSpec limit : p.rateLimits()) {
             long need = limit.counter().metric() == Metric.REQUESTS ? 1 : in.tokensNeeded();
-            if (limit.amount() - usage.used(limit.counter()) < need) return Decisions.throttled(p, limit);
+            if (limit.amount() - usage.used(limit.counter(), in.epochMillis()) < need) return Decisions.throttled(p, limit);
         }
         for (LimitSpec limit : p.concurrency()) {
-            if (limit.amount() - usage.used(limit.counter()) < 1) return Decisions.throttled(p, limit);
+            if (limit.amount() - usage.used(limit.counter(), in.epochMillis()) < 1) return Decisions.throttled(p, limit);
         }
         long cost = routed.costMicros(in.estimatedTokens(), in.maxTokens());
         long warnings = 0;
         List<BudgetSpec> budgets = p.budgets();
         for (int i = 0; i < budgets.size(); i++) {
             BudgetSpec budget = budgets.get(i);
-            long used = usage.used(budget.counter());
+            long used = usage.used(budget.counter(), in.epochMillis());
             boolean over = budget.amount() - used < cost;
             if (over && budget.hard()) return Decisions.throttled(p, budget);
             if (over) warnings |= 1L << (2 * i + 1);

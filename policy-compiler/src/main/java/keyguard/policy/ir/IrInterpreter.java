@@ -24,7 +24,7 @@ public final class IrInterpreter {
         return switch (ir) {
             case Ir.Const c -> c.value();
             case Ir.Read r -> read(r.field(), in, model, zone);
-            case Ir.Usage u -> in.usage().used(u.counter());
+            case Ir.Usage u -> in.usage().used(u.counter(), in.epochMillis());
             case Ir.Lookup l -> {
                 @SuppressWarnings("unchecked")
                 Map<String, String> map = (Map<String, String>) eval(l.map(), in, model, zone);

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs JMH benchmarks with Keyguard's JVM flags (the forks inherit them), e.g.
+#   bench/jmh.sh CounterBenchmark -prof gc
+#   bench/jmh.sh                       # the whole suite
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$root/scripts/java-env.sh"
+keyguard_select_jdk
+[ -f "$root/bench/target/benchmarks.jar" ] || (cd "$root" && mvn -q -B -pl bench -am package -DskipTests)
+exec "$JAVA_HOME/bin/java" $(keyguard_jvm_flags "$root") -jar "$root/bench/target/benchmarks.jar" "$@"
