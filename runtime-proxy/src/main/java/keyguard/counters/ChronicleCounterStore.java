@@ -35,6 +35,7 @@ public final class ChronicleCounterStore implements CounterStore {
     private final int maxLeases;
     private volatile Lease[] pool = new Lease[0];
     private final AtomicInteger cursor = new AtomicInteger();
+    private final ThreadLocal<int[]> lastClaimed = ThreadLocal.withInitial(() -> new int[] {Integer.MAX_VALUE});
 
     private ChronicleCounterStore(ChronicleMap<Long, CounterWords> counters, ChronicleMap<CharSequence, Long> ids,
                                   ChronicleMap<Long, LeaseWords> leases, int maxLeases) {
@@ -103,16 +104,23 @@ public final class ChronicleCounterStore implements CounterStore {
 
     @Override
     public Lease claim(long expiresAtMillis) {
+        int[] hint = lastClaimed.get();
         while (true) {
             Lease[] p = pool;
             int n = p.length;
+            // A thread first tries the lease it used last (free again once its request
+            // settled), so threads do not meet on a shared cursor or on each other's leases.
+            int start = hint[0] < n ? hint[0] : Math.floorMod(cursor.getAndIncrement(), Math.max(1, n));
             for (int tries = 0; tries < n; tries++) {
-                Lease lease = p[Math.floorMod(cursor.getAndIncrement(), n)];
-                if (!lease.inUse.get() && lease.inUse.compareAndSet(false, true)) {
+                int i = start + tries < n ? start + tries : start + tries - n;
+                Lease lease = p[i];
+                if (lease.tryUse()) {
+                    hint[0] = i;
                     lease.open(expiresAtMillis);
                     return lease;
                 }
             }
+            hint[0] = Integer.MAX_VALUE;
             grow(n);
         }
     }
@@ -139,9 +147,8 @@ public final class ChronicleCounterStore implements CounterStore {
 
     @Override
     public void free(Lease lease) {
-        lease.owner = null;
         Cell.setRelease(lease.words, Lease.STATE, Lease.FREE);
-        lease.inUse.set(false);
+        lease.unuse();
     }
 
     @Override

@@ -95,7 +95,7 @@ public final class Enforcer implements AutoCloseable {
         long now = clock.millis();
         Plan plan = kc.plan;
         Lease lease = store.claim(now + leaseMillis);
-        lease.owner = kc;
+        lease.owner(kc);
         for (int i = 0; i < plan.size(); i++) {
             long amount = switch (plan.kinds[i]) {
                 case Lease.TOKENS -> tokens;
@@ -106,8 +106,8 @@ public final class Enforcer implements AutoCloseable {
             lease.record(i, kc.ids[i], plan.kinds[i], tag, amount);
             if (!kc.tryAdd(i, tag, amount)) {
                 lease.dropLast();
-                for (int k = lease.count - 1; k >= 0; k--) {
-                    Lease.undo(kc.rows[lease.counters[k]], plan.kinds[lease.counters[k]], lease.tags[k], lease.amounts[k], true);
+                for (int k = lease.count() - 1; k >= 0; k--) {
+                    Lease.undo(kc.rows[lease.counter(k)], plan.kinds[lease.counter(k)], lease.tag(k), lease.amount(k), true);
                     lease.dropLast();
                 }
                 store.free(lease);
@@ -155,26 +155,26 @@ public final class Enforcer implements AutoCloseable {
      */
     public void settle(Lease lease, boolean consumed, long tokens, long costMicros) {
         long now = clock.millis();
-        KeyCounters kc = lease.owner;
+        KeyCounters kc = lease.owner();
         Plan plan = kc.plan;
         long usedTokens = consumed ? Math.max(0, tokens) : 0;
         long usedCost = consumed ? Math.max(0, costMicros) : 0;
         if (lease.take()) {
-            for (int k = lease.count - 1; k >= 0; k--) {
-                int i = lease.counters[k];
+            for (int k = lease.count() - 1; k >= 0; k--) {
+                int i = lease.counter(k);
                 int kind = plan.kinds[i];
                 long actual = kind == Lease.TOKENS ? usedTokens : kind == Lease.SPEND ? usedCost : -1;
-                long reserved = lease.amounts[k];
+                long reserved = lease.amount(k);
                 if (kind == Lease.CONCURRENT) Cell.subtractFloorZero(kc.rows[i], 0, reserved);
-                else if (actual >= 0 && actual < reserved) Lease.undo(kc.rows[i], kind, lease.tags[k], reserved - actual, false);
+                else if (actual >= 0 && actual < reserved) Lease.undo(kc.rows[i], kind, lease.tag(k), reserved - actual, false);
                 else if (actual > reserved) kc.addLate(i, now, actual - reserved);
                 lease.dropLast();
             }
         } else {
             LOG.log(System.Logger.Level.WARNING, "a reservation of key " + kc.keyId + " outlived its lease and was released;"
                     + " charging its usage now");
-            for (int k = 0; k < lease.count; k++) {
-                int i = lease.counters[k];
+            for (int k = 0; k < lease.count(); k++) {
+                int i = lease.counter(k);
                 int kind = plan.kinds[i];
                 if (kind == Lease.TOKENS) kc.addLate(i, now, usedTokens);
                 else if (kind == Lease.SPEND) kc.addLate(i, now, usedCost);
