@@ -15,6 +15,7 @@ import keyguard.policy.Metric;
 import keyguard.policy.Period;
 import keyguard.policy.Policy;
 import keyguard.policy.Scope;
+import keyguard.policy.ir.Field;
 import keyguard.policy.ir.Ir;
 
 /**
@@ -31,14 +32,21 @@ final class Plan {
     final long[] windows;
     final Calendar[] calendars;
     final long[] caps;
+    /**
+     * Whether the policy's decision depends on the exact prompt size beyond its limits: a
+     * condition or reason reads {@code request.estimated_tokens}, or a data rule may
+     * reroute to a model with other prices. Then the gateway always counts exactly.
+     */
+    final boolean needsExactPrompt;
 
-    private Plan(Policy policy, List<CounterRef> refs, List<Limit> limits, List<Calendar> calendars) {
+    private Plan(Policy policy, List<CounterRef> refs, List<Limit> limits, List<Calendar> calendars, boolean needsExactPrompt) {
         int n = refs.size();
         if (n > Lease.MAX_ENTRIES) {
             throw new IllegalArgumentException("policy `" + policy.name() + "` uses " + n + " counters; a request can reserve on at most "
                     + Lease.MAX_ENTRIES);
         }
         this.policy = policy;
+        this.needsExactPrompt = needsExactPrompt;
         this.refs = refs.toArray(new CounterRef[0]);
         this.limits = limits.toArray(new Limit[0]);
         this.calendars = calendars.toArray(new Calendar[0]);
@@ -65,9 +73,11 @@ final class Plan {
         for (LimitSpec l : policy.rateLimits()) tighter(byRef, l);
         for (LimitSpec l : policy.concurrency()) tighter(byRef, l);
         for (BudgetSpec b : policy.budgets()) tighter(byRef, b);
+        boolean[] readsEstimate = {false};
         for (ForbidRule rule : policy.forbids()) {
-            collect(rule.when(), byRef);
-            if (rule.unless() != null) collect(rule.unless(), byRef);
+            collect(rule.when(), byRef, readsEstimate);
+            if (rule.unless() != null) collect(rule.unless(), byRef, readsEstimate);
+            for (Object part : rule.reason().parts()) if (part instanceof Ir ir) collect(ir, byRef, readsEstimate);
         }
         List<CounterRef> refs = new ArrayList<>(byRef.keySet());
         List<Limit> limits = new ArrayList<>(byRef.values());
@@ -76,7 +86,7 @@ final class Plan {
             CounterRef ref = refs.get(i);
             calendars.add(ref.metric() == Metric.SPEND ? calendarOf.apply(policy.zone(), Period.parse(ref.window())) : null);
         }
-        return new Plan(policy, refs, limits, calendars);
+        return new Plan(policy, refs, limits, calendars, readsEstimate[0] || policy.data().reroute() != null);
     }
 
     /** Two limits on one counter (a template's and an override) share it; the tighter caps it. */
@@ -87,20 +97,20 @@ final class Plan {
         if (had == null || (cap && !hadCap) || (cap == hadCap && l.amount() < had.amount())) byRef.put(l.counter(), l);
     }
 
-    private static void collect(Ir ir, Map<CounterRef, Limit> byRef) {
+    private static void collect(Ir ir, Map<CounterRef, Limit> byRef, boolean[] readsEstimate) {
         switch (ir) {
             case Ir.Usage u -> byRef.putIfAbsent(u.counter(), null);
-            case Ir.Lookup l -> { collect(l.map(), byRef); collect(l.key(), byRef); }
-            case Ir.Not n -> collect(n.operand(), byRef);
-            case Ir.Neg n -> collect(n.operand(), byRef);
-            case Ir.And a -> { collect(a.left(), byRef); collect(a.right(), byRef); }
-            case Ir.Or o -> { collect(o.left(), byRef); collect(o.right(), byRef); }
-            case Ir.Compare c -> { collect(c.left(), byRef); collect(c.right(), byRef); }
-            case Ir.InList l -> collect(l.element(), byRef);
-            case Ir.InRange r -> collect(r.element(), byRef);
-            case Ir.Call c -> c.args().forEach(a -> collect(a, byRef));
+            case Ir.Read r -> { if (r.field() == Field.REQUEST_ESTIMATED_TOKENS) readsEstimate[0] = true; }
+            case Ir.Lookup l -> { collect(l.map(), byRef, readsEstimate); collect(l.key(), byRef, readsEstimate); }
+            case Ir.Not n -> collect(n.operand(), byRef, readsEstimate);
+            case Ir.Neg n -> collect(n.operand(), byRef, readsEstimate);
+            case Ir.And a -> { collect(a.left(), byRef, readsEstimate); collect(a.right(), byRef, readsEstimate); }
+            case Ir.Or o -> { collect(o.left(), byRef, readsEstimate); collect(o.right(), byRef, readsEstimate); }
+            case Ir.Compare c -> { collect(c.left(), byRef, readsEstimate); collect(c.right(), byRef, readsEstimate); }
+            case Ir.InList l -> collect(l.element(), byRef, readsEstimate);
+            case Ir.InRange r -> collect(r.element(), byRef, readsEstimate);
+            case Ir.Call c -> c.args().forEach(a -> collect(a, byRef, readsEstimate));
             case Ir.Const c -> { }
-            case Ir.Read r -> { }
         }
     }
 

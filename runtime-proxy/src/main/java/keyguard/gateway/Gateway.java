@@ -57,7 +57,9 @@ public final class Gateway implements AutoCloseable {
 
     /** Compiles the policies, opens the data directory and starts both listeners. */
     public static Gateway start(GatewayConfig cfg) {
-        keyguard.tokens.TokenCounter.count("warm up the tokenizer before the first request pays for it");
+        // Warm up the tokenizers before the first request pays for loading them.
+        keyguard.tokens.TokenCounter.CL100K.count("warm up");
+        keyguard.tokens.TokenCounter.O200K.count("warm up");
         PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(cfg.policies());
         if (!compiled.ok()) throw new PolicyLoadException(compiled.diagnostics());
         Providers.HttpUpstreamHolder http = new Providers.HttpUpstreamHolder();

@@ -5,11 +5,15 @@ import keyguard.policy.ModelInfo;
 import keyguard.policy.ProviderInfo;
 import keyguard.proxy.ClientStream;
 import keyguard.proxy.ParsedRequest;
+import keyguard.tokens.PromptTokens;
 
 /**
  * One allowed request on its way to a provider: what the caller asked, where it goes
  * ({@code model} is the routed model, after any reroute), how to answer, and the
  * response headers the gateway adds. {@code listener} hears exactly once how it ended.
  */
-public record Call(ParsedRequest request, ModelInfo model, ProviderInfo provider, ClientStream client, long promptTokens,
-                   Map<String, String> headers, CallListener listener) {}
+public record Call(ParsedRequest request, ModelInfo model, ProviderInfo provider, ClientStream client, PromptTokens prompt,
+                   Map<String, String> headers, CallListener listener) {
+    /** The prompt's exact token count (counted now if the gateway reserved on an upper bound). */
+    public long promptTokens() { return prompt.exact(); }
+}

@@ -147,7 +147,7 @@ final class HttpUpstream {
                     String text = st.text.toString();
                     out = ChatFormat.of(shape).completion(new ChatResult(st.id.isEmpty() ? "kg-" + System.nanoTime() : st.id,
                             call.request().model(), System.currentTimeMillis() / 1000, text, st.finish,
-                            prompt >= 0 ? prompt : call.promptTokens(), completion >= 0 ? completion : TokenCounter.count(text)));
+                            prompt >= 0 ? prompt : call.promptTokens(), completion >= 0 ? completion : TokenCounter.forModel(call.model()).count(text)));
                 }
             }
         } catch (IOException e) {
@@ -211,7 +211,7 @@ final class HttpUpstream {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             if (!startedOut) {
                 startedOut = true;
-                out.writeBytes(format.streamStart(id, call.request().model(), created, call.promptTokens()));
+                out.writeBytes(format.streamStart(id, call.request().model(), created, call.prompt().estimate()));
             }
             if (delta != null && !delta.isEmpty()) out.writeBytes(format.streamDelta(id, call.request().model(), created, delta));
             return out.toByteArray();
@@ -254,7 +254,7 @@ final class HttpUpstream {
         }
 
         private long completionSoFar() {
-            return st.completionTokens >= 0 ? st.completionTokens : TokenCounter.count(st.text.toString());
+            return st.completionTokens >= 0 ? st.completionTokens : TokenCounter.forModel(call.model()).count(st.text.toString());
         }
 
         private void midStreamError(String message) {

@@ -42,13 +42,14 @@ public final class SimulatorProvider implements Provider {
     public void handle(Call call) {
         HttpUpstream.Settle settle = new HttpUpstream.Settle(call);
         call.client().onGone(() -> settle.ended(499, "client_gone", call.promptTokens(), 0));
+        TokenCounter counter = TokenCounter.forModel(call.model());
         if (call.request().endpoint() == Endpoint.EMBEDDINGS) {
             List<String> inputs = call.request().texts();
             float[][] vectors = new float[inputs.size()][];
             long tokens = 0;
             for (int i = 0; i < vectors.length; i++) {
                 vectors[i] = embed(inputs.get(i));
-                tokens += TokenCounter.count(inputs.get(i));
+                tokens += counter.count(inputs.get(i));
             }
             String body = ChatFormat.OpenAi.embeddings(call.request().model(), vectors, tokens);
             long t = tokens;
@@ -61,12 +62,12 @@ public final class SimulatorProvider implements Provider {
         String last = call.request().lastUserText();
         String full = "[" + call.model().name() + "] " + (last.isBlank() ? "Hello from the Keyguard simulator." : "You said: " + last);
         long cap = call.request().maxTokens();
-        String text = cap > 0 ? TokenCounter.truncate(full, (int) Math.min(cap, Integer.MAX_VALUE)) : full;
+        String text = cap > 0 ? counter.truncate(full, (int) Math.min(cap, Integer.MAX_VALUE)) : full;
         String finish = text.equals(full) ? "stop" : "length";
         ApiShape shape = call.request().endpoint().shape();
         String id = (shape == ApiShape.ANTHROPIC ? "msg_sim" : "chatcmpl-sim") + Long.toHexString(System.nanoTime());
         ChatResult result = new ChatResult(id, call.request().model(), System.currentTimeMillis() / 1000, text, finish,
-                call.promptTokens(), TokenCounter.count(text));
+                call.promptTokens(), counter.count(text));
         ChatFormat format = ChatFormat.of(shape);
         if (!call.request().stream()) {
             later(call, latencyMillis, () -> {

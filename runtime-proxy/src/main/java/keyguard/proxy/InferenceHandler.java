@@ -29,6 +29,7 @@ import keyguard.policy.ProviderInfo;
 import keyguard.providers.Call;
 import keyguard.providers.CallListener;
 import keyguard.providers.Provider;
+import keyguard.tokens.PromptTokens;
 import keyguard.tokens.TokenCounter;
 
 /**
@@ -46,6 +47,11 @@ public final class InferenceHandler implements HttpHandler {
     public static final long DEFAULT_MAX_TOKENS = 1024;
     /** Above this, parsing and token counting (~11 us per KB) move off the IO thread. */
     private static final int INLINE_BODY_BYTES = 2 * 1024;
+    /**
+     * Prompts whose count would cost more than cl100k on this many bytes (~22 us) are
+     * counted on a worker thread: o200k costs five times as much per byte.
+     */
+    private static final long INLINE_COUNT_BYTES = 2 * 1024;
 
     private final Endpoint endpoint;
     private final KeyAuth auth;
@@ -154,11 +160,15 @@ public final class InferenceHandler implements HttpHandler {
         try {
             afterBody(exchange, key, bytes);
         } catch (RuntimeException e) {
-            String id = decisionId();
-            System.getLogger("keyguard.gateway").log(System.Logger.Level.ERROR, "internal error on " + endpoint.path() + " (" + id + ")", e);
-            Responses.error(exchange, endpoint.shape(), GatewayError.of(500, "api_error", "internal_error",
-                    "the gateway failed on this request; the operator can find " + id + " in its log").detail("decision_id", id), Map.of());
+            internalError(exchange, e);
         }
+    }
+
+    private void internalError(HttpServerExchange exchange, RuntimeException e) {
+        String id = decisionId();
+        System.getLogger("keyguard.gateway").log(System.Logger.Level.ERROR, "internal error on " + endpoint.path() + " (" + id + ")", e);
+        Responses.error(exchange, endpoint.shape(), GatewayError.of(500, "api_error", "internal_error",
+                "the gateway failed on this request; the operator can find " + id + " in its log").detail("decision_id", id), Map.of());
     }
 
     private void afterBody(HttpServerExchange exchange, KeyRecord key, byte[] bytes) {
@@ -186,9 +196,36 @@ public final class InferenceHandler implements HttpHandler {
             log.refused(decisionId, key, endpoint, request.model(), 403, "policy_missing");
             return;
         }
-        long promptTokens = TokenCounter.countPrompt(request.texts());
         long maxTokens = endpoint == Endpoint.EMBEDDINGS ? 0 : request.maxTokens() > 0 ? request.maxTokens() : DEFAULT_MAX_TOKENS;
         KeyCounters counters = enforcer.counters(key.id(), evaluator.policy());
+        ModelInfo requested = lp.set().model(request.model());
+        TokenCounter counter = TokenCounter.forModel(requested);
+        long bound = TokenCounter.promptBound(request.texts());
+        PromptTokens prompt;
+        if (requested != null && counters.farFromLimits(bound + maxTokens, requested.costMicros(bound, maxTokens), clock.millis())) {
+            prompt = PromptTokens.bounded(request.texts(), counter, bound); // decides as the exact count would: skip counting
+        } else if (exchange.isInIoThread() && bound * counter.relativeCost() > INLINE_COUNT_BYTES) {
+            // Counting this prompt would hold the IO thread (and every connection on it) too long.
+            exchange.dispatch(exchange.getConnection().getWorker(), () -> {
+                try {
+                    decideAndForward(exchange, key, request, lp, evaluator, counters, maxTokens,
+                            PromptTokens.counted(counter.countPrompt(request.texts())), start, decisionId, headers);
+                } catch (RuntimeException e) {
+                    internalError(exchange, e);
+                }
+            });
+            return;
+        } else {
+            prompt = PromptTokens.counted(counter.countPrompt(request.texts()));
+        }
+        decideAndForward(exchange, key, request, lp, evaluator, counters, maxTokens, prompt, start, decisionId, headers);
+    }
+
+    private void decideAndForward(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, LoadedPolicies lp,
+                                  PolicyEvaluator evaluator, KeyCounters counters, long maxTokens, PromptTokens prompt, long start,
+                                  String decisionId, Map<String, String> headers) {
+        ApiShape shape = endpoint.shape();
+        long promptTokens = prompt.estimate();
         long now = clock.millis();
         DecisionInput in = new DecisionInput()
                 .model(request.model()).estimatedTokens(promptTokens).maxTokens(maxTokens).stream(request.stream())
@@ -229,16 +266,16 @@ public final class InferenceHandler implements HttpHandler {
         if (decision.routedModel() != null) headers.put("x-keyguard-routed-model", routed.name());
         long overheadNanos = System.nanoTime() - start;
         AtomicBoolean settled = new AtomicBoolean();
-        CallListener listener = (status, outcome, prompt, completion) -> {
+        CallListener listener = (status, outcome, used, completion) -> {
             if (!settled.compareAndSet(false, true)) return;
             // The upstream refused or failed before answering: nothing was used but the request.
             boolean consumed = status < 400 || status == 499;
-            enforcer.settle(lease, consumed, prompt + completion, routed.costMicros(prompt, completion));
-            log.completed(decisionId, key, endpoint, request.model(), routed, decision, status, outcome, prompt, completion,
+            enforcer.settle(lease, consumed, used + completion, routed.costMicros(used, completion));
+            log.completed(decisionId, key, endpoint, request.model(), routed, decision, status, outcome, used, completion,
                     overheadNanos, System.nanoTime() - start);
         };
         try {
-            provider.handle(new Call(request, routed, providerInfo, new ClientStream(exchange), promptTokens, headers, listener));
+            provider.handle(new Call(request, routed, providerInfo, new ClientStream(exchange), prompt, headers, listener));
         } catch (RuntimeException e) {
             listener.ended(500, "gateway_error", 0, 0);
             throw e;

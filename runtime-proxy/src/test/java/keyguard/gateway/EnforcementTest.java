@@ -209,6 +209,43 @@ class EnforcementTest {
         awaitReleased(key);
     }
 
+    @Test
+    void farFromEveryLimitTheGatewaySkipsCountingYetUsageIsExact() throws Exception {
+        policies("policy roomy { models allow [\"sim-small\"] limit tokens 10_000_000 per 1d by key }");
+        String key = h.key("roomy", "r", Map.of());
+        HttpResponse<String> r = h.post("/v1/chat/completions", key, chat("sim-small", false, 3));
+        assertEquals(200, r.statusCode());
+        long exact = keyguard.tokens.TokenCounter.CL100K.countPrompt(List.of("tell me everything about counters"));
+        assertEquals(exact, GatewayHarness.json(r).path("usage").path("prompt_tokens").asLong());
+        assertEquals(exact + 3, used(key, "tokens.key.1d"), "settled to the real usage, not the bound it reserved");
+    }
+
+    @Test
+    void aPolicyThatReadsTheEstimateIsAlwaysCountedExactly() throws Exception {
+        String words = "counters ".repeat(40); // 360 bytes, 41 tokens: the bound alone would deny
+        policies("policy sized { models allow [\"sim-small\"]\n  @id(\"big\")\n"
+                + "  forbid when { request.estimated_tokens > 100 } }");
+        String key = h.key("sized", "s", Map.of());
+        String body = "{\"model\":\"sim-small\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"" + words + "\"}]}";
+        assertEquals(200, h.post("/v1/chat/completions", key, body).statusCode());
+    }
+
+    @Test
+    void aPromptTooCostlyToCountOnTheIoThreadIsCountedOnAWorkerAndAnswered() throws Exception {
+        Files.writeString(h.policies.resolve("o200k.kgp"), "model \"gpt-4o-local\" { provider sim price input 1 usd per 1m tokens,"
+                + " output 2 usd per 1m tokens max_class internal }\n");
+        policies("policy big { models allow [\"gpt-4o-local\"]\n  @id(\"huge\")\n  forbid when { request.estimated_tokens > 100_000 } }");
+        String key = h.key("big", "b", Map.of());
+        // ~1.5 KB: parsed on the IO thread (under 2 KiB), but o200k on it would cost ~5x cl100k
+        // on 2 KiB, so the count and the rest of the request move to a worker.
+        String text = "Keyguard counts tokens before forwarding. ".repeat(35);
+        String body = "{\"model\":\"gpt-4o-local\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"" + text + "\"}]}";
+        HttpResponse<String> r = h.post("/v1/chat/completions", key, body);
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals(keyguard.tokens.TokenCounter.O200K.countPrompt(List.of(text)),
+                GatewayHarness.json(r).path("usage").path("prompt_tokens").asLong());
+    }
+
     void awaitReleased(String key) throws InterruptedException {
         for (int i = 0; i < 200 && used(key, "concurrent.key") != 0; i++) Thread.sleep(25);
         assertEquals(0, used(key, "concurrent.key"), "the concurrency slot must be given back");
