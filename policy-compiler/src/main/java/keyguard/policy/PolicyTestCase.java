@@ -16,13 +16,16 @@ public record PolicyTestCase(String suite, String name, String policy, Map<Strin
                              Map<CounterRef, Long> usage, Instant at, Outcome expectOutcome, String expectRule,
                              Map<String, String> expectTags, Span span) {
 
-    /** A fresh input for this test. */
+    /**
+     * A fresh input for this test, under {@code policy}: a request without {@code max_tokens}
+     * gets the policy's {@code default max_tokens} (0 when it sets none), as at the gateway.
+     */
     @SuppressWarnings("unchecked")
-    public DecisionInput input() {
+    public DecisionInput input(Policy policy) {
         DecisionInput in = new DecisionInput()
                 .model((String) request.getOrDefault("model", ""))
                 .estimatedTokens((Long) request.getOrDefault("estimated_tokens", 0L))
-                .maxTokens((Long) request.getOrDefault("max_tokens", 0L))
+                .maxTokens((Long) request.getOrDefault("max_tokens", policy.defaultMaxTokens()))
                 .stream((Boolean) request.getOrDefault("stream", false))
                 .classification((DataClass) request.getOrDefault("classification", DataClass.PUBLIC))
                 .requestTags((Map<String, String>) request.getOrDefault("tags", Map.of()))

@@ -125,9 +125,10 @@ final class ExplainCommand implements Callable<Integer> {
         }
         Map<String, String> metadata = new LinkedHashMap<>();
         body.path("metadata").properties().forEach(e -> metadata.put(e.getKey(), e.getValue().asText()));
-        long maxTokens = body.path("max_completion_tokens").asLong(body.path("max_tokens").asLong(0));
+        long maxTokens = body.path("max_completion_tokens").asLong(body.path("max_tokens").asLong(-1));
         long prompt = estimatedTokens != null ? estimatedTokens : body.path("estimated_tokens").asLong(0);
 
+        if (maxTokens < 0) maxTokens = policy.defaultMaxTokens(); // as the policy's tests do
         DecisionInput in = new DecisionInput().model(body.get("model").asText()).maxTokens(maxTokens).estimatedTokens(prompt)
                 .stream(body.path("stream").asBoolean(false)).metadata(metadata).classification(cls)
                 .keyName(keyName).keyOwner(keyOwner).labels(labels).at(when)

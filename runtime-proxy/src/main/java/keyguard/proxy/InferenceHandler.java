@@ -43,7 +43,7 @@ import keyguard.tokens.TokenCounter;
  * Nothing here blocks on the network: providers answer asynchronously.
  */
 public final class InferenceHandler implements HttpHandler {
-    /** Output cap assumed for reservations when the caller sends none (until policies can set it). */
+    /** Output cap assumed for reservations when the caller sends none and the policy sets no {@code default max_tokens}. */
     public static final long DEFAULT_MAX_TOKENS = 1024;
     /** Above this, parsing and token counting (~11 us per KB) move off the IO thread. */
     private static final int INLINE_BODY_BYTES = 2 * 1024;
@@ -196,7 +196,8 @@ public final class InferenceHandler implements HttpHandler {
             log.refused(decisionId, key, endpoint, request.model(), 403, "policy_missing");
             return;
         }
-        long maxTokens = endpoint == Endpoint.EMBEDDINGS ? 0 : request.maxTokens() > 0 ? request.maxTokens() : DEFAULT_MAX_TOKENS;
+        long maxTokens = endpoint == Endpoint.EMBEDDINGS ? 0 : request.maxTokens() > 0 ? request.maxTokens()
+                : evaluator.policy().defaultMaxTokens() > 0 ? evaluator.policy().defaultMaxTokens() : DEFAULT_MAX_TOKENS;
         KeyCounters counters = enforcer.counters(key.id(), evaluator.policy());
         ModelInfo requested = lp.set().model(request.model());
         TokenCounter counter = TokenCounter.forModel(requested);

@@ -217,6 +217,8 @@ class EnforcementTest {
         assertEquals(200, r.statusCode());
         long exact = keyguard.tokens.TokenCounter.CL100K.countPrompt(List.of("tell me everything about counters"));
         assertEquals(exact, GatewayHarness.json(r).path("usage").path("prompt_tokens").asLong());
+        // The response reaches the caller just before the call is settled: wait for it.
+        for (int i = 0; i < 200 && used(key, "tokens.key.1d") != exact + 3; i++) Thread.sleep(10);
         assertEquals(exact + 3, used(key, "tokens.key.1d"), "settled to the real usage, not the bound it reserved");
     }
 
@@ -244,6 +246,19 @@ class EnforcementTest {
         assertEquals(200, r.statusCode(), r.body());
         assertEquals(keyguard.tokens.TokenCounter.O200K.countPrompt(List.of(text)),
                 GatewayHarness.json(r).path("usage").path("prompt_tokens").asLong());
+    }
+
+    @Test
+    void aRequestWithoutMaxTokensReservesThePolicysDefault() throws Exception {
+        long prompt = keyguard.tokens.TokenCounter.CL100K.countPrompt(List.of("tell me everything about counters"));
+        policies("policy defaulted { models allow [\"sim-small\"] limit tokens " + (prompt + 49) + " per 1h by key\n"
+                + "  default max_tokens 50 }");
+        String key = h.key("defaulted", "d", Map.of());
+        String noMax = "{\"model\":\"sim-small\",\"messages\":[{\"role\":\"user\",\"content\":\"tell me everything about counters\"}]}";
+        HttpResponse<String> refused = h.post("/v1/chat/completions", key, noMax);
+        assertEquals(429, refused.statusCode(), "prompt + the default 50 does not fit");
+        assertTrue(refused.body().contains("can never pass"), refused.body());
+        assertEquals(200, h.post("/v1/chat/completions", key, chat("sim-small", false, 10)).statusCode());
     }
 
     void awaitReleased(String key) throws InterruptedException {

@@ -64,6 +64,7 @@ statement
         (WARN AT PERCENT)? (BY scope=ident)?                                            # budgetStmt
   | OVERRIDE? DATA level=ident cls=ident (ON violation=ident action=ident target=STRING?)? # dataStmt
   | ZONE STRING                                                                         # zoneStmt
+  | OVERRIDE? DEFAULT what=ident amount=quantity                                        # defaultStmt
   | annotation* FORBID WHEN cond=block (UNLESS exc=block)?                              # forbidStmt
   ;
 
@@ -126,7 +127,7 @@ number : INT | DECIMAL ;
 
 // Words that are keywords somewhere but may also name things or start a path.
 ident : IDENT | MODEL | PROVIDER | POLICY | TEMPLATE | TEST | TESTS | DATA | TAGS | MODELS
-      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT ;
+      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT ;
 
 // ---------------------------------------------------------------- lexer
 
@@ -148,6 +149,7 @@ OVERRIDE : 'override' ;
 PRICE    : 'price' ;
 EXPECT   : 'expect' ;
 ZONE     : 'zone' ;
+DEFAULT  : 'default' ;
 WARN     : 'warn' ;
 ON       : 'on' ;
 AT       : 'at' ;

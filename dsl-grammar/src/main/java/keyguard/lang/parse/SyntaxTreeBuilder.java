@@ -142,6 +142,7 @@ final class SyntaxTreeBuilder {
                     d.violation == null ? null : name(d.violation), d.action == null ? null : name(d.action),
                     d.target == null ? null : string(d.target), span(d));
             case ZoneStmtContext z -> new Statement.Zone(string(z.STRING().getSymbol()), span(z));
+            case DefaultStmtContext d -> new Statement.Default(d.OVERRIDE() != null, name(d.what), quantity(d.amount), span(d));
             case ForbidStmtContext f -> {
                 List<Annotation> annotations = new ArrayList<>();
                 for (AnnotationContext a : f.annotation()) {

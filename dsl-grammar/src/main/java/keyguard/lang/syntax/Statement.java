@@ -20,5 +20,8 @@ public sealed interface Statement {
 
     record Zone(StringLit zone, Span span) implements Statement {}
 
+    /** {@code default max_tokens N}: a request setting the policy assumes when the caller sends none. */
+    record Default(boolean override, Name setting, Quantity amount, Span span) implements Statement {}
+
     record Forbid(List<Annotation> annotations, Expr when, Expr unless, Span span) implements Statement {}
 }

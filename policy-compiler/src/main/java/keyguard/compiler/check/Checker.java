@@ -480,6 +480,9 @@ public final class Checker {
         DataRule data;
         ZoneId zone;
         Span zoneSpan;
+        long defaultMaxTokens;
+        Span defaultMaxTokensSpan;
+        String defaultMaxTokensOrigin;
         final Map<String, ForbidRule> forbids = new LinkedHashMap<>();
         /** Ids defined by the body being checked now, to tell "defined twice" from "inherited". */
         final Set<String> local = new java.util.HashSet<>();
@@ -524,7 +527,7 @@ public final class Checker {
         return new Policy(p.name().text(), templateName, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.tags)),
                 List.copyOf(draft.models), allowed, List.copyOf(rates), List.copyOf(concurrency), List.copyOf(budgets),
                 draft.data == null ? DataRule.UNRESTRICTED : draft.data, List.copyOf(forbids),
-                draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost);
+                draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost, draft.defaultMaxTokens);
     }
 
     private Map<String, Ir.Const> arguments(Item.Policy p, Item.Template t) {
@@ -590,6 +593,7 @@ public final class Checker {
                 case Statement.Budget b -> budget(b, params, d, origin);
                 case Statement.Data dt -> data(dt, params, d, origin);
                 case Statement.Zone z -> zone(z, d);
+                case Statement.Default df -> defaultSetting(df, params, d, origin);
                 case Statement.Forbid f -> forbid(f, params, d, origin);
             }
         }
@@ -952,6 +956,27 @@ public final class Checker {
             }
             d.data = rule;
             d.local.add("data");
+        }
+    }
+
+    /** {@code default max_tokens N}, the only default so far; inherited and overridden like a limit. */
+    private void defaultSetting(Statement.Default df, Map<String, Ir.Const> params, Draft d, String origin) {
+        if (!df.setting().text().equals("max_tokens")) {
+            diagnostics.add(Diagnostic.error(Code.KG0109, df.setting().span(), "unknown default `" + df.setting().text() + "`")
+                    .label("not a request setting with a default")
+                    .help(Suggestions.didYouMean(df.setting().text(), List.of("max_tokens"),
+                            "a policy can set `default max_tokens N`")));
+            return;
+        }
+        long amount = amount(df.amount(), params, false);
+        if (amount < 0) return;
+        String id = "default.max_tokens";
+        if (inheritance(id, df.override(), d.defaultMaxTokensSpan, d.defaultMaxTokensOrigin, df.span(), d, "default max_tokens",
+                d.defaultMaxTokensSpan == null ? "" : "inherited as " + underscored(d.defaultMaxTokens) + " from `" + d.defaultMaxTokensOrigin + "`")) {
+            d.defaultMaxTokens = amount;
+            d.defaultMaxTokensSpan = df.span();
+            d.defaultMaxTokensOrigin = origin;
+            d.local.add(id);
         }
     }
 

@@ -262,6 +262,7 @@ public final class Formatter {
                     + (d.violation() == null ? "" : " on " + d.violation().text() + " " + d.action().text())
                     + (d.target() == null ? "" : " " + d.target().span().text()));
             case Statement.Zone z -> text("zone " + z.zone().span().text());
+            case Statement.Default df -> text((df.override() ? "override " : "") + "default " + df.setting().text() + " " + df.amount().raw());
             case Statement.Forbid f -> {
                 for (Annotation a : f.annotations()) {
                     commentsBefore(a.span().start(), true);

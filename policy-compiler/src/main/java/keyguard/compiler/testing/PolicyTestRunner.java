@@ -23,7 +23,8 @@ public final class PolicyTestRunner {
         List<Outcome> out = new ArrayList<>();
         for (PolicyTestCase t : set.tests()) {
             long start = System.nanoTime();
-            Decision d = evaluators.get(t.policy()).decide(t.input());
+            PolicyEvaluator evaluator = evaluators.get(t.policy());
+            Decision d = evaluator.decide(t.input(evaluator.policy()));
             out.add(new Outcome(t, d, verdict(t, d), System.nanoTime() - start));
         }
         return out;
