@@ -152,6 +152,13 @@ public final class ChronicleCounterStore implements CounterStore {
     }
 
     @Override
+    public int leasesInUse() {
+        int n = 0;
+        for (Lease lease : pool) if (lease.inUse()) n++;
+        return n;
+    }
+
+    @Override
     public synchronized int reap(long nowMillis) {
         int released = 0;
         List<Long> gone = new ArrayList<>();
@@ -188,8 +195,13 @@ public final class ChronicleCounterStore implements CounterStore {
         return h.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
     }
 
+    /** Releases this process's unsettled reservations (their requests are abandoned), then unmaps the files. */
     @Override
     public void close() {
+        for (Lease lease : pool) {
+            if (lease.inUse() && lease.take()) Lease.releaseRecorded(lease.words, this);
+            if (lease.inUse()) Cell.setRelease(lease.words, Lease.STATE, Lease.FREE);
+        }
         leases.close();
         ids.close();
         counters.close();

@@ -20,6 +20,9 @@ public interface CounterStore extends AutoCloseable {
     /** Returns a settled lease to this process's pool. */
     void free(Lease lease);
 
+    /** Leases of this process not yet settled: requests in flight. */
+    int leasesInUse();
+
     /**
      * Releases leases that expired, and those of processes that are gone (a kill -9 leaves
      * them behind). Returns how many were released.

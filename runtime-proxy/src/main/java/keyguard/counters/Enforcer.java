@@ -44,6 +44,7 @@ public final class Enforcer implements AutoCloseable {
     private final ConcurrentHashMap<Policy, Plan> plans = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Calendar> calendars = new ConcurrentHashMap<>();
     private final ScheduledExecutorService reaper;
+    private volatile boolean closed;
 
     /**
      * @param leaseTtl how long a reservation may stay unsettled before the reaper releases it
@@ -92,6 +93,7 @@ public final class Enforcer implements AutoCloseable {
      * {@code costMicros}: a {@link Lease} to settle, or a {@link Refused} with nothing held.
      */
     public Admission admit(KeyCounters kc, long tokens, long costMicros) {
+        if (closed) throw new IllegalStateException("the gateway is shutting down");
         long now = clock.millis();
         Plan plan = kc.plan;
         Lease lease = store.claim(now + leaseMillis);
@@ -154,6 +156,10 @@ public final class Enforcer implements AutoCloseable {
      * counted. If a reaper released the reservation first, the usage is charged afresh.
      */
     public void settle(Lease lease, boolean consumed, long tokens, long costMicros) {
+        if (closed) {
+            LOG.log(System.Logger.Level.WARNING, "a request ended after the counters were closed; its usage is not counted");
+            return;
+        }
         long now = clock.millis();
         KeyCounters kc = lease.owner();
         Plan plan = kc.plan;
@@ -230,9 +236,37 @@ public final class Enforcer implements AutoCloseable {
         return !(limit instanceof BudgetSpec b) || b.hard();
     }
 
+    /**
+     * Stops admitting, waits up to {@code drain} for requests in flight to settle, then
+     * closes the store. The store's memory is unmapped on close, so nothing may touch a
+     * counter afterwards: a settle that arrives later is dropped (and logged), and close
+     * leaves a short grace period for calls that were already past the check.
+     */
+    public void close(Duration drain) {
+        closed = true;
+        if (reaper != null) {
+            reaper.shutdownNow();
+            try {
+                reaper.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        long deadline = System.nanoTime() + drain.toNanos();
+        try {
+            while (store.leasesInUse() > 0 && System.nanoTime() < deadline) Thread.sleep(10);
+            Thread.sleep(50);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        int left = store.leasesInUse();
+        if (left > 0) LOG.log(System.Logger.Level.WARNING, left + " requests were still in flight at shutdown; their reservations"
+                + " are released and their usage is not counted");
+        store.close();
+    }
+
     @Override
     public void close() {
-        if (reaper != null) reaper.shutdownNow();
-        store.close();
+        close(Duration.ofSeconds(2));
     }
 }

@@ -56,6 +56,8 @@ public final class Lease implements Admission {
         return mirror[PAD] == 0 && LONGS.compareAndSet(mirror, PAD, 0L, 1L);
     }
 
+    boolean inUse() { return mirror[PAD] != 0; }
+
     void unuse() {
         ownerSlot[PAD] = null;
         LONGS.setRelease(mirror, PAD, 0L);

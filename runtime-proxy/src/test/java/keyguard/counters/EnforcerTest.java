@@ -30,7 +30,7 @@ class EnforcerTest {
 
     @AfterEach
     void close() {
-        open.forEach(Enforcer::close);
+        open.forEach(e -> e.close(Duration.ZERO));
     }
 
     static long used(KeyCounters kc, String ref) {
@@ -190,6 +190,20 @@ class EnforcerTest {
         KeyCounters kc2 = again.counters("key1", p);
         assertEquals(7, used(kc2, "requests.key.1h"));
         assertEquals(2100, used(kc2, "spend.key.month"));
+    }
+
+    @Test
+    void closingReleasesRequestsStillInFlightAndIgnoresTheirLateSettlement() {
+        Enforcer e = enforcer();
+        Policy p = Fixtures.policy(tmp, "limit concurrent 1 by key\nlimit tokens 1000 per 1d by key");
+        Lease inFlight = (Lease) e.admit(e.counters("key1", p), 600, 0);
+        e.close(Duration.ofMillis(50));
+        open.clear();
+        e.settle(inFlight, true, 100, 0); // after close: dropped, not a crash on unmapped memory
+        Enforcer again = enforcer();
+        KeyCounters kc = again.counters("key1", p);
+        assertEquals(0, used(kc, "concurrent.key"));
+        assertEquals(0, used(kc, "tokens.key.1d"));
     }
 
     @Test
