@@ -261,6 +261,26 @@ class EnforcementTest {
         assertEquals(200, h.post("/v1/chat/completions", key, chat("sim-small", false, 10)).statusCode());
     }
 
+    @Test
+    void aSoftBudgetNeverRefusesWarnsInAHeaderAndLogsOncePerPeriod() throws Exception {
+        long cost = probe()[1];
+        policies("policy soft { models allow [\"sim-small\"] budget " + usd(3 * cost) + " usd per day soft warn at 50% by key }");
+        String key = h.key("soft", "s", Map.of());
+        List<String> warnings = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            HttpResponse<String> r = h.post("/v1/chat/completions", key, chat("sim-small", false, 3));
+            assertEquals(200, r.statusCode(), "a soft budget never refuses");
+            warnings.add(r.headers().firstValue("x-keyguard-budget-warning").orElse(""));
+            for (int w = 0; w < 200 && used(key, "spend.key.day") != (i + 1) * cost; w++) Thread.sleep(10);
+        }
+        assertEquals("", warnings.get(0));
+        assertEquals("budget.key.day reached 50%", warnings.get(1));
+        assertEquals("budget.key.day reached 50%; budget.key.day soft cap exceeded", warnings.get(5));
+        assertEquals(1, h.logLines.stream().filter(l -> l.startsWith("keyguard.budget") && l.contains("reached 50%")).count());
+        assertEquals(1, h.logLines.stream().filter(l -> l.startsWith("keyguard.budget") && l.contains("exceeded")).count());
+        assertEquals(6 * cost, used(key, "spend.key.day"), "spend is counted past a soft cap");
+    }
+
     void awaitReleased(String key) throws InterruptedException {
         for (int i = 0; i < 200 && used(key, "concurrent.key") != 0; i++) Thread.sleep(25);
         assertEquals(0, used(key, "concurrent.key"), "the concurrency slot must be given back");
