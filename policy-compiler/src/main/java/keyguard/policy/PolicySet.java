@@ -8,7 +8,7 @@ import java.util.Map;
  * inline tests, stamped with one revision. Immutable; the gateway swaps whole sets.
  */
 public record PolicySet(String revision, Map<String, ProviderInfo> providers, Map<String, ModelInfo> models,
-                        Map<String, Policy> policies, List<PolicyTestCase> tests) {
+                        Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors) {
 
     public ModelInfo model(String name) { return models.get(name); }
 

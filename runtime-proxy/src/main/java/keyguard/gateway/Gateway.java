@@ -64,7 +64,8 @@ public final class Gateway implements AutoCloseable {
         if (!compiled.ok()) throw new PolicyLoadException(compiled.diagnostics());
         Providers.HttpUpstreamHolder http = new Providers.HttpUpstreamHolder();
         AtomicReference<LoadedPolicies> current = new AtomicReference<>(new LoadedPolicies(compiled.set(),
-                Backend.COMPILED.evaluators(compiled.set()), new Providers(compiled.set(), cfg.env(), http), cfg.clock().instant()));
+                Backend.COMPILED.evaluators(compiled.set()), new Providers(compiled.set(), cfg.env(), http), cfg.clock().instant(),
+                new keyguard.classify.Classifier(compiled.set().detectors())));
 
         DataDirectory dir = DataDirectory.open(cfg.data());
         KeySecrets secrets = new KeySecrets(dir.serverSecret());

@@ -11,4 +11,5 @@ import keyguard.providers.Providers;
  * from it. Immutable; the gateway swaps whole snapshots, and a request finishes on the
  * snapshot it started with.
  */
-public record LoadedPolicies(PolicySet set, Map<String, PolicyEvaluator> evaluators, Providers providers, Instant loadedAt) {}
+public record LoadedPolicies(PolicySet set, Map<String, PolicyEvaluator> evaluators, Providers providers, Instant loadedAt,
+                             keyguard.classify.Classifier classifier) {}

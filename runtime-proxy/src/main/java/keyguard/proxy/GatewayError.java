@@ -21,6 +21,13 @@ public record GatewayError(int status, String type, String code, String message,
         return this;
     }
 
+    /** Copies another error's details and headers into this one. */
+    public GatewayError withDetails(GatewayError other) {
+        details.putAll(other.details);
+        headers.putAll(other.headers);
+        return this;
+    }
+
     public GatewayError header(String name, String value) {
         headers.put(name, value);
         return this;

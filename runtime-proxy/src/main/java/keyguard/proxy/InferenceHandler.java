@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicBoolean;
+import keyguard.classify.Classification;
 import keyguard.counters.Admission;
 import keyguard.counters.Enforcer;
 import keyguard.counters.KeyCounters;
@@ -19,6 +20,8 @@ import keyguard.counters.Lease;
 import keyguard.counters.Refused;
 import keyguard.gateway.LoadedPolicies;
 import keyguard.keys.KeyRecord;
+import keyguard.policy.DataAction;
+import keyguard.policy.DataClass;
 import keyguard.policy.Decision;
 import keyguard.policy.DecisionInput;
 import keyguard.policy.Decisions;
@@ -52,6 +55,8 @@ public final class InferenceHandler implements HttpHandler {
      * counted on a worker thread: o200k costs five times as much per byte.
      */
     private static final long INLINE_COUNT_BYTES = 2 * 1024;
+    /** A caller may declare its prompt's class; it can raise the class found, never lower it. */
+    static final io.undertow.util.HttpString DATA_CLASS_HEADER = new io.undertow.util.HttpString("x-keyguard-data-class");
 
     private final Endpoint endpoint;
     private final KeyAuth auth;
@@ -228,14 +233,36 @@ public final class InferenceHandler implements HttpHandler {
         ApiShape shape = endpoint.shape();
         long promptTokens = prompt.estimate();
         long now = clock.millis();
+        String declaredHeader = exchange.getRequestHeaders().getFirst(DATA_CLASS_HEADER);
+        DataClass declared = declaredHeader == null ? DataClass.PUBLIC : DataClass.parse(declaredHeader.strip().toLowerCase(java.util.Locale.ROOT));
+        if (declared == null) {
+            Responses.error(exchange, shape, GatewayError.of(400, "invalid_request_error", "invalid_request",
+                    "`x-keyguard-data-class` must be public, internal, confidential or restricted").detail("decision_id", decisionId), headers);
+            log.refused(decisionId, key, endpoint, request.model(), 400, "bad_request");
+            return;
+        }
+        Classification classification = lp.classifier().classify(request.body()).atLeast(declared);
         DecisionInput in = new DecisionInput()
                 .model(request.model()).estimatedTokens(promptTokens).maxTokens(maxTokens).stream(request.stream())
+                .classification(classification.dataClass())
                 .metadata(request.metadata()).keyId(key.id()).keyName(key.name()).keyOwner(key.owner()).labels(key.labels())
                 .epochMillis(now).usage(counters);
         Decision decision = evaluator.decide(in);
         if (!decision.allowed()) {
-            refuse(exchange, key, request, decision, counters, in, now, lp, decisionId, headers);
+            refuse(exchange, key, request, decision, counters, in, now, lp, decisionId, headers, classification);
             return;
+        }
+        ParsedRequest forwarded = request;
+        if (decision.dataAction() == DataAction.REDACT) {
+            ModelInfo target = lp.set().model(request.model());
+            Classification redacted = lp.classifier().redact(request.body(),
+                    DataClass.min(evaluator.policy().data().max(), target.maxClass()));
+            try {
+                forwarded = RequestParser.parse(endpoint, request.body());
+            } catch (BadRequest e) {
+                throw new IllegalStateException("a redacted request no longer parses", e);
+            }
+            headers.put("x-keyguard-redacted", redacted.summary());
         }
         ModelInfo routed = lp.set().model(decision.routedModel() != null ? decision.routedModel() : request.model());
         boolean wantsEmbedding = endpoint == Endpoint.EMBEDDINGS;
@@ -276,7 +303,7 @@ public final class InferenceHandler implements HttpHandler {
                     overheadNanos, System.nanoTime() - start);
         };
         try {
-            provider.handle(new Call(request, routed, providerInfo, new ClientStream(exchange), prompt, headers, listener));
+            provider.handle(new Call(forwarded, routed, providerInfo, new ClientStream(exchange), prompt, headers, listener));
         } catch (RuntimeException e) {
             listener.ended(500, "gateway_error", 0, 0);
             throw e;
@@ -285,7 +312,8 @@ public final class InferenceHandler implements HttpHandler {
 
     /** Answers a decision that is not an allow; a throttle says when to come back. */
     private void refuse(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, Decision decision, KeyCounters counters,
-                        DecisionInput in, long now, LoadedPolicies lp, String decisionId, Map<String, String> headers) {
+                        DecisionInput in, long now, LoadedPolicies lp, String decisionId, Map<String, String> headers,
+                        Classification classification) {
         Refused refused = null;
         Limit limit = decision.limit();
         if (limit != null) {
@@ -294,7 +322,14 @@ public final class InferenceHandler implements HttpHandler {
             refused = enforcer.refusal(counters, limit, now, Enforcer.need(limit.counter().metric(), in.tokensNeeded(), cost));
             counters.rateLimitHeaders(now, headers);
         }
-        Responses.error(exchange, endpoint.shape(), DecisionErrors.of(decision, lp.set().revision(), decisionId, refused, now), headers);
+        GatewayError error = DecisionErrors.of(decision, lp.set().revision(), decisionId, refused, now);
+        if (decision.dataAction() == DataAction.DENY && decision.kind() == keyguard.policy.DecisionKind.DATA_CLASS) {
+            // Name what was found by type and count; never the values.
+            String found = classification.hits().isEmpty() ? "declared by the caller in x-keyguard-data-class" : "found " + classification.describe();
+            error = GatewayError.of(error.status(), error.type(), error.code(), error.message() + " (" + found + ")")
+                    .withDetails(error).detail("data_class", classification.dataClass().word()).detail("detected", classification.summary());
+        }
+        Responses.error(exchange, endpoint.shape(), error, headers);
         log.decided(decisionId, key, endpoint, request.model(), decision, DecisionErrors.status(decision));
     }
 

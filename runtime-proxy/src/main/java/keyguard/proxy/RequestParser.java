@@ -46,7 +46,11 @@ public final class RequestParser {
             throw new BadRequest("request body is not valid JSON: " + shorten(e.getMessage()), null);
         }
         if (root == null || !root.isObject()) throw new BadRequest("request body must be a JSON object", null);
-        ObjectNode body = (ObjectNode) root;
+        return parse(endpoint, (ObjectNode) root);
+    }
+
+    /** Validates an already-read body (the gateway re-reads a body it has redacted). */
+    public static ParsedRequest parse(Endpoint endpoint, ObjectNode body) throws BadRequest {
         String model = requiredString(body, "model");
         boolean stream = optionalBoolean(body, "stream");
         Map<String, String> metadata = metadata(body);

@@ -19,6 +19,7 @@ item
   | templateDecl
   | policyDecl
   | testsDecl
+  | detectorDecl
   ;
 
 // ---------------------------------------------------------------- providers and models
@@ -26,6 +27,8 @@ item
 providerDecl : PROVIDER name=ident LBRACE setting* RBRACE ;
 
 modelDecl : MODEL name=STRING LBRACE modelItem* RBRACE ;
+
+detectorDecl : DETECTOR name=STRING LBRACE setting* RBRACE ;
 
 modelItem
   : PRICE priceTerm (COMMA priceTerm)*        # priceItem
@@ -42,6 +45,7 @@ value
   | SUFFIXED                                   # suffixedValue
   | ident LPAREN STRING RPAREN                 # callValue
   | ident                                      # wordValue
+  | listLiteral                                # listValue
   ;
 
 // ---------------------------------------------------------------- templates and policies
@@ -127,7 +131,7 @@ number : INT | DECIMAL ;
 
 // Words that are keywords somewhere but may also name things or start a path.
 ident : IDENT | MODEL | PROVIDER | POLICY | TEMPLATE | TEST | TESTS | DATA | TAGS | MODELS
-      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT ;
+      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR ;
 
 // ---------------------------------------------------------------- lexer
 
@@ -150,6 +154,7 @@ PRICE    : 'price' ;
 EXPECT   : 'expect' ;
 ZONE     : 'zone' ;
 DEFAULT  : 'default' ;
+DETECTOR : 'detector' ;
 WARN     : 'warn' ;
 ON       : 'on' ;
 AT       : 'at' ;

@@ -86,7 +86,10 @@ public enum Code {
     KG0601("invalid price", "A price reads `price input <usd> usd per 1m tokens, output <usd> usd per 1m tokens`, with non-negative amounts."),
     KG0602("secret in a policy file", "A provider credential is written as a literal. Secrets never appear in policy files: write `credential env(\"NAME\")` and set the variable where the gateway runs."),
     KG0603("invalid provider", "A provider is either `builtin simulator` or an upstream with a `base_url` and a `kind` of `openai` or `anthropic`."),
-    KG0604("invalid model setting", "A model setting has a value of the wrong kind, e.g. `context` must be a positive integer, `hosting` is `external` or `self`, and `type` is `chat` or `embedding`.");
+    KG0604("invalid model setting", "A model setting has a value of the wrong kind, e.g. `context` must be a positive integer, `hosting` is `external` or `self`, and `type` is `chat` or `embedding`."),
+
+    // ---- detectors
+    KG0701("invalid detector", "A `detector` has a lower-case name (letters, digits, `_`), a `class`, and exactly one of `words [\"...\", ...]` (whole words or phrases, matched case-insensitively) or `pattern \"...\"` (an RE2 expression that cannot match the empty string).");
 
     private final String title;
     private final String explanation;

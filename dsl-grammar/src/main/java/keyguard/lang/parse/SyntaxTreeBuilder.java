@@ -70,6 +70,13 @@ final class SyntaxTreeBuilder {
             }
             return new Item.Model(new Name(quoted.value(), quoted.span()), quoted, List.copyOf(prices), List.copyOf(settings), span(m));
         }
+        if (ctx.detectorDecl() != null) {
+            DetectorDeclContext d = ctx.detectorDecl();
+            StringLit quoted = string(d.name);
+            List<Setting> settings = new ArrayList<>();
+            for (SettingContext sc : d.setting()) settings.add(setting(sc));
+            return new Item.Detector(new Name(quoted.value(), quoted.span()), quoted, List.copyOf(settings), span(d));
+        }
         if (ctx.templateDecl() != null) {
             TemplateDeclContext t = ctx.templateDecl();
             List<Item.Param> params = new ArrayList<>();
@@ -109,6 +116,7 @@ final class SyntaxTreeBuilder {
             }
             case CallValueContext c -> new Value.Call(name(c.ident()), string(c.STRING().getSymbol()), span(c));
             case WordValueContext w -> new Value.Word(name(w.ident()));
+            case ListValueContext l -> new Value.ListV(list(l.listLiteral()), span(l));
             default -> throw new IllegalStateException("unknown value " + ctx.getClass());
         };
     }

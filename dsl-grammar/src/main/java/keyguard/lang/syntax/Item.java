@@ -13,6 +13,9 @@ public sealed interface Item {
 
     record Model(Name name, StringLit quoted, List<PriceTerm> prices, List<Setting> settings, Span span) implements Item {}
 
+    /** {@code detector "name" { words [...] | pattern "..."  class C }}. */
+    record Detector(Name name, StringLit quoted, List<Setting> settings, Span span) implements Item {}
+
     record Param(Name name, Name type, Expr defaultValue, Span span) {}
 
     record Template(Name name, List<Param> params, List<Statement> body, Span span) implements Item {}

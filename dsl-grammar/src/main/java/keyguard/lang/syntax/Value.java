@@ -3,7 +3,7 @@ package keyguard.lang.syntax;
 import java.math.BigDecimal;
 import keyguard.lang.source.Span;
 
-/** The value of a {@code provider} or {@code model} setting. */
+/** The value of a {@code provider}, {@code model} or {@code detector} setting. */
 public sealed interface Value {
     Span span();
 
@@ -22,4 +22,7 @@ public sealed interface Value {
     record Word(Name word) implements Value {
         public Span span() { return word.span(); }
     }
+
+    /** {@code ["a", "b"]}: a detector's word list. */
+    record ListV(java.util.List<Expr> items, Span span) implements Value {}
 }

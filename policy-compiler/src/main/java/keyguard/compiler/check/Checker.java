@@ -32,6 +32,7 @@ import keyguard.policy.CounterRef;
 import keyguard.policy.DataAction;
 import keyguard.policy.DataClass;
 import keyguard.policy.DataRule;
+import keyguard.policy.DetectorSpec;
 import keyguard.policy.Durations;
 import keyguard.policy.ForbidRule;
 import keyguard.policy.LimitSpec;
@@ -68,6 +69,7 @@ public final class Checker {
     private final Diagnostics diagnostics;
     private final Map<String, Item.Provider> providerDecls = new LinkedHashMap<>();
     private final Map<String, Item.Model> modelDecls = new LinkedHashMap<>();
+    private final Map<String, Item.Detector> detectorDecls = new LinkedHashMap<>();
     private final Map<String, Item.Template> templates = new LinkedHashMap<>();
     private final Map<String, Item.Policy> policyDecls = new LinkedHashMap<>();
     /** Several {@code tests} blocks may test one policy, e.g. from different files; they add up. */
@@ -75,6 +77,7 @@ public final class Checker {
 
     private final Map<String, ProviderInfo> providers = new LinkedHashMap<>();
     private final Map<String, ModelInfo> models = new LinkedHashMap<>();
+    private final List<DetectorSpec> detectors = new ArrayList<>();
 
     private Checker(Diagnostics diagnostics) { this.diagnostics = diagnostics; }
 
@@ -84,6 +87,7 @@ public final class Checker {
         c.declare(files);
         c.checkProviders();
         c.checkModels();
+        c.checkDetectors();
         c.checkTemplates();
         Map<String, Policy> policies = new LinkedHashMap<>();
         for (Item.Policy p : c.policyDecls.values()) {
@@ -94,7 +98,7 @@ public final class Checker {
         List<PolicyTestCase> tests = new TestChecker(diagnostics, c.models, policies, c.policyDecls.keySet()).check(c.testDecls);
         if (diagnostics.hasErrors()) return null;
         return new PolicySet(revision, Map.copyOf(c.providers), java.util.Collections.unmodifiableMap(c.models),
-                java.util.Collections.unmodifiableMap(policies), List.copyOf(tests));
+                java.util.Collections.unmodifiableMap(policies), List.copyOf(tests), List.copyOf(c.detectors));
     }
 
     // ------------------------------------------------------------------ declarations
@@ -109,6 +113,7 @@ public final class Checker {
                 Map<String, ? extends Item> table = switch (item) {
                     case Item.Provider p -> providerDecls;
                     case Item.Model m -> modelDecls;
+                    case Item.Detector d -> detectorDecls;
                     case Item.Template t -> templates;
                     case Item.Policy p -> policyDecls;
                     case Item.Tests t -> throw new IllegalStateException("handled above");
@@ -138,6 +143,7 @@ public final class Checker {
         return switch (item) {
             case Item.Provider p -> "provider";
             case Item.Model m -> "model";
+            case Item.Detector d -> "detector";
             case Item.Template t -> "template";
             case Item.Policy p -> "policy";
             case Item.Tests t -> "test suite";
@@ -381,6 +387,75 @@ public final class Checker {
         diagnostics.add(Diagnostic.error(Code.KG0601, span, message)
                 .label("invalid price")
                 .help("write `price input 0.15 usd per 1m tokens, output 0.60 usd per 1m tokens`"));
+    }
+
+    private static final Set<String> DETECTOR_SETTINGS = Set.of("words", "pattern", "class");
+
+    /** {@code detector "name" { words [...] class C }} or {@code { pattern "RE2" class C }}. */
+    private void checkDetectors() {
+        for (Item.Detector d : detectorDecls.values()) {
+            Map<String, Setting> s = settings(d.settings(), DETECTOR_SETTINGS, "detector");
+            String name = d.name().text();
+            if (!name.matches("[a-z][a-z0-9_]*")) {
+                diagnostics.add(Diagnostic.error(Code.KG0701, d.quoted().span(), "invalid detector name `" + name + "`")
+                        .label("lower-case letters, digits and `_`")
+                        .help("the name appears in decisions and placeholders, e.g. `[" + name.toUpperCase(java.util.Locale.ROOT) + "_1]`"));
+                continue;
+            }
+            Setting words = s.get("words");
+            Setting pattern = s.get("pattern");
+            Setting cls = s.get("class");
+            if (cls == null || (words == null) == (pattern == null)) {
+                diagnostics.add(Diagnostic.error(Code.KG0701, d.name().span(), cls == null ? "detector `" + name + "` has no `class`"
+                                : "detector `" + name + "` needs exactly one of `words` and `pattern`")
+                        .label("incomplete detector")
+                        .help("write `detector \"" + name + "\" { words [\"...\"] class confidential }` or `{ pattern \"...\" class internal }`"));
+                continue;
+            }
+            DataClass dataClass = cls.value() instanceof Value.Word w ? dataClass(w.word().text(), w.span()) : dataClass(cls.value().span().text(), cls.value().span());
+            if (dataClass == null) continue;
+            if (words != null) {
+                List<String> list = new ArrayList<>();
+                boolean ok = words.value() instanceof Value.ListV lv && !lv.items().isEmpty();
+                if (ok) {
+                    for (keyguard.lang.syntax.Expr e : ((Value.ListV) words.value()).items()) {
+                        if (e instanceof keyguard.lang.syntax.Expr.Str str && !str.lit().value().isBlank()
+                                && Character.isLetterOrDigit(str.lit().value().strip().charAt(0))) {
+                            list.add(str.lit().value().strip());
+                        } else {
+                            ok = false;
+                        }
+                    }
+                }
+                if (!ok) {
+                    diagnostics.add(Diagnostic.error(Code.KG0701, words.value().span(), "`words` must be a non-empty list of words or phrases in quotes")
+                            .label("not a word list")
+                            .help("e.g. `words [\"bluebird\", \"night jar\"]`: matched case-insensitively, as whole words"));
+                    continue;
+                }
+                detectors.add(new DetectorSpec(name, List.copyOf(list), null, dataClass, d.span()));
+            } else {
+                if (!(pattern.value() instanceof Value.Str str)) {
+                    diagnostics.add(Diagnostic.error(Code.KG0701, pattern.value().span(), "`pattern` must be a regular expression in quotes")
+                            .label("not a string"));
+                    continue;
+                }
+                try {
+                    com.google.re2j.Pattern compiled = com.google.re2j.Pattern.compile(str.lit().value());
+                    if (compiled.matcher("").matches()) {
+                        diagnostics.add(Diagnostic.error(Code.KG0701, str.span(), "the pattern of detector `" + name + "` matches the empty string")
+                                .label("would match everywhere")
+                                .help("make at least one character required"));
+                        continue;
+                    }
+                    detectors.add(new DetectorSpec(name, List.of(), compiled, dataClass, d.span()));
+                } catch (com.google.re2j.PatternSyntaxException ex) {
+                    diagnostics.add(Diagnostic.error(Code.KG0404, str.span(), "invalid regular expression: " + ex.getDescription())
+                            .label("RE2 syntax")
+                            .help("RE2 has no backreferences or lookaround; that is what keeps matching linear"));
+                }
+            }
+        }
     }
 
     private DataClass dataClass(String word, Span span) {

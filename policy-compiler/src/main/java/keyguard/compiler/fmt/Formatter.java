@@ -128,6 +128,10 @@ public final class Formatter {
                 text("model " + m.quoted().span().text() + " {");
                 settings(m.settings(), m.prices(), m.span());
             }
+            case Item.Detector d -> {
+                text("detector " + d.quoted().span().text() + " {");
+                settings(d.settings(), List.of(), d.span());
+            }
             case Item.Template t -> {
                 StringBuilder sb = new StringBuilder("template " + t.name().text() + "(");
                 for (int i = 0; i < t.params().size(); i++) {
@@ -331,6 +335,7 @@ public final class Formatter {
             case Value.Suffixed s -> s.raw();
             case Value.Call c -> c.function().text() + "(" + c.arg().span().text() + ")";
             case Value.Word w -> w.word().text();
+            case Value.ListV l -> list(l.items());
         };
     }
 
