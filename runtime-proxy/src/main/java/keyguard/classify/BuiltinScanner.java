@@ -26,6 +26,7 @@ public final class BuiltinScanner {
     public void scan(String s, Sink sink) {
         int n = s.length();
         endSearchText = null;
+        int nextAt = s.indexOf('@');
         int i = 0;
         while (i < n) {
             char c = s.charAt(i);
@@ -43,7 +44,9 @@ public final class BuiltinScanner {
                 i++;
                 continue;
             }
-            int end = email(s, i);
+            // An e-mail needs an `@` within reach: find the next one once, not per word.
+            if (nextAt >= 0 && nextAt < i) nextAt = s.indexOf('@', i);
+            int end = nextAt >= 0 && nextAt - i <= MAX_LOCAL ? email(s, i) : -1;
             if (end > 0) {
                 sink.found(Detector.EMAIL, i, end);
                 i = end;

@@ -2,6 +2,7 @@ package keyguard.proxy;
 
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
+import keyguard.classify.Classification;
 import keyguard.keys.KeyRecord;
 import keyguard.policy.Decision;
 import keyguard.policy.ModelInfo;
@@ -20,15 +21,22 @@ public final class AccessLog {
     }
 
     public void decided(String decisionId, KeyRecord key, Endpoint endpoint, String model, Decision d, int status) {
-        LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s rules=%s", decisionId,
-                key.id(), key.name(), key.policy(), endpoint.path(), model, status, d.kind().name().toLowerCase(), String.join(",", d.rules())));
+        decided(decisionId, key, endpoint, model, d, status, Classification.NOTHING);
+    }
+
+    /** A refused decision, with the prompt's data class and detector hits (types and counts, never values). */
+    public void decided(String decisionId, KeyRecord key, Endpoint endpoint, String model, Decision d, int status, Classification data) {
+        LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s rules=%s data_class=%s detected=%s",
+                decisionId, key.id(), key.name(), key.policy(), endpoint.path(), model, status, d.kind().name().toLowerCase(),
+                String.join(",", d.rules()), data.dataClass().word(), data.summary()));
     }
 
     public void completed(String decisionId, KeyRecord key, Endpoint endpoint, String model, ModelInfo routed, Decision d, int status,
-                          String outcome, long prompt, long completion, long overheadNanos, long totalNanos) {
+                          String outcome, long prompt, long completion, long overheadNanos, long totalNanos, Classification data) {
         LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s routed=%s provider=%s status=%d outcome=%s "
-                        + "prompt_tokens=%d completion_tokens=%d overhead_us=%d total_ms=%d tags=%s", decisionId, key.id(), key.name(),
-                key.policy(), endpoint.path(), model, routed.name(), routed.provider(), status, outcome, prompt, completion,
-                overheadNanos / 1000, totalNanos / 1_000_000, d.tags()));
+                        + "prompt_tokens=%d completion_tokens=%d overhead_us=%d total_ms=%d data_class=%s detected=%s data_action=%s tags=%s",
+                decisionId, key.id(), key.name(), key.policy(), endpoint.path(), model, routed.name(), routed.provider(), status, outcome,
+                prompt, completion, overheadNanos / 1000, totalNanos / 1_000_000, data.dataClass().word(), data.summary(),
+                d.dataAction().word(), d.tags()));
     }
 }

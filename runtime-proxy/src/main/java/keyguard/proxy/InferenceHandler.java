@@ -280,7 +280,7 @@ public final class InferenceHandler implements HttpHandler {
             Decision throttled = Decisions.throttled(evaluator.policy(), refused.limit());
             counters.rateLimitHeaders(now, headers);
             Responses.error(exchange, shape, DecisionErrors.of(throttled, lp.set().revision(), decisionId, refused, now), headers);
-            log.decided(decisionId, key, endpoint, request.model(), throttled, 429);
+            log.decided(decisionId, key, endpoint, request.model(), throttled, 429, classification);
             return;
         }
         Lease lease = (Lease) admission;
@@ -300,7 +300,7 @@ public final class InferenceHandler implements HttpHandler {
             boolean consumed = status < 400 || status == 499;
             enforcer.settle(lease, consumed, used + completion, routed.costMicros(used, completion));
             log.completed(decisionId, key, endpoint, request.model(), routed, decision, status, outcome, used, completion,
-                    overheadNanos, System.nanoTime() - start);
+                    overheadNanos, System.nanoTime() - start, classification);
         };
         try {
             provider.handle(new Call(forwarded, routed, providerInfo, new ClientStream(exchange), prompt, headers, listener));
@@ -330,7 +330,7 @@ public final class InferenceHandler implements HttpHandler {
                     .withDetails(error).detail("data_class", classification.dataClass().word()).detail("detected", classification.summary());
         }
         Responses.error(exchange, endpoint.shape(), error, headers);
-        log.decided(decisionId, key, endpoint, request.model(), decision, DecisionErrors.status(decision));
+        log.decided(decisionId, key, endpoint, request.model(), decision, DecisionErrors.status(decision), classification);
     }
 
     static String decisionId() {

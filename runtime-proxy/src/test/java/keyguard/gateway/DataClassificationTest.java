@@ -63,6 +63,10 @@ class DataClassificationTest {
         assertFalse(r.body().contains("jane.doe") || r.body().contains("4111"), "never the matched text");
         assertEquals(before, h.upstream.received.size(), "nothing reached the upstream");
         assertFalse(h.logLines.stream().anyMatch(l -> l.contains("jane.doe") || l.contains("4111 1111")), "nor the logs");
+        String decisionId = r.headers().firstValue("x-keyguard-decision-id").orElseThrow();
+        for (int i = 0; i < 100 && h.logLines.stream().noneMatch(l -> l.contains(decisionId)); i++) Thread.sleep(10); // logged after the answer
+        assertTrue(h.logLines.stream().anyMatch(l -> l.contains(decisionId) && l.contains("data_class=restricted")
+                && l.contains("detected=email:2,card_number:1")), "the decision records the class and hits by type and count");
     }
 
     @Test
