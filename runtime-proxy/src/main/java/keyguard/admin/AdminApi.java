@@ -31,8 +31,8 @@ import keyguard.proxy.Responses;
 
 /**
  * The admin API (its own listener, loopback by default), JSON, authenticated by the
- * bootstrap admin token. This issue's part: create, list and show keys; policy status.
- * Responses never contain a key's hash, and a secret only once, in the create response.
+ * bootstrap admin token: create, list, show, revoke and rotate keys; policy status.
+ * Responses never contain a key's hash, and a secret only in the create and rotate responses.
  */
 public final class AdminApi implements HttpHandler {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -79,20 +79,17 @@ public final class AdminApi implements HttpHandler {
         boolean get = exchange.getRequestMethod().equals(Methods.GET);
         boolean post = exchange.getRequestMethod().equals(Methods.POST);
         if (path.equals("/admin/keys") && post) {
-            exchange.startBlocking();
-            byte[] body;
-            try {
-                body = exchange.getInputStream().readNBytes(1 << 20);
-            } catch (IOException e) {
-                throw new BadAdminRequest(400, "the request body could not be read");
-            }
-            create(exchange, body);
+            create(exchange, body(exchange));
         } else if (path.equals("/admin/keys") && get) {
             ArrayNode list = JSON.createArrayNode();
             keys.all().stream().sorted(Comparator.comparing(KeyRecord::createdAt).thenComparing(KeyRecord::id)).forEach(k -> list.add(KeyRecordJson.view(k)));
             ObjectNode root = JSON.createObjectNode();
             root.set("keys", list);
             Responses.json(exchange, 200, root.toString());
+        } else if (path.startsWith("/admin/keys/") && path.endsWith("/revoke") && post) {
+            revoke(exchange, path.substring("/admin/keys/".length(), path.length() - "/revoke".length()));
+        } else if (path.startsWith("/admin/keys/") && path.endsWith("/rotate") && post) {
+            rotate(exchange, path.substring("/admin/keys/".length(), path.length() - "/rotate".length()), body(exchange));
         } else if (path.startsWith("/admin/keys/") && get) {
             KeyRecord k = keys.get(path.substring("/admin/keys/".length()));
             if (k == null) throw new BadAdminRequest(404, "no key `" + path.substring("/admin/keys/".length()) + "`");
@@ -114,7 +111,15 @@ public final class AdminApi implements HttpHandler {
         }
     }
 
-    private void create(HttpServerExchange exchange, byte[] bytes) throws BadAdminRequest {
+    private static JsonNode body(HttpServerExchange exchange) throws BadAdminRequest {
+        exchange.startBlocking();
+        byte[] bytes;
+        try {
+            bytes = exchange.getInputStream().readNBytes(1 << 20);
+        } catch (IOException e) {
+            throw new BadAdminRequest(400, "the request body could not be read");
+        }
+        if (bytes.length == 0) return JSON.createObjectNode();
         JsonNode body;
         try {
             body = JSON.readTree(bytes);
@@ -122,6 +127,58 @@ public final class AdminApi implements HttpHandler {
             throw new BadAdminRequest(400, "request body is not valid JSON");
         }
         if (body == null || !body.isObject()) throw new BadAdminRequest(400, "request body must be a JSON object");
+        return body;
+    }
+
+    /** Revokes a key: its next request is refused with 401. Revoking twice is fine. */
+    private void revoke(HttpServerExchange exchange, String id) throws BadAdminRequest {
+        KeyRecord k;
+        synchronized (keys) {
+            k = keys.get(id);
+            if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
+            if (k.state() != KeyState.REVOKED) {
+                k = k.withState(KeyState.REVOKED);
+                keys.put(k);
+            }
+        }
+        Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
+    }
+
+    /**
+     * Rotates a key: a new secret now, the old one accepted until {@code grace} has passed.
+     * With a {@code request_id}, the new secret is derived from it, so a retry with the same
+     * id (a lost response) returns the same secret and mints nothing new.
+     */
+    private void rotate(HttpServerExchange exchange, String id, JsonNode body) throws BadAdminRequest {
+        String requestId = text(body, "request_id", false);
+        String grace = text(body, "grace", false);
+        long graceSeconds = grace.isEmpty() ? 0 : Durations.parseSeconds(grace);
+        if (graceSeconds < 0 || (!grace.isEmpty() && graceSeconds == 0 && !grace.equals("0s"))) {
+            throw new BadAdminRequest(400, "`grace` must be a duration such as `0s`, `1h` or `7d`");
+        }
+        Instant now = clock.instant();
+        String secret;
+        KeyRecord k;
+        int status = 200;
+        synchronized (keys) {
+            k = keys.get(id);
+            if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
+            if (k.state() == KeyState.REVOKED) throw new BadAdminRequest(409, "key `" + id + "` is revoked; create a new key instead");
+            if (!requestId.isEmpty() && k.rotation() != null && requestId.equals(k.rotation().requestId())) {
+                secret = secrets.derive(id, requestId); // the same rotation, retried: same answer
+            } else {
+                secret = requestId.isEmpty() ? "kg-" + id + "-" + KeySecrets.generate().secret().substring(16) : secrets.derive(id, requestId);
+                k = k.rotated(secrets.hash(secret), new KeyRecord.Rotation(k.secretHash(), now.plusSeconds(graceSeconds), requestId, now));
+                keys.put(k);
+                status = 201;
+            }
+        }
+        ObjectNode out = KeyRecordJson.view(k);
+        out.put("secret", secret);
+        Responses.json(exchange, status, out.toString());
+    }
+
+    private void create(HttpServerExchange exchange, JsonNode body) throws BadAdminRequest {
         String policy = text(body, "policy", true);
         String name = text(body, "name", true);
         String owner = text(body, "owner", false);

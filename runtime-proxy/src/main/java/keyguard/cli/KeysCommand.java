@@ -16,11 +16,12 @@ import keyguard.gateway.DataDirectory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "keys", description = "Manage virtual keys of a running gateway (through its admin API).",
-        subcommands = {KeysCommand.Create.class, KeysCommand.ListKeys.class})
+        subcommands = {KeysCommand.Create.class, KeysCommand.ListKeys.class, KeysCommand.Revoke.class, KeysCommand.Rotate.class})
 final class KeysCommand {
 
     /** Where the admin API is and how to authenticate to it. */
@@ -123,6 +124,78 @@ final class KeysCommand {
                 out.printf("%-12s  %-20s  %-12s  %-8s  %s%n", k.path("id").asText(), k.path("name").asText(), k.path("policy").asText(),
                         k.path("state").asText(), k.path("expires_at").isNull() ? "never" : k.path("expires_at").asText());
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "revoke", description = "Revoke a key: its next request is refused (401).")
+    static final class Revoke implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        AdminOptions admin;
+
+        @Parameters(paramLabel = "ID", description = "the key id (the part after `kg-`)")
+        String id;
+
+        @Override
+        public Integer call() throws Exception {
+            AdminClient.Reply r;
+            try {
+                r = admin.client().post("admin/keys/" + id + "/revoke", new ObjectMapper().createObjectNode());
+            } catch (IOException e) {
+                spec.commandLine().getErr().println("error: " + e.getMessage());
+                return 2;
+            }
+            if (r.status() != 200) {
+                spec.commandLine().getErr().println("error: " + r.error());
+                return 1;
+            }
+            spec.commandLine().getOut().println("revoked key " + id);
+            return 0;
+        }
+    }
+
+    @Command(name = "rotate", sortOptions = false,
+            description = "Give a key a new secret; the old one keeps working for the grace period. Prints the new secret once.")
+    static final class Rotate implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        AdminOptions admin;
+
+        @Parameters(paramLabel = "ID", description = "the key id (the part after `kg-`)")
+        String id;
+
+        @Option(names = "--grace", paramLabel = "DURATION", description = "how long the old secret keeps working, e.g. 1h, 7d (default: 0s)")
+        String grace = "0s";
+
+        @Option(names = "--request-id", paramLabel = "ID",
+                description = "makes the rotation idempotent: retrying with the same id returns the same secret (default: a fresh id)")
+        String requestId = java.util.UUID.randomUUID().toString();
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            AdminClient.Reply r;
+            try {
+                r = admin.client().post("admin/keys/" + id + "/rotate",
+                        new ObjectMapper().createObjectNode().put("grace", grace).put("request_id", requestId));
+            } catch (IOException e) {
+                spec.commandLine().getErr().println("error: " + e.getMessage());
+                return 2;
+            }
+            if (r.status() != 200 && r.status() != 201) {
+                spec.commandLine().getErr().println("error: " + r.error());
+                return 1;
+            }
+            JsonNode k = r.body();
+            out.printf("rotated key %s; the old secret works until %s (request id %s)%n", id,
+                    k.path("rotation").path("previous_valid_until").asText(), requestId);
+            out.println("new secret (shown once; store it now):");
+            out.println(k.path("secret").asText());
             return 0;
         }
     }

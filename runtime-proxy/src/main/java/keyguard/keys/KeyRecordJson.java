@@ -32,12 +32,21 @@ public final class KeyRecordJson {
         if (k.expiresAt() != null) o.put("expires_at", k.expiresAt().toString());
         else o.putNull("expires_at");
         o.put("state", k.state().name().toLowerCase(Locale.ROOT));
+        if (k.rotation() != null) {
+            o.putObject("rotation").put("rotated_at", k.rotation().rotatedAt().toString())
+                    .put("previous_valid_until", k.rotation().previousValidUntil().toString());
+        }
         return o;
     }
 
-    /** The stored form: the view plus the secret hash. */
+    /** The stored form: the view plus the secret hashes and the rotation's request id. */
     static String stored(KeyRecord k) {
-        return view(k).put("secret_hash", k.secretHash()).toString();
+        ObjectNode o = view(k).put("secret_hash", k.secretHash());
+        if (k.rotation() != null) {
+            ((ObjectNode) o.get("rotation")).put("previous_hash", k.rotation().previousHash())
+                    .put("request_id", k.rotation().requestId());
+        }
+        return o.toString();
     }
 
     static KeyRecord parse(String json) {
@@ -48,7 +57,10 @@ public final class KeyRecordJson {
             return new KeyRecord(o.get("id").asText(), o.get("name").asText(), o.path("owner").asText(""), o.get("policy").asText(),
                     Map.copyOf(labels), Instant.parse(o.get("created_at").asText()),
                     o.hasNonNull("expires_at") ? Instant.parse(o.get("expires_at").asText()) : null,
-                    KeyState.valueOf(o.get("state").asText().toUpperCase(Locale.ROOT)), o.get("secret_hash").asText());
+                    KeyState.valueOf(o.get("state").asText().toUpperCase(Locale.ROOT)), o.get("secret_hash").asText(),
+                    o.hasNonNull("rotation") ? new KeyRecord.Rotation(o.get("rotation").get("previous_hash").asText(),
+                            Instant.parse(o.get("rotation").get("previous_valid_until").asText()),
+                            o.get("rotation").path("request_id").asText(""), Instant.parse(o.get("rotation").get("rotated_at").asText())) : null);
         } catch (IOException e) {
             throw new UncheckedIOException("corrupt key record: " + e.getMessage(), e);
         }

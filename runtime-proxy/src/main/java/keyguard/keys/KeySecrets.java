@@ -46,6 +46,24 @@ public final class KeySecrets {
         return new NewSecret(id, "kg-" + id + "-" + random(SECRET_ALPHABET, 43));
     }
 
+    /**
+     * The secret a rotation with {@code requestId} gives key {@code id}: derived from the
+     * server secret, so a retried rotation returns the same secret without it ever being
+     * stored.
+     */
+    public String derive(String id, String requestId) {
+        byte[] mac = macs.get().doFinal(("rotate\u0000" + id + "\u0000" + requestId).getBytes(StandardCharsets.UTF_8));
+        java.math.BigInteger n = new java.math.BigInteger(1, mac);
+        java.math.BigInteger base = java.math.BigInteger.valueOf(SECRET_ALPHABET.length);
+        char[] out = new char[43];
+        for (int i = 0; i < out.length; i++) {
+            java.math.BigInteger[] qr = n.divideAndRemainder(base);
+            out[i] = SECRET_ALPHABET[qr[1].intValue()];
+            n = qr[0];
+        }
+        return "kg-" + id + "-" + new String(out);
+    }
+
     /** The id part of a presented secret, or null when it does not have the key shape. */
     public static String idOf(String presented) {
         if (presented == null || presented.length() != 3 + 12 + 1 + 43 || !presented.startsWith("kg-") || presented.charAt(15) != '-') {

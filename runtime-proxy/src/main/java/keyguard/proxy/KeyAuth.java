@@ -35,8 +35,14 @@ public final class KeyAuth {
         }
         String id = KeySecrets.idOf(presented);
         KeyRecord record = id == null ? null : keys.get(id);
-        if (record == null || !secrets.matches(presented, record.secretHash())) {
-            return GatewayError.unauthorized("invalid API key");
+        if (record == null) return GatewayError.unauthorized("invalid API key");
+        if (!secrets.matches(presented, record.secretHash())) {
+            KeyRecord.Rotation r = record.rotation();
+            if (r == null || !secrets.matches(presented, r.previousHash())) return GatewayError.unauthorized("invalid API key");
+            if (!clock.instant().isBefore(r.previousValidUntil())) {
+                return GatewayError.unauthorized("this secret of API key `" + record.id() + "` was replaced at " + r.rotatedAt()
+                        + " and stopped working at " + r.previousValidUntil() + "; use the new secret");
+            }
         }
         if (record.state() == KeyState.REVOKED) return GatewayError.unauthorized("API key `" + record.id() + "` has been revoked");
         if (record.expired(clock.instant())) {

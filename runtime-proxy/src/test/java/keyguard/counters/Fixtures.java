@@ -13,7 +13,7 @@ import keyguard.compiler.PolicyCompiler;
 import keyguard.policy.Policy;
 
 /** Policies compiled from text, and a clock the test moves. */
-final class Fixtures {
+public final class Fixtures {
     private Fixtures() {}
 
     static final String MODELS = """
@@ -35,14 +35,14 @@ final class Fixtures {
         }
     }
 
-    static final class MovableClock extends Clock {
+    public static final class MovableClock extends Clock {
         private final AtomicLong millis;
 
-        MovableClock(Instant start) { millis = new AtomicLong(start.toEpochMilli()); }
+        public MovableClock(Instant start) { millis = new AtomicLong(start.toEpochMilli()); }
 
-        void advance(long ms) { millis.addAndGet(ms); }
+        public void advance(long ms) { millis.addAndGet(ms); }
 
-        void set(Instant t) { millis.set(t.toEpochMilli()); }
+        public void set(Instant t) { millis.set(t.toEpochMilli()); }
 
         @Override public long millis() { return millis.get(); }
 
