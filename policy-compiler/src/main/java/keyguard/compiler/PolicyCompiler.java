@@ -36,6 +36,11 @@ public final class PolicyCompiler {
     }
 
     public static Result compile(List<Source> sources) {
+        return compile(sources, revision(sources));
+    }
+
+    /** Compiles under a given revision label (the gateway's git commit id). */
+    public static Result compile(List<Source> sources, String revision) {
         Diagnostics diagnostics = new Diagnostics();
         List<PolicyFile> files = new ArrayList<>();
         for (Source s : sources) {
@@ -44,7 +49,7 @@ public final class PolicyCompiler {
             if (r.file() != null) files.add(r.file());
         }
         if (diagnostics.hasErrors()) return new Result(null, diagnostics, files);
-        PolicySet set = Checker.check(files, revision(sources), diagnostics);
+        PolicySet set = Checker.check(files, revision, diagnostics);
         return new Result(set, diagnostics, files);
     }
 

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 import keyguard.gateway.LoadedPolicies;
+import keyguard.gateway.PolicyLoader;
 import keyguard.keys.KeyRecord;
 import keyguard.keys.KeyRecordJson;
 import keyguard.keys.KeySecrets;
@@ -40,13 +41,15 @@ public final class AdminApi implements HttpHandler {
     private final KeyStore keys;
     private final KeySecrets secrets;
     private final Supplier<LoadedPolicies> policies;
+    private final PolicyLoader loader;
     private final byte[] token;
     private final Clock clock;
 
-    public AdminApi(KeyStore keys, KeySecrets secrets, Supplier<LoadedPolicies> policies, String token, Clock clock) {
+    public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, String token, Clock clock) {
         this.keys = keys;
         this.secrets = secrets;
-        this.policies = policies;
+        this.loader = loader;
+        this.policies = loader::current;
         this.token = token.getBytes(StandardCharsets.UTF_8);
         this.clock = clock;
     }
@@ -95,20 +98,40 @@ public final class AdminApi implements HttpHandler {
             if (k == null) throw new BadAdminRequest(404, "no key `" + path.substring("/admin/keys/".length()) + "`");
             Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
         } else if (path.equals("/admin/policies") && get) {
-            LoadedPolicies lp = policies.get();
-            ObjectNode root = JSON.createObjectNode();
-            root.put("revision", lp.set().revision());
-            root.put("loaded_at", lp.loadedAt().toString());
-            ArrayNode names = root.putArray("policies");
-            lp.set().policies().keySet().forEach(names::add);
-            ArrayNode models = root.putArray("models");
-            lp.set().models().values().forEach(m -> models.addObject().put("id", m.name()).put("provider", m.provider()).put("type", m.type()));
-            ObjectNode missing = root.putObject("missing_credentials");
-            lp.providers().missingCredentials().forEach(missing::put);
-            Responses.json(exchange, 200, root.toString());
+            Responses.json(exchange, 200, policyStatus(policies.get()).toString());
+        } else if (path.equals("/admin/policies/reload") && post) {
+            LoadedPolicies before = policies.get();
+            LoadedPolicies after = loader.reload();
+            PolicyLoader.Failure failure = loader.lastFailure();
+            boolean failed = failure != null && after == before;
+            ObjectNode out = policyStatus(after);
+            out.put("reloaded", after != before);
+            Responses.json(exchange, failed ? 422 : 200, out.toString());
         } else {
             throw new BadAdminRequest(404, "no admin route " + exchange.getRequestMethod() + " " + path);
         }
+    }
+
+    /** Revision, load time, policies, models, missing credentials, reload counts and the last failure. */
+    private ObjectNode policyStatus(LoadedPolicies lp) {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("revision", lp.set().revision());
+        root.put("loaded_at", lp.loadedAt().toString());
+        ArrayNode names = root.putArray("policies");
+        lp.set().policies().keySet().forEach(names::add);
+        ArrayNode models = root.putArray("models");
+        lp.set().models().values().forEach(m -> models.addObject().put("id", m.name()).put("provider", m.provider()).put("type", m.type()));
+        ObjectNode missing = root.putObject("missing_credentials");
+        lp.providers().missingCredentials().forEach(missing::put);
+        root.put("reloads", loader.reloads());
+        root.put("reload_failures", loader.failures());
+        PolicyLoader.Failure f = loader.lastFailure();
+        if (f == null) {
+            root.putNull("last_error");
+        } else {
+            root.putObject("last_error").put("at", f.at().toString()).put("revision", f.revision()).put("report", f.report());
+        }
+        return root;
     }
 
     private static JsonNode body(HttpServerExchange exchange) throws BadAdminRequest {

@@ -40,10 +40,11 @@ final class ServeCommand implements Callable<Integer> {
         Gateway gateway;
         try {
             GatewayConfig d = GatewayConfig.defaults(policies, data);
-            gateway = Gateway.start(new GatewayConfig(policies, data, host, port, adminPort, host, d.maxBodyBytes(), d.env(), d.clock(), d.counters()));
+            gateway = Gateway.start(new GatewayConfig(policies, data, host, port, adminPort, host, d.maxBodyBytes(), d.env(), d.clock(), d.counters(),
+                    d.policyWatchDebounce()));
         } catch (PolicyLoadException e) {
-            err.print(e.diagnostics().render());
-            err.println("error: the policies in " + policies + " do not compile; the gateway did not start");
+            err.print(e.report());
+            err.println("error: the policies in " + policies + " do not load (" + e.getMessage() + "); the gateway did not start");
             err.flush();
             return 1;
         } catch (RuntimeException e) {

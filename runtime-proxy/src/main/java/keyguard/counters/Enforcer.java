@@ -41,7 +41,8 @@ public final class Enforcer implements AutoCloseable {
     private final Clock clock;
     private final long leaseMillis;
     private final ConcurrentHashMap<String, KeyCounters> byKey = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<Policy, Plan> plans = new ConcurrentHashMap<>();
+    /** The plan of each policy name, for its latest revision (a reload replaces it, so old revisions are not kept). */
+    private final ConcurrentHashMap<String, Plan> plans = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Calendar> calendars = new ConcurrentHashMap<>();
     private final ScheduledExecutorService reaper;
     private volatile boolean closed;
@@ -72,7 +73,7 @@ public final class Enforcer implements AutoCloseable {
     public KeyCounters counters(String keyId, Policy policy) {
         KeyCounters kc = byKey.get(keyId);
         if (kc != null && kc.plan.policy == policy) return kc;
-        Plan plan = plans.computeIfAbsent(policy, p -> Plan.of(p, this::calendar));
+        Plan plan = plans.compute(policy.name(), (name, had) -> had != null && had.policy == policy ? had : Plan.of(policy, this::calendar));
         long[] ids = new long[plan.size()];
         long[] rows = new long[plan.size()];
         for (int i = 0; i < ids.length; i++) {

@@ -7,7 +7,6 @@ import io.undertow.server.HttpServerExchange;
 import io.undertow.util.Methods;
 import java.net.InetSocketAddress;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicReference;
 import keyguard.admin.AdminApi;
 import keyguard.compiler.Backend;
 import keyguard.compiler.PolicyCompiler;
@@ -40,11 +39,11 @@ public final class Gateway implements AutoCloseable {
     private final Undertow admin;
     private final KeyStore keys;
     private final Enforcer enforcer;
-    private final AtomicReference<LoadedPolicies> current;
+    private final PolicyLoader current;
     private final String adminToken;
     private final DataDirectory dir;
 
-    private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, AtomicReference<LoadedPolicies> current,
+    private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, PolicyLoader current,
                     String adminToken, DataDirectory dir) {
         this.data = data;
         this.admin = admin;
@@ -60,12 +59,8 @@ public final class Gateway implements AutoCloseable {
         // Warm up the tokenizers before the first request pays for loading them.
         keyguard.tokens.TokenCounter.CL100K.count("warm up");
         keyguard.tokens.TokenCounter.O200K.count("warm up");
-        PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(cfg.policies());
-        if (!compiled.ok()) throw new PolicyLoadException(compiled.diagnostics());
-        Providers.HttpUpstreamHolder http = new Providers.HttpUpstreamHolder();
-        AtomicReference<LoadedPolicies> current = new AtomicReference<>(new LoadedPolicies(compiled.set(),
-                Backend.COMPILED.evaluators(compiled.set()), new Providers(compiled.set(), cfg.env(), http), cfg.clock().instant(),
-                new keyguard.classify.Classifier(compiled.set().detectors())));
+        PolicyLoader current = new PolicyLoader(cfg.policies(), cfg.env(), new Providers.HttpUpstreamHolder(), cfg.clock());
+        current.loadInitial();
 
         DataDirectory dir = DataDirectory.open(cfg.data());
         KeySecrets secrets = new KeySecrets(dir.serverSecret());
@@ -79,10 +74,10 @@ public final class Gateway implements AutoCloseable {
             KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock());
             AccessLog log = new AccessLog();
             Map<String, HttpHandler> routes = Map.of(
-                    Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::get, cfg.maxBodyBytes(), enforcer, log),
-                    Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::get, cfg.maxBodyBytes(), enforcer, log),
-                    Endpoint.MESSAGES.path(), new InferenceHandler(Endpoint.MESSAGES, auth, current::get, cfg.maxBodyBytes(), enforcer, log),
-                    "/v1/models", new ModelsHandler(auth, current::get),
+                    Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
+                    Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
+                    Endpoint.MESSAGES.path(), new InferenceHandler(Endpoint.MESSAGES, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
+                    "/v1/models", new ModelsHandler(auth, current::current),
                     "/healthz", ex -> Responses.json(ex, 200, "{\"status\":\"ok\"}"));
             HttpHandler router = exchange -> {
                 HttpHandler h = routes.get(exchange.getRelativePath());
@@ -104,14 +99,16 @@ public final class Gateway implements AutoCloseable {
             Undertow adminServer = Undertow.builder()
                     .addHttpListener(cfg.adminPort(), cfg.adminHost())
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 1L << 20)
-                    .setHandler(new AdminApi(keys, secrets, current::get, adminToken, cfg.clock()))
+                    .setHandler(new AdminApi(keys, secrets, current, adminToken, cfg.clock()))
                     .build();
             dataServer.start();
             try {
                 adminServer.start();
-            } catch (RuntimeException e) {
+                if (cfg.policyWatchDebounce() != null) current.watch(cfg.policyWatchDebounce());
+            } catch (RuntimeException | java.io.IOException e) {
                 dataServer.stop();
-                throw e;
+                adminServer.stop();
+                throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
             }
             return new Gateway(dataServer, adminServer, keys, enforcer, current, adminToken, dir);
         } catch (RuntimeException e) {
@@ -140,7 +137,9 @@ public final class Gateway implements AutoCloseable {
 
     public DataDirectory dataDirectory() { return dir; }
 
-    public LoadedPolicies policies() { return current.get(); }
+    public LoadedPolicies policies() { return current.current(); }
+
+    public PolicyLoader policyLoader() { return current; }
 
     public KeyStore keys() { return keys; }
 
@@ -148,6 +147,7 @@ public final class Gateway implements AutoCloseable {
 
     @Override
     public void close() {
+        current.close();
         try {
             data.stop();
         } finally {

@@ -8,9 +8,11 @@ import java.util.function.Function;
 /**
  * How to start a gateway. {@code env} supplies provider credentials and
  * {@code KEYGUARD_ADMIN_TOKEN} (tests pass a map instead of the process environment).
+ * {@code policyWatchDebounce} is how long the policy watcher waits for quiet before it
+ * reloads; null turns the watcher off (reloads only on {@code POST /admin/policies/reload}).
  */
 public record GatewayConfig(Path policies, Path data, String host, int port, int adminPort, String adminHost, long maxBodyBytes,
-                            Function<String, String> env, Clock clock, Counters counters) {
+                            Function<String, String> env, Clock clock, Counters counters, Duration policyWatchDebounce) {
 
     public static final long DEFAULT_MAX_BODY = 10L << 20;
 
@@ -24,14 +26,14 @@ public record GatewayConfig(Path policies, Path data, String host, int port, int
 
     public static GatewayConfig defaults(Path policies, Path data) {
         return new GatewayConfig(policies, data, "127.0.0.1", 8080, 8081, "127.0.0.1", DEFAULT_MAX_BODY, System::getenv,
-                Clock.systemUTC(), Counters.DEFAULT);
+                Clock.systemUTC(), Counters.DEFAULT, Duration.ofMillis(300));
     }
 
     public GatewayConfig withClock(Clock c) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, c, counters);
+        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, c, counters, policyWatchDebounce);
     }
 
     public GatewayConfig withCounters(Counters c) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, clock, c);
+        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, clock, c, policyWatchDebounce);
     }
 }

@@ -2,14 +2,20 @@ package keyguard.gateway;
 
 import keyguard.lang.diag.Diagnostics;
 
-/** The policy directory does not compile; the diagnostics say why. */
+/** The policy directory does not compile, or its inline tests fail; {@link #report} says why. */
 public final class PolicyLoadException extends RuntimeException {
-    private final transient Diagnostics diagnostics;
+    private final String report;
 
     public PolicyLoadException(Diagnostics diagnostics) {
         super(diagnostics.errorCount() + " error(s) in the policies");
-        this.diagnostics = diagnostics;
+        this.report = diagnostics.render();
     }
 
-    public Diagnostics diagnostics() { return diagnostics; }
+    public PolicyLoadException(String summary, String report) {
+        super(summary);
+        this.report = report;
+    }
+
+    /** The rendered diagnostics or failed tests. */
+    public String report() { return report; }
 }

@@ -1,0 +1,197 @@
+package keyguard.gateway;
+
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import keyguard.classify.Classifier;
+import keyguard.compiler.Backend;
+import keyguard.compiler.PolicyCompiler;
+import keyguard.compiler.testing.PolicyTestRunner;
+import keyguard.providers.Providers;
+
+/**
+ * Loads the policy directory into the {@link LoadedPolicies} the gateway serves, and
+ * reloads it — on a change seen by the watcher (debounced) or when asked — all or
+ * nothing: every file must compile and every inline test pass, or the running revision
+ * keeps serving and the failure is kept for {@code GET /admin/policies}. A new revision is
+ * swapped in atomically; requests in flight finish on the snapshot they started with, and
+ * the old revision's compiled classes are unloaded once nothing refers to them.
+ */
+public final class PolicyLoader implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("keyguard.policies");
+
+    /** The last reload attempt that failed: when, and the diagnostics or failed tests. */
+    public record Failure(Instant at, String revision, String report) {}
+
+    private final Path dir;
+    private final Function<String, String> env;
+    private final Providers.HttpUpstreamHolder http;
+    private final Clock clock;
+    private final AtomicReference<LoadedPolicies> current = new AtomicReference<>();
+    private final AtomicLong reloads = new AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
+    private volatile Failure lastFailure;
+    private volatile WatchService watcher;
+    private Thread watchThread;
+
+    public PolicyLoader(Path dir, Function<String, String> env, Providers.HttpUpstreamHolder http, Clock clock) {
+        this.dir = dir;
+        this.env = env;
+        this.http = http;
+        this.clock = clock;
+    }
+
+    /** Loads the directory for the first time; a failure is thrown, nothing is served. */
+    public LoadedPolicies loadInitial() {
+        LoadedPolicies lp = compile();
+        current.set(lp);
+        return lp;
+    }
+
+    public LoadedPolicies current() { return current.get(); }
+
+    public Failure lastFailure() { return lastFailure; }
+
+    public long reloads() { return reloads.get(); }
+
+    public long failures() { return failures.get(); }
+
+    /** Compiles the directory again and swaps it in if it loads; the answer says which revision serves. */
+    public synchronized LoadedPolicies reload() {
+        LoadedPolicies before = current.get();
+        try {
+            LoadedPolicies next = compile();
+            if (before != null && next.set().revision().equals(before.set().revision())) return before;
+            current.set(next);
+            reloads.incrementAndGet();
+            lastFailure = null;
+            LOG.log(System.Logger.Level.INFO, "policies reloaded: revision " + next.set().revision()
+                    + (before == null ? "" : " (was " + before.set().revision() + ")"));
+            return next;
+        } catch (PolicyLoadException e) {
+            lastFailure = new Failure(clock.instant(), revisionNow(), e.report()); // before the count: readers see both
+            failures.incrementAndGet();
+            LOG.log(System.Logger.Level.WARNING, "policy reload failed (" + e.getMessage() + "); still serving revision "
+                    + (before == null ? "none" : before.set().revision()) + "\n" + e.report());
+            return before;
+        } catch (RuntimeException e) {
+            lastFailure = new Failure(clock.instant(), "", String.valueOf(e.getMessage()));
+            failures.incrementAndGet();
+            LOG.log(System.Logger.Level.WARNING, "policy reload failed; still serving the previous revision", e);
+            return before;
+        }
+    }
+
+    private String revisionNow() {
+        try {
+            return PolicyRevision.of(dir, PolicyCompiler.read(dir));
+        } catch (RuntimeException e) {
+            return "";
+        }
+    }
+
+    private LoadedPolicies compile() {
+        List<PolicyCompiler.Source> sources = PolicyCompiler.read(dir);
+        String revision = PolicyRevision.of(dir, sources);
+        PolicyCompiler.Result compiled = PolicyCompiler.compile(sources, revision);
+        if (!compiled.ok()) throw new PolicyLoadException(compiled.diagnostics());
+        StringBuilder failed = new StringBuilder();
+        int failedCount = 0;
+        for (PolicyTestRunner.Outcome o : PolicyTestRunner.run(compiled.set(), Backend.COMPILED)) {
+            if (o.passed()) continue;
+            failedCount++;
+            failed.append("test failed: ").append(o.test().policy()).append(" / \"").append(o.test().name()).append("\": ")
+                    .append(o.failure()).append('\n');
+        }
+        if (failedCount > 0) throw new PolicyLoadException(failedCount + " inline test(s) fail", failed.toString());
+        return new LoadedPolicies(compiled.set(), Backend.COMPILED.evaluators(compiled.set()), new Providers(compiled.set(), env, http),
+                clock.instant(), new Classifier(compiled.set().detectors()));
+    }
+
+    /**
+     * Watches the directory (and, in a git working tree, the branch the tree is on) and
+     * reloads after {@code debounce} without further changes.
+     */
+    public void watch(Duration debounce) throws IOException {
+        WatchService ws = FileSystems.getDefault().newWatchService();
+        register(ws, dir);
+        Path git = gitDir();
+        if (git != null) {
+            register(ws, git);
+            Path refs = git.resolve("refs/heads");
+            if (Files.isDirectory(refs)) register(ws, refs);
+        }
+        watcher = ws;
+        watchThread = Thread.ofPlatform().daemon().name("keyguard-policy-watcher").start(() -> loop(ws, debounce));
+    }
+
+    private Path gitDir() {
+        for (Path p = dir.toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isDirectory(p.resolve(".git"))) return p.resolve(".git");
+        }
+        return null;
+    }
+
+    /** Registers {@code root} and its subdirectories, except git's own (the .git directory itself is registered alone). */
+    private static void register(WatchService ws, Path root) throws IOException {
+        boolean gitRoot = root.endsWith(".git");
+        Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult preVisitDirectory(Path d, java.nio.file.attribute.BasicFileAttributes attrs) throws IOException {
+                if (!d.equals(root) && (gitRoot || d.endsWith(".git"))) return java.nio.file.FileVisitResult.SKIP_SUBTREE;
+                d.register(ws, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY, StandardWatchEventKinds.ENTRY_DELETE);
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    private void loop(WatchService ws, Duration debounce) {
+        try {
+            while (true) {
+                WatchKey key = ws.take();
+                key.pollEvents();
+                key.reset();
+                // Debounce: an editor's save or a checkout is a burst of events.
+                WatchKey more;
+                while ((more = ws.poll(debounce.toMillis(), TimeUnit.MILLISECONDS)) != null) {
+                    more.pollEvents();
+                    more.reset();
+                }
+                try {
+                    register(ws, dir); // new subdirectories
+                } catch (IOException ignored) {
+                    // the directory may be mid-checkout; the next event registers it
+                }
+                reload();
+            }
+        } catch (InterruptedException | ClosedWatchServiceException e) {
+            // closing
+        }
+    }
+
+    @Override
+    public void close() {
+        WatchService ws = watcher;
+        if (ws != null) {
+            try {
+                ws.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }
+        if (watchThread != null) watchThread.interrupt();
+    }
+}
