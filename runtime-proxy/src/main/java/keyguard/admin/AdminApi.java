@@ -16,8 +16,11 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
+import keyguard.audit.AuditLog;
+import keyguard.audit.SpendIndex;
 import keyguard.gateway.LoadedPolicies;
 import keyguard.gateway.PolicyLoader;
 import keyguard.keys.KeyRecord;
@@ -45,7 +48,10 @@ public final class AdminApi implements HttpHandler {
     private final byte[] token;
     private final Clock clock;
 
-    public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, String token, Clock clock) {
+    private final AuditLog audit;
+
+    public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, String token, Clock clock) {
+        this.audit = audit;
         this.keys = keys;
         this.secrets = secrets;
         this.loader = loader;
@@ -97,6 +103,42 @@ public final class AdminApi implements HttpHandler {
             KeyRecord k = keys.get(path.substring("/admin/keys/".length()));
             if (k == null) throw new BadAdminRequest(404, "no key `" + path.substring("/admin/keys/".length()) + "`");
             Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
+        } else if (path.equals("/admin/audit") && get) {
+            Map<String, String> q = query(exchange);
+            Instant since = instant(q.get("since"), "since");
+            Instant until = instant(q.get("until"), "until");
+            int limit = q.containsKey("limit") ? parseInt(q.get("limit"), "limit") : 1000;
+            java.util.ArrayDeque<String> last = new java.util.ArrayDeque<>();
+            audit.read(since, until, line -> {
+                last.addLast(line);
+                if (last.size() > limit) last.removeFirst();
+            });
+            exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/x-ndjson");
+            StringBuilder sb = new StringBuilder();
+            for (String l : last) sb.append(l).append('\n');
+            exchange.getResponseSender().send(sb.toString());
+        } else if (path.equals("/admin/spend") && get) {
+            Map<String, String> q = query(exchange);
+            List<String> groupBy = q.containsKey("group_by") ? List.of(q.get("group_by").split(",")) : List.of("policy");
+            for (String g : groupBy) {
+                if (!SpendIndex.DIMENSIONS.contains(g)) throw new BadAdminRequest(400, "`group_by` takes " + SpendIndex.DIMENSIONS + ", not `" + g + "`");
+            }
+            java.time.LocalDate today = java.time.LocalDate.ofInstant(clock.instant(), java.time.ZoneOffset.UTC);
+            java.time.LocalDate from = date(q.get("from"), today.minusDays(30), "from");
+            java.time.LocalDate to = date(q.get("to"), today, "to");
+            ObjectNode root = JSON.createObjectNode().put("from", from.toString()).put("to", to.toString());
+            ArrayNode rows = root.putArray("rows");
+            long total = 0;
+            long requests = 0;
+            for (SpendIndex.Row r : audit.spend().query(groupBy, from, to)) {
+                ObjectNode row = rows.addObject();
+                r.group().forEach(row::put);
+                row.put("cost_micros", r.costMicros()).put("cost_usd", keyguard.policy.Money.format(r.costMicros())).put("requests", r.requests());
+                total += r.costMicros();
+                requests += r.requests();
+            }
+            root.put("total_cost_micros", total).put("total_requests", requests);
+            Responses.json(exchange, 200, root.toString());
         } else if (path.equals("/admin/policies") && get) {
             Responses.json(exchange, 200, policyStatus(policies.get()).toString());
         } else if (path.equals("/admin/policies/reload") && post) {
@@ -109,6 +151,41 @@ public final class AdminApi implements HttpHandler {
             Responses.json(exchange, failed ? 422 : 200, out.toString());
         } else {
             throw new BadAdminRequest(404, "no admin route " + exchange.getRequestMethod() + " " + path);
+        }
+    }
+
+    private static Map<String, String> query(HttpServerExchange exchange) {
+        Map<String, String> q = new LinkedHashMap<>();
+        exchange.getQueryParameters().forEach((k, v) -> q.put(k, v.getFirst()));
+        return q;
+    }
+
+    private static Instant instant(String v, String name) throws BadAdminRequest {
+        if (v == null || v.isBlank()) return null;
+        try {
+            return v.length() == 10 ? java.time.LocalDate.parse(v).atStartOfDay(java.time.ZoneOffset.UTC).toInstant()
+                    : java.time.OffsetDateTime.parse(v).toInstant();
+        } catch (DateTimeParseException e) {
+            throw new BadAdminRequest(400, "`" + name + "` must be a date (2026-11-27) or an ISO-8601 instant");
+        }
+    }
+
+    private static java.time.LocalDate date(String v, java.time.LocalDate dflt, String name) throws BadAdminRequest {
+        if (v == null || v.isBlank()) return dflt;
+        try {
+            return java.time.LocalDate.parse(v);
+        } catch (DateTimeParseException e) {
+            throw new BadAdminRequest(400, "`" + name + "` must be a date such as 2026-11-27");
+        }
+    }
+
+    private static int parseInt(String v, String name) throws BadAdminRequest {
+        try {
+            int n = Integer.parseInt(v);
+            if (n <= 0) throw new NumberFormatException();
+            return n;
+        } catch (NumberFormatException e) {
+            throw new BadAdminRequest(400, "`" + name + "` must be a positive integer");
         }
     }
 

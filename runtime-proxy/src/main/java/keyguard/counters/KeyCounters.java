@@ -91,26 +91,17 @@ public final class KeyCounters implements UsageView {
     }
 
     /**
-     * Whether a request needing {@code tokens} and costing {@code costMicros} is far from
-     * every limit and budget: it fits everywhere with half of each cap to spare, and takes no
-     * soft budget past its warning or its cap. Then a free upper bound of the prompt decides
-     * exactly as the exact count would, and the gateway need not count (the reservation is
-     * settled with the provider's usage anyway).
+     * Whether the prompt's size decides nothing for this key: no token limit, no budget, no
+     * condition reading {@code request.estimated_tokens}. Then a free upper bound can stand
+     * in for the count (the reservation is settled with the provider's usage anyway).
+     * Where a token limit or a budget applies the gateway always counts exactly: an inflated
+     * reservation held by requests in flight could refuse one that fits, and caps must admit
+     * exactly what fits.
      */
-    public boolean farFromLimits(long tokens, long costMicros, long now) {
+    public boolean promptSizeDecidesNothing() {
         if (plan.needsExactPrompt) return false;
         for (int i = 0; i < plan.size(); i++) {
-            Limit limit = plan.limits[i];
-            if (limit == null) continue;
-            int kind = plan.kinds[i];
-            if (kind != Lease.TOKENS && kind != Lease.SPEND) continue;
-            long need = kind == Lease.TOKENS ? tokens : costMicros;
-            long used = used(i, now);
-            if (limit instanceof keyguard.policy.BudgetSpec b && !b.hard()) {
-                if (need >= Math.min(b.warnAt(), b.amount()) - used) return false;
-            } else if (plan.caps[i] - used - need < plan.caps[i] / 2) {
-                return false;
-            }
+            if (plan.kinds[i] == Lease.TOKENS || plan.kinds[i] == Lease.SPEND) return false;
         }
         return true;
     }

@@ -10,6 +10,7 @@ import java.util.Map;
 import keyguard.admin.AdminApi;
 import keyguard.compiler.Backend;
 import keyguard.compiler.PolicyCompiler;
+import keyguard.audit.AuditLog;
 import keyguard.counters.ChronicleCounterStore;
 import keyguard.counters.Enforcer;
 import keyguard.keys.ChronicleKeyStore;
@@ -39,16 +40,18 @@ public final class Gateway implements AutoCloseable {
     private final Undertow admin;
     private final KeyStore keys;
     private final Enforcer enforcer;
+    private final AuditLog audit;
     private final PolicyLoader current;
     private final String adminToken;
     private final DataDirectory dir;
 
-    private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, PolicyLoader current,
+    private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, AuditLog audit, PolicyLoader current,
                     String adminToken, DataDirectory dir) {
         this.data = data;
         this.admin = admin;
         this.keys = keys;
         this.enforcer = enforcer;
+        this.audit = audit;
         this.current = current;
         this.adminToken = adminToken;
         this.dir = dir;
@@ -67,12 +70,14 @@ public final class Gateway implements AutoCloseable {
         String adminToken = dir.adminToken(cfg.env().apply("KEYGUARD_ADMIN_TOKEN"));
         KeyStore keys = ChronicleKeyStore.open(dir.keysFile(), 100_000);
         Enforcer enforcer = null;
+        AuditLog audit = null;
         try {
+            audit = AuditLog.open(dir.root().resolve("audit"));
             GatewayConfig.Counters cc = cfg.counters();
             enforcer = new Enforcer(ChronicleCounterStore.open(dir.root(), cc.maxCounters(), cc.maxInFlight()), cfg.clock(),
                     cc.reservationTtl(), cc.reapEvery());
             KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock());
-            AccessLog log = new AccessLog();
+            AccessLog log = new AccessLog(audit);
             Map<String, HttpHandler> routes = Map.of(
                     Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
                     Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
@@ -99,7 +104,7 @@ public final class Gateway implements AutoCloseable {
             Undertow adminServer = Undertow.builder()
                     .addHttpListener(cfg.adminPort(), cfg.adminHost())
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 1L << 20)
-                    .setHandler(new AdminApi(keys, secrets, current, adminToken, cfg.clock()))
+                    .setHandler(new AdminApi(keys, secrets, current, audit, adminToken, cfg.clock()))
                     .build();
             dataServer.start();
             try {
@@ -110,9 +115,10 @@ public final class Gateway implements AutoCloseable {
                 adminServer.stop();
                 throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
             }
-            return new Gateway(dataServer, adminServer, keys, enforcer, current, adminToken, dir);
+            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir);
         } catch (RuntimeException e) {
             if (enforcer != null) enforcer.close();
+            if (audit != null) audit.close();
             keys.close();
             throw e;
         }
@@ -145,6 +151,8 @@ public final class Gateway implements AutoCloseable {
 
     public Enforcer enforcer() { return enforcer; }
 
+    public AuditLog audit() { return audit; }
+
     @Override
     public void close() {
         current.close();
@@ -155,9 +163,13 @@ public final class Gateway implements AutoCloseable {
                 admin.stop();
             } finally {
                 try {
-                    enforcer.close();
+                    enforcer.close(); // settles what is in flight, which records their audit events
                 } finally {
-                    keys.close();
+                    try {
+                        audit.close();
+                    } finally {
+                        keys.close();
+                    }
                 }
             }
         }

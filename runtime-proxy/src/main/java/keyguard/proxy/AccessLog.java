@@ -2,6 +2,10 @@ package keyguard.proxy;
 
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
+import java.util.List;
+import java.util.Map;
+import keyguard.audit.AuditEvent;
+import keyguard.audit.AuditLog;
 import keyguard.classify.Classification;
 import keyguard.keys.KeyRecord;
 import keyguard.policy.Decision;
@@ -15,28 +19,56 @@ import keyguard.policy.ModelInfo;
 public final class AccessLog {
     private static final Logger LOG = System.getLogger("keyguard.access");
 
-    public void refused(String decisionId, KeyRecord key, Endpoint endpoint, String model, int status, String outcome) {
-        LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s", decisionId, key.id(),
-                key.name(), key.policy(), endpoint.path(), model, status, outcome));
+    private final AuditLog audit;
+
+    /** @param audit where every decision is also recorded; null for none (tools and tests that do not audit) */
+    public AccessLog(AuditLog audit) {
+        this.audit = audit;
     }
 
-    public void decided(String decisionId, KeyRecord key, Endpoint endpoint, String model, Decision d, int status) {
-        decided(decisionId, key, endpoint, model, d, status, Classification.NOTHING);
+    public AccessLog() {
+        this(null);
+    }
+
+    /** Refused before a decision could be made (a malformed request, a policy missing from the revision). */
+    public void refused(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, int status, String outcome) {
+        LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s", decisionId, key.id(),
+                key.name(), key.policy(), endpoint.path(), model, status, outcome));
+        audit(decisionId, revision, key, List.of(), model, "", "", 0, 0, 0, 0, outcome, status, 0, 0, Classification.NOTHING, "none", Map.of());
+    }
+
+    public void decided(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, Decision d, int status) {
+        decided(decisionId, revision, key, endpoint, model, d, status, Classification.NOTHING);
     }
 
     /** A refused decision, with the prompt's data class and detector hits (types and counts, never values). */
-    public void decided(String decisionId, KeyRecord key, Endpoint endpoint, String model, Decision d, int status, Classification data) {
+    public void decided(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, Decision d, int status,
+                        Classification data) {
         LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s rules=%s data_class=%s detected=%s",
                 decisionId, key.id(), key.name(), key.policy(), endpoint.path(), model, status, d.kind().name().toLowerCase(),
                 String.join(",", d.rules()), data.dataClass().word(), data.summary()));
+        audit(decisionId, revision, key, d.rules(), model, "", "", 0, 0, 0, 0, d.kind().name().toLowerCase(java.util.Locale.ROOT), status,
+                0, 0, data, d.dataAction().word(), d.tags());
     }
 
-    public void completed(String decisionId, KeyRecord key, Endpoint endpoint, String model, ModelInfo routed, Decision d, int status,
-                          String outcome, long prompt, long completion, long overheadNanos, long totalNanos, Classification data) {
+    public void completed(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, ModelInfo routed, Decision d,
+                          int status, String outcome, long estimated, long prompt, long completion, long costMicros, long overheadNanos,
+                          long totalNanos, Classification data) {
         LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s routed=%s provider=%s status=%d outcome=%s "
                         + "prompt_tokens=%d completion_tokens=%d overhead_us=%d total_ms=%d data_class=%s detected=%s data_action=%s tags=%s",
                 decisionId, key.id(), key.name(), key.policy(), endpoint.path(), model, routed.name(), routed.provider(), status, outcome,
                 prompt, completion, overheadNanos / 1000, totalNanos / 1_000_000, data.dataClass().word(), data.summary(),
                 d.dataAction().word(), d.tags()));
+        audit(decisionId, revision, key, d.rules(), model, routed.name(), routed.provider(), estimated, prompt, completion, costMicros,
+                outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags());
+    }
+
+    private void audit(String decisionId, String revision, KeyRecord key, List<String> rules, String model, String routed, String provider,
+                       long estimated, long prompt, long completion, long cost, String outcome, int status, long gatewayMicros,
+                       long totalMillis, Classification data, String action, Map<String, String> tags) {
+        if (audit == null) return;
+        audit.record(new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
+                rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
+                totalMillis, data.dataClass().word(), data.summary(), action, tags));
     }
 }

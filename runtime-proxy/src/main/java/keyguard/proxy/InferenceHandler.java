@@ -189,7 +189,7 @@ public final class InferenceHandler implements HttpHandler {
             request = RequestParser.parse(endpoint, bytes);
         } catch (BadRequest e) {
             Responses.error(exchange, shape, GatewayError.badRequest(e).detail("decision_id", decisionId), headers);
-            log.refused(decisionId, key, endpoint, null, 400, "bad_request");
+            log.refused(decisionId, lp.set().revision(), key, endpoint, null, 400, "bad_request");
             return;
         }
         PolicyEvaluator evaluator = lp.evaluators().get(key.policy());
@@ -198,7 +198,7 @@ public final class InferenceHandler implements HttpHandler {
                     "the policy `" + key.policy() + "` of this key is not in the loaded revision")
                     .detail("policy", key.policy()).detail("revision", lp.set().revision()).detail("decision_id", decisionId);
             Responses.error(exchange, shape, e, headers);
-            log.refused(decisionId, key, endpoint, request.model(), 403, "policy_missing");
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 403, "policy_missing");
             return;
         }
         long maxTokens = endpoint == Endpoint.EMBEDDINGS ? 0 : request.maxTokens() > 0 ? request.maxTokens()
@@ -208,8 +208,8 @@ public final class InferenceHandler implements HttpHandler {
         TokenCounter counter = TokenCounter.forModel(requested);
         long bound = TokenCounter.promptBound(request.texts());
         PromptTokens prompt;
-        if (requested != null && counters.farFromLimits(bound + maxTokens, requested.costMicros(bound, maxTokens), clock.millis())) {
-            prompt = PromptTokens.bounded(request.texts(), counter, bound); // decides as the exact count would: skip counting
+        if (requested != null && counters.promptSizeDecidesNothing()) {
+            prompt = PromptTokens.bounded(request.texts(), counter, bound); // nothing depends on the count: skip it
         } else if (exchange.isInIoThread() && bound * counter.relativeCost() > INLINE_COUNT_BYTES) {
             // Counting this prompt would hold the IO thread (and every connection on it) too long.
             exchange.dispatch(exchange.getConnection().getWorker(), () -> {
@@ -238,7 +238,7 @@ public final class InferenceHandler implements HttpHandler {
         if (declared == null) {
             Responses.error(exchange, shape, GatewayError.of(400, "invalid_request_error", "invalid_request",
                     "`x-keyguard-data-class` must be public, internal, confidential or restricted").detail("decision_id", decisionId), headers);
-            log.refused(decisionId, key, endpoint, request.model(), 400, "bad_request");
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request");
             return;
         }
         Classification classification = lp.classifier().classify(request.body()).atLeast(declared);
@@ -271,7 +271,7 @@ public final class InferenceHandler implements HttpHandler {
                     ? "model `" + routed.name() + "` is a chat model; embeddings need an embedding model"
                     : "model `" + routed.name() + "` is an embedding model; call /v1/embeddings").param("model").detail("decision_id", decisionId);
             Responses.error(exchange, shape, e, headers);
-            log.refused(decisionId, key, endpoint, request.model(), 400, "model_not_supported");
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "model_not_supported");
             return;
         }
         long worstCost = routed.costMicros(promptTokens, maxTokens);
@@ -280,7 +280,7 @@ public final class InferenceHandler implements HttpHandler {
             Decision throttled = Decisions.throttled(evaluator.policy(), refused.limit());
             counters.rateLimitHeaders(now, headers);
             Responses.error(exchange, shape, DecisionErrors.of(throttled, lp.set().revision(), decisionId, refused, now), headers);
-            log.decided(decisionId, key, endpoint, request.model(), throttled, 429, classification);
+            log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), throttled, 429, classification);
             return;
         }
         Lease lease = (Lease) admission;
@@ -299,8 +299,9 @@ public final class InferenceHandler implements HttpHandler {
             // The upstream refused or failed before answering: nothing was used but the request.
             boolean consumed = status < 400 || status == 499;
             enforcer.settle(lease, consumed, used + completion, routed.costMicros(used, completion));
-            log.completed(decisionId, key, endpoint, request.model(), routed, decision, status, outcome, used, completion,
-                    overheadNanos, System.nanoTime() - start, classification);
+            log.completed(decisionId, lp.set().revision(), key, endpoint, request.model(), routed, decision, status, outcome,
+                    promptTokens, used, completion, consumed ? routed.costMicros(used, completion) : 0, overheadNanos,
+                    System.nanoTime() - start, classification);
         };
         try {
             provider.handle(new Call(forwarded, routed, providerInfo, new ClientStream(exchange), prompt, headers, listener));
@@ -330,7 +331,7 @@ public final class InferenceHandler implements HttpHandler {
                     .withDetails(error).detail("data_class", classification.dataClass().word()).detail("detected", classification.summary());
         }
         Responses.error(exchange, endpoint.shape(), error, headers);
-        log.decided(decisionId, key, endpoint, request.model(), decision, DecisionErrors.status(decision), classification);
+        log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), decision, DecisionErrors.status(decision), classification);
     }
 
     static String decisionId() {

@@ -4,8 +4,8 @@ import java.util.List;
 
 /**
  * A request's prompt size: the {@link #estimate} the gateway reserved on — the exact count,
- * or, when every limit was far away, the free upper bound of {@link TokenCounter#promptBound}
- * — and the {@link #exact} count, computed on first use when the estimate was the bound
+ * or, when nothing in the key's policy depends on it, the free upper bound of
+ * {@link TokenCounter#promptBound} — and the {@link #exact} count, computed on first use when the estimate was the bound
  * (a provider that reports no usage, the simulator).
  */
 public final class PromptTokens {

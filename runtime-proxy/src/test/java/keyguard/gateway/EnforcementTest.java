@@ -210,16 +210,19 @@ class EnforcementTest {
     }
 
     @Test
-    void farFromEveryLimitTheGatewaySkipsCountingYetUsageIsExact() throws Exception {
-        policies("policy roomy { models allow [\"sim-small\"] limit tokens 10_000_000 per 1d by key }");
-        String key = h.key("roomy", "r", Map.of());
+    void withoutTokenLimitsOrBudgetsTheGatewaySkipsCountingYetUsageIsExact() throws Exception {
+        policies("policy roomy { models allow [\"sim-small\"] limit requests 1000 per 1d by key limit tokens 10_000_000 per 1d by policy }\n"
+                + "policy uncounted { models allow [\"sim-small\"] limit requests 1000 per 1d by key }");
+        String counted = h.key("roomy", "c", Map.of());
+        assertEquals(200, h.post("/v1/chat/completions", counted, chat("sim-small", false, 3)).statusCode());
+        String key = h.key("uncounted", "u", Map.of());
         HttpResponse<String> r = h.post("/v1/chat/completions", key, chat("sim-small", false, 3));
         assertEquals(200, r.statusCode());
         long exact = keyguard.tokens.TokenCounter.CL100K.countPrompt(List.of("tell me everything about counters"));
-        assertEquals(exact, GatewayHarness.json(r).path("usage").path("prompt_tokens").asLong());
+        assertEquals(exact, GatewayHarness.json(r).path("usage").path("prompt_tokens").asLong(), "the simulator counts on demand");
         // The response reaches the caller just before the call is settled: wait for it.
-        for (int i = 0; i < 200 && used(key, "tokens.key.1d") != exact + 3; i++) Thread.sleep(10);
-        assertEquals(exact + 3, used(key, "tokens.key.1d"), "settled to the real usage, not the bound it reserved");
+        for (int i = 0; i < 200 && used(counted, "tokens.policy.1d") != exact + 3; i++) Thread.sleep(10);
+        assertEquals(exact + 3, used(counted, "tokens.policy.1d"), "where a token limit applies, counted exactly and settled to usage");
     }
 
     @Test

@@ -1,0 +1,42 @@
+package keyguard.audit;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One decision, allowed or not, as the audit log keeps it. Identities, the policy revision,
+ * models, tokens, cost, outcome, latency and data findings — types and counts only. Never a
+ * prompt, a completion, a secret or a hash.
+ *
+ * @param costMicros what the request cost (0 when nothing was forwarded or the upstream failed)
+ * @param gatewayMicros the gateway's own time before forwarding
+ * @param totalMillis from the body being read to the end of the response
+ */
+public record AuditEvent(String decisionId, long epochMillis, String keyId, String keyName, String owner, String policy,
+                         String revision, List<String> rules, String model, String routedModel, String provider,
+                         long estimatedTokens, long promptTokens, long completionTokens, long costMicros, String outcome, int status,
+                         long gatewayMicros, long totalMillis, String dataClass, String detected, String dataAction,
+                         Map<String, String> tags) {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    public ObjectNode toJson() {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("decision_id", decisionId);
+        o.put("time", java.time.Instant.ofEpochMilli(epochMillis).toString());
+        o.put("key_id", keyId).put("key_name", keyName).put("owner", owner);
+        o.put("policy", policy).put("revision", revision);
+        rules.forEach(o.putArray("rules")::add);
+        o.put("model", model).put("routed_model", routedModel).put("provider", provider);
+        o.put("estimated_tokens", estimatedTokens).put("prompt_tokens", promptTokens).put("completion_tokens", completionTokens);
+        o.put("cost_micros", costMicros);
+        o.put("outcome", outcome).put("status", status);
+        o.put("gateway_us", gatewayMicros).put("total_ms", totalMillis);
+        o.put("data_class", dataClass).put("detected", detected).put("data_action", dataAction);
+        ObjectNode t = o.putObject("tags");
+        tags.forEach(t::put);
+        return o;
+    }
+}

@@ -1,0 +1,131 @@
+package keyguard.audit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import net.openhft.chronicle.queue.ChronicleQueue;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+
+/**
+ * The audit log: every decision as one JSON event in an append-only Chronicle Queue in
+ * {@code data/audit}, memory-mapped, so an event that was appended survives a kill -9 of
+ * the gateway. Events are handed to a writer thread (the request's thread never does file
+ * work); if its queue is ever full the caller appends itself rather than drop an event.
+ * Other processes ({@code keyguard audit tail}) read the same files.
+ */
+public final class AuditLog implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("keyguard.audit");
+    private static final AuditEvent STOP = new AuditEvent("", 0, "", "", "", "", "", java.util.List.of(), "", "", "", 0, 0, 0, 0, "",
+            0, 0, 0, "", "", "", java.util.Map.of());
+
+    private final ChronicleQueue queue;
+    private final BlockingQueue<AuditEvent> pending = new ArrayBlockingQueue<>(1 << 16);
+    private final SpendIndex spend = new SpendIndex();
+    private final AtomicLong written = new AtomicLong();
+    private final Thread writer;
+    private final ThreadLocal<ExcerptAppender> appenders;
+
+    private AuditLog(ChronicleQueue queue) {
+        this.queue = queue;
+        this.appenders = ThreadLocal.withInitial(queue::createAppender);
+        replay();
+        writer = Thread.ofPlatform().daemon().name("keyguard-audit").start(this::drain);
+    }
+
+    public static AuditLog open(Path dir) {
+        return new AuditLog(SingleChronicleQueueBuilder.single(dir.toFile()).build());
+    }
+
+    /** Opens a log to read only (the CLI), without a writer thread. */
+    public static ChronicleQueue openForReading(Path dir) {
+        return SingleChronicleQueueBuilder.single(dir.toFile()).readOnly(true).build();
+    }
+
+    public SpendIndex spend() { return spend; }
+
+    public long written() { return written.get(); }
+
+    /** Records an event; returns at once. */
+    public void record(AuditEvent e) {
+        if (!pending.offer(e)) append(e); // never drop: the caller pays for the append instead
+    }
+
+    private void drain() {
+        try {
+            while (true) {
+                AuditEvent e = pending.take();
+                if (e == STOP) return;
+                append(e);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void append(AuditEvent e) {
+        try {
+            JsonNode json = e.toJson();
+            appenders.get().writeText(json.toString());
+            spend.add(json);
+            written.incrementAndGet();
+        } catch (RuntimeException ex) {
+            LOG.log(System.Logger.Level.ERROR, "an audit event could not be written: " + e.decisionId(), ex);
+        }
+    }
+
+    private void replay() {
+        try (ExcerptTailer t = queue.createTailer()) {
+            String line;
+            while ((line = t.readText()) != null) {
+                try {
+                    spend.add(AuditEvent.JSON.readTree(line));
+                } catch (IOException ignored) {
+                    // a foreign excerpt: not ours to count
+                }
+            }
+        }
+    }
+
+    /** Every event in {@code [since, until)}, oldest first, as JSON text. */
+    public static void read(ChronicleQueue queue, Instant since, Instant until, Consumer<String> out) {
+        try (ExcerptTailer t = queue.createTailer()) {
+            String line;
+            while ((line = t.readText()) != null) {
+                if (within(line, since, until)) out.accept(line);
+            }
+        }
+    }
+
+    public void read(Instant since, Instant until, Consumer<String> out) {
+        read(queue, since, until, out);
+    }
+
+    static boolean within(String line, Instant since, Instant until) {
+        int at = line.indexOf("\"time\":\"");
+        if (at < 0) return false;
+        Instant t = Instant.parse(line.substring(at + 8, line.indexOf('"', at + 8)));
+        return (since == null || !t.isBefore(since)) && (until == null || t.isBefore(until));
+    }
+
+    /** Writes what is pending, then closes the files. */
+    @Override
+    public void close() {
+        try {
+            pending.put(STOP);
+            writer.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        AuditEvent left;
+        while ((left = pending.poll()) != null) if (left != STOP) append(left);
+        queue.close();
+    }
+}
