@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** {@code keyguard}: the gateway's command line. */
 @Command(name = "keyguard", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "On-premise AI gateway with virtual API keys and policy-as-code.",
-        subcommands = {ServeCommand.class, KeysCommand.class, CheckCommand.class, TestCommand.class, FmtCommand.class, ExplainCommand.class,
+        subcommands = {ServeCommand.class, KeysCommand.class, AuditCommand.class, SpendCommand.class, CheckCommand.class, TestCommand.class,
+                FmtCommand.class, ExplainCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 

@@ -111,6 +111,11 @@ class AuditTest {
         assertEquals(3, ok.path("completion_tokens").asLong());
         assertTrue(ok.path("cost_micros").asLong() > 0);
         assertEquals("test", ok.path("tags").path("team").asText());
+        java.io.StringWriter exported = new java.io.StringWriter();
+        int code = new picocli.CommandLine(new keyguard.cli.Main()).setOut(new java.io.PrintWriter(exported))
+                .execute("audit", "export", "--data", h.data.toString(), "--since", "2000-01-01");
+        assertEquals(0, code);
+        assertEquals(2, exported.toString().lines().count(), "the CLI reads the same log: " + exported);
         JsonNode denied = events.get(1);
         assertEquals("model_not_allowed", denied.path("outcome").asText());
         assertEquals("models.allow", denied.path("rules").get(0).asText());
