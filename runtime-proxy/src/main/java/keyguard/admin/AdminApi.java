@@ -22,6 +22,7 @@ import java.util.function.Supplier;
 import keyguard.audit.AuditLog;
 import keyguard.audit.SpendIndex;
 import keyguard.gateway.LoadedPolicies;
+import keyguard.gateway.Metrics;
 import keyguard.gateway.PolicyLoader;
 import keyguard.keys.KeyRecord;
 import keyguard.keys.KeyRecordJson;
@@ -50,8 +51,11 @@ public final class AdminApi implements HttpHandler {
 
     private final AuditLog audit;
 
-    public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, String token, Clock clock) {
+    private final Metrics metrics;
+
+    public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, String token, Clock clock) {
         this.audit = audit;
+        this.metrics = metrics;
         this.keys = keys;
         this.secrets = secrets;
         this.loader = loader;
@@ -69,6 +73,12 @@ public final class AdminApi implements HttpHandler {
         String path = exchange.getRelativePath();
         if (path.equals("/admin/health")) {
             Responses.json(exchange, 200, "{\"status\":\"ok\"}");
+            return;
+        }
+        if (path.equals("/metrics") && exchange.getRequestMethod().equals(Methods.GET)) {
+            // Scrapers do not carry the admin token; the admin listener is loopback by default.
+            exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, metrics.contentType());
+            exchange.getResponseSender().send(metrics.scrape());
             return;
         }
         String auth = exchange.getRequestHeaders().getFirst(Headers.AUTHORIZATION);

@@ -218,6 +218,9 @@ public final class Enforcer implements AutoCloseable {
         return seen != period && Cell.cas(row, word, seen, period);
     }
 
+    /** Admitted requests not yet settled, in this process. */
+    public int inFlight() { return store.leasesInUse(); }
+
     /** Releases expired leases and those of dead processes now; returns how many. */
     public int reap() {
         return store.reap(clock.millis());

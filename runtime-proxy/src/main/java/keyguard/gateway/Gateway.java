@@ -77,7 +77,9 @@ public final class Gateway implements AutoCloseable {
             enforcer = new Enforcer(ChronicleCounterStore.open(dir.root(), cc.maxCounters(), cc.maxInFlight()), cfg.clock(),
                     cc.reservationTtl(), cc.reapEvery());
             KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock());
-            AccessLog log = new AccessLog(audit);
+            Enforcer counters = enforcer;
+            Metrics metrics = new Metrics(current::current, current::failures, counters::inFlight);
+            AccessLog log = new AccessLog(audit, metrics);
             Map<String, HttpHandler> routes = Map.of(
                     Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
                     Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
@@ -104,7 +106,7 @@ public final class Gateway implements AutoCloseable {
             Undertow adminServer = Undertow.builder()
                     .addHttpListener(cfg.adminPort(), cfg.adminHost())
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 1L << 20)
-                    .setHandler(new AdminApi(keys, secrets, current, audit, adminToken, cfg.clock()))
+                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, adminToken, cfg.clock()))
                     .build();
             dataServer.start();
             try {

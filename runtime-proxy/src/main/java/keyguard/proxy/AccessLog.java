@@ -7,6 +7,7 @@ import java.util.Map;
 import keyguard.audit.AuditEvent;
 import keyguard.audit.AuditLog;
 import keyguard.classify.Classification;
+import keyguard.gateway.Metrics;
 import keyguard.keys.KeyRecord;
 import keyguard.policy.Decision;
 import keyguard.policy.ModelInfo;
@@ -20,14 +21,19 @@ public final class AccessLog {
     private static final Logger LOG = System.getLogger("keyguard.access");
 
     private final AuditLog audit;
+    private final Metrics metrics;
 
-    /** @param audit where every decision is also recorded; null for none (tools and tests that do not audit) */
-    public AccessLog(AuditLog audit) {
+    /**
+     * @param audit where every decision is also recorded; null for none
+     * @param metrics counted into; null for none
+     */
+    public AccessLog(AuditLog audit, Metrics metrics) {
         this.audit = audit;
+        this.metrics = metrics;
     }
 
     public AccessLog() {
-        this(null);
+        this(null, null);
     }
 
     /** Refused before a decision could be made (a malformed request, a policy missing from the revision). */
@@ -35,6 +41,7 @@ public final class AccessLog {
         LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s", decisionId, key.id(),
                 key.name(), key.policy(), endpoint.path(), model, status, outcome));
         audit(decisionId, revision, key, List.of(), model, "", "", 0, 0, 0, 0, outcome, status, 0, 0, Classification.NOTHING, "none", Map.of());
+        if (metrics != null) metrics.requested(key.policy(), model, outcome);
     }
 
     public void decided(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, Decision d, int status) {
@@ -49,6 +56,7 @@ public final class AccessLog {
                 String.join(",", d.rules()), data.dataClass().word(), data.summary()));
         audit(decisionId, revision, key, d.rules(), model, "", "", 0, 0, 0, 0, d.kind().name().toLowerCase(java.util.Locale.ROOT), status,
                 0, 0, data, d.dataAction().word(), d.tags());
+        if (metrics != null) metrics.requested(key.policy(), model, d.kind().name().toLowerCase(java.util.Locale.ROOT));
     }
 
     public void completed(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, ModelInfo routed, Decision d,
@@ -61,6 +69,10 @@ public final class AccessLog {
                 d.dataAction().word(), d.tags()));
         audit(decisionId, revision, key, d.rules(), model, routed.name(), routed.provider(), estimated, prompt, completion, costMicros,
                 outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags());
+        if (metrics != null) {
+            metrics.requested(key.policy(), model, outcome);
+            metrics.completed(key.policy(), routed.name(), prompt, completion, costMicros, overheadNanos, totalNanos);
+        }
     }
 
     private void audit(String decisionId, String revision, KeyRecord key, List<String> rules, String model, String routed, String provider,
