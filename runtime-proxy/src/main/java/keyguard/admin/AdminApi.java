@@ -52,8 +52,11 @@ public final class AdminApi implements HttpHandler {
     private final AuditLog audit;
 
     private final Metrics metrics;
+    private final OidcVerifier oidc;
 
-    public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, String token, Clock clock) {
+    public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, OidcConfig oidc,
+                    String token, Clock clock) {
+        this.oidc = oidc == null ? null : new OidcVerifier(oidc);
         this.audit = audit;
         this.metrics = metrics;
         this.keys = keys;
@@ -83,37 +86,58 @@ public final class AdminApi implements HttpHandler {
         }
         String auth = exchange.getRequestHeaders().getFirst(Headers.AUTHORIZATION);
         String presented = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).strip() : "";
-        if (!MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) {
-            Responses.error(exchange, ApiShape.OPENAI, GatewayError.unauthorized("missing or wrong admin token"), Map.of());
+        AdminPrincipal who;
+        if (MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) {
+            who = AdminPrincipal.bootstrap();
+        } else if (oidc != null && presented.chars().filter(c -> c == '.').count() == 2) {
+            try {
+                who = oidc.verify(presented);
+            } catch (OidcVerifier.Rejected r) {
+                GatewayError e = r.status == 401 ? GatewayError.unauthorized(r.getMessage())
+                        : GatewayError.of(r.status, r.status == 403 ? "permission_error" : "api_error", r.status == 403 ? "forbidden" : "unavailable", r.getMessage());
+                Responses.error(exchange, ApiShape.OPENAI, e, Map.of());
+                return;
+            }
+        } else {
+            Responses.error(exchange, ApiShape.OPENAI, GatewayError.unauthorized(oidc == null ? "missing or wrong admin token"
+                    : "missing or wrong admin token or identity-provider bearer token"), Map.of());
             return;
         }
         try {
-            route(exchange, path);
+            route(exchange, path, who);
         } catch (BadAdminRequest e) {
-            Responses.error(exchange, ApiShape.OPENAI, GatewayError.of(e.status, "invalid_request_error", "invalid_request", e.getMessage()), Map.of());
+            Responses.error(exchange, ApiShape.OPENAI, GatewayError.of(e.status, e.status == 403 ? "permission_error" : "invalid_request_error",
+                    e.status == 403 ? "forbidden" : "invalid_request", e.getMessage()), Map.of());
         }
     }
 
-    private void route(HttpServerExchange exchange, String path) throws BadAdminRequest {
+    private static void require(boolean allowed, AdminPrincipal who, String what) throws BadAdminRequest {
+        if (!allowed) throw new BadAdminRequest(403, "`" + who.subject() + "` may not " + what);
+    }
+
+    private void route(HttpServerExchange exchange, String path, AdminPrincipal who) throws BadAdminRequest {
         boolean get = exchange.getRequestMethod().equals(Methods.GET);
         boolean post = exchange.getRequestMethod().equals(Methods.POST);
         if (path.equals("/admin/keys") && post) {
-            create(exchange, body(exchange));
+            create(exchange, body(exchange), who);
         } else if (path.equals("/admin/keys") && get) {
             ArrayNode list = JSON.createArrayNode();
-            keys.all().stream().sorted(Comparator.comparing(KeyRecord::createdAt).thenComparing(KeyRecord::id)).forEach(k -> list.add(KeyRecordJson.view(k)));
+            keys.all().stream().filter(k -> who.readsKeysOf(k.policy()))
+                    .sorted(Comparator.comparing(KeyRecord::createdAt).thenComparing(KeyRecord::id)).forEach(k -> list.add(KeyRecordJson.view(k)));
             ObjectNode root = JSON.createObjectNode();
             root.set("keys", list);
             Responses.json(exchange, 200, root.toString());
         } else if (path.startsWith("/admin/keys/") && path.endsWith("/revoke") && post) {
-            revoke(exchange, path.substring("/admin/keys/".length(), path.length() - "/revoke".length()));
+            revoke(exchange, path.substring("/admin/keys/".length(), path.length() - "/revoke".length()), who);
         } else if (path.startsWith("/admin/keys/") && path.endsWith("/rotate") && post) {
-            rotate(exchange, path.substring("/admin/keys/".length(), path.length() - "/rotate".length()), body(exchange));
+            rotate(exchange, path.substring("/admin/keys/".length(), path.length() - "/rotate".length()), body(exchange), who);
         } else if (path.startsWith("/admin/keys/") && get) {
             KeyRecord k = keys.get(path.substring("/admin/keys/".length()));
+            if (k != null) require(who.readsKeysOf(k.policy()), who, "read keys of policy `" + k.policy() + "`");
             if (k == null) throw new BadAdminRequest(404, "no key `" + path.substring("/admin/keys/".length()) + "`");
             Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
         } else if (path.equals("/admin/audit") && get) {
+            require(who.readsEverything(), who, "read the audit log");
             Map<String, String> q = query(exchange);
             Instant since = instant(q.get("since"), "since");
             Instant until = instant(q.get("until"), "until");
@@ -128,6 +152,7 @@ public final class AdminApi implements HttpHandler {
             for (String l : last) sb.append(l).append('\n');
             exchange.getResponseSender().send(sb.toString());
         } else if (path.equals("/admin/spend") && get) {
+            require(who.readsEverything(), who, "read spend");
             Map<String, String> q = query(exchange);
             List<String> groupBy = q.containsKey("group_by") ? List.of(q.get("group_by").split(",")) : List.of("policy");
             for (String g : groupBy) {
@@ -153,7 +178,9 @@ public final class AdminApi implements HttpHandler {
             Responses.json(exchange, 200, policyStatus(policies.get()).toString());
         } else if (path.equals("/admin/policies/reload") && post) {
             LoadedPolicies before = policies.get();
+            require(who.admin(), who, "reload policies");
             LoadedPolicies after = loader.reload();
+            audit.recordAdmin(who.subject(), "policies.reload", after.set().revision(), after != before ? "reloaded" : "unchanged_or_failed");
             PolicyLoader.Failure failure = loader.lastFailure();
             boolean failed = failure != null && after == before;
             ObjectNode out = policyStatus(after);
@@ -241,16 +268,18 @@ public final class AdminApi implements HttpHandler {
     }
 
     /** Revokes a key: its next request is refused with 401. Revoking twice is fine. */
-    private void revoke(HttpServerExchange exchange, String id) throws BadAdminRequest {
+    private void revoke(HttpServerExchange exchange, String id, AdminPrincipal who) throws BadAdminRequest {
         KeyRecord k;
         synchronized (keys) {
             k = keys.get(id);
             if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
+            require(who.managesKeysOf(k.policy()), who, "revoke keys of policy `" + k.policy() + "`");
             if (k.state() != KeyState.REVOKED) {
                 k = k.withState(KeyState.REVOKED);
                 keys.put(k);
             }
         }
+        audit.recordAdmin(who.subject(), "keys.revoke", id, "revoked");
         Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
     }
 
@@ -259,7 +288,7 @@ public final class AdminApi implements HttpHandler {
      * With a {@code request_id}, the new secret is derived from it, so a retry with the same
      * id (a lost response) returns the same secret and mints nothing new.
      */
-    private void rotate(HttpServerExchange exchange, String id, JsonNode body) throws BadAdminRequest {
+    private void rotate(HttpServerExchange exchange, String id, JsonNode body, AdminPrincipal who) throws BadAdminRequest {
         String requestId = text(body, "request_id", false);
         String grace = text(body, "grace", false);
         long graceSeconds = grace.isEmpty() ? 0 : Durations.parseSeconds(grace);
@@ -273,6 +302,7 @@ public final class AdminApi implements HttpHandler {
         synchronized (keys) {
             k = keys.get(id);
             if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
+            require(who.managesKeysOf(k.policy()), who, "rotate keys of policy `" + k.policy() + "`");
             if (k.state() == KeyState.REVOKED) throw new BadAdminRequest(409, "key `" + id + "` is revoked; create a new key instead");
             if (!requestId.isEmpty() && k.rotation() != null && requestId.equals(k.rotation().requestId())) {
                 secret = secrets.derive(id, requestId); // the same rotation, retried: same answer
@@ -283,15 +313,17 @@ public final class AdminApi implements HttpHandler {
                 status = 201;
             }
         }
+        audit.recordAdmin(who.subject(), "keys.rotate", id, status == 201 ? "rotated" : "retried");
         ObjectNode out = KeyRecordJson.view(k);
         out.put("secret", secret);
         Responses.json(exchange, status, out.toString());
     }
 
-    private void create(HttpServerExchange exchange, JsonNode body) throws BadAdminRequest {
+    private void create(HttpServerExchange exchange, JsonNode body, AdminPrincipal who) throws BadAdminRequest {
         String policy = text(body, "policy", true);
         String name = text(body, "name", true);
         String owner = text(body, "owner", false);
+        require(who.managesKeysOf(policy), who, "create keys for policy `" + policy + "`");
         if (policies.get().set().policy(policy) == null) {
             throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + policies.get().set().revision()
                     + "; policies are " + policies.get().set().policies().keySet());
@@ -324,6 +356,7 @@ public final class AdminApi implements HttpHandler {
         KeyRecord record = new KeyRecord(secret.id(), name, owner, policy, Map.copyOf(labels), now, expires, KeyState.ACTIVE,
                 secrets.hash(secret.secret()));
         keys.put(record);
+        audit.recordAdmin(who.subject(), "keys.create", record.id(), "created for policy " + policy);
         ObjectNode out = KeyRecordJson.view(record);
         out.put("secret", secret.secret());
         Responses.json(exchange, 201, out.toString());

@@ -23,8 +23,8 @@ public final class AdminClient {
         this.token = token;
     }
 
-    /** A response: status and parsed JSON body. */
-    public record Reply(int status, JsonNode body) {
+    /** A response: status, parsed JSON body (the first value of JSON lines) and the raw text. */
+    public record Reply(int status, JsonNode body, String raw) {
         public String error() { return body.path("error").path("message").asText("HTTP " + status); }
     }
 
@@ -41,8 +41,13 @@ public final class AdminClient {
         try {
             HttpResponse<String> r = http.send(b.header("authorization", "Bearer " + token).timeout(Duration.ofSeconds(30)).build(),
                     HttpResponse.BodyHandlers.ofString());
-            JsonNode body = r.body().isBlank() ? JSON.createObjectNode() : JSON.readTree(r.body());
-            return new Reply(r.statusCode(), body);
+            JsonNode body;
+            try {
+                body = r.body().isBlank() ? JSON.createObjectNode() : JSON.readTree(r.body());
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                body = JSON.createObjectNode();
+            }
+            return new Reply(r.statusCode(), body, r.body());
         } catch (ConnectException e) {
             throw new IOException("no gateway answers at " + base + " (is `./keyguard serve` running? set --admin or KEYGUARD_ADMIN_URL)", e);
         }

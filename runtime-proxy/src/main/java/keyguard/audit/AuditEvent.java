@@ -24,6 +24,7 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
 
     public ObjectNode toJson() {
         ObjectNode o = JSON.createObjectNode();
+        o.put("type", "decision");
         o.put("decision_id", decisionId);
         o.put("time", java.time.Instant.ofEpochMilli(epochMillis).toString());
         o.put("key_id", keyId).put("key_name", keyName).put("owner", owner);

@@ -53,6 +53,14 @@ public final class AuditLog implements AutoCloseable {
 
     public long written() { return written.get(); }
 
+    /** Records an admin action — who, what, on what, how it ended; never a secret. Written at once. */
+    public void recordAdmin(String actor, String action, String target, String outcome) {
+        com.fasterxml.jackson.databind.node.ObjectNode o = AuditEvent.JSON.createObjectNode();
+        o.put("type", "admin").put("time", Instant.now().toString()).put("actor", actor).put("action", action)
+                .put("target", target).put("outcome", outcome);
+        appenders.get().writeText(o.toString());
+    }
+
     /** Records an event; returns at once. */
     public void record(AuditEvent e) {
         if (!pending.offer(e)) append(e); // never drop: the caller pays for the append instead

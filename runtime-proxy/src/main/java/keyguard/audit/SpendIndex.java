@@ -23,6 +23,7 @@ public final class SpendIndex {
     private final Map<Cell, LongAdder[]> cells = new ConcurrentHashMap<>();
 
     void add(JsonNode event) {
+        if (!"decision".equals(event.path("type").asText("decision"))) return;
         String day = event.path("time").asText("").length() >= 10 ? event.path("time").asText().substring(0, 10) : "";
         StringBuilder tags = new StringBuilder();
         event.path("tags").properties().forEach(e -> tags.append(tags.isEmpty() ? "" : ",").append(e.getKey()).append('=').append(e.getValue().asText()));

@@ -30,6 +30,36 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", description = "data-plane port; 0 picks a free one (default: 8080)")
     int port = 8080;
 
+    @Option(names = "--oidc-issuer", paramLabel = "URL", description = "let this identity provider's JWTs into the admin API")
+    String oidcIssuer;
+
+    @Option(names = "--oidc-audience", paramLabel = "AUD", description = "the audience admin JWTs must carry (default: keyguard)")
+    String oidcAudience = "keyguard";
+
+    @Option(names = "--oidc-jwks", paramLabel = "URL", description = "the signing keys (default: from the issuer's discovery document)")
+    String oidcJwks;
+
+    @Option(names = "--oidc-roles-claim", paramLabel = "CLAIM", description = "the claim listing the caller's groups (default: groups)")
+    String oidcRolesClaim = "groups";
+
+    @Option(names = "--oidc-admin-group", paramLabel = "GROUP", description = "a group whose members may do everything (repeatable)")
+    java.util.List<String> oidcAdmins = new java.util.ArrayList<>();
+
+    @Option(names = "--oidc-auditor-group", paramLabel = "GROUP", description = "a group whose members may read keys, spend and audit (repeatable)")
+    java.util.List<String> oidcAuditors = new java.util.ArrayList<>();
+
+    @Option(names = "--oidc-team-admin", paramLabel = "GROUP=POLICY[,POLICY]",
+            description = "a group whose members manage the keys of these policies only (repeatable)")
+    java.util.Map<String, String> oidcTeams = new java.util.LinkedHashMap<>();
+
+    keyguard.admin.OidcConfig oidc() {
+        if (oidcIssuer == null) return null;
+        java.util.Map<String, java.util.Set<String>> teams = new java.util.LinkedHashMap<>();
+        oidcTeams.forEach((g, ps) -> teams.put(g, java.util.Set.of(ps.split(","))));
+        return new keyguard.admin.OidcConfig(oidcIssuer, oidcAudience, oidcJwks, oidcRolesClaim, java.util.Set.copyOf(oidcAdmins),
+                java.util.Set.copyOf(oidcAuditors), teams);
+    }
+
     @Option(names = "--admin-port", description = "admin API port; 0 picks a free one (default: 8081)")
     int adminPort = 8081;
 
@@ -41,7 +71,7 @@ final class ServeCommand implements Callable<Integer> {
         try {
             GatewayConfig d = GatewayConfig.defaults(policies, data);
             gateway = Gateway.start(new GatewayConfig(policies, data, host, port, adminPort, host, d.maxBodyBytes(), d.env(), d.clock(), d.counters(),
-                    d.policyWatchDebounce()));
+                    d.policyWatchDebounce(), oidc()));
         } catch (PolicyLoadException e) {
             err.print(e.report());
             err.println("error: the policies in " + policies + " do not load (" + e.getMessage() + "); the gateway did not start");

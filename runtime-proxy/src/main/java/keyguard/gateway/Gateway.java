@@ -106,7 +106,7 @@ public final class Gateway implements AutoCloseable {
             Undertow adminServer = Undertow.builder()
                     .addHttpListener(cfg.adminPort(), cfg.adminHost())
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 1L << 20)
-                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, adminToken, cfg.clock()))
+                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, cfg.clock()))
                     .build();
             dataServer.start();
             try {

@@ -10,9 +10,11 @@ import java.util.function.Function;
  * {@code KEYGUARD_ADMIN_TOKEN} (tests pass a map instead of the process environment).
  * {@code policyWatchDebounce} is how long the policy watcher waits for quiet before it
  * reloads; null turns the watcher off (reloads only on {@code POST /admin/policies/reload}).
+ * {@code oidc}, when set, lets the identity provider's JWTs into the admin API.
  */
 public record GatewayConfig(Path policies, Path data, String host, int port, int adminPort, String adminHost, long maxBodyBytes,
-                            Function<String, String> env, Clock clock, Counters counters, Duration policyWatchDebounce) {
+                            Function<String, String> env, Clock clock, Counters counters, Duration policyWatchDebounce,
+                            keyguard.admin.OidcConfig oidc) {
 
     public static final long DEFAULT_MAX_BODY = 10L << 20;
 
@@ -26,14 +28,18 @@ public record GatewayConfig(Path policies, Path data, String host, int port, int
 
     public static GatewayConfig defaults(Path policies, Path data) {
         return new GatewayConfig(policies, data, "127.0.0.1", 8080, 8081, "127.0.0.1", DEFAULT_MAX_BODY, System::getenv,
-                Clock.systemUTC(), Counters.DEFAULT, Duration.ofMillis(300));
+                Clock.systemUTC(), Counters.DEFAULT, Duration.ofMillis(300), null);
     }
 
     public GatewayConfig withClock(Clock c) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, c, counters, policyWatchDebounce);
+        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, c, counters, policyWatchDebounce, oidc);
     }
 
     public GatewayConfig withCounters(Counters c) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, clock, c, policyWatchDebounce);
+        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, clock, c, policyWatchDebounce, oidc);
+    }
+
+    public GatewayConfig withOidc(keyguard.admin.OidcConfig o) {
+        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, clock, counters, policyWatchDebounce, o);
     }
 }

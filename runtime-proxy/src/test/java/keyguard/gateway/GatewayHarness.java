@@ -34,6 +34,8 @@ final class GatewayHarness implements AutoCloseable {
     Clock clock = Clock.systemUTC();
     /** The policy watcher's debounce; null (the default here) reloads only when asked. */
     java.time.Duration watch;
+    /** OIDC for the admin API; null (the default here) for the bootstrap token only. */
+    keyguard.admin.OidcConfig oidc;
     final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     final java.util.List<String> logLines = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Handler capture = new Handler() {
@@ -89,7 +91,7 @@ final class GatewayHarness implements AutoCloseable {
     void start() {
         Map<String, String> env = Map.of("UP_KEY", UPSTREAM_CREDENTIAL, "ANTH_KEY", ANTHROPIC_CREDENTIAL);
         gateway = Gateway.start(new GatewayConfig(policies, data, "127.0.0.1", 0, 0, "127.0.0.1", 1 << 20, env::get, clock,
-                new GatewayConfig.Counters(10_000, 1024, java.time.Duration.ofMinutes(30), java.time.Duration.ofSeconds(1)), watch));
+                new GatewayConfig.Counters(10_000, 1024, java.time.Duration.ofMinutes(30), java.time.Duration.ofSeconds(1)), watch, oidc));
     }
 
     void restart() {

@@ -1,0 +1,27 @@
+package keyguard.admin;
+
+import java.util.Set;
+
+/**
+ * Who is calling the admin API and what they may do: an admin (the bootstrap token, or an
+ * admin group), a team admin of some policies, an auditor (read only).
+ */
+public record AdminPrincipal(String subject, boolean admin, boolean auditor, Set<String> teamPolicies) {
+    public static AdminPrincipal bootstrap() {
+        return new AdminPrincipal("bootstrap-token", true, false, Set.of());
+    }
+
+    /** May create, revoke and rotate keys bound to {@code policy}. */
+    public boolean managesKeysOf(String policy) {
+        return admin || teamPolicies.contains(policy);
+    }
+
+    /** May read keys bound to {@code policy}. */
+    public boolean readsKeysOf(String policy) {
+        return admin || auditor || teamPolicies.contains(policy);
+    }
+
+    public boolean readsEverything() {
+        return admin || auditor;
+    }
+}

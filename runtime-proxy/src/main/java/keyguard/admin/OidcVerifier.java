@@ -1,0 +1,110 @@
+package keyguard.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.jwk.source.JWKSource;
+import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
+import com.nimbusds.jose.proc.JWSVerificationKeySelector;
+import com.nimbusds.jose.proc.SecurityContext;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
+import com.nimbusds.jwt.proc.DefaultJWTProcessor;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Validates admin bearer JWTs with nimbus-jose-jwt: signature against the identity
+ * provider's JWKS (fetched on first use, cached and refreshed when an unknown key id
+ * appears), issuer, audience, expiry and not-before; then maps the roles claim to a
+ * {@link AdminPrincipal}. Failures are exceptions whose message is safe to show.
+ */
+public final class OidcVerifier {
+    private static final Set<JWSAlgorithm> ALGORITHMS = Set.of(JWSAlgorithm.RS256, JWSAlgorithm.RS384, JWSAlgorithm.RS512,
+            JWSAlgorithm.ES256, JWSAlgorithm.ES384, JWSAlgorithm.PS256);
+
+    private final OidcConfig config;
+    private volatile DefaultJWTProcessor<SecurityContext> processor;
+
+    public OidcVerifier(OidcConfig config) {
+        this.config = config;
+    }
+
+    public static final class Rejected extends Exception {
+        public final int status;
+
+        Rejected(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+    }
+
+    public AdminPrincipal verify(String token) throws Rejected {
+        JWTClaimsSet claims;
+        try {
+            claims = processor().process(token, null);
+        } catch (Rejected r) {
+            throw r;
+        } catch (Exception e) {
+            String m = String.valueOf(e.getMessage());
+            String why = m.contains("aud") ? "it is not for audience `" + config.audience() + "`"
+                    : m.contains("iss") ? "it was not issued by " + config.issuer()
+                    : m.startsWith("Expired") ? "it has expired"
+                    : m.contains("Signed JWT rejected") || m.contains("key") ? "its signature does not verify against the identity provider's keys"
+                    : m;
+            throw new Rejected(401, "the bearer token is not valid: " + why + " (" + m + ")");
+        }
+        Set<String> groups = new HashSet<>();
+        Object raw = claims.getClaim(config.rolesClaim());
+        if (raw instanceof List<?> list) list.forEach(g -> groups.add(String.valueOf(g)));
+        else if (raw instanceof String s) groups.add(s);
+        boolean admin = groups.stream().anyMatch(config.adminGroups()::contains);
+        boolean auditor = groups.stream().anyMatch(config.auditorGroups()::contains);
+        Set<String> policies = new HashSet<>();
+        for (Map.Entry<String, Set<String>> e : config.teamAdminGroups().entrySet()) {
+            if (groups.contains(e.getKey())) policies.addAll(e.getValue());
+        }
+        if (!admin && !auditor && policies.isEmpty()) {
+            throw new Rejected(403, "`" + claims.getSubject() + "` has no Keyguard role (claim `" + config.rolesClaim() + "` names none of its groups)");
+        }
+        return new AdminPrincipal(claims.getSubject(), admin, auditor, Set.copyOf(policies));
+    }
+
+    private DefaultJWTProcessor<SecurityContext> processor() throws Rejected {
+        DefaultJWTProcessor<SecurityContext> p = processor;
+        if (p != null) return p;
+        synchronized (this) {
+            if (processor != null) return processor;
+            try {
+                String jwks = config.jwksUri() != null ? config.jwksUri() : discoverJwks();
+                JWKSource<SecurityContext> keys = JWKSourceBuilder.create(URI.create(jwks).toURL()).retrying(true).build();
+                p = new DefaultJWTProcessor<>();
+                p.setJWSKeySelector(new JWSVerificationKeySelector<>(ALGORITHMS, keys));
+                p.setJWTClaimsSetVerifier(new DefaultJWTClaimsVerifier<>(Set.of(config.audience()),
+                        new JWTClaimsSet.Builder().issuer(config.issuer()).build(), Set.of("sub", "exp", "iat"), null));
+                processor = p;
+                return p;
+            } catch (Exception e) {
+                throw new Rejected(503, "the identity provider's keys could not be loaded: " + e.getMessage());
+            }
+        }
+    }
+
+    private String discoverJwks() throws Exception {
+        String url = config.issuer().endsWith("/") ? config.issuer() + ".well-known/openid-configuration"
+                : config.issuer() + "/.well-known/openid-configuration";
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) throw new IllegalStateException("discovery at " + url + " answered " + r.statusCode());
+        JsonNode doc = new ObjectMapper().readTree(r.body());
+        if (!doc.hasNonNull("jwks_uri")) throw new IllegalStateException("discovery at " + url + " has no jwks_uri");
+        return doc.get("jwks_uri").asText();
+    }
+}
