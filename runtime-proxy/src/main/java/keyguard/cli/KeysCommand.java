@@ -44,6 +44,35 @@ final class KeysCommand {
             }
             return new AdminClient(URI.create(url.endsWith("/") ? url : url + "/"), token);
         }
+
+        /** One admin request, as every command needs it. */
+        interface Call {
+            AdminClient.Reply send(AdminClient client) throws IOException, InterruptedException;
+        }
+
+        /** A command's failure, already explained on stderr; {@code code} is its exit code. */
+        static final class Failed extends Exception {
+            final int code;
+
+            Failed(int code) {
+                super(null, null, false, false);
+                this.code = code;
+            }
+        }
+
+        /** Sends one request; unreachable (exit 2) or answered with another status than {@code ok} (exit 1) prints why. */
+        AdminClient.Reply send(CommandSpec spec, Call call, int... ok) throws Failed, InterruptedException {
+            AdminClient.Reply r;
+            try {
+                r = call.send(client());
+            } catch (IOException e) {
+                spec.commandLine().getErr().println("error: " + e.getMessage());
+                throw new Failed(2);
+            }
+            for (int status : ok) if (r.status() == status) return r;
+            spec.commandLine().getErr().println("error: " + r.error());
+            throw new Failed(1);
+        }
     }
 
     @Command(name = "create", sortOptions = false, description = "Create a key; prints its secret once, on a line of its own.")
@@ -72,21 +101,15 @@ final class KeysCommand {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            PrintWriter err = spec.commandLine().getErr();
             ObjectNode body = new ObjectMapper().createObjectNode().put("policy", policy).put("name", name).put("owner", owner);
             ObjectNode l = body.putObject("labels");
             labels.forEach(l::put);
             if (expiresIn != null) body.put("expires_in", expiresIn);
             AdminClient.Reply r;
             try {
-                r = admin.client().post("admin/keys", body);
-            } catch (IOException e) {
-                err.println("error: " + e.getMessage());
-                return 2;
-            }
-            if (r.status() != 201) {
-                err.println("error: " + r.error());
-                return 1;
+                r = admin.send(spec, c -> c.post("admin/keys", body), 201);
+            } catch (AdminOptions.Failed f) {
+                return f.code;
             }
             JsonNode k = r.body();
             out.printf("created key %s (%s) for policy %s%s%n", k.path("id").asText(), k.path("name").asText(), k.path("policy").asText(),
@@ -110,14 +133,9 @@ final class KeysCommand {
             PrintWriter out = spec.commandLine().getOut();
             AdminClient.Reply r;
             try {
-                r = admin.client().get("admin/keys");
-            } catch (IOException e) {
-                spec.commandLine().getErr().println("error: " + e.getMessage());
-                return 2;
-            }
-            if (r.status() != 200) {
-                spec.commandLine().getErr().println("error: " + r.error());
-                return 1;
+                r = admin.send(spec, c -> c.get("admin/keys"), 200);
+            } catch (AdminOptions.Failed f) {
+                return f.code;
             }
             out.printf("%-12s  %-20s  %-12s  %-8s  %s%n", "ID", "NAME", "POLICY", "STATE", "EXPIRES");
             for (JsonNode k : r.body().path("keys")) {
@@ -141,16 +159,10 @@ final class KeysCommand {
 
         @Override
         public Integer call() throws Exception {
-            AdminClient.Reply r;
             try {
-                r = admin.client().post("admin/keys/" + id + "/revoke", new ObjectMapper().createObjectNode());
-            } catch (IOException e) {
-                spec.commandLine().getErr().println("error: " + e.getMessage());
-                return 2;
-            }
-            if (r.status() != 200) {
-                spec.commandLine().getErr().println("error: " + r.error());
-                return 1;
+                admin.send(spec, c -> c.post("admin/keys/" + id + "/revoke", new ObjectMapper().createObjectNode()), 200);
+            } catch (AdminOptions.Failed f) {
+                return f.code;
             }
             spec.commandLine().getOut().println("revoked key " + id);
             return 0;
@@ -181,15 +193,10 @@ final class KeysCommand {
             PrintWriter out = spec.commandLine().getOut();
             AdminClient.Reply r;
             try {
-                r = admin.client().post("admin/keys/" + id + "/rotate",
-                        new ObjectMapper().createObjectNode().put("grace", grace).put("request_id", requestId));
-            } catch (IOException e) {
-                spec.commandLine().getErr().println("error: " + e.getMessage());
-                return 2;
-            }
-            if (r.status() != 200 && r.status() != 201) {
-                spec.commandLine().getErr().println("error: " + r.error());
-                return 1;
+                r = admin.send(spec, c -> c.post("admin/keys/" + id + "/rotate",
+                        new ObjectMapper().createObjectNode().put("grace", grace).put("request_id", requestId)), 200, 201);
+            } catch (AdminOptions.Failed f) {
+                return f.code;
             }
             JsonNode k = r.body();
             out.printf("rotated key %s; the old secret works until %s (request id %s)%n", id,

@@ -1,7 +1,6 @@
 package keyguard.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,14 +38,9 @@ final class SpendCommand implements Callable<Integer> {
         if (to != null) path.append("&to=").append(to);
         AdminClient.Reply r;
         try {
-            r = admin.client().get(path.toString());
-        } catch (IOException e) {
-            spec.commandLine().getErr().println("error: " + e.getMessage());
-            return 2;
-        }
-        if (r.status() != 200) {
-            spec.commandLine().getErr().println("error: " + r.error());
-            return 1;
+            r = admin.send(spec, c -> c.get(path.toString()), 200);
+        } catch (KeysCommand.AdminOptions.Failed f) {
+            return f.code;
         }
         JsonNode body = r.body();
         List<String> dims = List.of(groupBy.split(","));
