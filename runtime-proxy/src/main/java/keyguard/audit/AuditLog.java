@@ -27,10 +27,13 @@ public final class AuditLog implements AutoCloseable {
             0, 0, 0, "", "", "", java.util.Map.of());
 
     private final ChronicleQueue queue;
-    private final BlockingQueue<AuditEvent> pending = new ArrayBlockingQueue<>(1 << 16);
+    private record Pending(AuditEvent event, Runnable then) {}
+
+    private final BlockingQueue<Pending> pending = new ArrayBlockingQueue<>(1 << 16);
     private final SpendIndex spend = new SpendIndex();
     private final AtomicLong written = new AtomicLong();
     private final Thread writer;
+    private volatile boolean closed;
     private final ThreadLocal<ExcerptAppender> appenders;
 
     private AuditLog(ChronicleQueue queue) {
@@ -63,18 +66,43 @@ public final class AuditLog implements AutoCloseable {
 
     /** Records an event; returns at once. */
     public void record(AuditEvent e) {
-        if (!pending.offer(e)) append(e); // never drop: the caller pays for the append instead
+        record(e, null);
+    }
+
+    /**
+     * Records an event and runs {@code then} once it is appended (on the writer thread):
+     * the gateway completes a response only then, so no completed response lacks its event.
+     */
+    public void record(AuditEvent e, Runnable then) {
+        if (closed) {
+            LOG.log(System.Logger.Level.WARNING, "the audit log is closed; event " + e.decisionId() + " is not recorded");
+            if (then != null) then.run();
+            return;
+        }
+        Pending p = new Pending(e, then);
+        if (!pending.offer(p)) appendAndRun(p); // never drop: the caller pays for the append instead
     }
 
     private void drain() {
         try {
             while (true) {
-                AuditEvent e = pending.take();
-                if (e == STOP) return;
-                append(e);
+                Pending p = pending.take();
+                if (p.event() == STOP) return;
+                appendAndRun(p);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    private void appendAndRun(Pending p) {
+        append(p.event());
+        if (p.then() != null) {
+            try {
+                p.then().run();
+            } catch (RuntimeException ex) {
+                LOG.log(System.Logger.Level.ERROR, "completing a response after its audit event failed", ex);
+            }
         }
     }
 
@@ -126,14 +154,15 @@ public final class AuditLog implements AutoCloseable {
     /** Writes what is pending, then closes the files. */
     @Override
     public void close() {
+        closed = true;
         try {
-            pending.put(STOP);
+            pending.put(new Pending(STOP, null));
             writer.join(TimeUnit.SECONDS.toMillis(10));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        AuditEvent left;
-        while ((left = pending.poll()) != null) if (left != STOP) append(left);
+        Pending left;
+        while ((left = pending.poll()) != null) if (left.event() != STOP) appendAndRun(left);
         queue.close();
     }
 }

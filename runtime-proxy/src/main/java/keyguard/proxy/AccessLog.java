@@ -36,39 +36,41 @@ public final class AccessLog {
         this(null, null);
     }
 
-    /** Refused before a decision could be made (a malformed request, a policy missing from the revision). */
-    public void refused(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, int status, String outcome) {
+    /**
+     * Refused before a decision could be made (a malformed request, a policy missing from the
+     * revision). {@code then} (the answer) runs once the audit event is appended.
+     */
+    public void refused(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, int status, String outcome,
+                        Runnable then) {
         LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s", decisionId, key.id(),
                 key.name(), key.policy(), endpoint.path(), model, status, outcome));
-        audit(decisionId, revision, key, List.of(), model, "", "", 0, 0, 0, 0, outcome, status, 0, 0, Classification.NOTHING, "none", Map.of());
+        audit(decisionId, revision, key, List.of(), model, "", "", 0, 0, 0, 0, outcome, status, 0, 0, Classification.NOTHING, "none", Map.of(),
+                then);
         if (metrics != null) metrics.requested(key.policy(), model, outcome);
-    }
-
-    public void decided(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, Decision d, int status) {
-        decided(decisionId, revision, key, endpoint, model, d, status, Classification.NOTHING);
     }
 
     /** A refused decision, with the prompt's data class and detector hits (types and counts, never values). */
     public void decided(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, Decision d, int status,
-                        Classification data) {
+                        Classification data, Runnable then) {
         LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s rules=%s data_class=%s detected=%s",
                 decisionId, key.id(), key.name(), key.policy(), endpoint.path(), model, status, d.kind().name().toLowerCase(),
                 String.join(",", d.rules()), data.dataClass().word(), data.summary()));
         audit(decisionId, revision, key, d.rules(), model, "", "", 0, 0, 0, 0, d.kind().name().toLowerCase(java.util.Locale.ROOT), status,
-                0, 0, data, d.dataAction().word(), d.tags());
+                0, 0, data, d.dataAction().word(), d.tags(), then);
         if (metrics != null) metrics.requested(key.policy(), model, d.kind().name().toLowerCase(java.util.Locale.ROOT));
     }
 
+    /** A request that reached its provider ended; {@code then} runs once its audit event is appended. */
     public void completed(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, ModelInfo routed, Decision d,
                           int status, String outcome, long estimated, long prompt, long completion, long costMicros, long overheadNanos,
-                          long totalNanos, Classification data) {
+                          long totalNanos, Classification data, Runnable then) {
         LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s routed=%s provider=%s status=%d outcome=%s "
                         + "prompt_tokens=%d completion_tokens=%d overhead_us=%d total_ms=%d data_class=%s detected=%s data_action=%s tags=%s",
                 decisionId, key.id(), key.name(), key.policy(), endpoint.path(), model, routed.name(), routed.provider(), status, outcome,
                 prompt, completion, overheadNanos / 1000, totalNanos / 1_000_000, data.dataClass().word(), data.summary(),
                 d.dataAction().word(), d.tags()));
         audit(decisionId, revision, key, d.rules(), model, routed.name(), routed.provider(), estimated, prompt, completion, costMicros,
-                outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags());
+                outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags(), then);
         if (metrics != null) {
             metrics.requested(key.policy(), model, outcome);
             metrics.completed(key.policy(), routed.name(), prompt, completion, costMicros, overheadNanos, totalNanos);
@@ -77,10 +79,13 @@ public final class AccessLog {
 
     private void audit(String decisionId, String revision, KeyRecord key, List<String> rules, String model, String routed, String provider,
                        long estimated, long prompt, long completion, long cost, String outcome, int status, long gatewayMicros,
-                       long totalMillis, Classification data, String action, Map<String, String> tags) {
-        if (audit == null) return;
+                       long totalMillis, Classification data, String action, Map<String, String> tags, Runnable then) {
+        if (audit == null) {
+            if (then != null) then.run();
+            return;
+        }
         audit.record(new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
-                totalMillis, data.dataClass().word(), data.summary(), action, tags));
+                totalMillis, data.dataClass().word(), data.summary(), action, tags), then);
     }
 }

@@ -20,12 +20,21 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>A write's continuation runs as a new IO-thread task, never inside Undertow's
  * completion callback, so a continuation that writes again never re-enters the sender.
+ *
+ * <p>A {@linkplain #gate() gated} stream holds back the response's completion (the body
+ * of a whole response, the end of a stream) until {@link #release}: the gateway releases
+ * it once the request's audit event is appended, so a response the caller saw complete
+ * always has its event, even if the process is killed the next instant.
  */
 public final class ClientStream {
     private final HttpServerExchange exchange;
     private final AtomicBoolean finished = new AtomicBoolean();
     private volatile Runnable gone = () -> { };
     private volatile boolean started;
+    /** IO-thread state of the completion gate. */
+    private boolean gated;
+    private boolean released;
+    private Runnable heldCompletion;
 
     public ClientStream(HttpServerExchange exchange) {
         this.exchange = exchange;
@@ -36,6 +45,27 @@ public final class ClientStream {
     }
 
     public void onGone(Runnable r) { gone = r; }
+
+    /** Holds the completion back until {@link #release}; call before the provider starts. */
+    public void gate() {
+        run(() -> gated = true);
+    }
+
+    /** Lets the held completion (if any, and any later one) go. From any thread. */
+    public void release() {
+        run(() -> {
+            released = true;
+            Runnable held = heldCompletion;
+            heldCompletion = null;
+            if (held != null) held.run();
+        });
+    }
+
+    /** Runs on the IO thread: completes now, or when released. */
+    private void complete(Runnable completion) {
+        if (!gated || released) completion.run();
+        else heldCompletion = completion;
+    }
 
     public boolean isFinished() { return finished.get(); }
 
@@ -80,7 +110,7 @@ public final class ClientStream {
     /** Completes the response. */
     public void end() {
         run(() -> {
-            if (finished.compareAndSet(false, true)) exchange.endExchange();
+            if (finished.compareAndSet(false, true)) complete(exchange::endExchange);
         });
     }
 
@@ -93,7 +123,7 @@ public final class ClientStream {
             exchange.getResponseHeaders().put(io.undertow.util.Headers.CONTENT_TYPE, contentType);
             headers.forEach((k, v) -> exchange.getResponseHeaders().put(new HttpString(k), v));
             finished.set(true);
-            exchange.getResponseSender().send(body);
+            complete(() -> exchange.getResponseSender().send(body));
         });
     }
 

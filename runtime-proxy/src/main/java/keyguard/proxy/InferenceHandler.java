@@ -188,8 +188,8 @@ public final class InferenceHandler implements HttpHandler {
         try {
             request = RequestParser.parse(endpoint, bytes);
         } catch (BadRequest e) {
-            Responses.error(exchange, shape, GatewayError.badRequest(e).detail("decision_id", decisionId), headers);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, null, 400, "bad_request");
+            GatewayError bad = GatewayError.badRequest(e).detail("decision_id", decisionId);
+            log.refused(decisionId, lp.set().revision(), key, endpoint, null, 400, "bad_request", answer(exchange, shape, bad, headers));
             return;
         }
         PolicyEvaluator evaluator = lp.evaluators().get(key.policy());
@@ -197,8 +197,7 @@ public final class InferenceHandler implements HttpHandler {
             GatewayError e = GatewayError.of(403, "permission_error", "policy_denied",
                     "the policy `" + key.policy() + "` of this key is not in the loaded revision")
                     .detail("policy", key.policy()).detail("revision", lp.set().revision()).detail("decision_id", decisionId);
-            Responses.error(exchange, shape, e, headers);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 403, "policy_missing");
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 403, "policy_missing", answer(exchange, shape, e, headers));
             return;
         }
         long maxTokens = endpoint == Endpoint.EMBEDDINGS ? 0 : request.maxTokens() > 0 ? request.maxTokens()
@@ -236,9 +235,9 @@ public final class InferenceHandler implements HttpHandler {
         String declaredHeader = exchange.getRequestHeaders().getFirst(DATA_CLASS_HEADER);
         DataClass declared = declaredHeader == null ? DataClass.PUBLIC : DataClass.parse(declaredHeader.strip().toLowerCase(java.util.Locale.ROOT));
         if (declared == null) {
-            Responses.error(exchange, shape, GatewayError.of(400, "invalid_request_error", "invalid_request",
-                    "`x-keyguard-data-class` must be public, internal, confidential or restricted").detail("decision_id", decisionId), headers);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request");
+            GatewayError bad = GatewayError.of(400, "invalid_request_error", "invalid_request",
+                    "`x-keyguard-data-class` must be public, internal, confidential or restricted").detail("decision_id", decisionId);
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request", answer(exchange, shape, bad, headers));
             return;
         }
         Classification classification = lp.classifier().classify(request.body()).atLeast(declared);
@@ -270,8 +269,8 @@ public final class InferenceHandler implements HttpHandler {
             GatewayError e = GatewayError.of(400, "invalid_request_error", "model_not_supported", wantsEmbedding
                     ? "model `" + routed.name() + "` is a chat model; embeddings need an embedding model"
                     : "model `" + routed.name() + "` is an embedding model; call /v1/embeddings").param("model").detail("decision_id", decisionId);
-            Responses.error(exchange, shape, e, headers);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "model_not_supported");
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "model_not_supported",
+                    answer(exchange, shape, e, headers));
             return;
         }
         long worstCost = routed.costMicros(promptTokens, maxTokens);
@@ -279,8 +278,8 @@ public final class InferenceHandler implements HttpHandler {
         if (admission instanceof Refused refused) {
             Decision throttled = Decisions.throttled(evaluator.policy(), refused.limit());
             counters.rateLimitHeaders(now, headers);
-            Responses.error(exchange, shape, DecisionErrors.of(throttled, lp.set().revision(), decisionId, refused, now), headers);
-            log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), throttled, 429, classification);
+            log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), throttled, 429, classification,
+                    answer(exchange, shape, DecisionErrors.of(throttled, lp.set().revision(), decisionId, refused, now), headers));
             return;
         }
         Lease lease = (Lease) admission;
@@ -294,6 +293,9 @@ public final class InferenceHandler implements HttpHandler {
         if (decision.routedModel() != null) headers.put("x-keyguard-routed-model", routed.name());
         long overheadNanos = System.nanoTime() - start;
         AtomicBoolean settled = new AtomicBoolean();
+        // The response completes only after its audit event is appended (see ClientStream#gate).
+        ClientStream client = new ClientStream(exchange);
+        client.gate();
         CallListener listener = (status, outcome, used, completion) -> {
             if (!settled.compareAndSet(false, true)) return;
             // The upstream refused or failed before answering: nothing was used but the request.
@@ -301,10 +303,10 @@ public final class InferenceHandler implements HttpHandler {
             enforcer.settle(lease, consumed, used + completion, routed.costMicros(used, completion));
             log.completed(decisionId, lp.set().revision(), key, endpoint, request.model(), routed, decision, status, outcome,
                     promptTokens, used, completion, consumed ? routed.costMicros(used, completion) : 0, overheadNanos,
-                    System.nanoTime() - start, classification);
+                    System.nanoTime() - start, classification, client::release);
         };
         try {
-            provider.handle(new Call(forwarded, routed, providerInfo, new ClientStream(exchange), prompt, headers, listener));
+            provider.handle(new Call(forwarded, routed, providerInfo, client, prompt, headers, listener));
         } catch (RuntimeException e) {
             listener.ended(500, "gateway_error", 0, 0);
             throw e;
@@ -330,8 +332,16 @@ public final class InferenceHandler implements HttpHandler {
             error = GatewayError.of(error.status(), error.type(), error.code(), error.message() + " (" + found + ")")
                     .withDetails(error).detail("data_class", classification.dataClass().word()).detail("detected", classification.summary());
         }
-        Responses.error(exchange, endpoint.shape(), error, headers);
-        log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), decision, DecisionErrors.status(decision), classification);
+        log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), decision, DecisionErrors.status(decision), classification,
+                answer(exchange, endpoint.shape(), error, headers));
+    }
+
+    /**
+     * The error answer, sent on the exchange's IO thread once the decision's audit event is
+     * appended (a refused caller's response is complete only with its event written too).
+     */
+    private static Runnable answer(HttpServerExchange exchange, ApiShape shape, GatewayError e, Map<String, String> headers) {
+        return () -> exchange.getIoThread().execute(() -> Responses.error(exchange, shape, e, headers));
     }
 
     static String decisionId() {

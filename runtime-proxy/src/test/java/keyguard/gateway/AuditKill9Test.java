@@ -1,0 +1,112 @@
+package keyguard.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import keyguard.audit.AuditLog;
+import net.openhft.chronicle.queue.ChronicleQueue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A gateway in its own JVM, killed with SIGKILL in the middle of a load: every response a
+ * caller received complete has its audit event, because a response completes only after
+ * its event is appended to the memory-mapped queue.
+ */
+class AuditKill9Test {
+    static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void aKill9DuringLoadLosesNoEventOfACompletedResponse(@TempDir Path tmp) throws Exception {
+        Path policies = Files.createDirectories(tmp.resolve("policies"));
+        Files.writeString(policies.resolve("p.kgp"), """
+                provider sim { builtin simulator }
+                model "sim-small" { provider sim price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
+                policy load { models allow ["sim-small"] }
+                """);
+        Path data = tmp.resolve("data");
+        int port = freePort();
+        int adminPort = freePort();
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElseThrow());
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (a.startsWith("--add-") || a.startsWith("--enable-native") || a.startsWith("--sun-misc") || a.startsWith("-Dchronicle")) cmd.add(a);
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "keyguard.cli.Main", "serve", "--policies", policies.toString(),
+                "--data", data.toString(), "--port", "" + port, "--admin-port", "" + adminPort));
+        Process gateway = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(gateway.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = out.readLine()) != null && !line.contains("ready")) { /* start-up lines */ }
+        assertTrue(line != null, "the gateway did not start");
+        Thread.ofPlatform().daemon().start(() -> { try { while (out.readLine() != null) { } } catch (Exception ignored) { } });
+
+        HttpClient http = HttpClient.newHttpClient();
+        String token = Files.readString(data.resolve("admin.token")).strip();
+        String created = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/admin/keys"))
+                .header("authorization", "Bearer " + token).POST(HttpRequest.BodyPublishers.ofString("{\"policy\":\"load\",\"name\":\"k\"}")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        String key = FakeUpstream.JSON.readTree(created).path("secret").asText();
+
+        ConcurrentLinkedQueue<String> completed = new ConcurrentLinkedQueue<>();
+        AtomicBoolean running = new AtomicBoolean(true);
+        List<Thread> clients = new ArrayList<>();
+        for (int c = 0; c < 8; c++) {
+            int client = c;
+            clients.add(Thread.ofPlatform().start(() -> {
+                int i = 0;
+                while (running.get()) {
+                    String model = i++ % 5 == 4 ? "sim-large" : "sim-small"; // some refused (unknown model)
+                    try {
+                        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+                                .timeout(Duration.ofSeconds(5)).header("authorization", "Bearer " + key)
+                                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model + "\",\"max_tokens\":5,\"stream\":" + (client % 2 == 0)
+                                        + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi " + i + "\"}]}")).build(),
+                                HttpResponse.BodyHandlers.ofString());
+                        r.headers().firstValue("x-keyguard-decision-id").ifPresent(completed::add);
+                    } catch (Exception e) {
+                        // the gateway died under this request: it never completed
+                    }
+                }
+            }));
+        }
+        while (completed.size() < 300) Thread.sleep(10);
+        gateway.destroyForcibly(); // SIGKILL mid-load
+        assertTrue(gateway.waitFor(30, TimeUnit.SECONDS));
+        running.set(false);
+        for (Thread t : clients) t.join();
+
+        Set<String> logged = new HashSet<>();
+        try (ChronicleQueue q = AuditLog.openForReading(data.resolve("audit"))) {
+            AuditLog.read(q, null, null, l -> {
+                int at = l.indexOf("\"decision_id\":\"");
+                if (at >= 0) logged.add(l.substring(at + 15, l.indexOf('"', at + 15)));
+            });
+        }
+        List<String> missing = completed.stream().filter(id -> !logged.contains(id)).toList();
+        assertTrue(completed.size() >= 300);
+        assertTrue(missing.isEmpty(), missing.size() + " of " + completed.size() + " completed responses have no audit event: " + missing);
+    }
+}
