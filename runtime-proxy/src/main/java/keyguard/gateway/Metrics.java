@@ -14,7 +14,8 @@ import java.util.function.Supplier;
 
 /**
  * The gateway's metrics, in Prometheus text format at {@code GET /metrics} on the admin
- * port: requests by policy, model and outcome; the gateway's own time and the upstream's;
+ * port: requests by policy, model and outcome; the gateway's own (decision) time, the
+ * upstream's and the whole request's;
  * tokens and spend; the policy revision and reload failures; requests in flight.
  */
 public final class Metrics {
@@ -26,6 +27,8 @@ public final class Metrics {
             .labelNames("policy", "model", "outcome").register(registry);
     final Histogram gateway = Histogram.builder().name("keyguard_gateway_seconds")
             .help("The gateway's own time per request, from the body read to forwarding").register(registry);
+    final Histogram upstream = Histogram.builder().name("keyguard_upstream_seconds")
+            .help("The upstream's part of a request: from forwarding to the end of its response").register(registry);
     final Histogram total = Histogram.builder().name("keyguard_request_seconds")
             .help("Whole requests, from the body read to the last byte of the response").register(registry);
     final Counter tokens = Counter.builder().name("keyguard_tokens_total")
@@ -51,6 +54,7 @@ public final class Metrics {
         tokens.labelValues(policy, model, "completion").inc(completion);
         spend.labelValues(policy, model).inc(costMicros / 1e6);
         gateway.observe(gatewayNanos / 1e9);
+        upstream.observe(Math.max(0, totalNanos - gatewayNanos) / 1e9);
         total.observe(totalNanos / 1e9);
     }
 

@@ -35,6 +35,7 @@ class MetricsTest {
             assertTrue(text.contains("keyguard_spend_usd_total{model=\"sim-small\",policy=\"demo\"}"), text);
             assertTrue(text.contains("keyguard_policy_revision_info{revision=\"" + h.gateway.policies().set().revision() + "\"} 1"), text);
             assertTrue(text.contains("keyguard_gateway_seconds_bucket"), text);
+            assertTrue(text.contains("keyguard_upstream_seconds_count 2"), text);
             assertTrue(text.contains("keyguard_requests_in_flight 0"), text);
             assertTrue(text.contains("keyguard_policy_reload_failures_total 0"), text);
         }
