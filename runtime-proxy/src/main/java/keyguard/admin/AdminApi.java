@@ -198,10 +198,8 @@ public final class AdminApi implements HttpHandler {
     }
 
     private static Instant instant(String v, String name) throws BadAdminRequest {
-        if (v == null || v.isBlank()) return null;
         try {
-            return v.length() == 10 ? java.time.LocalDate.parse(v).atStartOfDay(java.time.ZoneOffset.UTC).toInstant()
-                    : java.time.OffsetDateTime.parse(v).toInstant();
+            return AuditLog.parseBound(v);
         } catch (DateTimeParseException e) {
             throw new BadAdminRequest(400, "`" + name + "` must be a date (2026-11-27) or an ISO-8601 instant");
         }

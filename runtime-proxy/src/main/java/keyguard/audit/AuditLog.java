@@ -144,6 +144,16 @@ public final class AuditLog implements AutoCloseable {
         read(queue, since, until, out);
     }
 
+    /**
+     * A bound of an audit range: a UTC date ({@code 2026-11-27}, its midnight) or an
+     * ISO-8601 instant; null for none. Throws {@link java.time.format.DateTimeParseException}.
+     */
+    public static Instant parseBound(String v) {
+        if (v == null || v.isBlank()) return null;
+        return v.length() == 10 ? java.time.LocalDate.parse(v).atStartOfDay(java.time.ZoneOffset.UTC).toInstant()
+                : java.time.OffsetDateTime.parse(v).toInstant();
+    }
+
     static boolean within(String line, Instant since, Instant until) {
         int at = line.indexOf("\"time\":\"");
         if (at < 0) return false;

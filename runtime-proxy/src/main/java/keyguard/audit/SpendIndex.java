@@ -2,7 +2,6 @@ package keyguard.audit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.LocalDate;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -65,6 +64,4 @@ public final class SpendIndex {
         });
         return rows;
     }
-
-    static LocalDate today() { return LocalDate.now(ZoneOffset.UTC); }
 }

@@ -4,9 +4,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.time.LocalDate;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayDeque;
 import java.util.concurrent.Callable;
 import keyguard.audit.AuditLog;
@@ -104,8 +101,8 @@ final class AuditCommand {
             Instant from;
             Instant to;
             try {
-                from = instant(since);
-                to = instant(until);
+                from = AuditLog.parseBound(since);
+                to = AuditLog.parseBound(until);
             } catch (RuntimeException e) {
                 spec.commandLine().getErr().println("error: --since and --until take a date (2026-11-01) or an ISO-8601 instant");
                 return 2;
@@ -115,11 +112,6 @@ final class AuditCommand {
             }
             out.flush();
             return 0;
-        }
-
-        static Instant instant(String v) {
-            if (v == null) return null;
-            return v.length() == 10 ? LocalDate.parse(v).atStartOfDay(ZoneOffset.UTC).toInstant() : OffsetDateTime.parse(v).toInstant();
         }
     }
 }

@@ -235,11 +235,6 @@ public final class Enforcer implements AutoCloseable {
         }
     }
 
-    /** Whether {@code limit} is a hard cap (soft budgets only warn). */
-    public static boolean isHard(Limit limit) {
-        return !(limit instanceof BudgetSpec b) || b.hard();
-    }
-
     /**
      * Stops admitting, waits up to {@code drain} for requests in flight to settle, then
      * closes the store. The store's memory is unmapped on close, so nothing may touch a

@@ -12,8 +12,9 @@ import keyguard.keys.KeySecrets;
 
 /**
  * The gateway's local state: {@code keys.dat} (the key store), {@code server.secret} (the
- * HMAC key for virtual-key hashes) and {@code admin.token} (the bootstrap admin token,
- * unless {@code KEYGUARD_ADMIN_TOKEN} is set). Created on first start; the directory is
+ * HMAC key for virtual-key hashes), {@code admin.token} (the bootstrap admin token,
+ * unless {@code KEYGUARD_ADMIN_TOKEN} is set), the counters ({@code counters.dat},
+ * {@code counter-ids.dat}, {@code leases.dat}) and the audit log ({@code audit/}). Created on first start; the directory is
  * mode 0700 and the secret files 0600.
  */
 public final class DataDirectory {

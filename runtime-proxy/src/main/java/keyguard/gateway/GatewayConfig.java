@@ -30,16 +30,4 @@ public record GatewayConfig(Path policies, Path data, String host, int port, int
         return new GatewayConfig(policies, data, "127.0.0.1", 8080, 8081, "127.0.0.1", DEFAULT_MAX_BODY, System::getenv,
                 Clock.systemUTC(), Counters.DEFAULT, Duration.ofMillis(300), null);
     }
-
-    public GatewayConfig withClock(Clock c) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, c, counters, policyWatchDebounce, oidc);
-    }
-
-    public GatewayConfig withCounters(Counters c) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, clock, c, policyWatchDebounce, oidc);
-    }
-
-    public GatewayConfig withOidc(keyguard.admin.OidcConfig o) {
-        return new GatewayConfig(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, clock, counters, policyWatchDebounce, o);
-    }
 }

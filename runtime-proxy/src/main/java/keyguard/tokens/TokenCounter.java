@@ -6,7 +6,6 @@ import com.knuddels.jtokkit.api.EncodingRegistry;
 import com.knuddels.jtokkit.api.EncodingType;
 import com.knuddels.jtokkit.api.IntArrayList;
 import java.util.List;
-import java.util.Locale;
 import keyguard.policy.ModelInfo;
 
 /**
@@ -42,10 +41,12 @@ public final class TokenCounter {
         return model == null ? CL100K : forUpstreamName(model.upstream() != null ? model.upstream() : model.name());
     }
 
+    private static final String[] O200K_PREFIXES = {"gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4"};
+
+    /** Called per request: compares in place, allocates nothing. */
     static TokenCounter forUpstreamName(String name) {
-        String n = name.toLowerCase(Locale.ROOT);
-        for (String prefix : new String[] {"gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4"}) {
-            if (n.startsWith(prefix)) return O200K;
+        for (String prefix : O200K_PREFIXES) {
+            if (name.regionMatches(true, 0, prefix, 0, prefix.length())) return O200K;
         }
         return CL100K;
     }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,14 +35,10 @@ class TwoProcessTest {
     }
 
     Process worker(Path data, Path policies, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElseThrow());
-        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (a.startsWith("--add-") || a.startsWith("--enable-native") || a.startsWith("--sun-misc") || a.startsWith("-Dchronicle")) cmd.add(a);
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), CounterWorker.class.getName(), data.toString(), policies.toString()));
-        cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<String> all = new ArrayList<>(List.of(data.toString(), policies.toString()));
+        all.addAll(List.of(args));
+        return new ProcessBuilder(keyguard.testing.ChildJvm.command(CounterWorker.class.getName(), all.toArray(new String[0])))
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
 
     static String line(Process p) throws IOException {

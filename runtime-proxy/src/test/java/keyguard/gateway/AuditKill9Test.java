@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.lang.management.ManagementFactory;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -49,13 +48,8 @@ class AuditKill9Test {
         Path data = tmp.resolve("data");
         int port = freePort();
         int adminPort = freePort();
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElseThrow());
-        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (a.startsWith("--add-") || a.startsWith("--enable-native") || a.startsWith("--sun-misc") || a.startsWith("-Dchronicle")) cmd.add(a);
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "keyguard.cli.Main", "serve", "--policies", policies.toString(),
-                "--data", data.toString(), "--port", "" + port, "--admin-port", "" + adminPort));
+        List<String> cmd = keyguard.testing.ChildJvm.command("keyguard.cli.Main", "serve", "--policies", policies.toString(),
+                "--data", data.toString(), "--port", "" + port, "--admin-port", "" + adminPort);
         Process gateway = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(gateway.getInputStream(), StandardCharsets.UTF_8));
         String line;
