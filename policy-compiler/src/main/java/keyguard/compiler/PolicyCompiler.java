@@ -10,7 +10,11 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import keyguard.compiler.check.Checker;
+import keyguard.compiler.check.FunctionScope;
+import keyguard.functions.FunctionLibrary;
 import keyguard.lang.diag.Diagnostics;
 import keyguard.lang.parse.PolicyParser;
 import keyguard.lang.syntax.PolicyFile;
@@ -32,7 +36,12 @@ public final class PolicyCompiler {
     public record Source(String path, byte[] bytes) {}
 
     public static Result compileDirectory(Path dir) {
-        return compile(read(dir));
+        return compileDirectory(dir, FunctionLibrary.NONE);
+    }
+
+    public static Result compileDirectory(Path dir, FunctionLibrary plugins) {
+        List<Source> sources = read(dir);
+        return compile(sources, revision(sources), plugins);
     }
 
     public static Result compile(List<Source> sources) {
@@ -41,23 +50,43 @@ public final class PolicyCompiler {
 
     /** Compiles under a given revision label (the gateway's git commit id). */
     public static Result compile(List<Source> sources, String revision) {
+        return compile(sources, revision, FunctionLibrary.NONE);
+    }
+
+    /**
+     * Compiles policy sources; {@code .js} sources are the files that
+     * {@code function js ... = file("...")} declarations may name. {@code plugins} are the
+     * deployment's Java functions.
+     */
+    public static Result compile(List<Source> sources, String revision, FunctionLibrary plugins) {
         Diagnostics diagnostics = new Diagnostics();
         List<PolicyFile> files = new ArrayList<>();
+        Map<String, byte[]> others = new LinkedHashMap<>();
         for (Source s : sources) {
+            if (s.path().endsWith(".js")) {
+                others.put(s.path(), s.bytes());
+                continue;
+            }
             PolicyParser.Result r = PolicyParser.parse(s.path(), s.bytes());
             diagnostics.addAll(r.diagnostics());
             if (r.file() != null) files.add(r.file());
         }
         if (diagnostics.hasErrors()) return new Result(null, diagnostics, files);
-        PolicySet set = Checker.check(files, revision, diagnostics);
+        PolicySet set = Checker.check(files, revision, diagnostics, new FunctionScope(plugins, others));
         return new Result(set, diagnostics, files);
     }
 
-    /** Every {@code .kgp} file under {@code dir}, by relative path, with paths as the user typed the directory. */
+    /** Whether a file under the policy directory is part of the policy set: {@code .kgp} policies and {@code .js} functions. */
+    public static boolean isSource(Path p) {
+        String name = p.getFileName().toString();
+        return name.endsWith(".kgp") || name.endsWith(".js");
+    }
+
+    /** Every source file under {@code dir} ({@link #isSource}), by relative path, with paths as the user typed the directory. */
     public static List<Source> read(Path dir) {
         List<Path> paths;
         try (Stream<Path> walk = Files.walk(dir)) {
-            paths = walk.filter(p -> p.toString().endsWith(".kgp") && Files.isRegularFile(p)).sorted().toList();
+            paths = walk.filter(p -> isSource(p) && Files.isRegularFile(p)).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read policy directory " + dir + ": " + e.getMessage(), e);
         }

@@ -28,6 +28,8 @@ public final class DecisionInput {
     private long epochMillis;
     private UsageView usage = UsageView.NONE;
 
+    private java.util.List<FunctionError> functionErrors;
+
     private ZoneId cachedZone;
     private long cachedMillis = Long.MIN_VALUE;
     private long cachedLocalSeconds;
@@ -61,6 +63,29 @@ public final class DecisionInput {
     public Map<String, String> labels() { return labels; }
     public long epochMillis() { return epochMillis; }
     public UsageView usage() { return usage; }
+
+    /** Functions that failed while deciding, one per rule; empty almost always. */
+    public java.util.List<FunctionError> functionErrors() {
+        return functionErrors == null ? java.util.List.of() : functionErrors;
+    }
+
+    /** The failure noted for {@code ruleId}, or null. */
+    public FunctionError functionError(String ruleId) {
+        if (functionErrors != null) for (FunctionError e : functionErrors) if (e.rule().equals(ruleId)) return e;
+        return null;
+    }
+
+    /** Called by both backends when a rule's function fails; the first failure per rule is kept. */
+    public void noteFunctionError(FunctionError e) {
+        if (functionError(e.rule()) != null) return;
+        if (functionErrors == null) functionErrors = new java.util.ArrayList<>(2);
+        functionErrors.add(e);
+    }
+
+    public DecisionInput clearFunctionErrors() {
+        functionErrors = null;
+        return this;
+    }
 
     /** Tokens a request reserves against token limits: the prompt plus the output cap. */
     public long tokensNeeded() {

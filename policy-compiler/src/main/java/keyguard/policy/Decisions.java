@@ -51,7 +51,13 @@ public final class Decisions {
         for (ForbidRule r : fired) {
             ids.add(r.id());
             if (!reason.isEmpty()) reason.append("; ");
-            reason.append(r.reason().isEmpty() ? "forbidden by rule `" + r.id() + "`" : r.reason().render(in, model, p.zone()));
+            FunctionError failed = in.functionError(r.id());
+            if (failed != null) {
+                reason.append("rule `").append(r.id()).append("` could not be evaluated: ").append(failed.message())
+                        .append(" (the policy says `on error deny`)");
+            } else {
+                reason.append(r.reason().isEmpty() ? "forbidden by rule `" + r.id() + "`" : r.reason().render(in, model, p.zone()));
+            }
         }
         return new Decision(DecisionKind.FORBIDDEN, p.name(), List.copyOf(ids), reason.toString(), p.tags(), null,
                 DataAction.NONE, null, List.of());

@@ -17,11 +17,13 @@ import keyguard.lang.source.Span;
  * @param costBound static upper bound of evaluation steps, see {@code keyguard check --cost}
  * @param defaultMaxTokens output tokens assumed for a request that sends no {@code max_tokens}
  *     ({@code default max_tokens N}); 0 when the policy does not say (the gateway's default applies)
+ * @param allowOnFunctionError {@code on error allow}: a rule whose function fails does not fire
+ *     (by default, {@code on error deny}, it does)
  */
 public record Policy(String name, String template, Map<String, String> tags, List<String> allowedModels,
                      boolean[] allowedByIndex, List<LimitSpec> rateLimits, List<LimitSpec> concurrency,
                      List<BudgetSpec> budgets, DataRule data, List<ForbidRule> forbids, ZoneId zone, Span span,
-                     long costBound, long defaultMaxTokens) {
+                     long costBound, long defaultMaxTokens, boolean allowOnFunctionError) {
 
     public boolean allows(ModelInfo model) {
         return model.index() < allowedByIndex.length && allowedByIndex[model.index()];

@@ -6,9 +6,23 @@ import java.util.Map;
 /**
  * Everything compiled from one policy directory: providers, models, policies and their
  * inline tests, stamped with one revision. Immutable; the gateway swaps whole sets.
+ *
+ * @param scripts the revision's JavaScript functions (their contexts), or null when it
+ *     declares none; {@link #close()} frees them once no decision uses the set any more
  */
 public record PolicySet(String revision, Map<String, ProviderInfo> providers, Map<String, ModelInfo> models,
-                        Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors) {
+                        Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors,
+                        keyguard.functions.js.JsModule scripts) implements AutoCloseable {
+
+    public PolicySet(String revision, Map<String, ProviderInfo> providers, Map<String, ModelInfo> models,
+                     Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors) {
+        this(revision, providers, models, policies, tests, detectors, null);
+    }
+
+    @Override
+    public void close() {
+        if (scripts != null) scripts.close();
+    }
 
     public ModelInfo model(String name) { return models.get(name); }
 

@@ -15,7 +15,13 @@ public record ReasonTemplate(List<Object> parts) {
     public String render(DecisionInput input, ModelInfo model, ZoneId zone) {
         StringBuilder sb = new StringBuilder();
         for (Object part : parts) {
-            if (part instanceof Ir ir) sb.append(IrInterpreter.display(ir, IrInterpreter.eval(ir, input, model, zone)));
+            if (part instanceof Ir ir) {
+                try {
+                    sb.append(IrInterpreter.display(ir, IrInterpreter.eval(ir, input, model, zone)));
+                } catch (keyguard.functions.FunctionFailure f) {
+                    sb.append('?');
+                }
+            }
             else sb.append(part);
         }
         return sb.toString();

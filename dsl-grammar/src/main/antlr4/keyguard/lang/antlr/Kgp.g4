@@ -20,6 +20,7 @@ item
   | policyDecl
   | testsDecl
   | detectorDecl
+  | functionDecl
   ;
 
 // ---------------------------------------------------------------- providers and models
@@ -48,6 +49,11 @@ value
   | listLiteral                                # listValue
   ;
 
+// ---------------------------------------------------------------- functions
+
+// function js risk_score(model: string, tokens: int) -> int = file("functions/risk.js")
+functionDecl : FUNCTION lang=ident name=ident LPAREN (param (COMMA param)*)? COMMA? RPAREN ARROW result=ident ASSIGN value ;
+
 // ---------------------------------------------------------------- templates and policies
 
 templateDecl : TEMPLATE name=ident LPAREN (param (COMMA param)*)? COMMA? RPAREN body ;
@@ -69,6 +75,7 @@ statement
   | OVERRIDE? DATA level=ident cls=ident (ON violation=ident action=ident target=STRING?)? # dataStmt
   | ZONE STRING                                                                         # zoneStmt
   | OVERRIDE? DEFAULT what=ident amount=quantity                                        # defaultStmt
+  | OVERRIDE? ON event=ident action=ident                                              # onStmt
   | annotation* FORBID WHEN cond=block (UNLESS exc=block)?                              # forbidStmt
   ;
 
@@ -131,7 +138,7 @@ number : INT | DECIMAL ;
 
 // Words that are keywords somewhere but may also name things or start a path.
 ident : IDENT | MODEL | PROVIDER | POLICY | TEMPLATE | TEST | TESTS | DATA | TAGS | MODELS
-      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR ;
+      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION ;
 
 // ---------------------------------------------------------------- lexer
 
@@ -155,6 +162,7 @@ EXPECT   : 'expect' ;
 ZONE     : 'zone' ;
 DEFAULT  : 'default' ;
 DETECTOR : 'detector' ;
+FUNCTION : 'function' ;
 WARN     : 'warn' ;
 ON       : 'on' ;
 AT       : 'at' ;
@@ -176,6 +184,7 @@ DOTDOT : '..' ;
 DOT    : '.' ;
 AT_SIGN : '@' ;
 PLUS_ASSIGN : '+=' ;
+ARROW  : '->' ;
 EQ     : '==' ;
 NE     : '!=' ;
 LE     : '<=' ;

@@ -27,7 +27,7 @@ public enum Code {
     KG0105("unknown policy", "A `tests` block names a policy that does not exist."),
     KG0106("unknown name", "An expression uses a name that is neither a template parameter nor a built-in root (`request`, `key`, `model`, `time`, `usage`) nor a constant (data classes, weekdays)."),
     KG0107("unknown field", "A path such as `request.modle` names a field the root does not have."),
-    KG0108("unknown function", "A call names a function that is not built in. Built-ins: `startsWith`, `endsWith`, `contains`, `matches`, `lower`, `upper`."),
+    KG0108("unknown function", "A call names a function that is neither built in (`startsWith`, `endsWith`, `contains`, `matches`, `lower`, `upper`), nor declared with `function js`, nor provided by a jar in the gateway's plugin folder (`--plugins`)."),
     KG0109("unknown setting", "A `provider` or `model` block contains a setting the language does not know, or a policy sets a `default` for something other than `max_tokens`."),
     KG0110("missing setting", "A `provider` or `model` block lacks a setting it needs (a model needs `provider`, `price` and `max_class`; a provider needs `builtin` or `base_url`)."),
     KG0111("duplicate setting", "The same setting appears twice in one block."),
@@ -89,7 +89,13 @@ public enum Code {
     KG0604("invalid model setting", "A model setting has a value of the wrong kind, e.g. `context` must be a positive integer, `hosting` is `external` or `self`, and `type` is `chat` or `embedding`."),
 
     // ---- detectors
-    KG0701("invalid detector", "A `detector` has a lower-case name (letters, digits, `_`), a `class`, and exactly one of `words [\"...\", ...]` (whole words or phrases, matched case-insensitively) or `pattern \"...\"` (an RE2 expression that cannot match the empty string).");
+    KG0701("invalid detector", "A `detector` has a lower-case name (letters, digits, `_`), a `class`, and exactly one of `words [\"...\", ...]` (whole words or phrases, matched case-insensitively) or `pattern \"...\"` (an RE2 expression that cannot match the empty string)."),
+
+    // ---- functions
+    KG0801("invalid function declaration", "A function is declared as `function js name(p: type, ...) -> type = file(\"path.js\")`. The language is `js`; parameter and result types are `string`, `int` and `bool`; parameters have no defaults."),
+    KG0802("function source problem", "The file of a `function js` declaration must lie under the policy directory (its path is relative to the `.kgp` file), parse as JavaScript, and define a top-level function of the declared name that takes at most the declared parameters."),
+    KG0803("function name taken", "A declared function has the name of a built-in function or of a function from a plugin jar. Names of functions are global; rename the declaration."),
+    KG0804("invalid `on` statement", "A policy chooses what a rule does when a function it calls fails (throws, times out, exceeds a limit, or returns the wrong type): `on error deny` (the default: the rule fires) or `on error allow` (the rule does not fire). The failure is logged and recorded in the request's audit event either way.");
 
     private final String title;
     private final String explanation;

@@ -77,6 +77,14 @@ final class SyntaxTreeBuilder {
             for (SettingContext sc : d.setting()) settings.add(setting(sc));
             return new Item.Detector(new Name(quoted.value(), quoted.span()), quoted, List.copyOf(settings), span(d));
         }
+        if (ctx.functionDecl() != null) {
+            FunctionDeclContext f = ctx.functionDecl();
+            List<Item.Param> params = new ArrayList<>();
+            for (ParamContext p : f.param()) {
+                params.add(new Item.Param(name(p.name), name(p.type), p.expr() == null ? null : expr(p.expr()), span(p)));
+            }
+            return new Item.Function(name(f.lang), name(f.name), List.copyOf(params), name(f.result), value(f.value()), span(f));
+        }
         if (ctx.templateDecl() != null) {
             TemplateDeclContext t = ctx.templateDecl();
             List<Item.Param> params = new ArrayList<>();
@@ -150,6 +158,7 @@ final class SyntaxTreeBuilder {
                     d.violation == null ? null : name(d.violation), d.action == null ? null : name(d.action),
                     d.target == null ? null : string(d.target), span(d));
             case ZoneStmtContext z -> new Statement.Zone(string(z.STRING().getSymbol()), span(z));
+            case OnStmtContext o -> new Statement.On(o.OVERRIDE() != null, name(o.event), name(o.action), span(o));
             case DefaultStmtContext d -> new Statement.Default(d.OVERRIDE() != null, name(d.what), quantity(d.amount), span(d));
             case ForbidStmtContext f -> {
                 List<Annotation> annotations = new ArrayList<>();

@@ -14,7 +14,8 @@ final class TokenNames {
     private static final Set<Integer> SOFT_KEYWORDS = Set.of(
             KgpLexer.MODEL, KgpLexer.PROVIDER, KgpLexer.POLICY, KgpLexer.TEMPLATE, KgpLexer.TEST,
             KgpLexer.TESTS, KgpLexer.DATA, KgpLexer.TAGS, KgpLexer.MODELS, KgpLexer.LIMIT,
-            KgpLexer.BUDGET, KgpLexer.ZONE, KgpLexer.WHEN, KgpLexer.UNLESS, KgpLexer.EXPECT, KgpLexer.DEFAULT, KgpLexer.DETECTOR);
+            KgpLexer.BUDGET, KgpLexer.ZONE, KgpLexer.WHEN, KgpLexer.UNLESS, KgpLexer.EXPECT, KgpLexer.DEFAULT, KgpLexer.DETECTOR,
+            KgpLexer.FUNCTION);
 
     private TokenNames() {}
 

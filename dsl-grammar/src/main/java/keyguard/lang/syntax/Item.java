@@ -18,6 +18,13 @@ public sealed interface Item {
 
     record Param(Name name, Name type, Expr defaultValue, Span span) {}
 
+    /**
+     * {@code function js name(p: type, ...) -> type = file("path.js")}: a function written
+     * in another language, callable from conditions. {@code language} is the word after
+     * {@code function}; {@code body} is usually {@code file("...")}.
+     */
+    record Function(Name language, Name name, List<Param> params, Name result, Value body, Span span) implements Item {}
+
     record Template(Name name, List<Param> params, List<Statement> body, Span span) implements Item {}
 
     record Arg(Name name, Expr value, Span span) {}

@@ -23,5 +23,8 @@ public sealed interface Statement {
     /** {@code default max_tokens N}: a request setting the policy assumes when the caller sends none. */
     record Default(boolean override, Name setting, Quantity amount, Span span) implements Statement {}
 
+    /** {@code on error deny|allow}: what a rule does when a function it calls fails. */
+    record On(boolean override, Name event, Name action, Span span) implements Statement {}
+
     record Forbid(List<Annotation> annotations, Expr when, Expr unless, Span span) implements Statement {}
 }

@@ -70,6 +70,7 @@ public final class Checker {
     private final Map<String, Item.Provider> providerDecls = new LinkedHashMap<>();
     private final Map<String, Item.Model> modelDecls = new LinkedHashMap<>();
     private final Map<String, Item.Detector> detectorDecls = new LinkedHashMap<>();
+    private final Map<String, Item.Function> functionDecls = new LinkedHashMap<>();
     private final Map<String, Item.Template> templates = new LinkedHashMap<>();
     private final Map<String, Item.Policy> policyDecls = new LinkedHashMap<>();
     /** Several {@code tests} blocks may test one policy, e.g. from different files; they add up. */
@@ -79,15 +80,29 @@ public final class Checker {
     private final Map<String, ModelInfo> models = new LinkedHashMap<>();
     private final List<DetectorSpec> detectors = new ArrayList<>();
 
-    private Checker(Diagnostics diagnostics) { this.diagnostics = diagnostics; }
+    private final FunctionScope functionScope;
+
+    private Checker(Diagnostics diagnostics, FunctionScope functionScope) {
+        this.diagnostics = diagnostics;
+        this.functionScope = functionScope;
+    }
 
     /** Checks parsed files (in the order given, which should be by path) into a set, or null on errors. */
     public static PolicySet check(List<PolicyFile> files, String revision, Diagnostics diagnostics) {
-        Checker c = new Checker(diagnostics);
+        return check(files, revision, diagnostics, new FunctionScope(keyguard.functions.FunctionLibrary.NONE, Map.of()));
+    }
+
+    /**
+     * As {@link #check(List, String, Diagnostics)}, with the plugin functions of the
+     * deployment and the other files of the policy directory (JavaScript sources by path).
+     */
+    public static PolicySet check(List<PolicyFile> files, String revision, Diagnostics diagnostics, FunctionScope functions) {
+        Checker c = new Checker(diagnostics, functions);
         c.declare(files);
         c.checkProviders();
         c.checkModels();
         c.checkDetectors();
+        functions.declare(c.functionDecls.values(), diagnostics);
         c.checkTemplates();
         Map<String, Policy> policies = new LinkedHashMap<>();
         for (Item.Policy p : c.policyDecls.values()) {
@@ -96,9 +111,12 @@ public final class Checker {
         }
         c.checkUnusedTemplates();
         List<PolicyTestCase> tests = new TestChecker(diagnostics, c.models, policies, c.policyDecls.keySet()).check(c.testDecls);
-        if (diagnostics.hasErrors()) return null;
+        if (diagnostics.hasErrors()) {
+            functions.close();
+            return null;
+        }
         return new PolicySet(revision, Map.copyOf(c.providers), java.util.Collections.unmodifiableMap(c.models),
-                java.util.Collections.unmodifiableMap(policies), List.copyOf(tests), List.copyOf(c.detectors));
+                java.util.Collections.unmodifiableMap(policies), List.copyOf(tests), List.copyOf(c.detectors), functions.scripts());
     }
 
     // ------------------------------------------------------------------ declarations
@@ -114,6 +132,7 @@ public final class Checker {
                     case Item.Provider p -> providerDecls;
                     case Item.Model m -> modelDecls;
                     case Item.Detector d -> detectorDecls;
+                    case Item.Function fn -> functionDecls;
                     case Item.Template t -> templates;
                     case Item.Policy p -> policyDecls;
                     case Item.Tests t -> throw new IllegalStateException("handled above");
@@ -144,6 +163,7 @@ public final class Checker {
             case Item.Provider p -> "provider";
             case Item.Model m -> "model";
             case Item.Detector d -> "detector";
+            case Item.Function fn -> "function";
             case Item.Template t -> "template";
             case Item.Policy p -> "policy";
             case Item.Tests t -> "test suite";
@@ -482,7 +502,7 @@ public final class Checker {
                 }
                 Type type = paramType(p.type());
                 if (type != null && p.defaultValue() != null) {
-                    Ir v = new ExprChecker(diagnostics, Map.of()).check(p.defaultValue());
+                    Ir v = new ExprChecker(diagnostics, Map.of(), functionScope).check(p.defaultValue());
                     if (v != null && !(v instanceof Ir.Const)) {
                         diagnostics.add(Diagnostic.error(Code.KG0204, p.defaultValue().span(), "default of `" + p.name().text() + "` is not a constant")
                                 .label("must be known when the policy compiles"));
@@ -516,7 +536,7 @@ public final class Checker {
                     case CLASS -> new Ir.Const(Type.CLASS, 0);
                     default -> new Ir.Const(Type.STRING, "");
                 };
-                if (param.defaultValue() != null && new ExprChecker(new Diagnostics(), Map.of()).check(param.defaultValue()) instanceof Ir.Const c
+                if (param.defaultValue() != null && new ExprChecker(new Diagnostics(), Map.of(), functionScope).check(param.defaultValue()) instanceof Ir.Const c
                         && c.type() == type) {
                     placeholder = c;
                 }
@@ -557,6 +577,7 @@ public final class Checker {
         Span zoneSpan;
         long defaultMaxTokens;
         Span defaultMaxTokensSpan;
+        boolean allowOnFunctionError;
         String defaultMaxTokensOrigin;
         final Map<String, ForbidRule> forbids = new LinkedHashMap<>();
         /** Ids defined by the body being checked now, to tell "defined twice" from "inherited". */
@@ -602,7 +623,7 @@ public final class Checker {
         return new Policy(p.name().text(), templateName, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.tags)),
                 List.copyOf(draft.models), allowed, List.copyOf(rates), List.copyOf(concurrency), List.copyOf(budgets),
                 draft.data == null ? DataRule.UNRESTRICTED : draft.data, List.copyOf(forbids),
-                draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost, draft.defaultMaxTokens);
+                draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost, draft.defaultMaxTokens, draft.allowOnFunctionError);
     }
 
     private Map<String, Ir.Const> arguments(Item.Policy p, Item.Template t) {
@@ -620,7 +641,7 @@ public final class Checker {
                 ok = false;
                 continue;
             }
-            Ir v = new ExprChecker(diagnostics, Map.of()).check(a.value());
+            Ir v = new ExprChecker(diagnostics, Map.of(), functionScope).check(a.value());
             if (v == null) {
                 ok = false;
                 continue;
@@ -646,7 +667,7 @@ public final class Checker {
         for (Item.Param param : params.values()) {
             if (out.containsKey(param.name().text()) || !ok) continue;
             if (param.defaultValue() != null) {
-                Ir v = new ExprChecker(new Diagnostics(), Map.of()).check(param.defaultValue());
+                Ir v = new ExprChecker(new Diagnostics(), Map.of(), functionScope).check(param.defaultValue());
                 if (v instanceof Ir.Const c) out.put(param.name().text(), c);
             } else {
                 diagnostics.add(Diagnostic.error(Code.KG0201, p.base().span(),
@@ -669,6 +690,7 @@ public final class Checker {
                 case Statement.Data dt -> data(dt, params, d, origin);
                 case Statement.Zone z -> zone(z, d);
                 case Statement.Default df -> defaultSetting(df, params, d, origin);
+                case Statement.On o -> onStatement(o, d);
                 case Statement.Forbid f -> forbid(f, params, d, origin);
             }
         }
@@ -676,7 +698,7 @@ public final class Checker {
 
     private void tags(Statement.Tags t, Map<String, Ir.Const> params, Draft d, String origin) {
         for (MapEntry e : t.entries()) {
-            Ir v = new ExprChecker(diagnostics, params).check(e.value());
+            Ir v = new ExprChecker(diagnostics, params, functionScope).check(e.value());
             if (v == null) continue;
             if (!(v instanceof Ir.Const c) || c.type() == Type.MAP) {
                 diagnostics.add(Diagnostic.error(Code.KG0204, e.value().span(), "tag values must be constants")
@@ -1035,6 +1057,23 @@ public final class Checker {
     }
 
     /** {@code default max_tokens N}, the only default so far; inherited and overridden like a limit. */
+    /** {@code on error deny|allow}. */
+    private void onStatement(Statement.On o, Draft d) {
+        if (!o.event().text().equals("error")) {
+            diagnostics.add(Diagnostic.error(Code.KG0804, o.event().span(), "unknown event `" + o.event().text() + "`")
+                    .label("the only event is `error`")
+                    .help("write `on error deny` or `on error allow`"));
+            return;
+        }
+        switch (o.action().text()) {
+            case "deny" -> d.allowOnFunctionError = false;
+            case "allow" -> d.allowOnFunctionError = true;
+            default -> diagnostics.add(Diagnostic.error(Code.KG0804, o.action().span(), "`on error` takes `deny` or `allow`, not `" + o.action().text() + "`")
+                    .label("unknown action")
+                    .help(Suggestions.didYouMean(o.action().text(), List.of("deny", "allow"), "`deny` makes the rule fire, `allow` makes it not fire")));
+        }
+    }
+
     private void defaultSetting(Statement.Default df, Map<String, Ir.Const> params, Draft d, String origin) {
         if (!df.setting().text().equals("max_tokens")) {
             diagnostics.add(Diagnostic.error(Code.KG0109, df.setting().span(), "unknown default `" + df.setting().text() + "`")
@@ -1094,7 +1133,7 @@ public final class Checker {
                     .help("add `@id(\"short-stable-name\")` on the line above"));
             return;
         }
-        ExprChecker ec = new ExprChecker(diagnostics, params);
+        ExprChecker ec = new ExprChecker(diagnostics, params, functionScope);
         Ir when = ec.condition(f.when());
         Ir unless = f.unless() == null ? null : ec.condition(f.unless());
         ReasonTemplate reason = reasonAnn == null ? ReasonTemplate.EMPTY : reason(reasonAnn, params);
@@ -1147,7 +1186,7 @@ public final class Checker {
                     offset += seg.length() + 1;
                 }
                 Span pathSpan = new Span(a.value().span().file(), segments.get(0).span().start(), offset - 1);
-                Ir ir = new ExprChecker(diagnostics, params).check(new Expr.Path(List.copyOf(segments), pathSpan));
+                Ir ir = new ExprChecker(diagnostics, params, functionScope).check(new Expr.Path(List.copyOf(segments), pathSpan));
                 if (ir == null) return null;
                 if (ir.type() == Type.MAP) return reasonError(pathSpan, "`{" + path + "}` is a map; interpolate one entry");
                 if (!text.isEmpty()) parts.add(text.toString());
@@ -1187,6 +1226,11 @@ public final class Checker {
             case Ir.InRange r -> 2 + size(r.element());
             case Ir.Call c -> {
                 int s = 1;
+                for (Ir a : c.args()) s += size(a);
+                yield s;
+            }
+            case Ir.Invoke c -> {
+                int s = c.function().cost();
                 for (Ir a : c.args()) s += size(a);
                 yield s;
             }

@@ -38,9 +38,12 @@ final class ExprChecker {
     /** Set when a template parameter was read, so that "constant condition" is not reported for it. */
     boolean usedParameter;
 
-    ExprChecker(Diagnostics diagnostics, Map<String, Ir.Const> params) {
+    private final FunctionScope functions;
+
+    ExprChecker(Diagnostics diagnostics, Map<String, Ir.Const> params, FunctionScope functions) {
         this.diagnostics = diagnostics;
         this.params = params;
+        this.functions = functions;
     }
 
     Ir check(Expr e) {
@@ -177,11 +180,16 @@ final class ExprChecker {
     private Ir call(Expr.Call c) {
         Builtin fn = Builtin.byWord(c.function().text());
         if (fn == null) {
+            keyguard.functions.FunctionRef ref = functions.lookup(c.function().text());
+            if (ref != null) return invoke(c, ref);
             List<String> names = new ArrayList<>();
             for (Builtin b : Builtin.values()) names.add(b.word());
+            List<String> all = new ArrayList<>(names);
+            all.addAll(functions.names());
             return error(Diagnostic.error(Code.KG0108, c.function().span(), "unknown function `" + c.function().text() + "`")
-                    .label("not a built-in function")
-                    .help(Suggestions.didYouMean(c.function().text(), names, "built-in functions are " + Suggestions.list(names))));
+                    .label("not a built-in, declared or plugin function")
+                    .help(Suggestions.didYouMean(c.function().text(), all, "built-in functions are " + Suggestions.list(names)
+                            + (functions.names().isEmpty() ? "" : "; declared and plugin functions are " + Suggestions.list(functions.names())))));
         }
         if (c.args().size() != fn.params().size()) {
             return error(Diagnostic.error(Code.KG0403, c.span(),
@@ -222,6 +230,43 @@ final class ExprChecker {
         if (allConst) {
             Object v = IrInterpreter.eval(call, null, null, null);
             return new Ir.Const(fn.result(), v);
+        }
+        return call;
+    }
+
+    /** A call of a plugin or JavaScript function: arity and types checked here, never at run time. */
+    private Ir invoke(Expr.Call c, keyguard.functions.FunctionRef fn) {
+        if (c.args().size() != fn.params().size()) {
+            return error(Diagnostic.error(Code.KG0403, c.span(),
+                            "`" + fn.name() + "` takes " + fn.params().size() + " argument" + (fn.params().size() == 1 ? "" : "s")
+                                    + ", not " + c.args().size())
+                    .label(fn.signature())
+                    .help("defined by " + fn.origin()));
+        }
+        List<Ir> args = new ArrayList<>();
+        boolean allConst = true;
+        for (int i = 0; i < c.args().size(); i++) {
+            Ir a = check(c.args().get(i));
+            if (a == null) return null;
+            if (a.type() != fn.params().get(i)) {
+                return error(Diagnostic.error(Code.KG0403, c.args().get(i).span(),
+                                "argument " + (i + 1) + " of `" + fn.name() + "` must be " + article(fn.params().get(i)) + ", not "
+                                        + article(a.type()))
+                        .label(fn.signature())
+                        .help("defined by " + fn.origin()));
+            }
+            allConst &= a instanceof Ir.Const;
+            args.add(a);
+        }
+        Ir.Invoke call = new Ir.Invoke(fn, List.copyOf(args));
+        if (allConst && fn.pure()) {
+            // A pure function of constants is computed once, now. If it fails, the call stays
+            // and fails at run time, where `on error` decides and the audit log shows it.
+            try {
+                return new Ir.Const(fn.result(), IrInterpreter.eval(call, null, null, null));
+            } catch (keyguard.functions.FunctionFailure ignored) {
+                return call;
+            }
         }
         return call;
     }

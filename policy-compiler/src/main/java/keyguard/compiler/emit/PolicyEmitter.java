@@ -97,6 +97,7 @@ public final class PolicyEmitter {
     private static final ClassDesc CD_PATTERN = desc(com.google.re2j.Pattern.class);
     private static final ClassDesc CD_LOCALE = desc(java.util.Locale.class);
     private static final ClassDesc CD_FORBID = desc(ForbidRule.class);
+    private static final ClassDesc CD_FAILURE = desc(keyguard.functions.FunctionFailure.class);
     private static final MethodTypeDesc MT_RULE = MethodTypeDesc.of(CD_boolean, CD_INPUT, CD_MODEL);
 
     private final PolicySet set;
@@ -415,6 +416,41 @@ public final class PolicyEmitter {
 
     private void ruleBody(CodeBuilder code, ForbidRule rule) {
         line(code, rule.conditionSpan());
+        if (!callsFunctions(rule.when()) && (rule.unless() == null || !callsFunctions(rule.unless()))) {
+            ruleConditions(code, rule);
+            return;
+        }
+        // A failing function throws FunctionFailure: the rule does what `on error` says.
+        code.trying(body -> ruleConditions(body, rule), catches -> catches.catching(CD_FAILURE, handler -> {
+            handler.aload(0);
+            loadConstant(handler, rule, CD_FORBID);
+            loadConstant(handler, policy, CD_POLICY);
+            handler.invokestatic(CD_RT, "ruleFailed", MethodTypeDesc.of(CD_boolean, CD_FAILURE, CD_INPUT, CD_FORBID, CD_POLICY));
+            handler.ireturn();
+        }));
+        code.iconst_0(); // not reached: both blocks return
+        code.ireturn();
+    }
+
+    static boolean callsFunctions(Ir ir) {
+        return switch (ir) {
+            case Ir.Invoke i -> true;
+            case Ir.Const c -> false;
+            case Ir.Read r -> false;
+            case Ir.Usage u -> false;
+            case Ir.Lookup l -> callsFunctions(l.map()) || callsFunctions(l.key());
+            case Ir.Not n -> callsFunctions(n.operand());
+            case Ir.Neg n -> callsFunctions(n.operand());
+            case Ir.And a -> callsFunctions(a.left()) || callsFunctions(a.right());
+            case Ir.Or o -> callsFunctions(o.left()) || callsFunctions(o.right());
+            case Ir.Compare c -> callsFunctions(c.left()) || callsFunctions(c.right());
+            case Ir.InList l -> callsFunctions(l.element());
+            case Ir.InRange r -> callsFunctions(r.element());
+            case Ir.Call c -> c.args().stream().anyMatch(PolicyEmitter::callsFunctions);
+        };
+    }
+
+    private void ruleConditions(CodeBuilder code, ForbidRule rule) {
         Label no = code.newLabel();
         new Conditions(code).jump(rule.when(), no, false);
         if (rule.unless() != null) new Conditions(code).jump(rule.unless(), no, true);
@@ -614,6 +650,17 @@ public final class PolicyEmitter {
                     code.lneg();
                 }
                 case Ir.Call c -> call(c);
+                case Ir.Invoke f -> {
+                    // A constant method handle: the JIT inlines invokeExact like a direct call.
+                    loadConstant(code, f.function().invoker(), ConstantDescs.CD_MethodHandle);
+                    ClassDesc[] params = new ClassDesc[f.args().size()];
+                    for (int i = 0; i < params.length; i++) {
+                        value(f.args().get(i));
+                        params[i] = desc(keyguard.functions.FunctionRef.javaType(f.function().params().get(i)));
+                    }
+                    code.invokevirtual(ConstantDescs.CD_MethodHandle, "invokeExact",
+                            MethodTypeDesc.of(desc(keyguard.functions.FunctionRef.javaType(f.function().result())), params));
+                }
                 default -> { // boolean-valued: materialise 0/1
                     Label no = code.newLabel();
                     Label end = code.newLabel();

@@ -22,6 +22,16 @@ public final class Rt {
     public static List<ForbidRule> newRuleList() { return new ArrayList<>(4); }
 
     /**
+     * A function failed inside {@code rule}: note it on the input (for the audit event) and
+     * say whether the rule fires, which is what the policy's {@code on error} chose.
+     */
+    public static boolean ruleFailed(keyguard.functions.FunctionFailure f, keyguard.policy.DecisionInput in, ForbidRule rule,
+                                     keyguard.policy.Policy policy) {
+        in.noteFunctionError(keyguard.policy.FunctionError.of(policy, rule, f));
+        return !policy.allowOnFunctionError();
+    }
+
+    /**
      * The literal text every match of {@code regex} must start the input with: the plain
      * characters after a leading {@code ^}, up to the first metacharacter (minus the last
      * one if a quantifier follows it). Empty when there is none, e.g. with flags or

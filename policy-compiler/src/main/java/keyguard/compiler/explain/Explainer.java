@@ -136,6 +136,16 @@ public final class Explainer {
     }
 
     private static Check forbid(ForbidRule r, DecisionInput in, ModelInfo model, Policy p) {
+        try {
+            return evaluated(r, in, model, p);
+        } catch (keyguard.functions.FunctionFailure f) {
+            boolean deny = !p.allowOnFunctionError();
+            return new Check("forbid", r.id(), deny ? Status.MATCHED : Status.NOT_MATCHED, f.getMessage() + "; the policy says `on error "
+                    + (deny ? "deny`" : "allow`") + " (" + r.conditionSpan().location() + ")" + (deny ? "  <- denies" : ""));
+        }
+    }
+
+    private static Check evaluated(ForbidRule r, DecisionInput in, ModelInfo model, Policy p) {
         boolean when = IrInterpreter.test(r.when(), in, model, p.zone());
         String where = " (" + r.conditionSpan().location() + ")";
         if (!when) {

@@ -44,6 +44,11 @@ public final class IrPrinter {
                 for (Ir a : c.args()) args.add(print(a, 0));
                 yield c.function().word() + "(" + String.join(", ", args) + ")";
             }
+            case Ir.Invoke c -> {
+                List<String> args = new ArrayList<>();
+                for (Ir a : c.args()) args.add(print(a, 0));
+                yield c.function().name() + "(" + String.join(", ", args) + ")";
+            }
         };
     }
 
@@ -93,6 +98,10 @@ public final class IrPrinter {
             case Ir.InList l -> collect(l.element(), out);
             case Ir.InRange r -> collect(r.element(), out);
             case Ir.Call c -> c.args().forEach(a -> collect(a, out));
+            case Ir.Invoke c -> {
+                c.args().forEach(a -> collect(a, out));
+                out.add(c); // its result is an input of the decision too
+            }
             case Ir.Const c -> { }
         }
     }

@@ -132,6 +132,17 @@ public final class Formatter {
                 text("detector " + d.quoted().span().text() + " {");
                 settings(d.settings(), List.of(), d.span());
             }
+            case Item.Function f -> {
+                StringBuilder sb = new StringBuilder("function " + f.language().text() + " " + f.name().text() + "(");
+                for (int i = 0; i < f.params().size(); i++) {
+                    Item.Param p = f.params().get(i);
+                    if (i > 0) sb.append(", ");
+                    sb.append(p.name().text()).append(": ").append(p.type().text());
+                    if (p.defaultValue() != null) sb.append(" = ").append(expr(p.defaultValue()));
+                }
+                text(sb.append(") -> ").append(f.result().text()).append(" = ").append(value(f.body())).toString());
+                newline();
+            }
             case Item.Template t -> {
                 StringBuilder sb = new StringBuilder("template " + t.name().text() + "(");
                 for (int i = 0; i < t.params().size(); i++) {
@@ -266,6 +277,7 @@ public final class Formatter {
                     + (d.violation() == null ? "" : " on " + d.violation().text() + " " + d.action().text())
                     + (d.target() == null ? "" : " " + d.target().span().text()));
             case Statement.Zone z -> text("zone " + z.zone().span().text());
+            case Statement.On o -> text((o.override() ? "override " : "") + "on " + o.event().text() + " " + o.action().text());
             case Statement.Default df -> text((df.override() ? "override " : "") + "default " + df.setting().text() + " " + df.amount().raw());
             case Statement.Forbid f -> {
                 for (Annotation a : f.annotations()) {

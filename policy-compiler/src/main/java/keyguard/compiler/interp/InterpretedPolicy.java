@@ -110,6 +110,10 @@ public final class InterpretedPolicy implements PolicyEvaluator {
     }
 
     private boolean fires(ForbidRule rule, DecisionInput in, ModelInfo model) {
-        return fires(rule, in, model, policy.zone());
+        try {
+            return fires(rule, in, model, policy.zone());
+        } catch (keyguard.functions.FunctionFailure f) {
+            return keyguard.compiler.emit.Rt.ruleFailed(f, in, rule, policy);
+        }
     }
 }

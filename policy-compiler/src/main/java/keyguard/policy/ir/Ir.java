@@ -78,6 +78,14 @@ public sealed interface Ir {
         public Type type() { return Type.BOOL; }
     }
 
+    /**
+     * A call of a plugin or JavaScript function. It may throw
+     * {@link keyguard.functions.FunctionFailure}; the forbid rule around it catches that.
+     */
+    record Invoke(keyguard.functions.FunctionRef function, List<Ir> args) implements Ir {
+        public Type type() { return function.result(); }
+    }
+
     /** {@code pattern} is the compiled RE2J pattern for MATCHES, otherwise null. */
     record Call(Builtin function, List<Ir> args, com.google.re2j.Pattern pattern) implements Ir {
         public Type type() { return function.result(); }

@@ -42,6 +42,11 @@ public final class IrInterpreter {
                 yield r.low() <= v && v <= r.high();
             }
             case Ir.Call c -> call(c, in, model, zone);
+            case Ir.Invoke c -> {
+                Object[] args = new Object[c.args().size()];
+                for (int i = 0; i < args.length; i++) args[i] = eval(c.args().get(i), in, model, zone);
+                yield c.function().invoke(args);
+            }
         };
     }
 
