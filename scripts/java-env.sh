@@ -28,4 +28,12 @@ keyguard_jvm_flags() { # the <keyguard.jvm.flags> property of the parent pom
   sed -n 's:.*<keyguard.jvm.flags>\(.*\)</keyguard.jvm.flags>.*:\1:p' "$1/pom.xml"
 }
 
+keyguard_graal_jit_flags() { # turns on the Graal JIT for JavaScript policy functions when its jars were built
+  local dir="$1/runtime-proxy/target/jvmci" jars
+  [ "${KEYGUARD_GRAAL_JIT:-1}" = "0" ] && return 0
+  jars=$(ls "$dir"/compiler-*.jar "$dir"/truffle-compiler-*.jar "$dir"/collections-*.jar "$dir"/word-*.jar 2>/dev/null | paste -sd: -)
+  [ "$(echo "$jars" | tr ':' '\n' | grep -c .)" = "4" ] || return 0
+  echo "-XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI --upgrade-module-path=$jars"
+}
+
 export MAVEN_OPTS="${MAVEN_OPTS:---sun-misc-unsafe-memory-access=allow}"

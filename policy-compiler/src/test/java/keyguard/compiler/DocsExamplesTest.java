@@ -51,7 +51,8 @@ class DocsExamplesTest {
             sources.add(source(Repo.policies().resolve("models.kgp")));
             sources.add(source(Repo.policies().resolve("templates/team.kgp")));
             sources.add(new PolicyCompiler.Source(ex.doc().getFileName() + "#L" + ex.line(), ex.source().getBytes(StandardCharsets.UTF_8)));
-            PolicyCompiler.Result r = PolicyCompiler.compile(sources);
+            sources.addAll(SCRIPTS);
+            PolicyCompiler.Result r = PolicyCompiler.compile(sources, PolicyCompiler.revision(sources), plugins());
             if (ex.errorCode() != null) {
                 assertFalse(r.ok(), "example is marked as an error but compiles");
                 assertEquals(ex.errorCode(), r.diagnostics().sorted().get(0).code().id(), r.diagnostics().render());
@@ -64,6 +65,47 @@ class DocsExamplesTest {
                 }
             }
         }));
+    }
+
+    private static final Pattern JS_BLOCK = Pattern.compile("```js (\\S+)\\n(.*?)```", Pattern.DOTALL);
+    private static final Pattern JAVA_BLOCK = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL);
+    private static final Pattern CLASS = Pattern.compile("package ([\\w.]+);.*?public (?:final )?class (\\w+) implements PolicyFunction", Pattern.DOTALL);
+
+    /** {@code ```js functions/risk.js} blocks: the files that policy examples' {@code function js} declarations name. */
+    static final List<PolicyCompiler.Source> SCRIPTS = new ArrayList<>();
+    private static keyguard.functions.FunctionLibrary plugins;
+
+    static {
+        try {
+            for (Path doc : docs()) {
+                Matcher m = JS_BLOCK.matcher(Files.readString(doc));
+                while (m.find()) SCRIPTS.add(new PolicyCompiler.Source(m.group(1), m.group(2).getBytes(StandardCharsets.UTF_8)));
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Every {@code ```java} plugin class in the docs, compiled into one jar, as a plugin folder. */
+    static synchronized keyguard.functions.FunctionLibrary plugins() throws IOException {
+        if (plugins != null) return plugins;
+        java.util.Map<String, String> classes = new java.util.LinkedHashMap<>();
+        for (Path doc : docs()) {
+            Matcher m = JAVA_BLOCK.matcher(Files.readString(doc));
+            while (m.find()) {
+                Matcher c = CLASS.matcher(m.group(1));
+                if (c.find()) classes.put(c.group(1) + "." + c.group(2), m.group(1));
+            }
+        }
+        Path dir = Files.createTempDirectory("doc-plugins");
+        if (!classes.isEmpty()) keyguard.functions.PluginJars.build(dir, "docs.jar", classes, List.copyOf(classes.keySet()));
+        return plugins = keyguard.functions.FunctionLibrary.load(dir);
+    }
+
+    private static List<Path> docs() throws IOException {
+        try (Stream<Path> docs = Files.walk(Repo.root().resolve("docs"))) {
+            return docs.filter(p -> p.toString().endsWith(".md") && !p.toString().contains("/errors/")).sorted().toList();
+        }
     }
 
     private static PolicyCompiler.Source source(Path p) throws IOException {

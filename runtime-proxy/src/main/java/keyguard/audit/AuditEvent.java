@@ -13,12 +13,13 @@ import java.util.Map;
  * @param costMicros what the request cost (0 when nothing was forwarded or the upstream failed)
  * @param gatewayMicros the gateway's own time before forwarding
  * @param totalMillis from the body being read to the end of the response
+ * @param functionErrors policy functions that failed while deciding (almost always none)
  */
 public record AuditEvent(String decisionId, long epochMillis, String keyId, String keyName, String owner, String policy,
                          String revision, List<String> rules, String model, String routedModel, String provider,
                          long estimatedTokens, long promptTokens, long completionTokens, long costMicros, String outcome, int status,
                          long gatewayMicros, long totalMillis, String dataClass, String detected, String dataAction,
-                         Map<String, String> tags) {
+                         Map<String, String> tags, List<keyguard.policy.FunctionError> functionErrors) {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -38,6 +39,14 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
         o.put("data_class", dataClass).put("detected", detected).put("data_action", dataAction);
         ObjectNode t = o.putObject("tags");
         tags.forEach(t::put);
+        if (!functionErrors.isEmpty()) {
+            var errors = o.putArray("function_errors");
+            for (keyguard.policy.FunctionError e : functionErrors) {
+                errors.addObject().put("rule", e.rule()).put("function", e.function())
+                        .put("kind", e.kind().name().toLowerCase(java.util.Locale.ROOT)).put("message", e.message())
+                        .put("decision", e.denied() ? "deny" : "allow");
+            }
+        }
         return o;
     }
 }

@@ -24,7 +24,7 @@ import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
 public final class AuditLog implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("keyguard.audit");
     private static final AuditEvent STOP = new AuditEvent("", 0, "", "", "", "", "", java.util.List.of(), "", "", "", 0, 0, 0, 0, "",
-            0, 0, 0, "", "", "", java.util.Map.of());
+            0, 0, 0, "", "", "", java.util.Map.of(), java.util.List.of());
 
     private final ChronicleQueue queue;
     private record Pending(AuditEvent event, Runnable then) {}

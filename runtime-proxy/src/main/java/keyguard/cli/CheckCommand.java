@@ -21,6 +21,9 @@ final class CheckCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "policy directory (default: ./policies)")
     Path dir = Path.of("policies");
 
+    @picocli.CommandLine.Mixin
+    PluginsOption plugins = new PluginsOption();
+
     @Option(names = "--cost", description = "report each policy's static cost bound (evaluation steps)")
     boolean cost;
 
@@ -33,7 +36,7 @@ final class CheckCommand implements Callable<Integer> {
             return 2;
         }
         long start = System.nanoTime();
-        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(dir);
+        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(dir, plugins.library());
         err.print(r.diagnostics().render());
         err.flush();
         if (!r.ok()) {

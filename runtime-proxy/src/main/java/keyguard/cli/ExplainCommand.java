@@ -36,6 +36,9 @@ final class ExplainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @picocli.CommandLine.Mixin
+    PluginsOption plugins = new PluginsOption();
+
     @Option(names = "--policies", paramLabel = "DIR", description = "policy directory (default: ./policies)")
     Path policies = Path.of("policies");
 
@@ -70,7 +73,7 @@ final class ExplainCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(policies);
+        PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(policies, plugins.library());
         if (!compiled.ok()) {
             compiled.diagnostics().sorted().stream().filter(keyguard.lang.diag.Diagnostic::isError)
                     .forEach(d -> err.println(keyguard.lang.diag.DiagnosticRenderer.render(d)));

@@ -60,6 +60,10 @@ final class ServeCommand implements Callable<Integer> {
                 java.util.Set.copyOf(oidcAuditors), teams);
     }
 
+    @Option(names = "--plugins", paramLabel = "DIR",
+            description = "a folder of plugin jars whose policy functions conditions may call (see docs/plugins.md)")
+    Path plugins;
+
     @Option(names = "--admin-port", description = "admin API port; 0 picks a free one (default: 8081)")
     int adminPort = 8081;
 
@@ -71,7 +75,7 @@ final class ServeCommand implements Callable<Integer> {
         try {
             GatewayConfig d = GatewayConfig.defaults(policies, data);
             gateway = Gateway.start(new GatewayConfig(policies, data, host, port, adminPort, host, d.maxBodyBytes(), d.env(), d.clock(), d.counters(),
-                    d.policyWatchDebounce(), oidc()));
+                    d.policyWatchDebounce(), oidc(), plugins));
         } catch (PolicyLoadException e) {
             err.print(e.report());
             err.println("error: the policies in " + policies + " do not load (" + e.getMessage() + "); the gateway did not start");

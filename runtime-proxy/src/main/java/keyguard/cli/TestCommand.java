@@ -24,6 +24,9 @@ final class TestCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "policy directory (default: ./policies)")
     Path dir = Path.of("policies");
 
+    @picocli.CommandLine.Mixin
+    PluginsOption plugins = new PluginsOption();
+
     @Option(names = "--junit", paramLabel = "FILE", description = "also write the results as JUnit XML")
     Path junit;
 
@@ -38,7 +41,7 @@ final class TestCommand implements Callable<Integer> {
             err.println("error: `" + dir + "` is not a directory");
             return 2;
         }
-        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(dir);
+        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(dir, plugins.library());
         err.print(r.diagnostics().render());
         err.flush();
         if (!r.ok()) {

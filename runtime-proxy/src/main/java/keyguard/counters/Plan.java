@@ -110,6 +110,7 @@ final class Plan {
             case Ir.InList l -> collect(l.element(), byRef, readsEstimate);
             case Ir.InRange r -> collect(r.element(), byRef, readsEstimate);
             case Ir.Call c -> c.args().forEach(a -> collect(a, byRef, readsEstimate));
+            case Ir.Invoke c -> c.args().forEach(a -> collect(a, byRef, readsEstimate));
             case Ir.Const c -> { }
         }
     }

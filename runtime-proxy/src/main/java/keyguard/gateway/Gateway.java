@@ -62,7 +62,13 @@ public final class Gateway implements AutoCloseable {
         // Warm up the tokenizers before the first request pays for loading them.
         keyguard.tokens.TokenCounter.CL100K.count("warm up");
         keyguard.tokens.TokenCounter.O200K.count("warm up");
-        PolicyLoader current = new PolicyLoader(cfg.policies(), cfg.env(), new Providers.HttpUpstreamHolder(), cfg.clock());
+        keyguard.functions.FunctionLibrary plugins = cfg.plugins() == null ? keyguard.functions.FunctionLibrary.NONE
+                : keyguard.functions.FunctionLibrary.load(cfg.plugins());
+        if (cfg.plugins() != null) {
+            System.getLogger("keyguard.functions").log(System.Logger.Level.INFO, "plugins: " + plugins.functions().size()
+                    + " function(s) from " + plugins.jars().size() + " jar(s) in " + cfg.plugins() + " " + plugins.functions().keySet());
+        }
+        PolicyLoader current = new PolicyLoader(cfg.policies(), cfg.env(), new Providers.HttpUpstreamHolder(), cfg.clock(), plugins);
         current.loadInitial();
 
         DataDirectory dir = DataDirectory.open(cfg.data());

@@ -14,7 +14,14 @@ import java.util.function.Function;
  */
 public record GatewayConfig(Path policies, Path data, String host, int port, int adminPort, String adminHost, long maxBodyBytes,
                             Function<String, String> env, Clock clock, Counters counters, Duration policyWatchDebounce,
-                            keyguard.admin.OidcConfig oidc) {
+                            keyguard.admin.OidcConfig oidc, Path plugins) {
+
+    /** The same configuration without a plugin folder. */
+    public GatewayConfig(Path policies, Path data, String host, int port, int adminPort, String adminHost, long maxBodyBytes,
+                         Function<String, String> env, Clock clock, Counters counters, Duration policyWatchDebounce,
+                         keyguard.admin.OidcConfig oidc) {
+        this(policies, data, host, port, adminPort, adminHost, maxBodyBytes, env, clock, counters, policyWatchDebounce, oidc, null);
+    }
 
     public static final long DEFAULT_MAX_BODY = 10L << 20;
 
@@ -28,6 +35,6 @@ public record GatewayConfig(Path policies, Path data, String host, int port, int
 
     public static GatewayConfig defaults(Path policies, Path data) {
         return new GatewayConfig(policies, data, "127.0.0.1", 8080, 8081, "127.0.0.1", DEFAULT_MAX_BODY, System::getenv,
-                Clock.systemUTC(), Counters.DEFAULT, Duration.ofMillis(300), null);
+                Clock.systemUTC(), Counters.DEFAULT, Duration.ofMillis(300), null, null);
     }
 }

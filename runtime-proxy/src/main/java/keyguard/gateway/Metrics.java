@@ -45,6 +45,14 @@ public final class Metrics {
                 .callback(cb -> cb.call(inFlight.getAsLong())).register(registry);
     }
 
+    final Counter functionFailures = Counter.builder().name("keyguard_function_failures_total")
+            .help("Policy function calls that failed (threw, timed out, hit a limit, returned the wrong type)")
+            .labelNames("policy", "function", "kind").register(registry);
+
+    public void functionFailed(keyguard.policy.FunctionError e) {
+        functionFailures.labelValues(e.policy(), e.function(), e.kind().name().toLowerCase(java.util.Locale.ROOT)).inc();
+    }
+
     public void requested(String policy, String model, String outcome) {
         requests.labelValues(policy, model == null ? "" : model, outcome).inc();
     }

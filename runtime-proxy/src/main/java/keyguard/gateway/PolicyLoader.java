@@ -47,12 +47,26 @@ public final class PolicyLoader implements AutoCloseable {
     private volatile WatchService watcher;
     private Thread watchThread;
 
+    private final keyguard.functions.FunctionLibrary plugins;
+    /** Retires replaced revisions' JavaScript contexts once requests that started on them are done. */
+    private final java.util.concurrent.ScheduledExecutorService retirer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().daemon().name("keyguard-policy-retirer").unstarted(r));
+
     public PolicyLoader(Path dir, Function<String, String> env, Providers.HttpUpstreamHolder http, Clock clock) {
+        this(dir, env, http, clock, keyguard.functions.FunctionLibrary.NONE);
+    }
+
+    public PolicyLoader(Path dir, Function<String, String> env, Providers.HttpUpstreamHolder http, Clock clock,
+                        keyguard.functions.FunctionLibrary plugins) {
         this.dir = dir;
         this.env = env;
         this.http = http;
         this.clock = clock;
+        this.plugins = plugins;
     }
+
+    /** How long a replaced revision's functions stay callable: longer than any decision, which never waits on upstream. */
+    static final Duration RETIRE_AFTER = Duration.ofSeconds(30);
 
     /** Loads the directory for the first time; a failure is thrown, nothing is served. */
     public LoadedPolicies loadInitial() {
@@ -74,8 +88,14 @@ public final class PolicyLoader implements AutoCloseable {
         LoadedPolicies before = current.get();
         try {
             LoadedPolicies next = compile();
-            if (before != null && next.set().revision().equals(before.set().revision())) return before;
+            if (before != null && next.set().revision().equals(before.set().revision())) {
+                next.set().close();
+                return before;
+            }
             current.set(next);
+            if (before != null && before.set().scripts() != null) {
+                retirer.schedule(before.set()::close, RETIRE_AFTER.toMillis(), TimeUnit.MILLISECONDS);
+            }
             reloads.incrementAndGet();
             lastFailure = null;
             LOG.log(System.Logger.Level.INFO, "policies reloaded: revision " + next.set().revision()
@@ -106,7 +126,7 @@ public final class PolicyLoader implements AutoCloseable {
     private LoadedPolicies compile() {
         List<PolicyCompiler.Source> sources = PolicyCompiler.read(dir);
         String revision = PolicyRevision.of(dir, sources);
-        PolicyCompiler.Result compiled = PolicyCompiler.compile(sources, revision);
+        PolicyCompiler.Result compiled = PolicyCompiler.compile(sources, revision, plugins);
         if (!compiled.ok()) throw new PolicyLoadException(compiled.diagnostics());
         StringBuilder failed = new StringBuilder();
         int failedCount = 0;
@@ -116,7 +136,10 @@ public final class PolicyLoader implements AutoCloseable {
             failed.append("test failed: ").append(o.test().policy()).append(" / \"").append(o.test().name()).append("\": ")
                     .append(o.failure()).append('\n');
         }
-        if (failedCount > 0) throw new PolicyLoadException(failedCount + " inline test(s) fail", failed.toString());
+        if (failedCount > 0) {
+            compiled.set().close();
+            throw new PolicyLoadException(failedCount + " inline test(s) fail", failed.toString());
+        }
         return new LoadedPolicies(compiled.set(), Backend.COMPILED.evaluators(compiled.set()), new Providers(compiled.set(), env, http),
                 clock.instant(), new Classifier(compiled.set().detectors()));
     }
@@ -193,5 +216,8 @@ public final class PolicyLoader implements AutoCloseable {
             }
         }
         if (watchThread != null) watchThread.interrupt();
+        retirer.shutdownNow();
+        LoadedPolicies lp = current.get();
+        if (lp != null) lp.set().close();
     }
 }

@@ -278,7 +278,7 @@ public final class InferenceHandler implements HttpHandler {
         if (admission instanceof Refused refused) {
             Decision throttled = Decisions.throttled(evaluator.policy(), refused.limit());
             counters.rateLimitHeaders(now, headers);
-            log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), throttled, 429, classification,
+            log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), throttled, 429, classification, in.functionErrors(),
                     answer(exchange, shape, DecisionErrors.of(throttled, lp.set().revision(), decisionId, refused, now), headers));
             return;
         }
@@ -303,7 +303,7 @@ public final class InferenceHandler implements HttpHandler {
             enforcer.settle(lease, consumed, used + completion, routed.costMicros(used, completion));
             log.completed(decisionId, lp.set().revision(), key, endpoint, request.model(), routed, decision, status, outcome,
                     promptTokens, used, completion, consumed ? routed.costMicros(used, completion) : 0, overheadNanos,
-                    System.nanoTime() - start, classification, client::release);
+                    System.nanoTime() - start, classification, in.functionErrors(), client::release);
         };
         try {
             provider.handle(new Call(forwarded, routed, providerInfo, client, prompt, headers, listener));
@@ -333,6 +333,7 @@ public final class InferenceHandler implements HttpHandler {
                     .withDetails(error).detail("data_class", classification.dataClass().word()).detail("detected", classification.summary());
         }
         log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), decision, DecisionErrors.status(decision), classification,
+                in.functionErrors(),
                 answer(exchange, endpoint.shape(), error, headers));
     }
 

@@ -36,6 +36,8 @@ final class GatewayHarness implements AutoCloseable {
     java.time.Duration watch;
     /** OIDC for the admin API; null (the default here) for the bootstrap token only. */
     keyguard.admin.OidcConfig oidc;
+    /** A folder of plugin jars; null (the default here) for none. */
+    Path plugins;
     final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     final java.util.List<String> logLines = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Handler capture = new Handler() {
@@ -91,7 +93,7 @@ final class GatewayHarness implements AutoCloseable {
     void start() {
         Map<String, String> env = Map.of("UP_KEY", UPSTREAM_CREDENTIAL, "ANTH_KEY", ANTHROPIC_CREDENTIAL);
         gateway = Gateway.start(new GatewayConfig(policies, data, "127.0.0.1", 0, 0, "127.0.0.1", 1 << 20, env::get, clock,
-                new GatewayConfig.Counters(10_000, 1024, java.time.Duration.ofMinutes(30), java.time.Duration.ofSeconds(1)), watch, oidc));
+                new GatewayConfig.Counters(10_000, 1024, java.time.Duration.ofMinutes(30), java.time.Duration.ofSeconds(1)), watch, oidc, plugins));
     }
 
     void restart() {

@@ -66,6 +66,7 @@ public final class FunctionScope implements AutoCloseable {
     }
 
     void declare(Collection<Item.Function> decls, Diagnostics diagnostics) {
+        long errorsBefore = diagnostics.errorCount();
         List<JsModule.Declaration> js = new ArrayList<>();
         Map<String, Item.Function> byName = new HashMap<>();
         Map<String, String> sources = new LinkedHashMap<>();
@@ -116,7 +117,9 @@ public final class FunctionScope implements AutoCloseable {
             js.add(new JsModule.Declaration(name, file, List.copyOf(params), result));
             byName.put(name, f);
         }
-        if (js.isEmpty() || diagnostics.hasErrors()) return;
+        // Only this method's own errors stop here: an unrelated mistake elsewhere must not
+        // turn every call of a good function into "unknown function".
+        if (js.isEmpty() || diagnostics.errorCount() > errorsBefore) return;
         List<JsModule.Problem> problems = new ArrayList<>();
         JsModule module = JsModule.open(JsEngine.shared(), sources, js, problems);
         for (JsModule.Problem p : problems) {
