@@ -34,6 +34,21 @@ public final class FunctionLibrary {
         this.jars = jars;
     }
 
+    /**
+     * Functions given as objects, for embedding Keyguard and for benchmarks: the same checks
+     * as {@link #load}, with {@code origin} as where they came from.
+     */
+    public static FunctionLibrary of(String origin, PolicyFunction... functions) {
+        Map<String, FunctionRef> out = new LinkedHashMap<>();
+        for (PolicyFunction f : functions) {
+            FunctionRef ref = FunctionRef.ofPlugin(f, origin);
+            String problem = nameProblem(ref.name());
+            if (problem != null) throw new IllegalArgumentException(origin + ": " + f.getClass().getName() + " " + problem);
+            if (out.putIfAbsent(ref.name(), ref) != null) throw new IllegalArgumentException("function `" + ref.name() + "` is defined twice in " + origin);
+        }
+        return new FunctionLibrary(Collections.unmodifiableMap(out), List.of());
+    }
+
     /** The function of that name, or null. */
     public FunctionRef get(String name) { return functions.get(name); }
 
