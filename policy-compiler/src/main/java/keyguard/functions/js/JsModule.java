@@ -60,7 +60,7 @@ public final class JsModule implements AutoCloseable {
         JsModule m = new JsModule(engine, new LinkedHashMap<>(files), declarations);
         Slot s;
         try {
-            s = m.slot();
+            s = m.slot(declarations.isEmpty() ? "?" : declarations.getFirst().name());
         } catch (FunctionFailure f) {
             for (Declaration d : declarations) problems.add(new Problem(d, f.getMessage().replace("function `" + d.name() + "` ", "")));
             m.close();
@@ -119,7 +119,7 @@ public final class JsModule implements AutoCloseable {
     /** Calls function {@code index} on this thread's context; returns a Long, Boolean or String, or throws {@link FunctionFailure}. */
     Object call(int index, Object[] args) {
         Declaration d = declarations.get(index);
-        Slot s = slot();
+        Slot s = slot(d.name());
         s.seq++;
         try {
             s.context.resetLimits();
@@ -151,10 +151,10 @@ public final class JsModule implements AutoCloseable {
                 + (d.result() == Type.INT ? "an integer" : "a " + d.result().word()));
     }
 
-    private Slot slot() {
+    private Slot slot(String caller) {
         Slot s = slot.get();
         if (s != null && !s.discarded) return s;
-        if (closed) throw new FunctionFailure("?", Kind.UNAVAILABLE, "belongs to a policy revision that was replaced");
+        if (closed) throw new FunctionFailure(caller, Kind.UNAVAILABLE, "belongs to a policy revision that was replaced");
         s = new Slot(Thread.currentThread());
         s.seq++;
         engine.register(s);
@@ -165,7 +165,7 @@ public final class JsModule implements AutoCloseable {
             s.functions = new Value[declarations.size()];
             for (int i = 0; i < declarations.size(); i++) s.functions[i] = bindings.getMember(declarations.get(i).name());
         } catch (PolyglotException e) {
-            FunctionFailure f = s.failure(declarations.isEmpty() ? "?" : declarations.getFirst().name(), e, "could not load its file: ");
+            FunctionFailure f = s.failure(caller, e, "could not load its file: ");
             s.discard();
             throw f;
         } finally {
