@@ -1,7 +1,5 @@
 package keyguard.proxy;
 
-import java.lang.System.Logger;
-import java.lang.System.Logger.Level;
 import java.util.List;
 import keyguard.policy.FunctionError;
 import java.util.Map;
@@ -16,10 +14,15 @@ import keyguard.policy.ModelInfo;
 /**
  * One line per request, after it ended: decision id, key id and name, policy, models,
  * outcome, status, tokens and the gateway's own time. Never a secret, a credential or
- * prompt text. (The audit queue of the control-plane issue supersedes this for records.)
+ * prompt text. The audit log is the record; this is the operator's tail.
+ *
+ * <p>Cheap by construction, because it runs for every request: the line is built with a
+ * {@link StringBuilder} (no {@code String.format}), handed to {@code java.util.logging}
+ * with its source already set (so no stack walk infers the caller), and emitted on the
+ * audit writer's thread after the response is released, not on the request's IO thread.
  */
 public final class AccessLog {
-    private static final Logger LOG = System.getLogger("keyguard.access");
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger("keyguard.access");
 
     private final AuditLog audit;
     private final Metrics metrics;
@@ -43,10 +46,10 @@ public final class AccessLog {
      */
     public void refused(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, int status, String outcome,
                         Runnable then) {
-        LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s", decisionId, key.id(),
-                key.name(), key.policy(), endpoint.path(), model, status, outcome));
+        Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
+                : () -> emit(start(decisionId, key, endpoint, model).append(" status=").append(status).append(" outcome=").append(outcome));
         audit(decisionId, revision, key, List.of(), model, "", "", 0, 0, 0, 0, outcome, status, 0, 0, Classification.NOTHING, "none", Map.of(),
-                List.of(), then);
+                List.of(), then, line);
         if (metrics != null) metrics.requested(key.policy(), model, outcome);
     }
 
@@ -54,12 +57,14 @@ public final class AccessLog {
     public void decided(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, Decision d, int status,
                         Classification data, List<FunctionError> functionErrors, Runnable then) {
         functionsFailed(decisionId, functionErrors);
-        LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s status=%d outcome=%s rules=%s data_class=%s detected=%s",
-                decisionId, key.id(), key.name(), key.policy(), endpoint.path(), model, status, d.kind().name().toLowerCase(),
-                String.join(",", d.rules()), data.dataClass().word(), data.summary()));
-        audit(decisionId, revision, key, d.rules(), model, "", "", 0, 0, 0, 0, d.kind().name().toLowerCase(java.util.Locale.ROOT), status,
-                0, 0, data, d.dataAction().word(), d.tags(), functionErrors, then);
-        if (metrics != null) metrics.requested(key.policy(), model, d.kind().name().toLowerCase(java.util.Locale.ROOT));
+        String outcome = d.kind().name().toLowerCase(java.util.Locale.ROOT);
+        Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
+                : () -> emit(start(decisionId, key, endpoint, model).append(" status=").append(status).append(" outcome=").append(outcome)
+                        .append(" rules=").append(String.join(",", d.rules())).append(" data_class=").append(data.dataClass().word())
+                        .append(" detected=").append(data.summary()));
+        audit(decisionId, revision, key, d.rules(), model, "", "", 0, 0, 0, 0, outcome, status,
+                0, 0, data, d.dataAction().word(), d.tags(), functionErrors, then, line);
+        if (metrics != null) metrics.requested(key.policy(), model, outcome);
     }
 
     /** A request that reached its provider ended; {@code then} runs once its audit event is appended. */
@@ -67,30 +72,54 @@ public final class AccessLog {
                           int status, String outcome, long estimated, long prompt, long completion, long costMicros, long overheadNanos,
                           long totalNanos, Classification data, List<FunctionError> functionErrors, Runnable then) {
         functionsFailed(decisionId, functionErrors);
-        LOG.log(Level.INFO, () -> String.format("%s key=%s name=%s policy=%s %s model=%s routed=%s provider=%s status=%d outcome=%s "
-                        + "prompt_tokens=%d completion_tokens=%d overhead_us=%d total_ms=%d data_class=%s detected=%s data_action=%s tags=%s",
-                decisionId, key.id(), key.name(), key.policy(), endpoint.path(), model, routed.name(), routed.provider(), status, outcome,
-                prompt, completion, overheadNanos / 1000, totalNanos / 1_000_000, data.dataClass().word(), data.summary(),
-                d.dataAction().word(), d.tags()));
+        Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
+                : () -> emit(start(decisionId, key, endpoint, model).append(" routed=").append(routed.name()).append(" provider=")
+                        .append(routed.provider()).append(" status=").append(status).append(" outcome=").append(outcome)
+                        .append(" prompt_tokens=").append(prompt).append(" completion_tokens=").append(completion)
+                        .append(" overhead_us=").append(overheadNanos / 1000).append(" total_ms=").append(totalNanos / 1_000_000)
+                        .append(" data_class=").append(data.dataClass().word()).append(" detected=").append(data.summary())
+                        .append(" data_action=").append(d.dataAction().word()).append(" tags=").append(d.tags()));
         audit(decisionId, revision, key, d.rules(), model, routed.name(), routed.provider(), estimated, prompt, completion, costMicros,
-                outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags(), functionErrors, then);
+                outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags(), functionErrors, then, line);
         if (metrics != null) {
             metrics.requested(key.policy(), model, outcome);
             metrics.completed(key.policy(), routed.name(), prompt, completion, costMicros, overheadNanos, totalNanos);
         }
     }
 
+    private static StringBuilder start(String decisionId, KeyRecord key, Endpoint endpoint, String model) {
+        return new StringBuilder(256).append(decisionId).append(" key=").append(key.id()).append(" name=").append(key.name())
+                .append(" policy=").append(key.policy()).append(' ').append(endpoint.path()).append(" model=").append(model);
+    }
+
+    /** Publishes a line with its source given, so that {@code java.util.logging} does not walk the stack to find it. */
+    private static void emit(CharSequence line) {
+        java.util.logging.LogRecord r = new java.util.logging.LogRecord(java.util.logging.Level.INFO, line.toString());
+        r.setLoggerName(LOG.getName());
+        r.setSourceClassName(AccessLog.class.getName());
+        r.setSourceMethodName("request");
+        LOG.log(r);
+    }
+
+    /**
+     * Records the audit event; the answer ({@code then}) runs once it is appended, and the
+     * access line after that, on the audit writer's thread (or here, without an audit log).
+     */
     private void audit(String decisionId, String revision, KeyRecord key, List<String> rules, String model, String routed, String provider,
                        long estimated, long prompt, long completion, long cost, String outcome, int status, long gatewayMicros,
                        long totalMillis, Classification data, String action, Map<String, String> tags, List<FunctionError> functionErrors,
-                       Runnable then) {
+                       Runnable then, Runnable line) {
+        Runnable after = line == null ? then : then == null ? line : () -> {
+            then.run();
+            line.run();
+        };
         if (audit == null) {
-            if (then != null) then.run();
+            if (after != null) after.run();
             return;
         }
         audit.record(new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
-                totalMillis, data.dataClass().word(), data.summary(), action, tags, functionErrors), then);
+                totalMillis, data.dataClass().word(), data.summary(), action, tags, functionErrors), after);
     }
 
     /**
@@ -108,7 +137,7 @@ public final class AccessLog {
                 long count = state[1];
                 state[0] = now;
                 state[1] = 0;
-                FUNCTIONS.log(Level.WARNING, () -> String.format("%s policy=%s rule=%s %s; the rule %s%s", decisionId, e.policy(), e.rule(),
+                FUNCTIONS.log(System.Logger.Level.WARNING, () -> String.format("%s policy=%s rule=%s %s; the rule %s%s", decisionId, e.policy(), e.rule(),
                         e.message(), e.denied() ? "denied (on error deny)" : "did not fire (on error allow)",
                         count > 1 ? " (" + (count - 1) + " more failures of this rule in the last 10 s)" : ""));
             }
