@@ -28,6 +28,10 @@ keyguard_jvm_flags() { # the <keyguard.jvm.flags> property of the parent pom
   sed -n 's:.*<keyguard.jvm.flags>\(.*\)</keyguard.jvm.flags>.*:\1:p' "$1/pom.xml"
 }
 
+keyguard_server_flags() { # the <keyguard.server.flags> property: collector and heap for `keyguard serve`
+  sed -n 's:.*<keyguard.server.flags>\(.*\)</keyguard.server.flags>.*:\1:p' "$1/pom.xml"
+}
+
 keyguard_graal_jit_flags() { # turns on the Graal JIT for JavaScript policy functions when its jars were built
   local dir="$1/runtime-proxy/target/jvmci" jars
   [ "${KEYGUARD_GRAAL_JIT:-1}" = "0" ] && return 0

@@ -24,12 +24,18 @@ import org.HdrHistogram.Recorder;
  * Keep-alive connections, each owned by one thread that takes the next due slot; with
  * enough connections a slow response delays no one else's send.
  *
+ * <p>{@code --closed} turns it into a closed loop for maximum throughput: every connection
+ * sends its next request as soon as the previous response ends, and latency is measured
+ * from the send. {@code --stream} asks for an SSE stream (the response is read to its end).
+ *
  * <pre>
  * java -cp bench/target/benchmarks.jar keyguard.bench.OpenLoopLoad \
  *      --url http://127.0.0.1:8080/v1/chat/completions --key kg-… --rate 1000 \
- *      --warmup 10 --duration 30 --connections 64 --hlog out.hlog
+ *      --warmup 10 --duration 30 --connections 64 [--closed] [--stream] [--body-file req.json] --hlog out.hlog
  * </pre>
- * Prints one line: achieved rate, errors, p50/p90/p99/p99.9/max in microseconds.
+ * Prints a line for people (achieved rate, errors, p50/p90/p99/p99.9/max in microseconds)
+ * and a {@code RESULT} line of the same numbers for scripts; writes the histogram as an
+ * HdrHistogram log so others can recompute any percentile.
  */
 public final class OpenLoopLoad {
     private OpenLoopLoad() {}
@@ -44,8 +50,19 @@ public final class OpenLoopLoad {
         int warmup = 10;
         int duration = 30;
         int connections = 64;
+        boolean closed = false;
+        boolean stream = false;
         for (int i = 0; i < args.length; i += 2) {
             switch (args[i]) {
+                case "--closed" -> {
+                    closed = true;
+                    i--;
+                }
+                case "--stream" -> {
+                    stream = true;
+                    i--;
+                }
+                case "--body-file" -> body = java.nio.file.Files.readString(java.nio.file.Path.of(args[i + 1]));
                 case "--url" -> url = args[i + 1];
                 case "--key" -> key = args[i + 1];
                 case "--rate" -> rate = Integer.parseInt(args[i + 1]);
@@ -58,6 +75,7 @@ public final class OpenLoopLoad {
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
+        if (stream) body = body.replaceFirst("^\\{", "{\"stream\":true,");
         java.net.URI u = java.net.URI.create(url);
         byte[] bodyBytes = body.getBytes(StandardCharsets.UTF_8);
         byte[] request = ("POST " + u.getRawPath() + " HTTP/1.1\r\nHost: " + u.getHost() + ":" + u.getPort() + "\r\n"
@@ -68,7 +86,8 @@ public final class OpenLoopLoad {
         AtomicLong next = new AtomicLong();
         AtomicLong errors = new AtomicLong();
         AtomicLong completed = new AtomicLong();
-        long intervalNanos = 1_000_000_000L / rate;
+        long intervalNanos = closed ? 0 : 1_000_000_000L / rate;
+        boolean closedLoop = closed;
         long start = System.nanoTime() + 200_000_000L;
         long warmEnd = start + TimeUnit.SECONDS.toNanos(warmup);
         long end = warmEnd + TimeUnit.SECONDS.toNanos(duration);
@@ -79,7 +98,14 @@ public final class OpenLoopLoad {
                 InputStream in = null;
                 try {
                     while (true) {
-                        long due = start + next.getAndIncrement() * intervalNanos;
+                        long due;
+                        if (closedLoop) { // the next request goes out now: measured from its send
+                            long now;
+                            while ((now = System.nanoTime()) < start) LockSupport.parkNanos(start - now);
+                            due = now;
+                        } else {
+                            due = start + next.getAndIncrement() * intervalNanos;
+                        }
                         if (due >= end) return;
                         long wait;
                         while ((wait = due - System.nanoTime()) > 0) LockSupport.parkNanos(wait);
@@ -119,9 +145,13 @@ public final class OpenLoopLoad {
                 w.outputIntervalHistogram(h);
             }
         }
-        System.out.printf("%-10s rate %5d/s achieved %7.1f/s errors %d  p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %8.1f  max %8.1f us%n",
-                label, rate, completed.get() / seconds, errors.get(), h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3,
+        String target = closed ? "closed" : Integer.toString(rate);
+        System.out.printf("%-10s rate %6s/s achieved %8.1f/s errors %d  p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %8.1f  max %8.1f us%n",
+                label, target, completed.get() / seconds, errors.get(), h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3,
                 h.getValueAtPercentile(99) / 1e3, h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
+        System.out.printf(java.util.Locale.ROOT, "RESULT %s %s %.1f %d %.1f %.1f %.1f %.1f %.1f%n", label, target, completed.get() / seconds, errors.get(),
+                h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3, h.getValueAtPercentile(99) / 1e3,
+                h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
     }
 
     private static Socket connect(java.net.URI u) throws IOException {

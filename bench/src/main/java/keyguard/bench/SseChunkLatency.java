@@ -35,6 +35,7 @@ public final class SseChunkLatency {
         int streams = 40;
         int chunks = 100;
         int gapMs = 5;
+        boolean concurrent = false;
         for (int i = 0; i < args.length; i += 2) {
             switch (args[i]) {
                 case "--upstream-port" -> upstreamPort = Integer.parseInt(args[i + 1]);
@@ -44,6 +45,10 @@ public final class SseChunkLatency {
                 case "--streams" -> streams = Integer.parseInt(args[i + 1]);
                 case "--chunks" -> chunks = Integer.parseInt(args[i + 1]);
                 case "--gap-ms" -> gapMs = Integer.parseInt(args[i + 1]);
+                case "--concurrent" -> {
+                    concurrent = true;
+                    i--;
+                }
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -73,10 +78,17 @@ public final class SseChunkLatency {
             Thread.currentThread().join();
             return;
         }
-        measure("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, 1);
-        measure("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, 0);
-        measure("keyguard", gateway, key, model, streams, 1);
-        measure("keyguard", gateway, key, model, streams, 0);
+        if (concurrent) {
+            concurrently("direct", "http://127.0.0.1:" + upstreamPort, "", model, Math.min(streams, 50), true);
+            concurrently("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, false);
+            concurrently("keyguard", gateway, key, model, Math.min(streams, 50), true);
+            concurrently("keyguard", gateway, key, model, streams, false);
+        } else {
+            measure("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, 1);
+            measure("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, 0);
+            measure("keyguard", gateway, key, model, streams, 1);
+            measure("keyguard", gateway, key, model, streams, 0);
+        }
         upstream.stop(0);
         System.exit(0);
     }
@@ -109,6 +121,54 @@ public final class SseChunkLatency {
                     h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3, h.getValueAtPercentile(99) / 1e3,
                     h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
         }
+    }
+
+    /**
+     * All {@code streams} at once, each on a virtual thread: every chunk's delay from the
+     * upstream's write to the reader, and every stream that did not answer 200 (a 503 from
+     * a full connection pool, say).
+     */
+    private static void concurrently(String label, String base, String key, String model, int streams, boolean warm) throws Exception {
+        org.HdrHistogram.Recorder recorder = new org.HdrHistogram.Recorder(TimeUnit.SECONDS.toNanos(10), 3);
+        java.util.concurrent.atomic.AtomicLong failed = new java.util.concurrent.atomic.AtomicLong();
+        java.net.URI u = java.net.URI.create(base);
+        String body = "{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"go\"}]}";
+        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int s = 0; s < streams; s++) {
+                pool.submit(() -> {
+                    try (Socket socket = new Socket(u.getHost(), u.getPort())) {
+                        socket.setTcpNoDelay(true);
+                        String req = "POST /v1/chat/completions HTTP/1.1\r\nHost: " + u.getHost() + "\r\n"
+                                + (key.isEmpty() ? "" : "Authorization: Bearer " + key + "\r\n")
+                                + "Content-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length
+                                + "\r\nConnection: close\r\n\r\n" + body;
+                        socket.getOutputStream().write(req.getBytes(StandardCharsets.UTF_8));
+                        BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+                        String status = in.readLine();
+                        if (status == null || !status.startsWith("HTTP/1.1 200")) failed.incrementAndGet();
+                        for (String line = in.readLine(); line != null; line = in.readLine()) {
+                            int at = line.indexOf("\"content\":\"");
+                            if (!line.startsWith("data: ") || at < 0) continue;
+                            long now = System.nanoTime();
+                            String v = line.substring(at + 11, line.indexOf('"', at + 11));
+                            if (v.isEmpty() || !Character.isDigit(v.charAt(0))) continue;
+                            recorder.recordValue(Math.min(Math.max(0, now - Long.parseLong(v)), TimeUnit.SECONDS.toNanos(10)));
+                        }
+                    } catch (Exception e) {
+                        failed.incrementAndGet();
+                    }
+                    return null;
+                });
+            }
+        }
+        org.HdrHistogram.Histogram h = recorder.getIntervalHistogram();
+        if (warm) return;
+        System.out.printf("%-9s %d concurrent streams, chunks %6d, failed streams %d  p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %7.1f  max %8.1f us%n",
+                label, streams, h.getTotalCount(), failed.get(), h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3,
+                h.getValueAtPercentile(99) / 1e3, h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
+        System.out.printf(java.util.Locale.ROOT, "RESULT sse-%s %d %d %d %.1f %.1f %.1f %.1f %.1f%n", label, streams, h.getTotalCount(), failed.get(),
+                h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3, h.getValueAtPercentile(99) / 1e3,
+                h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
     }
 
     private static void sleep(long ms) {

@@ -23,6 +23,56 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
 
     static final ObjectMapper JSON = new ObjectMapper();
 
+    /**
+     * The same JSON as {@link #toJson()}, streamed by a generator straight to UTF-8 bytes:
+     * the writer thread's path, with no tree and no intermediate string.
+     */
+    public void writeJson(com.fasterxml.jackson.core.JsonGenerator g) throws java.io.IOException {
+        g.writeStartObject();
+        g.writeStringField("type", "decision");
+        g.writeStringField("decision_id", decisionId);
+        g.writeStringField("time", java.time.Instant.ofEpochMilli(epochMillis).toString());
+        g.writeStringField("key_id", keyId);
+        g.writeStringField("key_name", keyName);
+        g.writeStringField("owner", owner);
+        g.writeStringField("policy", policy);
+        g.writeStringField("revision", revision);
+        g.writeArrayFieldStart("rules");
+        for (String r : rules) g.writeString(r);
+        g.writeEndArray();
+        g.writeStringField("model", model);
+        g.writeStringField("routed_model", routedModel);
+        g.writeStringField("provider", provider);
+        g.writeNumberField("estimated_tokens", estimatedTokens);
+        g.writeNumberField("prompt_tokens", promptTokens);
+        g.writeNumberField("completion_tokens", completionTokens);
+        g.writeNumberField("cost_micros", costMicros);
+        g.writeStringField("outcome", outcome);
+        g.writeNumberField("status", status);
+        g.writeNumberField("gateway_us", gatewayMicros);
+        g.writeNumberField("total_ms", totalMillis);
+        g.writeStringField("data_class", dataClass);
+        g.writeStringField("detected", detected);
+        g.writeStringField("data_action", dataAction);
+        g.writeObjectFieldStart("tags");
+        for (Map.Entry<String, String> t : tags.entrySet()) g.writeStringField(t.getKey(), t.getValue());
+        g.writeEndObject();
+        if (!functionErrors.isEmpty()) {
+            g.writeArrayFieldStart("function_errors");
+            for (keyguard.policy.FunctionError e : functionErrors) {
+                g.writeStartObject();
+                g.writeStringField("rule", e.rule());
+                g.writeStringField("function", e.function());
+                g.writeStringField("kind", e.kind().name().toLowerCase(java.util.Locale.ROOT));
+                g.writeStringField("message", e.message());
+                g.writeStringField("decision", e.denied() ? "deny" : "allow");
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+        }
+        g.writeEndObject();
+    }
+
     public ObjectNode toJson() {
         ObjectNode o = JSON.createObjectNode();
         o.put("type", "decision");

@@ -21,6 +21,19 @@ public final class SpendIndex {
 
     private final Map<Cell, LongAdder[]> cells = new ConcurrentHashMap<>();
 
+    /** The writer's path: the event itself, no JSON round trip. */
+    void add(AuditEvent e) {
+        String day = java.time.LocalDate.ofEpochDay(Math.floorDiv(e.epochMillis(), 86_400_000L)).toString();
+        StringBuilder tags = new StringBuilder();
+        e.tags().forEach((k, v) -> tags.append(tags.isEmpty() ? "" : ",").append(k).append('=').append(v));
+        Cell c = new Cell(day, e.keyId(), e.policy(), e.routedModel() == null ? e.model() : e.routedModel(), // as replay reads it
+                tags.toString());
+        LongAdder[] a = cells.computeIfAbsent(c, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
+        a[0].add(e.costMicros());
+        a[1].increment();
+    }
+
+    /** Replay's path: an event read back from the log. */
     void add(JsonNode event) {
         if (!"decision".equals(event.path("type").asText("decision"))) return;
         String day = event.path("time").asText("").length() >= 10 ? event.path("time").asText().substring(0, 10) : "";

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# The side-by-side comparison (docs/benchmarks.md, "Keyguard against a plain proxy"), one
+# command, one run:
+#   1. a zero-latency OpenAI-shaped upstream (nginx `return 200` with a fixed
+#      chat.completion), an nginx `proxy_pass` with upstream keep-alive (the floor of a
+#      proxy hop) and Keyguard with a key whose policy has 3 limits and 2 budgets;
+#   2. the load generator and the upstream on core 0, the proxy under test on core 1;
+#   3. for direct / nginx / Keyguard: closed-loop maximum throughput, then 1,000 and
+#      5,000 requests/s open loop (30 s warm-up, 60 s measured), latency from the
+#      scheduled send time, CPU of the proxy process per request, its peak RSS;
+#   4. 500 concurrent SSE streams of 50 chunks 20 ms apart, directly and through Keyguard;
+#   5. a 10-minute soak at 1,000 requests/s through Keyguard: RSS every 10 s, GC pauses.
+# It prints one report and writes it into docs/benchmarks.md (between the compare
+# markers) with the machine, JDK, flags and commit. Every process it starts is stopped by
+# its PID; all traffic stays on 127.0.0.1.
+#
+#   bench/compare.sh            # the full run, about 30 minutes
+#   bench/compare.sh --quick    # short phases to try the script (numbers not for the docs)
+#   bench/compare.sh --no-soak  # everything but the 10-minute soak
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+quick=0; soak=1; write=1
+for a in "$@"; do
+  case "$a" in
+    --quick) quick=1; write=0 ;;
+    --no-soak) soak=0 ;;
+    --no-write) write=0 ;;
+    *) echo "unknown option $a" >&2; exit 2 ;;
+  esac
+done
+warm=30; measure=60; cwarm=15; cmeasure=30; soak_s=600; sse_streams=500
+if [ "$quick" = 1 ]; then warm=5; measure=10; cwarm=3; cmeasure=8; soak_s=40; sse_streams=100; fi
+
+command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
+
+# The JVM flags Keyguard runs with here: the project's, plus the server flags the
+# launcher uses for `serve` (the collector and heap), plus the GC log for the soak.
+server_flags="$(keyguard_server_flags "$root")"
+export KEYGUARD_BENCH_JAVA_OPTS="$server_flags -Xlog:gc:file=$work/gc.log:uptime,level,tags ${KEYGUARD_BENCH_JAVA_OPTS:-}"
+
+reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench-upstream","choices":[{"index":0,"message":{"role":"assistant","content":"Hello, benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":4,"total_tokens":18}}'
+nginx_conf() { # NAME SERVER_BLOCK
+  cat > "$work/$1.conf" <<NGINX
+worker_processes 1;
+pid $work/$1.pid;
+error_log $work/$1-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  upstream origin { server 127.0.0.1:18101; keepalive 128; keepalive_requests 10000000; }
+  $2
+}
+NGINX
+}
+nginx_conf origin "server { listen 127.0.0.1:18101; location / { default_type application/json; return 200 '$reply'; } }"
+nginx_conf proxy "server { listen 127.0.0.1:18102; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+taskset -c 0 nginx -c "$work/origin.conf" -g 'daemon off; master_process off;' & pids+=($!)
+taskset -c 1 nginx -c "$work/proxy.conf" -g 'daemon off; master_process off;' & pids+=($!); nginx_pid=$!
+
+# The SSE upstream (and reader) for step 4, on core 0.
+mkdir -p "$work/policies"
+cat > "$work/policies/bench.kgp" <<KGP
+provider origin { base_url "http://127.0.0.1:18101/v1" credential env("BENCH_KEY") }
+provider sse { base_url "http://127.0.0.1:18401/v1" credential env("BENCH_KEY") }
+model "bench-model" { provider origin upstream "bench-upstream" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
+model "sse-model" { provider sse upstream "m" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
+policy bench {
+  tags { team: "bench" }
+  models allow ["bench-model", "sse-model"]
+  limit requests 100_000_000 per 1m by key
+  limit tokens 100_000_000_000 per 1d by policy
+  limit concurrent 10_000 by key
+  budget 10_000_000 usd per day hard by policy
+  budget 100_000_000 usd per month soft warn at 80% by policy
+}
+KGP
+start_keyguard 18103 18104
+key=$(new_key 18104 bench)
+sleep 1
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+hwm_mb() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$1/status"; }
+rss_mb() { awk '/VmRSS/ {printf "%d", $2/1024}' "/proc/$1/status"; }
+ticks_per_s=$(getconf CLK_TCK)
+
+# phase LABEL URL KEY PID MODE: MODE is `closed` or a rate; appends a row to $work/rows.
+phase() {
+  local label="$1" url="$2" k="$3" pid="$4" mode="$5" w m args out c0 c1
+  if [ "$mode" = closed ]; then w=$cwarm; m=$cmeasure; args=(--closed --connections 32); else w=$warm; m=$measure; args=(--rate "$mode" --connections 64); fi
+  out="$work/$label-$mode.out"
+  taskset -c 0 "$JAVA_HOME/bin/java" -Xms256m -XX:+UseParallelGC -cp "$root/bench/target/benchmarks.jar" keyguard.bench.OpenLoopLoad \
+    --label "$label" --url "$url" ${k:+--key "$k"} --warmup "$w" --duration "$m" "${args[@]}" --hlog "$work/$label-$mode.hlog" > "$out" &
+  local load=$!
+  sleep "$w"; sleep 0.2
+  c0=$( [ -n "$pid" ] && cpu_ticks "$pid" || echo 0 )
+  sleep "$m"
+  c1=$( [ -n "$pid" ] && cpu_ticks "$pid" || echo 0 )
+  wait "$load"
+  grep -v '^RESULT' "$out"
+  # RESULT label target achieved errors p50 p90 p99 p999 max
+  read -r _ _ _ achieved errors p50 p90 p99 p999 max < <(grep '^RESULT' "$out")
+  local cpu_us="-" rss="-"
+  if [ -n "$pid" ]; then
+    cpu_us=$(awk -v d=$((c1 - c0)) -v t="$ticks_per_s" -v a="$achieved" -v m="$m" 'BEGIN { printf "%.0f", d / t * 1e6 / (a * m) }')
+    rss=$(hwm_mb "$pid")
+  fi
+  echo "$label $mode $achieved $errors $p50 $p90 $p99 $p999 $max $cpu_us $rss" >> "$work/rows"
+}
+
+machine_line | tee "$work/machine"
+for mode in closed 1000 5000; do
+  phase direct   http://127.0.0.1:18101/v1/chat/completions ""     ""            "$mode"
+  phase nginx    http://127.0.0.1:18102/v1/chat/completions ""     "$nginx_pid"  "$mode"
+  phase keyguard http://127.0.0.1:18103/v1/chat/completions "$key" "$keyguard_pid" "$mode"
+done
+
+echo "streaming: $sse_streams concurrent streams x 50 chunks, 20 ms apart"
+taskset -c 0 "$JAVA_HOME/bin/java" -Dsun.net.httpserver.nodelay=true -cp "$root/bench/target/benchmarks.jar" keyguard.bench.SseChunkLatency \
+  --upstream-port 18401 --gateway http://127.0.0.1:18103 --key "$key" --model sse-model --streams "$sse_streams" --chunks 50 --gap-ms 20 \
+  --concurrent | tee "$work/sse.out"
+
+if [ "$soak" = 1 ]; then
+  echo "soak: ${soak_s} s at 1000/s through Keyguard"
+  gc_lines_before=$(wc -l < "$work/gc.log")
+  ( while sleep 10; do echo "$(date +%s) $(rss_mb "$keyguard_pid")"; done ) > "$work/rss.samples" & sampler=$!
+  pids+=($sampler)
+  taskset -c 0 "$JAVA_HOME/bin/java" -Xms256m -XX:+UseParallelGC -cp "$root/bench/target/benchmarks.jar" keyguard.bench.OpenLoopLoad \
+    --label soak --url http://127.0.0.1:18103/v1/chat/completions --key "$key" --rate 1000 --warmup 0 --duration "$soak_s" \
+    --connections 64 --hlog "$work/soak.hlog" | tee "$work/soak.out"
+  kill "$sampler" 2>/dev/null || true
+  tail -n +"$((gc_lines_before + 1))" "$work/gc.log" > "$work/gc-soak.log"
+fi
+
+# ------------------------------------------------------------------ the report
+report="$work/report.md"
+{
+  echo "Run of \`bench/compare.sh\` on $(date -u +%Y-%m-%d), $(cat "$work/machine")."
+  echo "Keyguard JVM flags: \`$(keyguard_jvm_flags "$root") $server_flags\`. nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), one worker each for the upstream (core 0) and the proxy (core 1)."
+  echo "Closed loop: 32 connections, ${cwarm} s warm-up, ${cmeasure} s measured. Fixed rates: 64 connections, ${warm} s warm-up, ${measure} s measured. Latency in µs."
+  echo
+  echo "| target | load | achieved/s | errors | p50 | p90 | p99 | p99.9 | max | Δp50 vs direct | Δp99 vs direct | proxy CPU µs/request | proxy peak RSS MB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  while read -r label mode achieved errors p50 p90 p99 p999 max cpu rss; do
+    read -r _ _ _ _ d50 _ d99 _ _ _ _ < <(grep "^direct $mode " "$work/rows")
+    dp50=$(awk -v a="$p50" -v b="$d50" 'BEGIN { printf "%+.0f", a - b }')
+    dp99=$(awk -v a="$p99" -v b="$d99" 'BEGIN { printf "%+.0f", a - b }')
+    [ "$label" = direct ] && { dp50="—"; dp99="—"; }
+    echo "| $label | $mode | $achieved | $errors | $p50 | $p90 | $p99 | $p999 | $max | $dp50 | $dp99 | $cpu | $rss |"
+  done < "$work/rows"
+  echo
+  row() { grep "^$1 $2 " "$work/rows"; }
+  read -r _ _ kg_closed _ _ _ _ _ _ kg_cpu_closed _ < <(row keyguard closed)
+  read -r _ _ ng_closed _ _ _ _ _ _ ng_cpu_closed _ < <(row nginx closed)
+  read -r _ _ _ _ d50 _ d99 _ _ _ _ < <(row direct 1000)
+  read -r _ _ _ _ n50 _ n99 _ _ ncpu _ < <(row nginx 1000)
+  read -r _ _ _ _ k50 _ k99 _ _ kcpu _ < <(row keyguard 1000)
+  awk -v kc="$kg_closed" -v nc="$ng_closed" -v d50="$d50" -v d99="$d99" -v n50="$n50" -v n99="$n99" -v k50="$k50" -v k99="$k99" \
+      -v ncpu="$ncpu" -v kcpu="$kcpu" 'function verdict(ok) { return ok ? "met" : "**missed**" } BEGIN {
+    printf "Targets (same run):\n\n"
+    printf "* closed-loop throughput ≥ 70%% of nginx: %.0f / %.0f = %.0f%% — %s\n", kc, nc, 100 * kc / nc, verdict(kc >= 0.7 * nc)
+    printf "* at 1,000/s, p50 delta ≤ nginx delta + 100 µs: %+.0f vs %+.0f + 100 — %s\n", k50 - d50, n50 - d50, verdict(k50 - d50 <= n50 - d50 + 100)
+    printf "* at 1,000/s, p99 delta ≤ 2× nginx delta: %+.0f vs 2 × %+.0f — %s\n", k99 - d99, n99 - d99, verdict(k99 - d99 <= 2 * (n99 - d99))
+    printf "* proxy CPU per request ≤ 1.5× nginx at 1,000/s: %s vs %s µs (%.1f×) — %s\n", kcpu, ncpu, kcpu / ncpu, verdict(kcpu <= 1.5 * ncpu)
+  }'
+  if [ -s "$work/sse.out" ]; then
+    echo
+    echo "Streaming, $sse_streams concurrent streams × 50 chunks 20 ms apart, delay of each chunk from the upstream's write to the reader (µs):"
+    echo
+    echo '```'
+    grep -v '^RESULT' "$work/sse.out"
+    echo '```'
+    awk '/^RESULT sse-keyguard/ { printf "\n* every chunk forwarded within 1 ms (max %s µs) and no failed stream (%s): %s\n", $10, $5, ($10 <= 1000 && $5 == 0) ? "met" : "**missed**" }' "$work/sse.out"
+  fi
+  if [ "$soak" = 1 ] && [ -s "$work/soak.out" ]; then
+    echo
+    echo "Soak, ${soak_s} s at 1,000/s through Keyguard:"
+    echo
+    echo '```'
+    grep -v '^RESULT' "$work/soak.out"
+    echo '```'
+    awk 'NR == 1 { first = $2 } { n++; last = $2; if ($2 > max) max = $2; if (min == "" || $2 < min) min = $2; if (n == int(NR)) {} }
+         END { printf "\n* RSS every 10 s: first %d MB, last %d MB, min %d, max %d (%d samples)\n", first, last, min, max, n }' "$work/rss.samples"
+    awk -v third="$(( $(wc -l < "$work/rss.samples") / 3 ))" 'NR <= third { a += $2; na++ } NR > 2 * third { b += $2; nb++ }
+         END { if (na && nb) printf "* RSS trend: mean of the first third %.0f MB, of the last third %.0f MB (%+.1f%%) — %s\n", a / na, b / nb, 100 * (b / nb - a / na) / (a / na), (b / nb - a / na) / (a / na) < 0.05 ? "stable" : "**growing**" }' "$work/rss.samples"
+    grep -oE 'Pause[^,]*[0-9.]+ms$|[0-9.]+ms$' "$work/gc-soak.log" | grep -oE '[0-9.]+ms$' | tr -d 'ms' | sort -n > "$work/pauses" || true
+    awk '{ n++; if ($1 > 10) over++; max = $1 } END { printf "* GC pauses during the soak: %d, longest %.3f ms, over 10 ms: %d — %s\n", n, max, over, over ? "**missed**" : "met" }' "$work/pauses"
+  fi
+  echo
+  echo "Reproduce: \`bench/compare.sh\` (the histograms are in the run's work directory as \`*.hlog\`)."
+} > "$report"
+echo
+cat "$report"
+mkdir -p "$root/bench/results"
+cp "$report" "$root/bench/results/compare-$(date -u +%Y%m%d-%H%M).md"
+cp "$work"/*.hlog "$root/bench/results/" 2>/dev/null || true
+if [ "$write" = 1 ]; then
+  python3 - "$root/docs/benchmarks.md" "$report" <<'PY'
+import sys
+doc, rep = sys.argv[1], open(sys.argv[2]).read()
+s = open(doc).read()
+b, e = "<!-- compare:begin -->", "<!-- compare:end -->"
+i, j = s.index(b) + len(b), s.index(e)
+open(doc, "w").write(s[:i] + "\n" + rep + "\n" + s[j:])
+PY
+  echo "written into docs/benchmarks.md"
+fi

@@ -1,0 +1,81 @@
+package keyguard.bench;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import keyguard.audit.AuditEvent;
+import keyguard.audit.AuditLog;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One audit event into the Chronicle Queue on a real memory-mapped file: the JSON the
+ * event becomes, the append, and the spend index update — what the writer thread does per
+ * request. {@code baseline} builds the event record only (the request thread's share).
+ *
+ * Traps avoided: every event has its own decision id and time (no cached JSON), the queue
+ * grows for real (files roll and map as in production), results go back to JMH.
+ *
+ * <pre>bench/jmh.sh AuditAppendBenchmark -prof gc</pre>
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class AuditAppendBenchmark {
+    private Path dir;
+    private AuditLog log;
+    private long n;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        try {
+            dir = Files.createTempDirectory("keyguard-audit-bench");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        log = AuditLog.open(dir);
+    }
+
+    @TearDown(Level.Trial)
+    public void close() throws IOException {
+        log.close();
+        try (var walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+        }
+    }
+
+    private AuditEvent event() {
+        long i = n++;
+        return new AuditEvent("dec_" + Long.toHexString(0x1a2b3c4d5e6fL + i), 1_795_000_000_000L + i, "pvziyj3ymefr", "bench", "team-bench",
+                "bench", "kgp-0123456789ab", List.of(), "gpt-4o-mini", "gpt-4o-mini", "openai", 14, 14, 4, 22, "ok", 200, 56, 1,
+                "public", "", "none", Map.of("team", "bench"), List.of());
+    }
+
+    @Benchmark
+    public AuditEvent baseline() {
+        return event();
+    }
+
+    @Benchmark
+    public long append() {
+        log.appendNow(event());
+        return log.written();
+    }
+}
