@@ -2,7 +2,8 @@
 # How long an SSE chunk takes from the upstream to the caller, directly and through
 # Keyguard (target: at most 1 ms more than direct). The upstream and the reader share one
 # JVM (one clock) on core 0; Keyguard runs on core 1. All traffic stays on 127.0.0.1.
-#   bench/sse-latency.sh [STREAMS] [CHUNKS] [GAP_MS]
+#   bench/sse-latency.sh [STREAMS] [CHUNKS] [GAP_MS]      (streams one after another)
+#   SSE_CONCURRENT=1 bench/sse-latency.sh 500 50 20        (all streams at once)
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 streams="${1:-40}"; chunks="${2:-100}"; gap="${3:-5}"
 mkdir -p "$work/policies"
@@ -17,4 +18,4 @@ machine_line
 echo "$streams streams x $chunks chunks, ${gap} ms apart"
 # Streaming servers set TCP_NODELAY (uvicorn, vLLM, nginx do); the JDK HttpServer only with this property.
 taskset -c 0 "$JAVA_HOME/bin/java" -Dsun.net.httpserver.nodelay=true -cp "$root/bench/target/benchmarks.jar" keyguard.bench.SseChunkLatency --upstream-port 18401 \
-  --gateway http://127.0.0.1:18403 --key "$key" --model sse-model --streams "$streams" --chunks "$chunks" --gap-ms "$gap"
+  --gateway http://127.0.0.1:18403 --key "$key" --model sse-model --streams "$streams" --chunks "$chunks" --gap-ms "$gap" ${SSE_CONCURRENT:+--concurrent}
