@@ -17,12 +17,14 @@
 #   bench/compare.sh            # the full run, about 30 minutes
 #   bench/compare.sh --quick    # short phases to try the script (numbers not for the docs)
 #   bench/compare.sh --no-soak  # everything but the 10-minute soak
+#   bench/compare.sh --only-soak  # the soak alone (its report goes to bench/results only)
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-quick=0; soak=1; write=1
+quick=0; soak=1; write=1; phases=1
 for a in "$@"; do
   case "$a" in
     --quick) quick=1; write=0 ;;
+    --only-soak) phases=0; write=0 ;;
     --no-soak) soak=0 ;;
     --no-write) write=0 ;;
     *) echo "unknown option $a" >&2; exit 2 ;;
@@ -109,7 +111,8 @@ phase() {
 }
 
 machine_line | tee "$work/machine"
-for mode in closed 1000 5000; do
+: > "$work/rows"; : > "$work/sse.out"
+[ "$phases" = 1 ] && for mode in closed 1000 5000; do
   phase direct   http://127.0.0.1:18101/v1/chat/completions ""     ""            "$mode"
   phase nginx    http://127.0.0.1:18102/v1/chat/completions ""     "$nginx_pid"  "$mode"
   phase keyguard http://127.0.0.1:18103/v1/chat/completions "$key" "$keyguard_pid" "$mode"
@@ -117,8 +120,7 @@ done
 
 # Streaming at the target (500 streams) and at a load the single-core harness itself keeps
 # on time (100 streams: the direct row shows what the harness adds on its own).
-: > "$work/sse.out"
-for n in "$sse_streams" 100; do
+[ "$phases" = 1 ] && for n in "$sse_streams" 100; do
   echo "streaming: $n concurrent streams x 50 chunks, 20 ms apart"
   taskset -c 0 "$JAVA_HOME/bin/java" -Dsun.net.httpserver.nodelay=true -cp "$root/bench/target/benchmarks.jar" keyguard.bench.SseChunkLatency \
     --upstream-port 18401 --gateway http://127.0.0.1:18103 --key "$key" --model sse-model --streams "$n" --chunks 50 --gap-ms 20 \
@@ -128,7 +130,9 @@ done
 if [ "$soak" = 1 ]; then
   echo "soak: ${soak_s} s at 1000/s through Keyguard"
   gc_lines_before=$(wc -l < "$work/gc.log")
-  ( while sleep 10; do echo "$(date +%s) $(rss_mb "$keyguard_pid")"; done ) > "$work/rss.samples" & sampler=$!
+  # RSS, and its parts: anonymous (heap, native) and file-backed (the memory-mapped audit
+  # queue, counters and keys, which grow with the data written and are page cache).
+  ( while sleep 10; do echo "$(date +%s) $(rss_mb "$keyguard_pid") $(awk '/RssAnon/ {printf "%d", $2/1024}' "/proc/$keyguard_pid/status") $(awk '/RssFile/ {printf "%d", $2/1024}' "/proc/$keyguard_pid/status")"; done ) > "$work/rss.samples" & sampler=$!
   pids+=($sampler)
   taskset -c 0 "$JAVA_HOME/bin/java" -Xms256m -XX:+UseParallelGC -cp "$root/bench/target/benchmarks.jar" keyguard.bench.OpenLoopLoad \
     --label soak --url http://127.0.0.1:18103/v1/chat/completions --key "$key" --rate 1000 --warmup 0 --duration "$soak_s" \
@@ -144,8 +148,8 @@ report="$work/report.md"
   echo "Keyguard JVM flags: \`$(keyguard_jvm_flags "$root") $server_flags\`. nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), one worker each for the upstream (core 0) and the proxy (core 1)."
   echo "Closed loop: 32 connections, ${cwarm} s warm-up, ${cmeasure} s measured. Fixed rates: 64 connections, ${warm} s warm-up, ${measure} s measured. Latency in µs."
   echo
-  echo "| target | load | achieved/s | errors | p50 | p90 | p99 | p99.9 | max | Δp50 vs direct | Δp99 vs direct | proxy CPU µs/request | proxy peak RSS MB |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  [ -s "$work/rows" ] && echo "| target | load | achieved/s | errors | p50 | p90 | p99 | p99.9 | max | Δp50 vs direct | Δp99 vs direct | proxy CPU µs/request | proxy peak RSS MB |"
+  [ -s "$work/rows" ] && echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   while read -r label mode achieved errors p50 p90 p99 p999 max cpu rss; do
     read -r _ _ _ _ d50 _ d99 _ _ _ _ < <(grep "^direct $mode " "$work/rows")
     dp50=$(awk -v a="$p50" -v b="$d50" 'BEGIN { printf "%+.0f", a - b }')
@@ -155,6 +159,7 @@ report="$work/report.md"
   done < "$work/rows"
   echo
   row() { grep "^$1 $2 " "$work/rows"; }
+  if [ -s "$work/rows" ]; then
   read -r _ _ kg_closed _ _ _ _ _ _ kg_cpu_closed _ < <(row keyguard closed)
   read -r _ _ ng_closed _ _ _ _ _ _ ng_cpu_closed _ < <(row nginx closed)
   read -r _ _ _ _ d50 _ d99 _ _ _ _ < <(row direct 1000)
@@ -168,6 +173,7 @@ report="$work/report.md"
     printf "* at 1,000/s, p99 delta ≤ 2× nginx delta: %+.0f vs 2 × %+.0f — %s\n", k99 - d99, n99 - d99, verdict(k99 - d99 <= 2 * (n99 - d99))
     printf "* proxy CPU per request ≤ 1.5× nginx at 1,000/s: %s vs %s µs (%.1f×) — %s\n", kcpu, ncpu, kcpu / ncpu, verdict(kcpu <= 1.5 * ncpu)
   }'
+  fi
   if [ -s "$work/sse.out" ]; then
     echo
     echo "Streaming: concurrent streams × 50 chunks 20 ms apart, delay of each chunk from the upstream's write (a JDK HttpServer, one thread per stream) to the reader (virtual threads), both in one JVM on core 0 (µs):"
@@ -175,7 +181,10 @@ report="$work/report.md"
     echo '```'
     grep -v '^RESULT' "$work/sse.out"
     echo '```'
-    awk '/^RESULT sse-direct/ { d[$3] = $10; dp99[$3] = $8 } /^RESULT sse-keyguard/ { printf "\n* %s streams: failed streams %s (no 503: %s); Keyguard max chunk delay %s µs, p99 %s µs, against %s / %s µs direct — within 1 ms of direct at p99: %s", $3, $5, $5 == 0 ? "met" : "**missed**", $10, $8, d[$3], dp99[$3], ($8 - dp99[$3] <= 1000) ? "met" : "**missed**" } END { print "" }' "$work/sse.out"
+    awk '/^RESULT sse-direct/ { d[$3] = $10; dp99[$3] = $8 } /^RESULT sse-keyguard/ {
+           printf "\n* %s streams: failed streams %s (no 503: %s); Keyguard chunk delay p99 %s µs, max %s µs; direct p99 %s µs, max %s µs — ", $3, $5, $5 == 0 ? "met" : "**missed**", $8, $10, dp99[$3], d[$3]
+           if (dp99[$3] > 1000) printf "every chunk within 1 ms: cannot be judged at this load, the harness itself delivers direct chunks late"
+           else printf "every chunk within 1 ms: %s", $10 <= 1000 ? "met" : "**missed**" } END { print "" }' "$work/sse.out"
   fi
   if [ "$soak" = 1 ] && [ -s "$work/soak.out" ]; then
     echo
@@ -184,10 +193,10 @@ report="$work/report.md"
     echo '```'
     grep -v '^RESULT' "$work/soak.out"
     echo '```'
-    awk 'NR == 1 { first = $2 } { n++; last = $2; if ($2 > max) max = $2; if (min == "" || $2 < min) min = $2; if (n == int(NR)) {} }
-         END { printf "\n* RSS every 10 s: first %d MB, last %d MB, min %d, max %d (%d samples)\n", first, last, min, max, n }' "$work/rss.samples"
-    awk -v third="$(( $(wc -l < "$work/rss.samples") / 3 ))" 'NR <= third { a += $2; na++ } NR > 2 * third { b += $2; nb++ }
-         END { if (na && nb) printf "* RSS trend: mean of the first third %.0f MB, of the last third %.0f MB (%+.1f%%) — %s\n", a / na, b / nb, 100 * (b / nb - a / na) / (a / na), (b / nb - a / na) / (a / na) < 0.05 ? "stable" : "**growing**" }' "$work/rss.samples"
+    awk 'NR == 1 { first = $2; fa = $3; ff = $4 } { n++; last = $2; la = $3; lf = $4; if ($2 > max) max = $2; if (min == "" || $2 < min) min = $2 }
+         END { printf "\n* RSS every 10 s: first %d MB, last %d MB, min %d, max %d (%d samples); anonymous %d → %d MB, file-backed %d → %d MB\n", first, last, min, max, n, fa, la, ff, lf }' "$work/rss.samples"
+    awk -v third="$(( $(wc -l < "$work/rss.samples") / 3 ))" 'NR <= third { a += $3; na++ } NR > 2 * third { b += $3; nb++ }
+         END { if (na && nb) printf "* anonymous RSS (heap and native; the file-backed part is the mapped audit queue, which grows with the events written) trend: mean of the first third %.0f MB, of the last third %.0f MB (%+.1f%%) — %s\n", a / na, b / nb, 100 * (b / nb - a / na) / (a / na), (b / nb - a / na) / (a / na) < 0.05 ? "stable" : "**growing**" }' "$work/rss.samples"
     # Every stop-the-world pause (GC and other VM operations) is a safepoint; its "Total" is the pause.
     grep -oE 'Total: [0-9]+ ns' "$work/gc-soak.log" | awk '{ printf "%.3f\n", $2 / 1e6 }' | sort -n > "$work/pauses" || true
     awk '{ n++; if ($1 > 10) over++; max = $1 } END { printf "* stop-the-world pauses during the soak (GC and other safepoints, from -Xlog:safepoint): %d, longest %.3f ms, over 10 ms: %d — %s\n", n, max, over + 0, over ? "**missed**" : "met" }' "$work/pauses"
@@ -198,9 +207,11 @@ report="$work/report.md"
 } > "$report"
 echo
 cat "$report"
-mkdir -p "$root/bench/results"
-cp "$report" "$root/bench/results/compare-$(date -u +%Y%m%d-%H%M).md"
-cp "$work"/*.hlog "$root/bench/results/" 2>/dev/null || true
+if [ "$quick" = 0 ]; then
+  mkdir -p "$root/bench/results"
+  cp "$report" "$root/bench/results/compare-$(date -u +%Y%m%d-%H%M).md"
+  cp "$work"/*.hlog "$root/bench/results/" 2>/dev/null || true
+fi
 if [ "$write" = 1 ]; then
   python3 - "$root/docs/benchmarks.md" "$report" <<'PY'
 import sys
