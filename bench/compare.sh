@@ -33,14 +33,12 @@ done
 warm=30; measure=60; cwarm=15; cmeasure=30; soak_s=600; sse_streams=500
 if [ "$quick" = 1 ]; then warm=5; measure=10; cwarm=3; cmeasure=8; soak_s=40; sse_streams=100; fi
 
-command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
 
 # The JVM flags Keyguard runs with here: the project's, plus the server flags the
 # launcher uses for `serve` (the collector and heap), plus the GC log for the soak.
 server_flags="$(keyguard_server_flags "$root")"
 export KEYGUARD_BENCH_JAVA_OPTS="$server_flags -Xlog:gc,safepoint:file=$work/gc.log:uptime,level,tags ${KEYGUARD_BENCH_JAVA_OPTS:-}"
 
-reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench-upstream","choices":[{"index":0,"message":{"role":"assistant","content":"Hello, benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":4,"total_tokens":18}}'
 nginx_conf() { # NAME SERVER_BLOCK
   cat > "$work/$1.conf" <<NGINX
 worker_processes 1;
@@ -55,28 +53,13 @@ http {
 }
 NGINX
 }
-nginx_conf origin "server { listen 127.0.0.1:18101; location / { default_type application/json; return 200 '$reply'; } }"
 nginx_conf proxy "server { listen 127.0.0.1:18102; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
-taskset -c 0 nginx -c "$work/origin.conf" -g 'daemon off; master_process off;' & pids+=($!)
+start_origin
 taskset -c 1 nginx -c "$work/proxy.conf" -g 'daemon off; master_process off;' & pids+=($!); nginx_pid=$!
 
-# The SSE upstream (and reader) for step 4, on core 0.
-mkdir -p "$work/policies"
-cat > "$work/policies/bench.kgp" <<KGP
-provider origin { base_url "http://127.0.0.1:18101/v1" credential env("BENCH_KEY") }
-provider sse { base_url "http://127.0.0.1:18401/v1" credential env("BENCH_KEY") }
-model "bench-model" { provider origin upstream "bench-upstream" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
-model "sse-model" { provider sse upstream "m" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
-policy bench {
-  tags { team: "bench" }
-  models allow ["bench-model", "sse-model"]
-  limit requests 100_000_000 per 1m by key
-  limit tokens 100_000_000_000 per 1d by policy
-  limit concurrent 10_000 by key
-  budget 10_000_000 usd per day hard by policy
-  budget 100_000_000 usd per month soft warn at 80% by policy
-}
-KGP
+# The SSE upstream (and reader) of step 4 is on core 0 too, at 18401.
+write_bench_policy 'provider sse { base_url "http://127.0.0.1:18401/v1" credential env("BENCH_KEY") }
+model "sse-model" { provider sse upstream "m" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }' ', "sse-model"'
 start_keyguard 18103 18104
 key=$(new_key 18104 bench)
 sleep 1

@@ -32,3 +32,39 @@ new_key() {
 machine_line() {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); JDK $("$JAVA_HOME/bin/java" -version 2>&1 | head -n1); commit $(cd "$root" && git rev-parse --short HEAD)"
 }
+
+# The zero-latency OpenAI-shaped upstream of the comparison: nginx `return 200` with a fixed
+# chat.completion on 127.0.0.1:18101, one worker on core 0.
+bench_reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench-upstream","choices":[{"index":0,"message":{"role":"assistant","content":"Hello, benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":4,"total_tokens":18}}'
+start_origin() {
+  command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
+  cat > "$work/origin.conf" <<NGINX
+worker_processes 1;
+pid $work/origin.pid;
+error_log $work/origin-error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 10000000;
+  server { listen 127.0.0.1:18101; location / { default_type application/json; return 200 '$bench_reply'; } } }
+NGINX
+  taskset -c 0 nginx -c "$work/origin.conf" -g 'daemon off; master_process off;' & pids+=($!)
+}
+
+# write_bench_policy [EXTRA_KGP]: $work/policies/bench.kgp — the model on the origin and a
+# policy with 3 limits and 2 budgets, sized never to refuse; EXTRA_KGP adds declarations.
+write_bench_policy() {
+  mkdir -p "$work/policies"
+  cat > "$work/policies/bench.kgp" <<KGP
+provider origin { base_url "http://127.0.0.1:18101/v1" credential env("BENCH_KEY") }
+model "bench-model" { provider origin upstream "bench-upstream" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
+${1:-}
+policy bench {
+  tags { team: "bench" }
+  models allow ["bench-model"${2:-}]
+  limit requests 100_000_000 per 1m by key
+  limit tokens 100_000_000_000 per 1d by policy
+  limit concurrent 10_000 by key
+  budget 10_000_000 usd per day hard by policy
+  budget 100_000_000 usd per month soft warn at 80% by policy
+}
+KGP
+}

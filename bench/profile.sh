@@ -8,36 +8,13 @@
 #   bench/profile.sh [RATE] [WINDOW_S]      -> bench/results/flame-<date>.html
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 rate="${1:-1000}"; window="${2:-40}"
-command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
 
 (cd "$work" && mvn -q -B dependency:copy -Dartifact=tools.profiler:async-profiler:4.2 -DoutputDirectory="$work" >/dev/null)
 unzip -q -o "$work/async-profiler-4.2.jar" 'linux-x64/*' -d "$work/ap"
 agent="$work/ap/linux-x64/libasyncProfiler.so"
 
-reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench-upstream","choices":[{"index":0,"message":{"role":"assistant","content":"Hello, benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":4,"total_tokens":18}}'
-cat > "$work/origin.conf" <<NGINX
-worker_processes 1;
-pid $work/origin.pid;
-error_log $work/origin-error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 10000000;
-  server { listen 127.0.0.1:18101; location / { default_type application/json; return 200 '$reply'; } } }
-NGINX
-taskset -c 0 nginx -c "$work/origin.conf" -g 'daemon off; master_process off;' & pids+=($!)
-mkdir -p "$work/policies"
-cat > "$work/policies/bench.kgp" <<KGP
-provider origin { base_url "http://127.0.0.1:18101/v1" credential env("BENCH_KEY") }
-model "bench-model" { provider origin upstream "bench-upstream" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
-policy bench {
-  tags { team: "bench" }
-  models allow ["bench-model"]
-  limit requests 100_000_000 per 1m by key
-  limit tokens 100_000_000_000 per 1d by policy
-  limit concurrent 10_000 by key
-  budget 10_000_000 usd per day hard by policy
-  budget 100_000_000 usd per month soft warn at 80% by policy
-}
-KGP
+start_origin
+write_bench_policy
 # itimer: CPU-time sampling that needs no perf_events (containers usually forbid those).
 export KEYGUARD_BENCH_JAVA_OPTS="$(keyguard_server_flags "$root") -agentpath:$agent=start,event=itimer,interval=1ms,threads,loop=${window}s,file=$work/flame-%n.html"
 start_keyguard 18103 18104

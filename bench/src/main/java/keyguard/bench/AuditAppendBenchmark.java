@@ -45,20 +45,14 @@ public class AuditAppendBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        try {
-            dir = Files.createTempDirectory("keyguard-audit-bench");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        dir = BenchFiles.tempDir("keyguard-audit-bench");
         log = AuditLog.open(dir);
     }
 
     @TearDown(Level.Trial)
     public void close() throws IOException {
         log.close();
-        try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-        }
+        BenchFiles.delete(dir);
     }
 
     private AuditEvent event() {

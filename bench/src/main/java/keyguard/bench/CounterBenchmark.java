@@ -87,11 +87,7 @@ public class CounterBenchmark {
 
         @Setup(Level.Trial)
         public void open() {
-            try {
-                dir = Files.createTempDirectory("keyguard-counter-bench");
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            dir = BenchFiles.tempDir("keyguard-counter-bench");
             set = ExamplePolicies.compileWith(POLICY);
             evaluator = Backend.COMPILED.evaluators(set).get("bench");
             enforcer = new Enforcer(ChronicleCounterStore.open(dir, 100_000, 1024), Clock.systemUTC(), Duration.ofMinutes(30), null);
@@ -103,10 +99,7 @@ public class CounterBenchmark {
         public void close() throws IOException {
             enforcer.close();
             keys.close();
-            try (var files = Files.list(dir)) {
-                for (Path f : files.toList()) Files.delete(f);
-            }
-            Files.delete(dir);
+            BenchFiles.delete(dir);
         }
     }
 

@@ -106,11 +106,7 @@ public class InProcessPathBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        try {
-            dir = Files.createTempDirectory("keyguard-path-bench");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        dir = BenchFiles.tempDir("keyguard-path-bench");
         set = ExamplePolicies.compileWith(POLICY);
         evaluator = Backend.COMPILED.evaluators(set).get("bench");
         classifier = new Classifier(set.detectors());
@@ -128,10 +124,7 @@ public class InProcessPathBenchmark {
     public void close() throws IOException {
         enforcer.close();
         keys.close();
-        try (var files = Files.list(dir)) {
-            for (Path f : files.toList()) Files.delete(f);
-        }
-        Files.delete(dir);
+        BenchFiles.delete(dir);
     }
 
     @Benchmark

@@ -55,11 +55,7 @@ public class KeyLookupBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        try {
-            dir = Files.createTempDirectory("keyguard-keys-bench");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        dir = BenchFiles.tempDir("keyguard-keys-bench");
         keys = ChronicleKeyStore.open(dir.resolve("keys.dat"), 20_000);
         secrets = new KeySecrets(KeySecrets.newServerSecret());
         for (int i = 0; i < 10_000; i++) {
@@ -74,10 +70,7 @@ public class KeyLookupBenchmark {
     @TearDown(Level.Trial)
     public void close() throws IOException {
         keys.close();
-        try (var files = Files.list(dir)) {
-            for (Path f : files.toList()) Files.delete(f);
-        }
-        Files.delete(dir);
+        BenchFiles.delete(dir);
     }
 
     @Benchmark

@@ -191,26 +191,9 @@ final class ExprChecker {
                     .help(Suggestions.didYouMean(c.function().text(), all, "built-in functions are " + Suggestions.list(names)
                             + (functions.names().isEmpty() ? "" : "; declared and plugin functions are " + Suggestions.list(functions.names())))));
         }
-        if (c.args().size() != fn.params().size()) {
-            return error(Diagnostic.error(Code.KG0403, c.span(),
-                            "`" + fn.word() + "` takes " + fn.params().size() + " argument" + (fn.params().size() == 1 ? "" : "s")
-                                    + ", not " + c.args().size())
-                    .label(signature(fn)));
-        }
-        List<Ir> args = new ArrayList<>();
-        boolean allConst = true;
-        for (int i = 0; i < c.args().size(); i++) {
-            Ir a = check(c.args().get(i));
-            if (a == null) return null;
-            if (a.type() != fn.params().get(i)) {
-                return error(Diagnostic.error(Code.KG0403, c.args().get(i).span(),
-                                "argument " + (i + 1) + " of `" + fn.word() + "` must be " + article(fn.params().get(i)) + ", not "
-                                        + article(a.type()))
-                        .label(signature(fn)));
-            }
-            allConst &= a instanceof Ir.Const;
-            args.add(a);
-        }
+        List<Ir> args = arguments(c, fn.word(), fn.params(), signature(fn), "");
+        if (args == null) return null;
+        boolean allConst = args.stream().allMatch(a -> a instanceof Ir.Const);
         Pattern pattern = null;
         if (fn == Builtin.MATCHES) {
             if (!(args.get(1) instanceof Ir.Const p)) {
@@ -226,7 +209,7 @@ final class ExprChecker {
                         .help("RE2 has no backreferences or lookaround; that is what keeps matching linear"));
             }
         }
-        Ir.Call call = new Ir.Call(fn, List.copyOf(args), pattern);
+        Ir.Call call = new Ir.Call(fn, args, pattern);
         if (allConst) {
             Object v = IrInterpreter.eval(call, null, null, null);
             return new Ir.Const(fn.result(), v);
@@ -234,31 +217,36 @@ final class ExprChecker {
         return call;
     }
 
-    /** A call of a plugin or JavaScript function: arity and types checked here, never at run time. */
-    private Ir invoke(Expr.Call c, keyguard.functions.FunctionRef fn) {
-        if (c.args().size() != fn.params().size()) {
-            return error(Diagnostic.error(Code.KG0403, c.span(),
-                            "`" + fn.name() + "` takes " + fn.params().size() + " argument" + (fn.params().size() == 1 ? "" : "s")
-                                    + ", not " + c.args().size())
-                    .label(fn.signature())
-                    .help("defined by " + fn.origin()));
+    /**
+     * The checked arguments of a call of {@code name} with parameter types {@code params},
+     * or null after a KG0403 (wrong count or type) labelled with the function's signature.
+     */
+    private List<Ir> arguments(Expr.Call c, String name, List<Type> params, String signature, String help) {
+        if (c.args().size() != params.size()) {
+            error(Diagnostic.error(Code.KG0403, c.span(), "`" + name + "` takes " + params.size() + " argument"
+                    + (params.size() == 1 ? "" : "s") + ", not " + c.args().size()).label(signature).help(help));
+            return null;
         }
         List<Ir> args = new ArrayList<>();
-        boolean allConst = true;
         for (int i = 0; i < c.args().size(); i++) {
             Ir a = check(c.args().get(i));
             if (a == null) return null;
-            if (a.type() != fn.params().get(i)) {
-                return error(Diagnostic.error(Code.KG0403, c.args().get(i).span(),
-                                "argument " + (i + 1) + " of `" + fn.name() + "` must be " + article(fn.params().get(i)) + ", not "
-                                        + article(a.type()))
-                        .label(fn.signature())
-                        .help("defined by " + fn.origin()));
+            if (a.type() != params.get(i)) {
+                error(Diagnostic.error(Code.KG0403, c.args().get(i).span(), "argument " + (i + 1) + " of `" + name + "` must be "
+                        + article(params.get(i)) + ", not " + article(a.type())).label(signature).help(help));
+                return null;
             }
-            allConst &= a instanceof Ir.Const;
             args.add(a);
         }
-        Ir.Invoke call = new Ir.Invoke(fn, List.copyOf(args));
+        return List.copyOf(args);
+    }
+
+    /** A call of a plugin or JavaScript function: arity and types checked here, never at run time. */
+    private Ir invoke(Expr.Call c, keyguard.functions.FunctionRef fn) {
+        List<Ir> args = arguments(c, fn.name(), fn.params(), fn.signature(), "defined by " + fn.origin());
+        if (args == null) return null;
+        boolean allConst = args.stream().allMatch(a -> a instanceof Ir.Const);
+        Ir.Invoke call = new Ir.Invoke(fn, args);
         if (allConst && fn.pure()) {
             // A pure function of constants is computed once, now. If it fails, the call stays
             // and fails at run time, where `on error` decides and the audit log shows it.
