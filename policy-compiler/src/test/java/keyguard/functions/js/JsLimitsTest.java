@@ -46,6 +46,24 @@ class JsLimitsTest {
     }
 
     @Test
+    void aCallThatSpendsItsTimeInsideABuiltInIsCancelledByTheCpuTimeLimit() {
+        // No statements run inside sort() and nothing is retained past the limit's reach:
+        // only the watchdog's CPU-time limit can stop this call.
+        JsEngine strict = new JsEngine(new JsEngine.Limits(Duration.ofMillis(50), 100_000, 4L << 30, 1 << 20, 1 << 20));
+        List<JsModule.Problem> problems = new ArrayList<>();
+        JsModule m = JsModule.open(strict, Map.of("f.js", "function f(n) { return 'xy'.repeat(n).split('').sort().reverse().sort().length; }\n"),
+                List.of(new JsModule.Declaration("f", "f.js", List.of(Type.INT), Type.INT)), problems);
+        OPEN.add(m);
+        assertEquals(List.of(), problems);
+        long t0 = System.nanoTime();
+        FunctionFailure e = assertThrows(FunctionFailure.class, () -> m.functions().getFirst().invoke(500_000L));
+        assertEquals(FunctionFailure.Kind.TIMEOUT, e.kind(), e.getMessage());
+        assertTrue(e.getMessage().contains("ran longer than 50 ms of CPU time"), e.getMessage());
+        assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "stopped within seconds, not at the end of the sort");
+        assertEquals(20L, m.functions().getFirst().invoke(10L), "the next call gets a fresh context");
+    }
+
+    @Test
     void theStatementLimitAppliesPerCallNotPerContext() {
         FunctionRef f = fn("let s = 0; for (let i = 0; i < n; i++) s += i; return s;");
         // 400 calls of ~2,000 statements each: 800k statements on one context, under a 100k
