@@ -50,14 +50,14 @@ final class AuditCommand {
             try (ChronicleQueue q = AuditLog.openForReading(auditDir(data)); ExcerptTailer t = q.createTailer()) {
                 ArrayDeque<String> last = new ArrayDeque<>();
                 String line;
-                while ((line = t.readText()) != null) {
+                while ((line = keyguard.audit.AuditLog.readEvent(t)) != null) {
                     last.addLast(line);
                     if (last.size() > lines) last.removeFirst();
                 }
                 last.forEach(out::println);
                 out.flush();
                 while (follow) {
-                    line = t.readText();
+                    line = keyguard.audit.AuditLog.readEvent(t);
                     if (line == null) {
                         Thread.sleep(100);
                         continue;
