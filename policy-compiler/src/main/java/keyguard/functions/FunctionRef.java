@@ -21,9 +21,6 @@ import keyguard.policy.ir.Type;
 public record FunctionRef(String name, List<Type> params, Type result, boolean pure, int cost, String origin,
                           MethodHandle invoker) {
 
-    /** The types a function may take and return. */
-    public static final List<Type> VALUE_TYPES = List.of(Type.STRING, Type.INT, Type.BOOL);
-
     public static Class<?> javaType(Type t) {
         return switch (t) {
             case STRING -> String.class;
@@ -38,12 +35,6 @@ public record FunctionRef(String name, List<Type> params, Type result, boolean p
         if (c == long.class) return Type.INT;
         if (c == boolean.class) return Type.BOOL;
         return null;
-    }
-
-    public MethodType methodType() {
-        List<Class<?>> p = new ArrayList<>();
-        for (Type t : params) p.add(javaType(t));
-        return MethodType.methodType(javaType(result), p);
     }
 
     /** Boxed arguments in, boxed result out; for the interpreter, explain and constant folding. */

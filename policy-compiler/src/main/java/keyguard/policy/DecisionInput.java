@@ -82,11 +82,6 @@ public final class DecisionInput {
         functionErrors.add(e);
     }
 
-    public DecisionInput clearFunctionErrors() {
-        functionErrors = null;
-        return this;
-    }
-
     /** Tokens a request reserves against token limits: the prompt plus the output cap. */
     public long tokensNeeded() {
         long sum = estimatedTokens + maxTokens;

@@ -1,7 +1,6 @@
 package keyguard.audit;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 import java.util.Map;
 
@@ -24,8 +23,8 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
     static final ObjectMapper JSON = new ObjectMapper();
 
     /**
-     * The same JSON as {@link #toJson()}, streamed by a generator straight to UTF-8 bytes:
-     * the writer thread's path, with no tree and no intermediate string.
+     * The event's JSON (type {@code decision}), streamed by a generator straight to UTF-8
+     * bytes: no tree and no intermediate string.
      */
     public void writeJson(com.fasterxml.jackson.core.JsonGenerator g) throws java.io.IOException {
         g.writeStartObject();
@@ -71,32 +70,5 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
             g.writeEndArray();
         }
         g.writeEndObject();
-    }
-
-    public ObjectNode toJson() {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("type", "decision");
-        o.put("decision_id", decisionId);
-        o.put("time", java.time.Instant.ofEpochMilli(epochMillis).toString());
-        o.put("key_id", keyId).put("key_name", keyName).put("owner", owner);
-        o.put("policy", policy).put("revision", revision);
-        rules.forEach(o.putArray("rules")::add);
-        o.put("model", model).put("routed_model", routedModel).put("provider", provider);
-        o.put("estimated_tokens", estimatedTokens).put("prompt_tokens", promptTokens).put("completion_tokens", completionTokens);
-        o.put("cost_micros", costMicros);
-        o.put("outcome", outcome).put("status", status);
-        o.put("gateway_us", gatewayMicros).put("total_ms", totalMillis);
-        o.put("data_class", dataClass).put("detected", detected).put("data_action", dataAction);
-        ObjectNode t = o.putObject("tags");
-        tags.forEach(t::put);
-        if (!functionErrors.isEmpty()) {
-            var errors = o.putArray("function_errors");
-            for (keyguard.policy.FunctionError e : functionErrors) {
-                errors.addObject().put("rule", e.rule()).put("function", e.function())
-                        .put("kind", e.kind().name().toLowerCase(java.util.Locale.ROOT)).put("message", e.message())
-                        .put("decision", e.denied() ? "deny" : "allow");
-            }
-        }
-        return o;
     }
 }

@@ -97,8 +97,6 @@ public final class JsEngine {
         return !"Interpreted".equalsIgnoreCase(engine.getImplementationName());
     }
 
-    public String runtimeName() { return engine.getImplementationName(); }
-
     /** A fresh sandboxed context on the shared engine. */
     Context newContext() {
         return Context.newBuilder("js")

@@ -87,8 +87,6 @@ public final class JsModule implements AutoCloseable {
     /** The callable functions, in declaration order. */
     public List<FunctionRef> functions() { return List.copyOf(refs); }
 
-    public JsEngine engine() { return engine; }
-
     @Override
     public void close() {
         closed = true;
