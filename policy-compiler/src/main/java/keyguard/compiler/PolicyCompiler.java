@@ -3,6 +3,7 @@ package keyguard.compiler;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -15,7 +16,11 @@ import java.util.Map;
 import keyguard.compiler.check.Checker;
 import keyguard.compiler.check.FunctionScope;
 import keyguard.functions.FunctionLibrary;
+import keyguard.lang.diag.Code;
+import keyguard.lang.diag.Diagnostic;
 import keyguard.lang.diag.Diagnostics;
+import keyguard.lang.source.SourceFile;
+import keyguard.lang.source.Span;
 import keyguard.lang.parse.PolicyParser;
 import keyguard.lang.syntax.PolicyFile;
 import keyguard.policy.PolicySet;
@@ -24,6 +29,11 @@ import keyguard.policy.PolicySet;
  * Entry point of the front end: every {@code *.kgp} under a directory, parsed and checked
  * into one {@link PolicySet}, all or nothing. Files are read in path order, so the same
  * directory always compiles to the same set and revision.
+ *
+ * <p>Each source belongs to the operator or to a team ({@link Owner}); a directory's files
+ * are the operator's when they lie under {@link Trust#operatorDir()}, every other file is a
+ * team's. Sources built in code (tests, documentation examples) are the operator's unless
+ * they say otherwise.
  */
 public final class PolicyCompiler {
     private PolicyCompiler() {}
@@ -33,15 +43,34 @@ public final class PolicyCompiler {
         public boolean ok() { return set != null; }
     }
 
-    public record Source(String path, byte[] bytes) {}
+    /** Who owns a policy file: the operator (providers, credentials, models, detectors, labels) or a team. */
+    public enum Owner { OPERATOR, TEAM }
 
-    public static Result compileDirectory(Path dir) {
-        return compileDirectory(dir, FunctionLibrary.NONE);
+    public record Source(String path, byte[] bytes, Owner owner) {
+        /** An operator's source (a whole repository given in code). */
+        public Source(String path, byte[] bytes) {
+            this(path, bytes, Owner.OPERATOR);
+        }
     }
 
-    public static Result compileDirectory(Path dir, FunctionLibrary plugins) {
-        List<Source> sources = read(dir);
-        return compile(sources, revision(sources), plugins);
+    /**
+     * What a directory holds: its source files, and the entries that were refused because
+     * they are not regular files (symbolic links, devices, pipes), by path.
+     */
+    public record Sources(List<Source> files, List<String> refused) {
+        public Sources {
+            files = List.copyOf(files);
+            refused = List.copyOf(refused);
+        }
+    }
+
+    public static Result compileDirectory(Path dir) {
+        return compileDirectory(dir, FunctionLibrary.NONE, Trust.DEFAULT);
+    }
+
+    public static Result compileDirectory(Path dir, FunctionLibrary plugins, Trust trust) {
+        Sources sources = readDirectory(dir, trust);
+        return compile(sources, revision(sources.files()), plugins, trust);
     }
 
     public static Result compile(List<Source> sources) {
@@ -53,16 +82,27 @@ public final class PolicyCompiler {
         return compile(sources, revision, FunctionLibrary.NONE);
     }
 
+    public static Result compile(List<Source> sources, String revision, FunctionLibrary plugins) {
+        return compile(new Sources(sources, List.of()), revision, plugins, Trust.DEFAULT);
+    }
+
     /**
      * Compiles policy sources; {@code .js} sources are the files that
      * {@code function js ... = file("...")} declarations may name. {@code plugins} are the
-     * deployment's Java functions.
+     * deployment's Java functions; {@code trust} what the operator allows the repository.
      */
-    public static Result compile(List<Source> sources, String revision, FunctionLibrary plugins) {
+    public static Result compile(Sources sources, String revision, FunctionLibrary plugins, Trust trust) {
         Diagnostics diagnostics = new Diagnostics();
+        for (String refused : sources.refused()) {
+            diagnostics.add(Diagnostic.error(Code.KG0011, new Span(new SourceFile(refused, ""), 0, 0),
+                            "`" + refused + "` is not a regular file")
+                    .label("symbolic links and special files are refused")
+                    .help("commit the file itself; a link could make the gateway read a file outside the policy directory"));
+        }
         List<PolicyFile> files = new ArrayList<>();
         Map<String, byte[]> others = new LinkedHashMap<>();
-        for (Source s : sources) {
+        java.util.Set<String> teamFiles = new java.util.HashSet<>();
+        for (Source s : sources.files()) {
             if (s.path().endsWith(".js")) {
                 others.put(s.path(), s.bytes());
                 continue;
@@ -70,9 +110,10 @@ public final class PolicyCompiler {
             PolicyParser.Result r = PolicyParser.parse(s.path(), s.bytes());
             diagnostics.addAll(r.diagnostics());
             if (r.file() != null) files.add(r.file());
+            if (s.owner() == Owner.TEAM) teamFiles.add(s.path());
         }
         if (diagnostics.hasErrors()) return new Result(null, diagnostics, files);
-        PolicySet set = Checker.check(files, revision, diagnostics, new FunctionScope(plugins, others));
+        PolicySet set = Checker.check(files, revision, diagnostics, new FunctionScope(plugins, others), trust, teamFiles);
         return new Result(set, diagnostics, files);
     }
 
@@ -82,23 +123,54 @@ public final class PolicyCompiler {
         return name.endsWith(".kgp") || name.endsWith(".js");
     }
 
-    /** Every source file under {@code dir} ({@link #isSource}), by relative path, with paths as the user typed the directory. */
+    /** Every source file under {@code dir}, as {@link #readDirectory}; throws if an entry was refused. */
     public static List<Source> read(Path dir) {
-        List<Path> paths;
-        try (Stream<Path> walk = Files.walk(dir)) {
-            paths = walk.filter(p -> isSource(p) && Files.isRegularFile(p)).sorted().toList();
+        Sources s = readDirectory(dir, Trust.DEFAULT);
+        if (!s.refused().isEmpty()) throw new UncheckedIOException(new IOException("not regular files: " + s.refused()));
+        return s.files();
+    }
+
+    /**
+     * Every source file under {@code dir} ({@link #isSource}), by relative path, with paths
+     * as the user typed the directory, each owned by the operator or a team by where it lies.
+     * Links are never followed: a symbolic link below {@code dir} with a source's name or to a
+     * folder, and a source name that is not a regular file, is refused. {@code dir} itself
+     * may be a link. Git's own folder is skipped.
+     */
+    public static Sources readDirectory(Path dir, Trust trust) {
+        List<Path> paths = new ArrayList<>();
+        List<String> refused = new ArrayList<>();
+        Path root;
+        try {
+            root = dir.toRealPath();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read policy directory " + dir + ": " + e.getMessage(), e);
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            walk.sorted().forEach(real -> {
+                if (real.equals(root) || real.startsWith(root.resolve(".git"))) return;
+                Path p = dir.resolve(root.relativize(real).toString());
+                if (Files.isSymbolicLink(real)) {
+                    if (isSource(real) || Files.isDirectory(real)) refused.add(p.toString()); // a linked folder could hide sources
+                } else if (isSource(real) && !Files.isDirectory(real, LinkOption.NOFOLLOW_LINKS)) {
+                    if (Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) paths.add(p);
+                    else refused.add(p.toString());
+                }
+            });
+        } catch (IOException | UncheckedIOException e) {
+            throw new UncheckedIOException("cannot read policy directory " + dir + ": " + e.getMessage(),
+                    e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
         }
         List<Source> out = new ArrayList<>();
         for (Path p : paths) {
             try {
-                out.add(new Source(p.toString(), Files.readAllBytes(p)));
+                String relative = dir.relativize(p).toString().replace('\\', '/');
+                out.add(new Source(p.toString(), Files.readAllBytes(p), trust.isOperatorFile(relative) ? Owner.OPERATOR : Owner.TEAM));
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read " + p + ": " + e.getMessage(), e);
             }
         }
-        return out;
+        return new Sources(out, refused);
     }
 
     /** A content hash over paths and bytes: {@code kgp-} and 12 hex digits. */

@@ -19,6 +19,7 @@ public final class DecisionInput {
     private long maxTokens;
     private boolean stream;
     private DataClass classification = DataClass.PUBLIC;
+    private boolean unscannable;
     private Map<String, String> requestTags = Map.of();
     private Map<String, String> metadata = Map.of();
     private String keyId = "";
@@ -39,6 +40,8 @@ public final class DecisionInput {
     public DecisionInput maxTokens(long v) { maxTokens = v; return this; }
     public DecisionInput stream(boolean v) { stream = v; return this; }
     public DecisionInput classification(DataClass v) { classification = v == null ? DataClass.PUBLIC : v; return this; }
+    /** The request carries content the gateway cannot scan (an image, a PDF, audio, a file). */
+    public DecisionInput unscannable(boolean v) { unscannable = v; return this; }
     public DecisionInput requestTags(Map<String, String> v) { requestTags = v == null ? Map.of() : v; return this; }
     public DecisionInput metadata(Map<String, String> v) { metadata = v == null ? Map.of() : v; return this; }
     public DecisionInput keyId(String v) { keyId = v == null ? "" : v; return this; }
@@ -55,6 +58,16 @@ public final class DecisionInput {
     public boolean stream() { return stream; }
     public DataClass classification() { return classification; }
     public int classificationOrdinal() { return classification.ordinal(); }
+    public boolean unscannable() { return unscannable; }
+
+    /**
+     * The class the data check compares with the ceiling: what the scan found, or
+     * {@code restricted} (the highest) when the request carries unscannable content the
+     * policy does not allow ({@code on unscannable deny}, the default).
+     */
+    public int dataClassOrdinal(boolean allowUnscannable) {
+        return unscannable && !allowUnscannable ? DataClass.RESTRICTED.ordinal() : classification.ordinal();
+    }
     public Map<String, String> requestTags() { return requestTags; }
     public Map<String, String> metadata() { return metadata; }
     public String keyId() { return keyId; }

@@ -13,6 +13,7 @@ public final class Decisions {
     public static final String RULE_UNKNOWN_MODEL = "model.unknown";
     public static final String RULE_MODELS_ALLOW = "models.allow";
     public static final String RULE_DATA_MAX = "data.max";
+    public static final String RULE_DATA_UNSCANNABLE = "data.unscannable";
 
     public static Decision allow(Policy p) {
         return new Decision(DecisionKind.ALLOWED, p.name(), List.of(), "", p.tags(), null, DataAction.NONE, null, List.of());
@@ -69,9 +70,28 @@ public final class Decisions {
                 DataAction.NONE, null, List.of());
     }
 
-    /** Denied for data class: the ceiling is min(policy clearance, model ceiling). */
-    public static Decision dataDenied(Policy p, ModelInfo model, int foundOrdinal) {
-        return dataDenied(p, model, DataClass.values()[foundOrdinal], DataClass.min(p.data().max(), model.maxClass()));
+    /**
+     * Denied for data class: the ceiling is min(policy clearance, model ceiling), and
+     * {@code foundOrdinal} the class the check compared ({@link DecisionInput#dataClassOrdinal}).
+     * The rule is {@code data.max} when what the scan found is refused by itself, else
+     * {@code data.unscannable}: the content the gateway could not read was the reason.
+     */
+    public static Decision dataDenied(Policy p, ModelInfo model, DecisionInput in, int foundOrdinal) {
+        DataClass ceiling = DataClass.min(p.data().max(), model.maxClass());
+        DataClass scanned = in.classification();
+        boolean scannedAloneDenied = scanned.compareTo(ceiling) > 0 && switch (p.data().action()) {
+            case DENY -> true;
+            case REROUTE -> scanned.compareTo(p.data().reroute().maxClass()) > 0;
+            default -> false;
+        };
+        if (scannedAloneDenied || !in.unscannable() || p.allowUnscannable()) {
+            return dataDenied(p, model, DataClass.values()[foundOrdinal], ceiling);
+        }
+        return new Decision(DecisionKind.DATA_CLASS, p.name(), List.of(RULE_DATA_UNSCANNABLE),
+                "the request holds content the gateway cannot scan, which policy `" + p.name() + "` treats as `restricted`;"
+                        + " model `" + model.name() + "` takes at most `" + ceiling.word() + "`"
+                        + (p.data().action() == DataAction.REDACT ? " (unscannable content cannot be redacted)" : ""),
+                p.tags(), null, DataAction.DENY, null, List.of());
     }
 
     public static Decision dataDenied(Policy p, ModelInfo model, DataClass found, DataClass ceiling) {

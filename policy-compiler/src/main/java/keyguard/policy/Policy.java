@@ -19,11 +19,15 @@ import keyguard.lang.source.Span;
  *     ({@code default max_tokens N}); 0 when the policy does not say (the gateway's default applies)
  * @param allowOnFunctionError {@code on error allow}: a rule whose function fails does not fire
  *     (by default, {@code on error deny}, it does)
+ * @param allowUnscannable {@code on unscannable allow}: content the gateway cannot read (an
+ *     image, a PDF) is forwarded as if it held nothing; by default ({@code on unscannable
+ *     deny}) it counts as {@code restricted}, the highest class, so it only reaches a model
+ *     whose ceiling takes everything
  */
 public record Policy(String name, String template, Map<String, String> tags, List<String> allowedModels,
                      boolean[] allowedByIndex, List<LimitSpec> rateLimits, List<LimitSpec> concurrency,
                      List<BudgetSpec> budgets, DataRule data, List<ForbidRule> forbids, ZoneId zone, Span span,
-                     long costBound, long defaultMaxTokens, boolean allowOnFunctionError) {
+                     long costBound, long defaultMaxTokens, boolean allowOnFunctionError, boolean allowUnscannable) {
 
     public boolean allows(ModelInfo model) {
         return model.index() < allowedByIndex.length && allowedByIndex[model.index()];

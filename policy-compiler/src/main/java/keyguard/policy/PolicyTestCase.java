@@ -28,6 +28,7 @@ public record PolicyTestCase(String suite, String name, String policy, Map<Strin
                 .maxTokens((Long) request.getOrDefault("max_tokens", policy.defaultMaxTokens()))
                 .stream((Boolean) request.getOrDefault("stream", false))
                 .classification((DataClass) request.getOrDefault("classification", DataClass.PUBLIC))
+                .unscannable((Boolean) request.getOrDefault("unscannable", false))
                 .requestTags((Map<String, String>) request.getOrDefault("tags", Map.of()))
                 .metadata((Map<String, String>) request.getOrDefault("metadata", Map.of()))
                 .keyId(keyFields.getOrDefault("id", "test-key"))

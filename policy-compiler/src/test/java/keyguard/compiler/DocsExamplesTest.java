@@ -48,7 +48,8 @@ class DocsExamplesTest {
         assertTrue(all.size() >= 6, "docs should carry examples, found " + all.size());
         return all.stream().map(ex -> DynamicTest.dynamicTest(Repo.root().relativize(ex.doc()) + ":" + ex.line(), () -> {
             List<PolicyCompiler.Source> sources = new ArrayList<>();
-            sources.add(source(Repo.policies().resolve("models.kgp")));
+            sources.add(source(Repo.policies().resolve("platform/models.kgp")));
+            sources.add(source(Repo.policies().resolve("platform/labels.kgp")));
             sources.add(source(Repo.policies().resolve("templates/team.kgp")));
             sources.add(new PolicyCompiler.Source(ex.doc().getFileName() + "#L" + ex.line(), ex.source().getBytes(StandardCharsets.UTF_8)));
             sources.addAll(SCRIPTS);

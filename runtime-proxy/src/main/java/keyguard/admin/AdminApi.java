@@ -40,6 +40,11 @@ import keyguard.proxy.Responses;
  * Responses never contain a key's hash, and a secret only in the create and rotate responses.
  */
 public final class AdminApi implements HttpHandler {
+    /** The most events one page of {@code GET /admin/audit} holds. */
+    public static final int MAX_AUDIT_PAGE = 10_000;
+    private static final io.undertow.util.HttpString NEXT_CURSOR = new io.undertow.util.HttpString("x-keyguard-next-cursor");
+    /** The shortest bootstrap admin token the gateway accepts. */
+    public static final int MIN_TOKEN_CHARS = 32;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final KeyStore keys;
@@ -54,8 +59,12 @@ public final class AdminApi implements HttpHandler {
     private final Metrics metrics;
     private final OidcVerifier oidc;
 
+    /** The token {@code GET /metrics} needs besides the admin token; null when /metrics is open. */
+    private final byte[] metricsToken;
+
     public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, OidcConfig oidc,
-                    String token, Clock clock) {
+                    String token, String metricsToken, Clock clock) {
+        this.metricsToken = metricsToken == null ? null : metricsToken.getBytes(StandardCharsets.UTF_8);
         this.oidc = oidc == null ? null : new OidcVerifier(oidc);
         this.audit = audit;
         this.metrics = metrics;
@@ -63,6 +72,9 @@ public final class AdminApi implements HttpHandler {
         this.secrets = secrets;
         this.loader = loader;
         this.policies = loader::current;
+        if (token == null || token.strip().length() < MIN_TOKEN_CHARS) {
+            throw new IllegalArgumentException("the admin token must have at least " + MIN_TOKEN_CHARS + " characters");
+        }
         this.token = token.getBytes(StandardCharsets.UTF_8);
         this.clock = clock;
     }
@@ -78,16 +90,26 @@ public final class AdminApi implements HttpHandler {
             Responses.json(exchange, 200, "{\"status\":\"ok\"}");
             return;
         }
+        String auth = exchange.getRequestHeaders().getFirst(Headers.AUTHORIZATION);
+        String presented = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).strip() : "";
         if (path.equals("/metrics") && exchange.getRequestMethod().equals(Methods.GET)) {
-            // Scrapers do not carry the admin token; the admin listener is loopback by default.
+            // Open on a loopback admin listener (scrapers carry no token there); elsewhere the
+            // metrics token or the admin token (GatewayConfig.MetricsAuth).
+            byte[] p = presented.getBytes(StandardCharsets.UTF_8);
+            if (metricsToken != null && (presented.isEmpty() || !(MessageDigest.isEqual(p, metricsToken) || MessageDigest.isEqual(p, token)))) {
+                Responses.error(exchange, ApiShape.OPENAI, GatewayError.unauthorized("/metrics needs `Authorization: Bearer <metrics token>`"), Map.of());
+                return;
+            }
             exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, metrics.contentType());
             exchange.getResponseSender().send(metrics.scrape());
             return;
         }
-        String auth = exchange.getRequestHeaders().getFirst(Headers.AUTHORIZATION);
-        String presented = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).strip() : "";
         AdminPrincipal who;
-        if (MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) {
+        if (presented.isEmpty()) { // an absent credential is never compared with anything
+            Responses.error(exchange, ApiShape.OPENAI, GatewayError.unauthorized("missing admin credential: send `Authorization: Bearer <admin token>`"
+                    + (oidc == null ? "" : " or an identity-provider token")), Map.of());
+            return;
+        } else if (MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) {
             who = AdminPrincipal.bootstrap();
         } else if (oidc != null && presented.chars().filter(c -> c == '.').count() == 2) {
             try {
@@ -142,14 +164,29 @@ public final class AdminApi implements HttpHandler {
             Instant since = instant(q.get("since"), "since");
             Instant until = instant(q.get("until"), "until");
             int limit = q.containsKey("limit") ? parseInt(q.get("limit"), "limit") : 1000;
-            java.util.ArrayDeque<String> last = new java.util.ArrayDeque<>();
-            audit.read(since, until, line -> {
-                last.addLast(line);
-                if (last.size() > limit) last.removeFirst();
-            });
+            if (limit > MAX_AUDIT_PAGE) throw new BadAdminRequest(400, "`limit` is at most " + MAX_AUDIT_PAGE + "; page with `cursor`");
+            long cursor = -1;
+            if (q.containsKey("cursor")) {
+                try {
+                    cursor = Long.parseUnsignedLong(q.get("cursor"), 16);
+                } catch (NumberFormatException e) {
+                    throw new BadAdminRequest(400, "`cursor` is the `x-keyguard-next-cursor` of an earlier page");
+                }
+            }
+            List<String> events;
+            long next;
+            if (cursor < 0 && since == null) { // the tail: the last `limit` events, then follow with the cursor
+                events = AuditLog.last(audit.queue(), null, until, limit);
+                next = audit.endIndex();
+            } else {
+                AuditLog.Page page = AuditLog.page(audit.queue(), since, until, cursor, limit);
+                events = page.events();
+                next = page.next() >= 0 ? page.next() : audit.endIndex();
+            }
             exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/x-ndjson");
+            if (next >= 0) exchange.getResponseHeaders().put(NEXT_CURSOR, Long.toHexString(next));
             StringBuilder sb = new StringBuilder();
-            for (String l : last) sb.append(l).append('\n');
+            for (String l : events) sb.append(l).append('\n');
             exchange.getResponseSender().send(sb.toString());
         } else if (path.equals("/admin/spend") && get) {
             require(who.readsEverything(), who, "read spend");
@@ -175,7 +212,7 @@ public final class AdminApi implements HttpHandler {
             root.put("total_cost_micros", total).put("total_requests", requests);
             Responses.json(exchange, 200, root.toString());
         } else if (path.equals("/admin/policies") && get) {
-            Responses.json(exchange, 200, policyStatus(policies.get()).toString());
+            Responses.json(exchange, 200, policyStatus(policies.get(), who).toString());
         } else if (path.equals("/admin/policies/reload") && post) {
             LoadedPolicies before = policies.get();
             require(who.admin(), who, "reload policies");
@@ -183,7 +220,7 @@ public final class AdminApi implements HttpHandler {
             audit.recordAdmin(who.subject(), "policies.reload", after.set().revision(), after != before ? "reloaded" : "unchanged_or_failed");
             PolicyLoader.Failure failure = loader.lastFailure();
             boolean failed = failure != null && after == before;
-            ObjectNode out = policyStatus(after);
+            ObjectNode out = policyStatus(after, who);
             out.put("reloaded", after != before);
             Responses.json(exchange, failed ? 422 : 200, out.toString());
         } else {
@@ -224,8 +261,11 @@ public final class AdminApi implements HttpHandler {
         }
     }
 
-    /** Revision, load time, policies, models, missing credentials, reload counts and the last failure. */
-    private ObjectNode policyStatus(LoadedPolicies lp) {
+    /**
+     * Revision, load time, policies, models, missing credentials, reload counts and the last
+     * failure (for a team admin, without quoting the operator's files).
+     */
+    private ObjectNode policyStatus(LoadedPolicies lp, AdminPrincipal who) {
         ObjectNode root = JSON.createObjectNode();
         root.put("revision", lp.set().revision());
         root.put("loaded_at", lp.loadedAt().toString());
@@ -241,7 +281,8 @@ public final class AdminApi implements HttpHandler {
         if (f == null) {
             root.putNull("last_error");
         } else {
-            root.putObject("last_error").put("at", f.at().toString()).put("revision", f.revision()).put("report", f.report());
+            root.putObject("last_error").put("at", f.at().toString()).put("revision", f.revision())
+                    .put("report", who.readsEverything() ? f.report() : f.teamReport());
         }
         return root;
     }
@@ -282,16 +323,18 @@ public final class AdminApi implements HttpHandler {
     }
 
     /**
-     * Rotates a key: a new secret now, the old one accepted until {@code grace} has passed.
-     * With a {@code request_id}, the new secret is derived from it, so a retry with the same
-     * id (a lost response) returns the same secret and mints nothing new.
+     * Rotates a key: a new secret now; every replaced secret keeps working until its own
+     * grace ends ({@code grace}, default none). With a {@code request_id}, the new secret is
+     * derived from it, so a retry with the same id (a lost response) returns the same secret
+     * and mints nothing new; the id of an earlier rotation is refused (409), so a replay never
+     * brings back a replaced secret.
      */
     private void rotate(HttpServerExchange exchange, String id, JsonNode body, AdminPrincipal who) throws BadAdminRequest {
-        String requestId = text(body, "request_id", false);
-        String grace = text(body, "grace", false);
+        String requestId = text(body, "request_id", false, MAX_REQUEST_ID);
+        String grace = text(body, "grace", false, 32);
         long graceSeconds = grace.isEmpty() ? 0 : Durations.parseSeconds(grace);
-        if (graceSeconds < 0 || (!grace.isEmpty() && graceSeconds == 0 && !grace.equals("0s"))) {
-            throw new BadAdminRequest(400, "`grace` must be a duration such as `0s`, `1h` or `7d`");
+        if (graceSeconds < 0 || (!grace.isEmpty() && graceSeconds == 0 && !grace.equals("0s")) || graceSeconds > MAX_GRACE_SECONDS) {
+            throw new BadAdminRequest(400, "`grace` must be a duration from `0s` to `365d`, such as `1h` or `7d`");
         }
         Instant now = clock.instant();
         String secret;
@@ -302,11 +345,16 @@ public final class AdminApi implements HttpHandler {
             if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
             require(who.managesKeysOf(k.policy()), who, "rotate keys of policy `" + k.policy() + "`");
             if (k.state() == KeyState.REVOKED) throw new BadAdminRequest(409, "key `" + id + "` is revoked; create a new key instead");
-            if (!requestId.isEmpty() && k.rotation() != null && requestId.equals(k.rotation().requestId())) {
-                secret = secrets.derive(id, requestId); // the same rotation, retried: same answer
+            KeyRecord.Rotation last = k.rotation();
+            if (!requestId.isEmpty() && last != null && requestId.equals(last.requestId())) {
+                secret = secrets.derive(id, requestId, last.generation()); // the same rotation, retried: same answer
+            } else if (!requestId.isEmpty() && last != null && last.earlierRequests().contains(requestId)) {
+                throw new BadAdminRequest(409, "`request_id` " + requestId + " belongs to an earlier rotation of key `" + id
+                        + "`; a rotation is retried only until the next one");
             } else {
-                secret = requestId.isEmpty() ? "kg-" + id + "-" + KeySecrets.generate().secret().substring(16) : secrets.derive(id, requestId);
-                k = k.rotated(secrets.hash(secret), new KeyRecord.Rotation(k.secretHash(), now.plusSeconds(graceSeconds), requestId, now));
+                long generation = last == null ? 1 : last.generation() + 1;
+                secret = requestId.isEmpty() ? "kg-" + id + "-" + KeySecrets.generate().secret().substring(16) : secrets.derive(id, requestId, generation);
+                k = k.rotated(secrets.hash(secret), now, now.plusSeconds(graceSeconds), requestId);
                 keys.put(k);
                 status = 201;
             }
@@ -318,36 +366,58 @@ public final class AdminApi implements HttpHandler {
     }
 
     private void create(HttpServerExchange exchange, JsonNode body, AdminPrincipal who) throws BadAdminRequest {
-        String policy = text(body, "policy", true);
-        String name = text(body, "name", true);
-        String owner = text(body, "owner", false);
+        String policy = text(body, "policy", true, 128);
+        String name = text(body, "name", true, MAX_NAME);
+        String owner = text(body, "owner", false, MAX_NAME);
         require(who.managesKeysOf(policy), who, "create keys for policy `" + policy + "`");
-        if (policies.get().set().policy(policy) == null) {
-            throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + policies.get().set().revision()
-                    + "; policies are " + policies.get().set().policies().keySet());
+        keyguard.policy.PolicySet set = policies.get().set();
+        if (set.policy(policy) == null) {
+            throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + set.revision() + "; policies are " + set.policies().keySet());
         }
         Map<String, String> labels = new LinkedHashMap<>();
         JsonNode l = body.get("labels");
         if (l != null && !l.isNull()) {
             if (!l.isObject()) throw new BadAdminRequest(400, "`labels` must be an object of strings");
+            if (l.size() > MAX_LABELS) throw new BadAdminRequest(400, "a key has at most " + MAX_LABELS + " labels");
             for (var e : l.properties()) {
-                if (!e.getValue().isTextual()) throw new BadAdminRequest(400, "label `" + e.getKey() + "` must be a string");
-                labels.put(e.getKey(), e.getValue().asText());
+                String label = e.getKey();
+                if (!e.getValue().isTextual()) throw new BadAdminRequest(400, "label `" + keyguard.audit.UntrustedText.quote(label, 64) + "` must be a string");
+                if (!label.matches("[a-z][a-z0-9_]{0,63}")) {
+                    throw new BadAdminRequest(400, "label names are lower-case letters, digits and `_`, at most 64: not `" + keyguard.audit.UntrustedText.quote(label, 64) + "`");
+                }
+                String value = e.getValue().asText();
+                if (value.length() > MAX_LABEL_VALUE || keyguard.audit.UntrustedText.hasControl(value)) {
+                    throw new BadAdminRequest(400, "label `" + label + "` must be at most " + MAX_LABEL_VALUE + " characters without control characters");
+                }
+                keyguard.policy.LabelSpec declared = set.labels().get(label);
+                if (declared != null) {
+                    // Rules trust declared labels: an operator's label is set by admins only.
+                    require(who.admin() || declared.setByTeam(), who, "set label `" + label + "` (declared `set_by operator`)");
+                    if (!declared.accepts(value)) {
+                        throw new BadAdminRequest(400, "label `" + label + "` takes " + declared.values() + ", not `" + keyguard.audit.UntrustedText.quote(value, 64) + "`");
+                    }
+                }
+                labels.put(label, value);
             }
         }
         Instant now = clock.instant();
         Instant expires = null;
-        String expiresAt = text(body, "expires_at", false);
-        String expiresIn = text(body, "expires_in", false);
+        String expiresAt = text(body, "expires_at", false, 64);
+        String expiresIn = text(body, "expires_in", false, 32);
         if (!expiresAt.isEmpty()) {
             try {
                 expires = java.time.OffsetDateTime.parse(expiresAt).toInstant();
             } catch (DateTimeParseException e) {
                 throw new BadAdminRequest(400, "`expires_at` must be an ISO-8601 instant");
             }
+            if (expires.isAfter(now.plusSeconds(MAX_LIFETIME_SECONDS))) {
+                throw new BadAdminRequest(400, "`expires_at` must lie within the next 10 years");
+            }
         } else if (!expiresIn.isEmpty()) {
             long seconds = Durations.parseSeconds(expiresIn);
-            if (seconds <= 0) throw new BadAdminRequest(400, "`expires_in` must be a duration such as `30d` or `12h`");
+            if (seconds <= 0 || seconds > MAX_LIFETIME_SECONDS) {
+                throw new BadAdminRequest(400, "`expires_in` must be a duration of at most 10 years, such as `30d` or `12h`");
+            }
             expires = now.plusSeconds(seconds);
         }
         KeySecrets.NewSecret secret = KeySecrets.generate();
@@ -360,7 +430,27 @@ public final class AdminApi implements HttpHandler {
         Responses.json(exchange, 201, out.toString());
     }
 
+    private static final int MAX_NAME = 128;
+    private static final int MAX_LABELS = 32;
+    private static final int MAX_LABEL_VALUE = 256;
+    private static final int MAX_REQUEST_ID = 128;
+    private static final long MAX_GRACE_SECONDS = 365L * 86_400;
+    private static final long MAX_LIFETIME_SECONDS = 10L * 366 * 86_400;
+
     private static String text(JsonNode body, String field, boolean required) throws BadAdminRequest {
+        return text(body, field, required, MAX_NAME);
+    }
+
+    /** A string field of at most {@code max} characters without control characters. */
+    private static String text(JsonNode body, String field, boolean required, int max) throws BadAdminRequest {
+        String v = text0(body, field, required);
+        if (v.length() > max || keyguard.audit.UntrustedText.hasControl(v)) {
+            throw new BadAdminRequest(400, "`" + field + "` must be at most " + max + " characters without control characters");
+        }
+        return v;
+    }
+
+    private static String text0(JsonNode body, String field, boolean required) throws BadAdminRequest {
         JsonNode v = body.get(field);
         if (v == null || v.isNull()) {
             if (required) throw new BadAdminRequest(400, "`" + field + "` is required");

@@ -12,12 +12,13 @@ import java.util.Map;
  * @param costMicros what the request cost (0 when nothing was forwarded or the upstream failed)
  * @param gatewayMicros the gateway's own time before forwarding
  * @param totalMillis from the body being read to the end of the response
+ * @param unscannable the parts that could not be scanned, by kind ({@code image:1,pdf:1}); empty for none
  * @param functionErrors policy functions that failed while deciding (almost always none)
  */
 public record AuditEvent(String decisionId, long epochMillis, String keyId, String keyName, String owner, String policy,
                          String revision, List<String> rules, String model, String routedModel, String provider,
                          long estimatedTokens, long promptTokens, long completionTokens, long costMicros, String outcome, int status,
-                         long gatewayMicros, long totalMillis, String dataClass, String detected, String dataAction,
+                         long gatewayMicros, long totalMillis, String dataClass, String detected, String unscannable, String dataAction,
                          Map<String, String> tags, List<keyguard.policy.FunctionError> functionErrors) {
 
     static final ObjectMapper JSON = new ObjectMapper();
@@ -52,6 +53,7 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
         g.writeNumberField("total_ms", totalMillis);
         g.writeStringField("data_class", dataClass);
         g.writeStringField("detected", detected);
+        if (!unscannable.isEmpty()) g.writeStringField("unscannable", unscannable);
         g.writeStringField("data_action", dataAction);
         g.writeObjectFieldStart("tags");
         for (Map.Entry<String, String> t : tags.entrySet()) g.writeStringField(t.getKey(), t.getValue());

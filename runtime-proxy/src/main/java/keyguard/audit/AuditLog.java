@@ -20,7 +20,7 @@ import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
  * the gateway. Other processes ({@code keyguard audit tail}) read the same files.
  *
  * <p>Events are appended on the request's own thread, just before its response completes
- * ({@link #record(AuditEvent, Runnable)} runs the completion after the append): no
+ * ({@link #record(AuditEvent, Then)} runs the completion after the append): no
  * completed response lacks its event, and no thread hop is paid for it. An append is a
  * copy into mapped memory (about 4 µs with the JSON, see {@code AuditAppendBenchmark}) under one lock
  * around one appender. (Not an appender per thread: the common fork-join pool, where some
@@ -59,6 +59,16 @@ public final class AuditLog implements AutoCloseable {
 
     public SpendIndex spend() { return spend; }
 
+    /** The queue, for reading pages ({@link #page}, {@link #last}). */
+    public ChronicleQueue queue() { return queue; }
+
+    /** The index the next appended event will have: a cursor that follows the log from now on. */
+    public long endIndex() {
+        try (ExcerptTailer t = queue.createTailer()) {
+            return t.toEnd().index();
+        }
+    }
+
     public long written() { return written.get(); }
 
     /** Records an admin action — who, what, on what, how it ended; never a secret. Written at once. */
@@ -71,28 +81,57 @@ public final class AuditLog implements AutoCloseable {
         }
     }
 
+    /** What runs after an append: {@code recorded} tells whether the event is in the log. */
+    @FunctionalInterface
+    public interface Then {
+        void run(boolean recorded);
+    }
+
     /** Records an event (appended on the caller's thread). */
     public void record(AuditEvent e) {
         record(e, null);
     }
 
     /**
-     * Appends an event, then runs {@code then} (the response's completion): the gateway
-     * completes a response only after its event is in the log.
+     * Appends an event, then runs {@code then} with whether it was appended (the response's
+     * completion): the gateway completes a response normally only after its event is in the
+     * log. An event that could not be written is logged in full at ERROR (it holds no prompt
+     * and no secret), so it is not lost with the queue.
      */
-    public void record(AuditEvent e, Runnable then) {
+    public void record(AuditEvent e, Then then) {
+        boolean ok;
         if (closed) {
-            LOG.log(System.Logger.Level.WARNING, "the audit log is closed; event " + e.decisionId() + " is not recorded");
+            LOG.log(System.Logger.Level.ERROR, "the audit log is closed; event not recorded: " + json(e));
+            ok = false;
+            writable = false;
         } else {
-            append(e);
+            ok = append(e);
         }
         if (then != null) {
             try {
-                then.run();
+                then.run(ok);
             } catch (RuntimeException ex) {
                 LOG.log(System.Logger.Level.ERROR, "completing a response after its audit event failed", ex);
             }
         }
+    }
+
+    /**
+     * Whether the last append succeeded. After a failure the gateway refuses to forward
+     * (fail closed) until an append works again: the event of each refusal is the probe.
+     */
+    public boolean writable() { return writable && !closed; }
+
+    private volatile boolean writable = true;
+
+    private static String json(AuditEvent e) {
+        java.io.StringWriter w = new java.io.StringWriter();
+        try (com.fasterxml.jackson.core.JsonGenerator g = AuditEvent.JSON.getFactory().createGenerator(w)) {
+            e.writeJson(g);
+        } catch (IOException ex) {
+            return e.decisionId();
+        }
+        return w.toString();
     }
 
     /** Appends on the caller's thread (for benchmarks and tools; {@link #record} does the same). */
@@ -106,7 +145,7 @@ public final class AuditLog implements AutoCloseable {
         final java.io.OutputStream out = bytes.outputStream();
     }
 
-    private void append(AuditEvent e) {
+    private boolean append(AuditEvent e) {
         try {
             synchronized (appender) {
                 Scratch s = scratch;
@@ -122,8 +161,12 @@ public final class AuditLog implements AutoCloseable {
             }
             spend.add(e);
             written.incrementAndGet();
+            writable = true;
+            return true;
         } catch (RuntimeException | IOException ex) {
-            LOG.log(System.Logger.Level.ERROR, "an audit event could not be written: " + e.decisionId(), ex);
+            writable = false;
+            LOG.log(System.Logger.Level.ERROR, "an audit event could not be written: " + json(e), ex);
+            return false;
         }
     }
 
@@ -174,6 +217,61 @@ public final class AuditLog implements AutoCloseable {
 
     public void read(Instant since, Instant until, Consumer<String> out) {
         read(queue, since, until, out);
+    }
+
+    /**
+     * One page of events: oldest first, and where the next page starts (a queue index, for
+     * {@link #page}), or -1 when the log held nothing more when the page was read.
+     */
+    public record Page(java.util.List<String> events, long next) {}
+
+    /**
+     * Up to {@code limit} events of {@code [since, until)} from {@code cursor} on (a queue
+     * index from an earlier page), or, without a cursor, from the first day file that can hold
+     * an event of {@code since} (an event is appended when its request ends, so one decided
+     * just before midnight may sit in the next day's file). Reads only what the page needs.
+     */
+    public static Page page(ChronicleQueue queue, Instant since, Instant until, long cursor, int limit) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        try (ExcerptTailer t = queue.createTailer()) {
+            if (cursor >= 0) {
+                if (!t.moveToIndex(cursor)) return new Page(out, -1);
+            } else if (since != null && !moveToCycleOf(queue, t, since)) {
+                return new Page(out, -1);
+            }
+            while (out.size() < limit) {
+                String line = readEvent(t);
+                if (line == null) return new Page(out, -1);
+                if (within(line, since, until)) out.add(line);
+            }
+            return new Page(out, t.index());
+        }
+    }
+
+    /** The last {@code limit} events of {@code [since, until)}, oldest first, read backwards from the end. */
+    public static java.util.List<String> last(ChronicleQueue queue, Instant since, Instant until, int limit) {
+        java.util.ArrayDeque<String> out = new java.util.ArrayDeque<>();
+        try (ExcerptTailer t = queue.createTailer().direction(net.openhft.chronicle.queue.TailerDirection.BACKWARD).toEnd()) {
+            String line;
+            while (out.size() < limit && (line = readEvent(t)) != null) {
+                if (within(line, since, until)) out.addFirst(line);
+            }
+        }
+        return java.util.List.copyOf(out);
+    }
+
+    /** Positions {@code t} at the start of the day file before the one of {@code since}, or the first one after it. */
+    private static boolean moveToCycleOf(ChronicleQueue queue, ExcerptTailer t, Instant since) {
+        if (!(queue instanceof net.openhft.chronicle.queue.impl.single.SingleChronicleQueue q)) return true;
+        int first = q.firstCycle();
+        int last = q.lastCycle();
+        if (first == Integer.MAX_VALUE || last < 0) return false; // an empty queue
+        long cycle = Math.floorDiv(since.toEpochMilli() - q.epoch(), (long) q.rollCycle().lengthInMillis()) - 1;
+        if (cycle <= first) return true; // the tailer starts at the beginning
+        for (long c = cycle; c <= last; c++) {
+            if (t.moveToIndex(q.rollCycle().toIndex((int) c, 0))) return true;
+        }
+        return false;
     }
 
     /**

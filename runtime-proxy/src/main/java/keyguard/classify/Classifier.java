@@ -10,23 +10,50 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.UnaryOperator;
 import keyguard.policy.DataClass;
 import keyguard.policy.DetectorSpec;
 
 /**
- * Classifies a request by everything it would send upstream — every message's content
- * (strings and text parts), tool-call arguments, tool results, the system prompt and
- * embedding inputs; any string in those, except structural fields such as {@code role},
- * {@code type} and ids — with the built-in detectors and the policy files' own. And
- * redacts: replaces each value above a ceiling with a typed placeholder ({@code [EMAIL_1]}),
- * the same value getting the same placeholder throughout the request; values the ceiling
- * allows are forwarded as they are.
+ * Classifies a request by everything it would send upstream, with the built-in detectors
+ * and the policy files' own; and redacts: replaces each value above a ceiling with a typed
+ * placeholder ({@code [EMAIL_1]}), the same value getting the same placeholder throughout
+ * the request.
+ *
+ * <h2>What is scanned</h2>
+ * Every string anywhere in the body, in both API shapes — messages and their parts, system
+ * prompts, tool definitions (names, descriptions, JSON schemas), tool calls and results,
+ * {@code response_format} schemas, {@code prediction}, {@code metadata}, Anthropic
+ * {@code document} blocks with text sources, anything a future API adds — except a short
+ * list of structural fields that carry identifiers, not content ({@code model},
+ * {@code role}, {@code type}, ids, {@code media_type}). It is a deny-list of structure, not
+ * an allow-list of content, so a field nobody thought of is scanned, not skipped.
+ *
+ * <h2>What cannot be scanned</h2>
+ * Images, audio, files and documents the gateway cannot read (base64 payloads, PDFs, URLs
+ * the provider fetches, file ids) are not text. They are counted by kind as
+ * {@link Classification#unscannable()}; the policy decides whether such a request may pass
+ * ({@code on unscannable deny|allow}). Their payloads are never run through the text
+ * detectors.
+ *
+ * <h2>Normalisation</h2>
+ * A text with non-ASCII characters is scanned in normalised form: each code point in
+ * Unicode NFKC (fullwidth digits and letters, circled and superscript digits become
+ * ASCII), with format characters (zero-width spaces and joiners, soft hyphens,
+ * bidirectional controls) and combining marks removed, so that {@code ４１１１…} or an
+ * address with zero-width spaces inside is still found. A match is mapped back to the
+ * original characters, so redaction replaces the disguised value whole. What remains out
+ * of reach (base64 inside text, look-alike letters from other scripts, values spelled
+ * out in words, images) is listed in docs/data-classification.md.
  */
 public final class Classifier {
-    private static final Set<String> TEXT_ROOTS = Set.of("messages", "system", "input");
-    private static final Set<String> STRUCTURAL = Set.of("role", "type", "id", "tool_call_id", "tool_use_id", "media_type",
-            "image_url", "source", "cache_control");
+    /** Fields whose values are identifiers or enumerations, never content sent to the model as text. */
+    private static final Set<String> STRUCTURAL = Set.of("model", "role", "type", "id", "tool_call_id", "tool_use_id", "media_type",
+            "cache_control", "stop_sequence");
+    /** Part types whose payload is not text. */
+    private static final Map<String, String> BINARY_PARTS = Map.of(
+            "image_url", "image", "image", "image", "input_image", "image",
+            "input_audio", "audio", "audio", "audio",
+            "file", "file", "input_file", "file", "video", "video");
 
     private final CustomDetectors custom;
     private final ThreadLocal<BuiltinScanner> scanners = ThreadLocal.withInitial(BuiltinScanner::new);
@@ -44,22 +71,39 @@ public final class Classifier {
 
     public Classification classify(ObjectNode body) {
         Classification.Builder b = new Classification.Builder();
-        visit(body, text -> {
-            scan(text, b);
-            return text;
+        visit(body, new Visitor() {
+            @Override
+            public String text(String text) {
+                scan(text, b);
+                return text;
+            }
+
+            @Override
+            public void unscannable(String kind) {
+                b.unscannable(kind);
+            }
         });
         return b.build();
     }
 
     /**
      * Replaces, in place, every value whose class is above {@code ceiling} with its
-     * placeholder; returns what was replaced.
+     * placeholder; returns what was replaced. Unscannable parts are left as they are (the
+     * decision has already allowed them, or refused the request).
      */
     public Classification redact(ObjectNode body, DataClass ceiling) {
         Map<String, String> placeholders = new HashMap<>();
         Map<String, Integer> perLabel = new HashMap<>();
         Classification.Builder redacted = new Classification.Builder();
-        visit(body, text -> redact(text, ceiling, placeholders, perLabel, redacted));
+        visit(body, new Visitor() {
+            @Override
+            public String text(String text) {
+                return redact(text, ceiling, placeholders, perLabel, redacted);
+            }
+
+            @Override
+            public void unscannable(String kind) { }
+        });
         return redacted.build();
     }
 
@@ -84,7 +128,7 @@ public final class Classifier {
             if (span[0] < at) continue;
             Detector d = kinds.get(idx);
             redacted.found(d, span[0], span[1]);
-            String value = text.substring(span[0], span[1]);
+            String value = Normalized.of(text.substring(span[0], span[1])).text();
             String placeholder = placeholders.computeIfAbsent(d.label() + "\u0000" + value,
                     k -> "[" + d.label() + "_" + perLabel.merge(d.label(), 1, Integer::sum) + "]");
             out.append(text, at, span[0]).append(placeholder);
@@ -93,52 +137,148 @@ public final class Classifier {
         return out.append(text, at, text.length()).toString();
     }
 
+    /** Scans {@code text} (normalised when it is not plain ASCII); spans are reported in {@code text}'s own indices. */
     private void scan(String text, Sink sink) {
         if (text.isEmpty()) return;
-        scanners.get().scan(text, sink);
-        if (!custom.isEmpty()) custom.scan(text, sink);
+        Normalized n = Normalized.of(text);
+        Sink mapped = n.identity() ? sink : (d, start, end) -> sink.found(d, n.originalStart(start), n.originalEnd(end));
+        scanners.get().scan(n.text(), mapped);
+        if (!custom.isEmpty()) custom.scan(n.text(), mapped);
     }
 
-    /** Calls {@code f} on every text the request sends upstream; a changed result replaces the text. */
-    static void visit(ObjectNode body, UnaryOperator<String> f) {
-        for (String root : TEXT_ROOTS) {
-            JsonNode node = body.get(root);
-            if (node == null) continue;
-            if (node.isTextual()) {
-                String t = node.asText();
-                String r = f.apply(t);
-                if (!r.equals(t)) body.put(root, r);
-            } else {
-                walk(node, f);
-            }
-        }
+    /** What a walk over a request reports: each text (a changed result replaces it), and each part it cannot read. */
+    interface Visitor {
+        String text(String text);
+
+        void unscannable(String kind);
     }
 
-    private static void walk(JsonNode node, UnaryOperator<String> f) {
+    /** Walks every string of the body that reaches the model, and reports the parts that are not text. */
+    static void visit(ObjectNode body, Visitor v) {
+        walk(body, v);
+    }
+
+    private static void walk(JsonNode node, Visitor v) {
         if (node instanceof ObjectNode o) {
+            String kind = binaryKind(o);
+            if (kind != null) {
+                v.unscannable(kind);
+                return;
+            }
             for (Iterator<Map.Entry<String, JsonNode>> it = o.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 if (STRUCTURAL.contains(e.getKey())) continue;
-                JsonNode v = e.getValue();
-                if (v.isTextual()) {
-                    String t = v.asText();
-                    String r = f.apply(t);
+                JsonNode value = e.getValue();
+                if (value.isTextual()) {
+                    String t = value.asText();
+                    String r = v.text(t);
                     if (!r.equals(t)) e.setValue(TextNode.valueOf(r));
-                } else if (v.isContainerNode()) {
-                    walk(v, f);
+                } else if (value.isContainerNode()) {
+                    walk(value, v);
                 }
             }
         } else if (node instanceof ArrayNode a) {
             for (int i = 0; i < a.size(); i++) {
-                JsonNode v = a.get(i);
-                if (v.isTextual()) {
-                    String t = v.asText();
-                    String r = f.apply(t);
+                JsonNode value = a.get(i);
+                if (value.isTextual()) {
+                    String t = value.asText();
+                    String r = v.text(t);
                     if (!r.equals(t)) a.set(i, TextNode.valueOf(r));
-                } else if (v.isContainerNode()) {
-                    walk(v, f);
+                } else if (value.isContainerNode()) {
+                    walk(value, v);
                 }
             }
         }
+    }
+
+    /**
+     * The kind of content a part carries when it is not text the gateway can read: an image,
+     * audio, a file or video part, a document whose source is base64 (a PDF), a URL or a file
+     * id; or a bare {@code file_id} / {@code file_data} reference. Null for text.
+     */
+    private static String binaryKind(ObjectNode o) {
+        JsonNode type = o.get("type");
+        if (type != null && type.isTextual()) {
+            String t = type.asText();
+            String kind = BINARY_PARTS.get(t);
+            if (kind != null) return kind;
+            if (t.equals("document")) {
+                JsonNode source = o.path("source");
+                String st = source.path("type").asText("");
+                if (st.equals("text") || st.equals("content")) return null; // plain text or content blocks: scanned
+                String media = source.path("media_type").asText("");
+                return media.equals("application/pdf") || st.equals("base64") && media.isEmpty() ? "pdf"
+                        : st.equals("url") ? "document_url" : st.equals("file") ? "file" : "document";
+            }
+        }
+        if (o.has("file_id") || o.has("file_data")) return "file";
+        return null;
+    }
+
+    /**
+     * A text as the detectors see it, with the map back to the original: the identity for
+     * plain ASCII (the common case, nothing allocated), else NFKC per code point with format
+     * characters and combining marks dropped.
+     */
+    record Normalized(String text, int[] starts, int originalLength) {
+        static Normalized of(String s) {
+            int n = s.length();
+            int i = 0;
+            while (i < n && s.charAt(i) < 0x80) i++;
+            if (i == n) return new Normalized(s, null, n);
+            StringBuilder out = new StringBuilder(n);
+            int[] starts = new int[n + 1];
+            for (int k = 0; k < i; k++) {
+                out.append(s.charAt(k));
+                starts[k] = k;
+            }
+            while (i < n) {
+                int cp = s.codePointAt(i);
+                int len = Character.charCount(cp);
+                int type = Character.getType(cp);
+                if (type != Character.FORMAT && type != Character.NON_SPACING_MARK && type != Character.ENCLOSING_MARK) {
+                    String norm = cp < 0x80 ? null : java.text.Normalizer.normalize(new String(Character.toChars(cp)), java.text.Normalizer.Form.NFKC);
+                    if (norm == null) {
+                        starts = room(starts, out.length() + 1);
+                        starts[out.length()] = i;
+                        out.append((char) cp);
+                    } else {
+                        for (int k = 0; k < norm.length(); k++) {
+                            char c = norm.charAt(k);
+                            int ct = Character.getType(c);
+                            if (ct == Character.FORMAT || ct == Character.NON_SPACING_MARK || ct == Character.ENCLOSING_MARK) continue;
+                            starts = room(starts, out.length() + 1);
+                            starts[out.length()] = i;
+                            out.append(c);
+                        }
+                    }
+                }
+                i += len;
+            }
+            starts = room(starts, out.length() + 1);
+            starts[out.length()] = n;
+            return new Normalized(out.toString(), starts, n);
+        }
+
+        private static int[] room(int[] a, int size) {
+            return size <= a.length ? a : java.util.Arrays.copyOf(a, Math.max(size, a.length * 2));
+        }
+
+        boolean identity() { return starts == null; }
+
+        /** The original index where normalised character {@code i} came from. */
+        int originalStart(int i) { return starts == null ? i : starts[i]; }
+
+        /** The original index just after normalised characters {@code [.., end)}. */
+        int originalEnd(int end) {
+            if (starts == null) return end;
+            if (end >= text.length()) return originalLength;
+            return starts[end];
+        }
+    }
+
+    /** For tests: what the detectors see of {@code s}. */
+    static String normalise(String s) {
+        return Normalized.of(s).text();
     }
 }

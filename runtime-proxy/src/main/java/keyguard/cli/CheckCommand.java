@@ -24,6 +24,9 @@ final class CheckCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     PluginsOption plugins = new PluginsOption();
 
+    @picocli.CommandLine.Mixin
+    TrustOptions trustOptions = new TrustOptions();
+
     @Option(names = "--cost", description = "report each policy's static cost bound (evaluation steps)")
     boolean cost;
 
@@ -36,7 +39,7 @@ final class CheckCommand implements Callable<Integer> {
             return 2;
         }
         long start = System.nanoTime();
-        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(dir, plugins.library());
+        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(dir, plugins.library(), trustOptions.trust());
         err.print(r.diagnostics().render());
         err.flush();
         if (!r.ok()) {

@@ -39,6 +39,9 @@ final class ExplainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     PluginsOption plugins = new PluginsOption();
 
+    @picocli.CommandLine.Mixin
+    TrustOptions trustOptions = new TrustOptions();
+
     @Option(names = "--policies", paramLabel = "DIR", description = "policy directory (default: ./policies)")
     Path policies = Path.of("policies");
 
@@ -73,7 +76,7 @@ final class ExplainCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(policies, plugins.library());
+        PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(policies, plugins.library(), trustOptions.trust());
         if (!compiled.ok()) {
             compiled.diagnostics().sorted().stream().filter(keyguard.lang.diag.Diagnostic::isError)
                     .forEach(d -> err.println(keyguard.lang.diag.DiagnosticRenderer.render(d)));

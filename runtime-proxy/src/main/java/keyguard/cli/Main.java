@@ -4,7 +4,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code keyguard}: the gateway's command line. */
-@Command(name = "keyguard", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+// scope INHERIT: every subcommand takes --help (and --version) too.
+@Command(name = "keyguard", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
         description = "On-premise AI gateway with virtual API keys and policy-as-code.",
         subcommands = {ServeCommand.class, KeysCommand.class, AuditCommand.class, SpendCommand.class, CheckCommand.class, TestCommand.class,
                 FmtCommand.class, ExplainCommand.class,

@@ -24,8 +24,25 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "DIR", description = "data directory: keys, server secret, admin token (default: ./data)")
     Path data = Path.of("data");
 
-    @Option(names = "--host", description = "address of both listeners (default: 127.0.0.1)")
+    @Option(names = "--host", description = "address of the data plane (default: 127.0.0.1)")
     String host = "127.0.0.1";
+
+    @Option(names = "--admin-host", description = "address of the admin API and /metrics (default: 127.0.0.1; move it only behind a firewall)")
+    String adminHost = "127.0.0.1";
+
+    @Option(names = "--metrics-auth", paramLabel = "auto|none|token",
+            description = "whether /metrics needs a token (KEYGUARD_METRICS_TOKEN or data/metrics.token, or the admin token); auto: when the admin host is not loopback (default: auto)")
+    GatewayConfig.MetricsAuth metricsAuth = GatewayConfig.MetricsAuth.AUTO;
+
+    @picocli.CommandLine.Mixin
+    TrustOptions trustOptions = new TrustOptions();
+
+    @Option(names = "--audit-failure", paramLabel = "closed|open",
+            description = "when an audit event cannot be written: closed answers 503 and forwards nothing (default), open keeps serving")
+    String auditFailure = "closed";
+
+    @Option(names = "--max-connections", paramLabel = "N", description = "open data-plane connections at most (default: 10000)")
+    int maxConnections = GatewayConfig.Connections.DEFAULT.maxConnections();
 
     @Option(names = "--port", description = "data-plane port; 0 picks a free one (default: 8080)")
     int port = 8080;
@@ -72,10 +89,17 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Gateway gateway;
+        if (!auditFailure.equals("closed") && !auditFailure.equals("open")) {
+            err.println("error: --audit-failure takes closed or open");
+            err.flush();
+            return 2;
+        }
         try {
-            GatewayConfig d = GatewayConfig.defaults(policies, data);
-            gateway = Gateway.start(new GatewayConfig(policies, data, host, port, adminPort, host, d.maxBodyBytes(), d.env(), d.clock(), d.counters(),
-                    d.policyWatchDebounce(), oidc(), plugins));
+            keyguard.compiler.Trust trust = trustOptions.trust();
+            GatewayConfig.Connections c = GatewayConfig.Connections.DEFAULT;
+            gateway = Gateway.start(GatewayConfig.defaults(policies, data).withListeners(host, port, adminHost, adminPort).withOidc(oidc())
+                    .withPlugins(plugins).withTrust(trust).withMetricsAuth(metricsAuth).withAuditFailOpen(auditFailure.equals("open"))
+                    .withConnections(new GatewayConfig.Connections(c.requestHeaders(), c.bodyRead(), c.responseWrite(), c.keepAliveIdle(), maxConnections)));
         } catch (PolicyLoadException e) {
             err.print(e.report());
             err.println("error: the policies in " + policies + " do not load (" + e.getMessage() + "); the gateway did not start");
@@ -93,6 +117,10 @@ final class ServeCommand implements Callable<Integer> {
         out.printf("keyguard: policies  %s, revision %s, %d policies, %d models%n", policies, lp.set().revision(),
                 lp.set().policies().size(), lp.set().models().size());
         out.printf("keyguard: data      %s%n", gateway.dataDirectory().root().toAbsolutePath());
+        if (!GatewayConfig.isLoopback(adminHost)) {
+            out.printf("keyguard: note: the admin API listens on %s, beyond this machine; /metrics %s%n", adminHost,
+                    metricsAuth == GatewayConfig.MetricsAuth.NONE ? "is open to anyone who reaches it (--metrics-auth none)" : "needs a token");
+        }
         if (System.getenv("KEYGUARD_ADMIN_TOKEN") != null) {
             out.println("keyguard: admin token from KEYGUARD_ADMIN_TOKEN");
         } else {

@@ -27,6 +27,9 @@ final class TestCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     PluginsOption plugins = new PluginsOption();
 
+    @picocli.CommandLine.Mixin
+    TrustOptions trustOptions = new TrustOptions();
+
     @Option(names = "--junit", paramLabel = "FILE", description = "also write the results as JUnit XML")
     Path junit;
 
@@ -41,7 +44,7 @@ final class TestCommand implements Callable<Integer> {
             err.println("error: `" + dir + "` is not a directory");
             return 2;
         }
-        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(dir, plugins.library());
+        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(dir, plugins.library(), trustOptions.trust());
         err.print(r.diagnostics().render());
         err.flush();
         if (!r.ok()) {

@@ -121,16 +121,15 @@ public final class ChronicleCounterStore implements CounterStore {
                 }
             }
             hint[0] = Integer.MAX_VALUE;
-            grow(n);
+            if (!grow(n)) return null;
         }
     }
 
-    private synchronized void grow(int seen) {
+    /** Grows the pool past {@code seen} leases; false when it is at its maximum. */
+    private synchronized boolean grow(int seen) {
         Lease[] p = pool;
-        if (p.length != seen) return;
-        if (p.length >= maxLeases) {
-            throw new IllegalStateException("more than " + maxLeases + " requests in flight hold reservations");
-        }
+        if (p.length != seen) return true;
+        if (p.length >= maxLeases) return false;
         int size = Math.min(maxLeases, Math.max(64, p.length * 2));
         Lease[] bigger = java.util.Arrays.copyOf(p, size);
         for (int i = p.length; i < size; i++) {
@@ -143,6 +142,7 @@ public final class ChronicleCounterStore implements CounterStore {
             bigger[i] = new Lease(words);
         }
         pool = bigger;
+        return true;
     }
 
     @Override

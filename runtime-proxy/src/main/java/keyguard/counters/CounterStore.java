@@ -14,7 +14,10 @@ public interface CounterStore extends AutoCloseable {
     /** The address of a counter's row of {@value CounterWords#WORDS} words; bind once and keep it. */
     long row(long id);
 
-    /** A free lease of this process, marked active and expiring at {@code expiresAtMillis}. */
+    /**
+     * A free lease of this process, marked active and expiring at {@code expiresAtMillis};
+     * null when the process already holds its maximum of leases.
+     */
     Lease claim(long expiresAtMillis);
 
     /** Returns a settled lease to this process's pool. */

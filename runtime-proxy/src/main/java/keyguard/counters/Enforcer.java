@@ -91,13 +91,15 @@ public final class Enforcer implements AutoCloseable {
 
     /**
      * Reserves a request needing {@code tokens} (prompt + output cap) and costing at most
-     * {@code costMicros}: a {@link Lease} to settle, or a {@link Refused} with nothing held.
+     * {@code costMicros}: a {@link Lease} to settle, or a {@link Refused} or
+     * {@link Overloaded} with nothing held.
      */
     public Admission admit(KeyCounters kc, long tokens, long costMicros) {
         if (closed) throw new IllegalStateException("the gateway is shutting down");
         long now = clock.millis();
         Plan plan = kc.plan;
         Lease lease = store.claim(now + leaseMillis);
+        if (lease == null) return new Overloaded(store.leasesInUse());
         lease.owner(kc);
         for (int i = 0; i < plan.size(); i++) {
             long amount = switch (plan.kinds[i]) {

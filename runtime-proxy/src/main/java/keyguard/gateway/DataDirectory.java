@@ -2,12 +2,15 @@ package keyguard.gateway;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HexFormat;
+import keyguard.admin.AdminApi;
 import keyguard.keys.KeySecrets;
 
 /**
@@ -44,16 +47,71 @@ public final class DataDirectory {
 
     public Path adminTokenFile() { return root.resolve(ADMIN_TOKEN_FILE); }
 
+    /**
+     * The HMAC key of virtual-key hashes, created on first start. A file that exists but does
+     * not hold 32 bytes in hex is an error, never silently replaced: every key's hash depends
+     * on it.
+     */
     public byte[] serverSecret() {
-        return HexFormat.of().parseHex(readOrCreate(root.resolve("server.secret"), () -> HexFormat.of().formatHex(KeySecrets.newServerSecret())));
+        Path file = root.resolve("server.secret");
+        String hex = readOrCreate(file, () -> HexFormat.of().formatHex(KeySecrets.newServerSecret()));
+        try {
+            byte[] secret = HexFormat.of().parseHex(hex);
+            if (secret.length >= 32) return secret;
+        } catch (IllegalArgumentException e) {
+            // reported below
+        }
+        throw new IllegalStateException(file + " does not hold a server secret (64 hex digits); it was truncated or edited."
+                + " Restore it from a backup: every key's hash depends on it (deleting it invalidates every key)");
     }
 
-    /** The bootstrap admin token: the given one, or the token file's (created on first start). */
+    /**
+     * The bootstrap admin token: the given one (from {@code KEYGUARD_ADMIN_TOKEN}), or the
+     * token file's, created on first start. Either must hold at least
+     * {@value AdminApi#MIN_TOKEN_CHARS} characters, or the gateway refuses to start: an empty
+     * token file (an {@code echo "$T" >} with {@code T} unset, a crash before the write reached
+     * the disk) must never mean "no token".
+     */
     public String adminToken(String fromEnvironment) {
-        if (fromEnvironment != null && !fromEnvironment.isBlank()) return fromEnvironment.strip();
-        return readOrCreate(adminTokenFile(), () -> "kga-" + HexFormat.of().formatHex(KeySecrets.newServerSecret()));
+        if (fromEnvironment != null) {
+            String t = fromEnvironment.strip();
+            if (t.length() < AdminApi.MIN_TOKEN_CHARS) {
+                throw new IllegalStateException("KEYGUARD_ADMIN_TOKEN is set but " + (t.isEmpty() ? "empty" : "only " + t.length()
+                        + " characters long") + "; an admin token needs at least " + AdminApi.MIN_TOKEN_CHARS
+                        + " characters (unset it to use the generated " + adminTokenFile() + ")");
+            }
+            return t;
+        }
+        String t = readOrCreate(adminTokenFile(), () -> "kga-" + HexFormat.of().formatHex(KeySecrets.newServerSecret()));
+        if (t.length() < AdminApi.MIN_TOKEN_CHARS) {
+            throw new IllegalStateException(adminTokenFile() + " holds " + (t.isEmpty() ? "no token (it is empty)" : "a token of only "
+                    + t.length() + " characters") + "; delete the file to have a new token generated at start, or write one of at least "
+                    + AdminApi.MIN_TOKEN_CHARS + " characters");
+        }
+        return t;
     }
 
+    /**
+     * The token that opens {@code GET /metrics} (when the configuration asks for one): the
+     * given one ({@code KEYGUARD_METRICS_TOKEN}), or {@code metrics.token}, created on first
+     * use. The same length rule as the admin token.
+     */
+    public String metricsToken(String fromEnvironment) {
+        Path file = root.resolve("metrics.token");
+        String t = fromEnvironment != null ? fromEnvironment.strip()
+                : readOrCreate(file, () -> "kgm-" + HexFormat.of().formatHex(KeySecrets.newServerSecret()));
+        if (t.length() < AdminApi.MIN_TOKEN_CHARS) {
+            throw new IllegalStateException((fromEnvironment != null ? "KEYGUARD_METRICS_TOKEN" : file.toString()) + " holds a token of "
+                    + t.length() + " characters; a metrics token needs at least " + AdminApi.MIN_TOKEN_CHARS);
+        }
+        return t;
+    }
+
+    /**
+     * The file's stripped text; when it does not exist, {@code fresh} written to a temporary
+     * file (mode 0600), forced to the disk, renamed into place and the directory forced too,
+     * so that a crash leaves either no file or the whole value, never an empty one.
+     */
     private static String readOrCreate(Path file, java.util.function.Supplier<String> fresh) {
         try {
             if (Files.exists(file)) return Files.readString(file, StandardCharsets.UTF_8).strip();
@@ -65,15 +123,28 @@ public final class DataDirectory {
             } catch (UnsupportedOperationException e) {
                 Files.createFile(tmp);
             }
-            Files.writeString(tmp, value + "\n", StandardCharsets.UTF_8);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap((value + "\n").getBytes(StandardCharsets.UTF_8)));
+                ch.force(true);
+            }
             try {
                 Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             } catch (FileAlreadyExistsException raced) {
                 Files.deleteIfExists(tmp);
             }
+            forceDirectory(file.getParent());
             return Files.readString(file, StandardCharsets.UTF_8).strip();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read or create " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Makes a rename in {@code dir} durable (Linux: fsync of the directory). */
+    private static void forceDirectory(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // not supported on this platform (Windows): the rename is as durable as it gets
         }
     }
 }

@@ -68,16 +68,19 @@ public final class Gateway implements AutoCloseable {
             System.getLogger("keyguard.functions").log(System.Logger.Level.INFO, "plugins: " + plugins.functions().size()
                     + " function(s) from " + plugins.jars().size() + " jar(s) in " + cfg.plugins() + " " + plugins.functions().keySet());
         }
-        PolicyLoader current = new PolicyLoader(cfg.policies(), cfg.env(), new Providers.HttpUpstreamHolder(), cfg.clock(), plugins);
-        current.loadInitial();
-
         DataDirectory dir = DataDirectory.open(cfg.data());
+        // Secrets first: a blank or short admin token stops the start before anything listens.
         KeySecrets secrets = new KeySecrets(dir.serverSecret());
         String adminToken = dir.adminToken(cfg.env().apply("KEYGUARD_ADMIN_TOKEN"));
-        KeyStore keys = ChronicleKeyStore.open(dir.keysFile(), 100_000);
+        String metricsToken = cfg.metricsNeedToken() ? dir.metricsToken(cfg.env().apply("KEYGUARD_METRICS_TOKEN")) : null;
+
+        PolicyLoader current = new PolicyLoader(cfg.policies(), cfg.env(), new Providers.HttpUpstreamHolder(), cfg.clock(), plugins, cfg.trust());
+        KeyStore keys = null;
         Enforcer enforcer = null;
         AuditLog audit = null;
         try {
+            current.loadInitial();
+            keys = ChronicleKeyStore.open(dir.keysFile(), 100_000);
             audit = AuditLog.open(dir.root().resolve("audit"));
             GatewayConfig.Counters cc = cfg.counters();
             enforcer = new Enforcer(ChronicleCounterStore.open(dir.root(), cc.maxCounters(), cc.maxInFlight()), cfg.clock(),
@@ -85,7 +88,7 @@ public final class Gateway implements AutoCloseable {
             KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock());
             Enforcer counters = enforcer;
             Metrics metrics = new Metrics(current::current, current::failures, counters::inFlight);
-            AccessLog log = new AccessLog(audit, metrics);
+            AccessLog log = new AccessLog(audit, metrics, cfg.auditFailOpen());
             Map<String, HttpHandler> routes = Map.of(
                     Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
                     Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
@@ -100,10 +103,23 @@ public final class Gateway implements AutoCloseable {
                     else notFound(exchange);
                 } else h.handleRequest(exchange);
             };
+            GatewayConfig.Connections conn = cfg.connections();
             Undertow dataServer = Undertow.builder()
                     .addHttpListener(cfg.port(), cfg.host())
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, InferenceHandler.drainLimit(cfg.maxBodyBytes()))
                     .setServerOption(UndertowOptions.ALWAYS_SET_KEEP_ALIVE, true)
+                    // A caller's slowness is bounded (slowloris): the request head must arrive within
+                    // requestHeaders, each part of the body within bodyRead, each part of the response
+                    // must be taken within responseWrite, and an idle keep-alive connection is closed.
+                    .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, millis(conn.requestHeaders()))
+                    .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(conn.keepAliveIdle()))
+                    .setSocketOption(org.xnio.Options.READ_TIMEOUT, millis(conn.bodyRead()))
+                    .setSocketOption(org.xnio.Options.WRITE_TIMEOUT, millis(conn.responseWrite()))
+                    .setServerOption(UndertowOptions.MAX_HEADER_SIZE, 64 * 1024)
+                    .setServerOption(UndertowOptions.MAX_HEADERS, 100)
+                    // Beyond the cap, the listener stops accepting until a tenth of them closed.
+                    .setSocketOption(org.xnio.Options.CONNECTION_HIGH_WATER, conn.maxConnections())
+                    .setSocketOption(org.xnio.Options.CONNECTION_LOW_WATER, Math.max(1, conn.maxConnections() * 9 / 10))
                     // Stream events are small writes: without this, Nagle's algorithm holds each
                     // one until the caller's delayed ACK (up to ~40 ms) arrives.
                     .setSocketOption(org.xnio.Options.TCP_NODELAY, true)
@@ -112,7 +128,11 @@ public final class Gateway implements AutoCloseable {
             Undertow adminServer = Undertow.builder()
                     .addHttpListener(cfg.adminPort(), cfg.adminHost())
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 1L << 20)
-                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, cfg.clock()))
+                    .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, millis(conn.requestHeaders()))
+                    .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(conn.keepAliveIdle()))
+                    .setSocketOption(org.xnio.Options.READ_TIMEOUT, millis(conn.bodyRead()))
+                    .setSocketOption(org.xnio.Options.WRITE_TIMEOUT, millis(conn.responseWrite()))
+                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock()))
                     .build();
             dataServer.start();
             try {
@@ -127,9 +147,14 @@ public final class Gateway implements AutoCloseable {
         } catch (RuntimeException e) {
             if (enforcer != null) enforcer.close();
             if (audit != null) audit.close();
-            keys.close();
+            if (keys != null) keys.close();
+            current.close();
             throw e;
         }
+    }
+
+    private static int millis(java.time.Duration d) {
+        return (int) Math.min(Integer.MAX_VALUE, d.toMillis());
     }
 
     private static void notFound(HttpServerExchange exchange) {

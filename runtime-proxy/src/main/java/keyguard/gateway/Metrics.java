@@ -36,7 +36,10 @@ public final class Metrics {
     final Counter spend = Counter.builder().name("keyguard_spend_usd_total")
             .help("Spend in US dollars, from the model prices").labelNames("policy", "model").register(registry);
 
+    private final Supplier<LoadedPolicies> policies;
+
     public Metrics(Supplier<LoadedPolicies> policies, LongSupplier reloadFailures, LongSupplier inFlight) {
+        this.policies = policies;
         GaugeWithCallback.builder().name("keyguard_policy_revision_info").help("The policy revision being served (value 1)")
                 .labelNames("revision").callback(cb -> cb.call(1, policies.get().set().revision())).register(registry);
         CounterWithCallback.builder().name("keyguard_policy_reload_failures_total").help("Policy reloads refused (compile errors, failed tests)")
@@ -53,8 +56,18 @@ public final class Metrics {
         functionFailures.labelValues(e.policy(), e.function(), e.kind().name().toLowerCase(java.util.Locale.ROOT)).inc();
     }
 
+    /**
+     * Counts a request. {@code model} is what the caller asked for: it becomes a label only
+     * when it names a declared model, else {@code unknown}, so that no caller can add
+     * label values (each kept forever) by inventing model names.
+     */
     public void requested(String policy, String model, String outcome) {
-        requests.labelValues(policy, model == null ? "" : model, outcome).inc();
+        requests.labelValues(policy, modelLabel(model), outcome).inc();
+    }
+
+    private String modelLabel(String requested) {
+        if (requested == null) return "";
+        return policies.get().set().model(requested) != null ? requested : "unknown";
     }
 
     public void completed(String policy, String model, long prompt, long completion, long costMicros, long gatewayNanos, long totalNanos) {

@@ -33,8 +33,11 @@ import keyguard.providers.Providers;
 public final class PolicyLoader implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("keyguard.policies");
 
-    /** The last reload attempt that failed: when, and the diagnostics or failed tests. */
-    public record Failure(Instant at, String revision, String report) {}
+    /**
+     * The last reload attempt that failed: when, and the diagnostics or failed tests
+     * ({@code teamReport}: the same without quoting the operator's files).
+     */
+    public record Failure(Instant at, String revision, String report, String teamReport) {}
 
     private final Path dir;
     private final Function<String, String> env;
@@ -48,21 +51,23 @@ public final class PolicyLoader implements AutoCloseable {
     private Thread watchThread;
 
     private final keyguard.functions.FunctionLibrary plugins;
+    private final keyguard.compiler.Trust trust;
     /** Retires replaced revisions' JavaScript contexts once requests that started on them are done. */
     private final java.util.concurrent.ScheduledExecutorService retirer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
             r -> Thread.ofPlatform().daemon().name("keyguard-policy-retirer").unstarted(r));
 
     public PolicyLoader(Path dir, Function<String, String> env, Providers.HttpUpstreamHolder http, Clock clock) {
-        this(dir, env, http, clock, keyguard.functions.FunctionLibrary.NONE);
+        this(dir, env, http, clock, keyguard.functions.FunctionLibrary.NONE, keyguard.compiler.Trust.DEFAULT);
     }
 
     public PolicyLoader(Path dir, Function<String, String> env, Providers.HttpUpstreamHolder http, Clock clock,
-                        keyguard.functions.FunctionLibrary plugins) {
+                        keyguard.functions.FunctionLibrary plugins, keyguard.compiler.Trust trust) {
         this.dir = dir;
         this.env = env;
         this.http = http;
         this.clock = clock;
         this.plugins = plugins;
+        this.trust = trust;
     }
 
     /** How long a replaced revision's functions stay callable: longer than any decision, which never waits on upstream. */
@@ -102,13 +107,13 @@ public final class PolicyLoader implements AutoCloseable {
                     + (before == null ? "" : " (was " + before.set().revision() + ")"));
             return next;
         } catch (PolicyLoadException e) {
-            lastFailure = new Failure(clock.instant(), revisionNow(), e.report()); // before the count: readers see both
+            lastFailure = new Failure(clock.instant(), revisionNow(), e.report(), e.teamReport()); // before the count: readers see both
             failures.incrementAndGet();
             LOG.log(System.Logger.Level.WARNING, "policy reload failed (" + e.getMessage() + "); still serving revision "
                     + (before == null ? "none" : before.set().revision()) + "\n" + e.report());
             return before;
         } catch (RuntimeException e) {
-            lastFailure = new Failure(clock.instant(), "", String.valueOf(e.getMessage()));
+            lastFailure = new Failure(clock.instant(), "", String.valueOf(e.getMessage()), "the policies could not be read; ask the platform team");
             failures.incrementAndGet();
             LOG.log(System.Logger.Level.WARNING, "policy reload failed; still serving the previous revision", e);
             return before;
@@ -117,17 +122,17 @@ public final class PolicyLoader implements AutoCloseable {
 
     private String revisionNow() {
         try {
-            return PolicyRevision.of(dir, PolicyCompiler.read(dir));
+            return PolicyRevision.of(dir, PolicyCompiler.readDirectory(dir, trust).files());
         } catch (RuntimeException e) {
             return "";
         }
     }
 
     private LoadedPolicies compile() {
-        List<PolicyCompiler.Source> sources = PolicyCompiler.read(dir);
-        String revision = PolicyRevision.of(dir, sources);
-        PolicyCompiler.Result compiled = PolicyCompiler.compile(sources, revision, plugins);
-        if (!compiled.ok()) throw new PolicyLoadException(compiled.diagnostics());
+        PolicyCompiler.Sources sources = PolicyCompiler.readDirectory(dir, trust);
+        String revision = PolicyRevision.of(dir, sources.files());
+        PolicyCompiler.Result compiled = PolicyCompiler.compile(sources, revision, plugins, trust);
+        if (!compiled.ok()) throw new PolicyLoadException(compiled.diagnostics(), this::isOperatorFile);
         StringBuilder failed = new StringBuilder();
         int failedCount = 0;
         for (PolicyTestRunner.Outcome o : PolicyTestRunner.run(compiled.set(), Backend.COMPILED)) {
@@ -142,6 +147,15 @@ public final class PolicyLoader implements AutoCloseable {
         }
         return new LoadedPolicies(compiled.set(), Backend.COMPILED.evaluators(compiled.set()), new Providers(compiled.set(), env, http),
                 clock.instant(), new Classifier(compiled.set().detectors()));
+    }
+
+    /** Whether a source path (as read: the directory, then the relative path) is in the operator's folder. */
+    private boolean isOperatorFile(String path) {
+        try {
+            return trust.isOperatorFile(dir.relativize(Path.of(path)).toString());
+        } catch (IllegalArgumentException e) {
+            return true; // not under the directory: never quote it to a team
+        }
     }
 
     /**

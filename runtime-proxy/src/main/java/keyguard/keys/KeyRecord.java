@@ -1,6 +1,8 @@
 package keyguard.keys;
 
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -11,20 +13,54 @@ import java.util.Map;
 public record KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
                         Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation) {
 
+    /** At most this many replaced secrets are kept in their grace period; a rotation beyond it ends the oldest grace at once. */
+    public static final int MAX_PREVIOUS_SECRETS = 16;
+    /** At most this many past rotations' request ids are remembered (a replay of one of them is refused with 409). */
+    public static final int MAX_REMEMBERED_REQUESTS = 32;
+
+    /** A secret replaced at {@code replacedAt} that keeps working until {@code validUntil} (its rotation's grace). */
+    public record PreviousSecret(String hash, Instant replacedAt, Instant validUntil) {}
+
     /**
-     * The last rotation: the previous secret's hash, which keeps working until
-     * {@code previousValidUntil}, and the caller's request id, so that a retried rotation
-     * returns the same new secret instead of minting another.
+     * The rotations of a key: every replaced secret still in its grace period (oldest first),
+     * the latest rotation's request id, time and generation, and the request ids of earlier
+     * rotations. The latest request id makes a retried rotation return the same secret
+     * instead of minting another; an earlier one is refused, so a replay never revives a
+     * replaced secret. {@code generation} counts rotations and salts each derived secret.
      */
-    public record Rotation(String previousHash, Instant previousValidUntil, String requestId, Instant rotatedAt) {}
+    public record Rotation(List<PreviousSecret> previous, String requestId, Instant rotatedAt, long generation,
+                           List<String> earlierRequests) {
+        public Rotation {
+            previous = List.copyOf(previous);
+            earlierRequests = List.copyOf(earlierRequests);
+        }
+
+        /** The replaced secrets still valid at {@code now}. */
+        public List<PreviousSecret> valid(Instant now) {
+            return previous.stream().filter(p -> now.isBefore(p.validUntil())).toList();
+        }
+    }
 
     public KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
                      Instant createdAt, Instant expiresAt, KeyState state, String secretHash) {
         this(id, name, owner, policy, labels, createdAt, expiresAt, state, secretHash, null);
     }
 
-    public KeyRecord rotated(String newHash, Rotation r) {
-        return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, state, newHash, r);
+    /**
+     * This key after a rotation at {@code now}: {@code newHash} is the secret, the one it
+     * replaces joins the previous secrets until {@code validUntil}, those whose grace has
+     * ended are dropped (and the oldest beyond {@link #MAX_PREVIOUS_SECRETS}).
+     */
+    public KeyRecord rotated(String newHash, Instant now, Instant validUntil, String requestId) {
+        List<PreviousSecret> previous = new ArrayList<>(rotation == null ? List.of() : rotation.valid(now));
+        if (now.isBefore(validUntil)) previous.add(new PreviousSecret(secretHash, now, validUntil));
+        while (previous.size() > MAX_PREVIOUS_SECRETS) previous.removeFirst();
+        List<String> earlier = new ArrayList<>(rotation == null ? List.of() : rotation.earlierRequests());
+        if (rotation != null && !rotation.requestId().isEmpty()) earlier.add(rotation.requestId());
+        while (earlier.size() > MAX_REMEMBERED_REQUESTS) earlier.removeFirst();
+        long generation = rotation == null ? 1 : rotation.generation() + 1;
+        return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, state, newHash,
+                new Rotation(previous, requestId, now, generation, earlier));
     }
 
     public boolean expired(Instant now) {

@@ -33,18 +33,26 @@ public final class KeyRecordJson {
         else o.putNull("expires_at");
         o.put("state", k.state().name().toLowerCase(Locale.ROOT));
         if (k.rotation() != null) {
-            o.putObject("rotation").put("rotated_at", k.rotation().rotatedAt().toString())
-                    .put("previous_valid_until", k.rotation().previousValidUntil().toString());
+            ObjectNode r = o.putObject("rotation").put("rotated_at", k.rotation().rotatedAt().toString());
+            var previous = k.rotation().previous();
+            if (!previous.isEmpty()) r.put("previous_valid_until", previous.getLast().validUntil().toString());
+            r.put("previous_secrets", previous.size());
         }
         return o;
     }
 
-    /** The stored form: the view plus the secret hashes and the rotation's request id. */
+    /** The stored form: the view plus the secret hashes and the rotations' request ids. */
     static String stored(KeyRecord k) {
         ObjectNode o = view(k).put("secret_hash", k.secretHash());
         if (k.rotation() != null) {
-            ((ObjectNode) o.get("rotation")).put("previous_hash", k.rotation().previousHash())
-                    .put("request_id", k.rotation().requestId());
+            ObjectNode r = (ObjectNode) o.get("rotation");
+            r.put("request_id", k.rotation().requestId()).put("generation", k.rotation().generation());
+            var prev = r.putArray("previous");
+            for (KeyRecord.PreviousSecret p : k.rotation().previous()) {
+                prev.addObject().put("hash", p.hash()).put("replaced_at", p.replacedAt().toString()).put("valid_until", p.validUntil().toString());
+            }
+            var earlier = r.putArray("earlier_requests");
+            k.rotation().earlierRequests().forEach(earlier::add);
         }
         return o.toString();
     }
@@ -58,11 +66,27 @@ public final class KeyRecordJson {
                     Map.copyOf(labels), Instant.parse(o.get("created_at").asText()),
                     o.hasNonNull("expires_at") ? Instant.parse(o.get("expires_at").asText()) : null,
                     KeyState.valueOf(o.get("state").asText().toUpperCase(Locale.ROOT)), o.get("secret_hash").asText(),
-                    o.hasNonNull("rotation") ? new KeyRecord.Rotation(o.get("rotation").get("previous_hash").asText(),
-                            Instant.parse(o.get("rotation").get("previous_valid_until").asText()),
-                            o.get("rotation").path("request_id").asText(""), Instant.parse(o.get("rotation").get("rotated_at").asText())) : null);
+                    o.hasNonNull("rotation") ? rotation(o.get("rotation")) : null);
         } catch (IOException e) {
             throw new UncheckedIOException("corrupt key record: " + e.getMessage(), e);
         }
+    }
+
+    /** Reads a rotation, also in the form of version 0.1 (one previous secret, no generation). */
+    private static KeyRecord.Rotation rotation(JsonNode r) {
+        java.util.List<KeyRecord.PreviousSecret> previous = new java.util.ArrayList<>();
+        if (r.has("previous")) {
+            for (JsonNode p : r.get("previous")) {
+                previous.add(new KeyRecord.PreviousSecret(p.get("hash").asText(), Instant.parse(p.get("replaced_at").asText()),
+                        Instant.parse(p.get("valid_until").asText())));
+            }
+        } else if (r.hasNonNull("previous_hash")) {
+            previous.add(new KeyRecord.PreviousSecret(r.get("previous_hash").asText(), Instant.parse(r.get("rotated_at").asText()),
+                    Instant.parse(r.get("previous_valid_until").asText())));
+        }
+        java.util.List<String> earlier = new java.util.ArrayList<>();
+        r.path("earlier_requests").forEach(e -> earlier.add(e.asText()));
+        return new KeyRecord.Rotation(previous, r.path("request_id").asText(""), Instant.parse(r.get("rotated_at").asText()),
+                r.path("generation").asLong(0), earlier);
     }
 }

@@ -47,12 +47,15 @@ public final class KeySecrets {
     }
 
     /**
-     * The secret a rotation with {@code requestId} gives key {@code id}: derived from the
-     * server secret, so a retried rotation returns the same secret without it ever being
-     * stored.
+     * The secret the {@code generation}-th rotation, with {@code requestId}, gives key
+     * {@code id}: derived from the server secret, so a retried rotation returns the same
+     * secret without it ever being stored; salted with the generation, so the same request
+     * id in a later rotation never yields an earlier secret.
      */
-    public String derive(String id, String requestId) {
-        byte[] mac = macs.get().doFinal(("rotate\u0000" + id + "\u0000" + requestId).getBytes(StandardCharsets.UTF_8));
+    public String derive(String id, String requestId, long generation) {
+        // Generation 0: a rotation recorded by version 0.1, whose secrets were not salted with it.
+        String input = "rotate\u0000" + id + "\u0000" + requestId + (generation == 0 ? "" : "\u0000" + generation);
+        byte[] mac = macs.get().doFinal(input.getBytes(StandardCharsets.UTF_8));
         java.math.BigInteger n = new java.math.BigInteger(1, mac);
         java.math.BigInteger base = java.math.BigInteger.valueOf(SECRET_ALPHABET.length);
         char[] out = new char[43];

@@ -5,6 +5,7 @@ import keyguard.policy.FunctionError;
 import java.util.Map;
 import keyguard.audit.AuditEvent;
 import keyguard.audit.AuditLog;
+import keyguard.audit.UntrustedText;
 import keyguard.classify.Classification;
 import keyguard.gateway.Metrics;
 import keyguard.keys.KeyRecord;
@@ -26,18 +27,30 @@ public final class AccessLog {
 
     private final AuditLog audit;
     private final Metrics metrics;
+    /** Whether a response completes normally when its audit event could not be written (see {@link AuditLog.Then}). */
+    private final boolean failOpen;
 
     /**
      * @param audit where every decision is also recorded; null for none
      * @param metrics counted into; null for none
      */
-    public AccessLog(AuditLog audit, Metrics metrics) {
+    public AccessLog(AuditLog audit, Metrics metrics, boolean failOpen) {
         this.audit = audit;
         this.metrics = metrics;
+        this.failOpen = failOpen;
     }
 
     public AccessLog() {
-        this(null, null);
+        this(null, null, false);
+    }
+
+    /**
+     * Whether a request may be forwarded: the audit log took its last event, or failures are
+     * tolerated ({@code --audit-failure open}). When false the gateway answers 503 and
+     * forwards nothing, so nothing is charged that is not audited.
+     */
+    public boolean mayForward() {
+        return failOpen || audit == null || audit.writable();
     }
 
     /**
@@ -45,7 +58,7 @@ public final class AccessLog {
      * revision). {@code then} (the answer) runs once the audit event is appended.
      */
     public void refused(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, int status, String outcome,
-                        Runnable then) {
+                        AuditLog.Then then) {
         Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
                 : () -> emit(start(decisionId, key, endpoint, model).append(" status=").append(status).append(" outcome=").append(outcome));
         audit(decisionId, revision, key, List.of(), model, "", "", 0, 0, 0, 0, outcome, status, 0, 0, Classification.NOTHING, "none", Map.of(),
@@ -55,7 +68,7 @@ public final class AccessLog {
 
     /** A refused decision, with the prompt's data class and detector hits (types and counts, never values). */
     public void decided(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, Decision d, int status,
-                        Classification data, List<FunctionError> functionErrors, Runnable then) {
+                        Classification data, List<FunctionError> functionErrors, AuditLog.Then then) {
         functionsFailed(decisionId, functionErrors);
         String outcome = d.kind().name().toLowerCase(java.util.Locale.ROOT);
         Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
@@ -70,7 +83,7 @@ public final class AccessLog {
     /** A request that reached its provider ended; {@code then} runs once its audit event is appended. */
     public void completed(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, ModelInfo routed, Decision d,
                           int status, String outcome, long estimated, long prompt, long completion, long costMicros, long overheadNanos,
-                          long totalNanos, Classification data, List<FunctionError> functionErrors, Runnable then) {
+                          long totalNanos, Classification data, List<FunctionError> functionErrors, AuditLog.Then then) {
         functionsFailed(decisionId, functionErrors);
         Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
                 : () -> emit(start(decisionId, key, endpoint, model).append(" routed=").append(routed.name()).append(" provider=")
@@ -78,7 +91,7 @@ public final class AccessLog {
                         .append(" prompt_tokens=").append(prompt).append(" completion_tokens=").append(completion)
                         .append(" overhead_us=").append(overheadNanos / 1000).append(" total_ms=").append(totalNanos / 1_000_000)
                         .append(" data_class=").append(data.dataClass().word()).append(" detected=").append(data.summary())
-                        .append(" data_action=").append(d.dataAction().word()).append(" tags=").append(d.tags()));
+                        .append(" data_action=").append(d.dataAction().word()).append(" tags=").append(UntrustedText.quote(d.tags().toString(), 512)));
         audit(decisionId, revision, key, d.rules(), model, routed.name(), routed.provider(), estimated, prompt, completion, costMicros,
                 outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags(), functionErrors, then, line);
         if (metrics != null) {
@@ -87,9 +100,11 @@ public final class AccessLog {
         }
     }
 
+    /** The line's start. Names and the caller's model are escaped and bounded: no value can forge a line. */
     private static StringBuilder start(String decisionId, KeyRecord key, Endpoint endpoint, String model) {
-        return new StringBuilder(256).append(decisionId).append(" key=").append(key.id()).append(" name=").append(key.name())
-                .append(" policy=").append(key.policy()).append(' ').append(endpoint.path()).append(" model=").append(model);
+        StringBuilder sb = new StringBuilder(256).append(decisionId).append(" key=").append(key.id()).append(" name=");
+        UntrustedText.append(sb, key.name(), 128).append(" policy=").append(key.policy()).append(' ').append(endpoint.path()).append(" model=");
+        return UntrustedText.append(sb, model, 256);
     }
 
     /** Publishes a line with its source given, so that {@code java.util.logging} does not walk the stack to find it. */
@@ -102,24 +117,24 @@ public final class AccessLog {
     }
 
     /**
-     * Records the audit event; the answer ({@code then}) runs once it is appended, and the
-     * access line after that, on the audit writer's thread (or here, without an audit log).
+     * Records the audit event; the answer ({@code then}) runs once it is appended (told false
+     * when it could not be, unless failures are tolerated), and the access line after that.
      */
     private void audit(String decisionId, String revision, KeyRecord key, List<String> rules, String model, String routed, String provider,
                        long estimated, long prompt, long completion, long cost, String outcome, int status, long gatewayMicros,
                        long totalMillis, Classification data, String action, Map<String, String> tags, List<FunctionError> functionErrors,
-                       Runnable then, Runnable line) {
-        Runnable after = line == null ? then : then == null ? line : () -> {
-            then.run();
-            line.run();
+                       AuditLog.Then then, Runnable line) {
+        AuditLog.Then after = recorded -> {
+            if (then != null) then.run(recorded || failOpen);
+            if (line != null) line.run();
         };
         if (audit == null) {
-            if (after != null) after.run();
+            after.run(true);
             return;
         }
         audit.record(new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
-                totalMillis, data.dataClass().word(), data.summary(), action, tags, functionErrors), after);
+                totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors), after);
     }
 
     /**

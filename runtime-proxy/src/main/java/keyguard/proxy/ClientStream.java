@@ -61,6 +61,24 @@ public final class ClientStream {
         });
     }
 
+    /**
+     * Instead of the held completion: answers {@code error} when nothing of the response
+     * has reached the caller yet, else cuts the connection, so that the caller never sees a
+     * normally completed response whose audit event is missing. From any thread.
+     */
+    public void fail(ApiShape shape, GatewayError error) {
+        run(() -> {
+            heldCompletion = null;
+            released = true;
+            finished.set(true);
+            if (!exchange.isResponseStarted()) {
+                Responses.error(exchange, shape, error, Map.of());
+            } else {
+                org.xnio.IoUtils.safeClose(exchange.getConnection());
+            }
+        });
+    }
+
     /** Runs on the IO thread: completes now, or when released. */
     private void complete(Runnable completion) {
         if (!gated || released) completion.run();

@@ -17,6 +17,8 @@ import keyguard.counters.Admission;
 import keyguard.counters.Enforcer;
 import keyguard.counters.KeyCounters;
 import keyguard.counters.Lease;
+import keyguard.counters.Overloaded;
+import keyguard.audit.AuditLog;
 import keyguard.counters.Refused;
 import keyguard.gateway.LoadedPolicies;
 import keyguard.keys.KeyRecord;
@@ -243,7 +245,7 @@ public final class InferenceHandler implements HttpHandler {
         Classification classification = lp.classifier().classify(request.body()).atLeast(declared);
         DecisionInput in = new DecisionInput()
                 .model(request.model()).estimatedTokens(promptTokens).maxTokens(maxTokens).stream(request.stream())
-                .classification(classification.dataClass())
+                .classification(classification.dataClass()).unscannable(classification.hasUnscannable())
                 .metadata(request.metadata()).keyId(key.id()).keyName(key.name()).keyOwner(key.owner()).labels(key.labels())
                 .epochMillis(now).usage(counters);
         Decision decision = evaluator.decide(in);
@@ -273,8 +275,23 @@ public final class InferenceHandler implements HttpHandler {
                     answer(exchange, shape, e, headers));
             return;
         }
+        if (!log.mayForward()) {
+            // The audit log failed on its last event: forward nothing that could not be audited.
+            GatewayError e = GatewayError.of(503, "api_error", "audit_unavailable",
+                    "the gateway cannot record this request in its audit log, so it does not forward it; retry shortly")
+                    .header("retry-after", "1").detail("decision_id", decisionId);
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "audit_unavailable", answer(exchange, shape, e, headers));
+            return;
+        }
         long worstCost = routed.costMicros(promptTokens, maxTokens);
         Admission admission = enforcer.admit(counters, in.tokensNeeded(), worstCost);
+        if (admission instanceof Overloaded overloaded) {
+            GatewayError e = GatewayError.of(503, "api_error", "overloaded",
+                    "the gateway holds its maximum of " + overloaded.inFlight() + " requests in flight; retry shortly")
+                    .header("retry-after", "1").detail("decision_id", decisionId);
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "overloaded", answer(exchange, shape, e, headers));
+            return;
+        }
         if (admission instanceof Refused refused) {
             Decision throttled = Decisions.throttled(evaluator.policy(), refused.limit());
             counters.rateLimitHeaders(now, headers);
@@ -303,7 +320,11 @@ public final class InferenceHandler implements HttpHandler {
             enforcer.settle(lease, consumed, used + completion, routed.costMicros(used, completion));
             log.completed(decisionId, lp.set().revision(), key, endpoint, request.model(), routed, decision, status, outcome,
                     promptTokens, used, completion, consumed ? routed.costMicros(used, completion) : 0, overheadNanos,
-                    System.nanoTime() - start, classification, in.functionErrors(), client::release);
+                    System.nanoTime() - start, classification, in.functionErrors(),
+                    recorded -> {
+                        if (recorded) client.release();
+                        else client.fail(shape, auditFailed(decisionId)); // usage stays charged: the provider billed it
+                    });
         };
         try {
             provider.handle(new Call(forwarded, routed, providerInfo, client, prompt, headers, listener));
@@ -328,9 +349,11 @@ public final class InferenceHandler implements HttpHandler {
         GatewayError error = DecisionErrors.of(decision, lp.set().revision(), decisionId, refused, now);
         if (decision.dataAction() == DataAction.DENY && decision.kind() == keyguard.policy.DecisionKind.DATA_CLASS) {
             // Name what was found by type and count; never the values.
-            String found = classification.hits().isEmpty() ? "declared by the caller in x-keyguard-data-class" : "found " + classification.describe();
+            String found = decision.rules().contains(Decisions.RULE_DATA_UNSCANNABLE) ? "could not scan " + classification.describeUnscannable()
+                    : classification.hits().isEmpty() ? "declared by the caller in x-keyguard-data-class" : "found " + classification.describe();
             error = GatewayError.of(error.status(), error.type(), error.code(), error.message() + " (" + found + ")")
                     .withDetails(error).detail("data_class", classification.dataClass().word()).detail("detected", classification.summary());
+            if (classification.hasUnscannable()) error.detail("unscannable", classification.unscannableSummary());
         }
         log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), decision, DecisionErrors.status(decision), classification,
                 in.functionErrors(),
@@ -339,10 +362,18 @@ public final class InferenceHandler implements HttpHandler {
 
     /**
      * The error answer, sent on the exchange's IO thread once the decision's audit event is
-     * appended (a refused caller's response is complete only with its event written too).
+     * appended (a refused caller's response is complete only with its event written too);
+     * 503 when the event could not be written.
      */
-    private static Runnable answer(HttpServerExchange exchange, ApiShape shape, GatewayError e, Map<String, String> headers) {
-        return () -> exchange.getIoThread().execute(() -> Responses.error(exchange, shape, e, headers));
+    private static AuditLog.Then answer(HttpServerExchange exchange, ApiShape shape, GatewayError e, Map<String, String> headers) {
+        return recorded -> exchange.getIoThread().execute(() -> Responses.error(exchange, shape,
+                recorded ? e : auditFailed(String.valueOf(e.details().get("decision_id"))), headers));
+    }
+
+    private static GatewayError auditFailed(String decisionId) {
+        return GatewayError.of(503, "api_error", "audit_unavailable",
+                "the gateway could not record this request in its audit log; the operator can find " + decisionId + " in its log")
+                .header("retry-after", "1").detail("decision_id", decisionId);
     }
 
     static String decisionId() {

@@ -38,10 +38,16 @@ public final class KeyAuth {
         if (record == null) return GatewayError.unauthorized("invalid API key");
         if (!secrets.matches(presented, record.secretHash())) {
             KeyRecord.Rotation r = record.rotation();
-            if (r == null || !secrets.matches(presented, r.previousHash())) return GatewayError.unauthorized("invalid API key");
-            if (!clock.instant().isBefore(r.previousValidUntil())) {
-                return GatewayError.unauthorized("this secret of API key `" + record.id() + "` was replaced at " + r.rotatedAt()
-                        + " and stopped working at " + r.previousValidUntil() + "; use the new secret");
+            KeyRecord.PreviousSecret matched = null;
+            if (r != null) {
+                for (KeyRecord.PreviousSecret p : r.previous()) {
+                    if (secrets.matches(presented, p.hash())) matched = p;
+                }
+            }
+            if (matched == null) return GatewayError.unauthorized("invalid API key");
+            if (!clock.instant().isBefore(matched.validUntil())) {
+                return GatewayError.unauthorized("this secret of API key `" + record.id() + "` was replaced at " + matched.replacedAt()
+                        + " and stopped working at " + matched.validUntil() + "; use the new secret");
             }
         }
         if (record.state() == KeyState.REVOKED) return GatewayError.unauthorized("API key `" + record.id() + "` has been revoked");

@@ -21,6 +21,12 @@ import java.util.Map;
  */
 public final class RequestParser {
     public static final int MAX_NESTING = 64;
+    /** The longest model name a caller may send; no provider's is longer than a few dozen. */
+    public static final int MAX_MODEL_BYTES = 256;
+    /** OpenAI's own bounds on {@code metadata}: 16 pairs, keys of 64 characters, values of 512. */
+    public static final int MAX_METADATA_PAIRS = 16;
+    public static final int MAX_METADATA_KEY = 64;
+    public static final int MAX_METADATA_VALUE = 512;
     static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
@@ -52,6 +58,9 @@ public final class RequestParser {
     /** Validates an already-read body (the gateway re-reads a body it has redacted). */
     public static ParsedRequest parse(Endpoint endpoint, ObjectNode body) throws BadRequest {
         String model = requiredString(body, "model");
+        if (model.length() > MAX_MODEL_BYTES || model.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_MODEL_BYTES) {
+            throw new BadRequest("`model` is longer than " + MAX_MODEL_BYTES + " bytes", "model");
+        }
         boolean stream = optionalBoolean(body, "stream");
         Map<String, String> metadata = metadata(body);
         return switch (endpoint) {
@@ -166,10 +175,18 @@ public final class RequestParser {
         JsonNode m = body.get("metadata");
         if (m == null || m.isNull()) return Map.of();
         if (!m.isObject()) throw new BadRequest("`metadata` must be an object of strings", "metadata");
+        if (m.size() > MAX_METADATA_PAIRS) throw new BadRequest("`metadata` has at most " + MAX_METADATA_PAIRS + " keys", "metadata");
         Map<String, String> out = new LinkedHashMap<>();
         for (var e : m.properties()) {
+            if (e.getKey().length() > MAX_METADATA_KEY) {
+                throw new BadRequest("`metadata` keys are at most " + MAX_METADATA_KEY + " characters", "metadata");
+            }
             if (!e.getValue().isValueNode()) throw new BadRequest("`metadata." + e.getKey() + "` must be a string", "metadata");
-            out.put(e.getKey(), e.getValue().asText());
+            String v = e.getValue().asText();
+            if (v.length() > MAX_METADATA_VALUE) {
+                throw new BadRequest("`metadata." + e.getKey() + "` is longer than " + MAX_METADATA_VALUE + " characters", "metadata");
+            }
+            out.put(e.getKey(), v);
         }
         return out;
     }

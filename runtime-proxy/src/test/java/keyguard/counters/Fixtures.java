@@ -25,10 +25,10 @@ public final class Fixtures {
     static Policy policy(Path dir, String body) {
         try {
             Path src = Files.createDirectories(dir.resolve("policies-" + System.nanoTime()));
-            Files.writeString(src.resolve("models.kgp"), MODELS);
+            Files.writeString(Files.createDirectories(src.resolve("platform")).resolve("models.kgp"), MODELS);
             Files.writeString(src.resolve("p.kgp"), "policy p {\n  models allow [\"m\"]\n" + body + "\n}\n");
             PolicyCompiler.Result r = PolicyCompiler.compileDirectory(src);
-            if (!r.ok()) throw new AssertionError("policy does not compile: " + r.diagnostics());
+            if (!r.ok()) throw new AssertionError("policy does not compile: " + r.diagnostics().render());
             return r.set().policy("p");
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -29,7 +29,7 @@ class TwoProcessTest {
 
     Path policyDir(String body) throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("policies"));
-        Files.writeString(dir.resolve("models.kgp"), Fixtures.MODELS);
+        Files.writeString(Files.createDirectories(dir.resolve("platform")).resolve("models.kgp"), Fixtures.MODELS);
         Files.writeString(dir.resolve("p.kgp"), "policy p {\n  models allow [\"m\"]\n" + body + "\n}\n");
         return dir;
     }

@@ -2,14 +2,10 @@ package keyguard.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,31 +27,21 @@ import org.junit.jupiter.api.io.TempDir;
  * its event is appended to the memory-mapped queue.
  */
 class AuditKill9Test {
-    static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     @Test
     void aKill9DuringLoadLosesNoEventOfACompletedResponse(@TempDir Path tmp) throws Exception {
         Path policies = Files.createDirectories(tmp.resolve("policies"));
-        Files.writeString(policies.resolve("p.kgp"), """
+        Files.writeString(Files.createDirectories(policies.resolve("platform")).resolve("models.kgp"), """
                 provider sim { builtin simulator }
                 model "sim-small" { provider sim price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
+                """);
+        Files.writeString(policies.resolve("p.kgp"), """
                 policy load { models allow ["sim-small"] }
                 """);
         Path data = tmp.resolve("data");
-        int port = freePort();
-        int adminPort = freePort();
-        List<String> cmd = keyguard.testing.ChildJvm.command("keyguard.cli.Main", "serve", "--policies", policies.toString(),
-                "--data", data.toString(), "--port", "" + port, "--admin-port", "" + adminPort);
-        Process gateway = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        BufferedReader out = new BufferedReader(new InputStreamReader(gateway.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        while ((line = out.readLine()) != null && !line.contains("ready")) { /* start-up lines */ }
-        assertTrue(line != null, "the gateway did not start");
-        Thread.ofPlatform().daemon().start(() -> { try { while (out.readLine() != null) { } } catch (Exception ignored) { } });
+        keyguard.testing.GatewayProcess gw = keyguard.testing.GatewayProcess.start(Duration.ofSeconds(60),
+                "--policies", policies.toString(), "--data", data.toString());
+        int port = gw.port;
+        int adminPort = gw.adminPort;
 
         HttpClient http = HttpClient.newHttpClient();
         String token = Files.readString(data.resolve("admin.token")).strip();
@@ -86,9 +72,9 @@ class AuditKill9Test {
                 }
             }));
         }
-        while (completed.size() < 300) Thread.sleep(10);
-        gateway.destroyForcibly(); // SIGKILL mid-load
-        assertTrue(gateway.waitFor(30, TimeUnit.SECONDS));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (completed.size() < 300 && System.nanoTime() < deadline) Thread.sleep(10);
+        gw.kill(); // SIGKILL mid-load
         running.set(false);
         for (Thread t : clients) t.join();
 

@@ -63,10 +63,19 @@ class AuditTest {
         for (int i = 0; i < 400 && h.gateway.audit().written() < REQUESTS; i++) Thread.sleep(25);
         assertEquals(REQUESTS, h.gateway.audit().written());
 
-        HttpResponse<String> log = h.http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + h.gateway.adminAddress().getPort()
-                        + "/admin/audit?limit=100000")).header("authorization", "Bearer " + h.gateway.adminToken()).build(),
-                HttpResponse.BodyHandlers.ofString());
-        List<String> lines = log.body().lines().filter(l -> l.contains("\"type\":\"decision\"")).toList();
+        // Paged, as a client reads a long log: 10,000 events at most per page, then the cursor.
+        List<String> lines = new java.util.ArrayList<>();
+        String query = "since=2000-01-01&limit=3000";
+        for (int page = 0; page < 20; page++) {
+            HttpResponse<String> log = h.http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + h.gateway.adminAddress().getPort()
+                            + "/admin/audit?" + query)).header("authorization", "Bearer " + h.gateway.adminToken()).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, log.statusCode(), log.body());
+            List<String> events = log.body().lines().toList();
+            if (events.isEmpty()) break;
+            events.stream().filter(l -> l.contains("\"type\":\"decision\"")).forEach(lines::add);
+            query = "limit=3000&cursor=" + log.headers().firstValue("x-keyguard-next-cursor").orElseThrow();
+        }
         assertEquals(REQUESTS, lines.size(), "exactly one event per request");
         long sum = 0;
         java.util.Set<String> ids = new java.util.HashSet<>();

@@ -23,13 +23,15 @@ class DataClassificationTest {
     @BeforeEach
     void start(@TempDir Path tmp) throws Exception {
         h = new GatewayHarness(tmp);
-        Files.writeString(h.policies.resolve("data.kgp"), """
+        Files.writeString(h.platform.resolve("data.kgp"), """
                 model "vault" { provider sim price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class restricted }
+                detector "codename" { words ["bluebird", "night jar"] class confidential }
+                detector "employee_id" { pattern "EMP-[0-9]{6}" class internal }
+                """);
+        Files.writeString(h.policies.resolve("data.kgp"), """
                 policy redacting { models allow ["up-ok", "sim-small"]  data max internal on violation redact }
                 policy rerouting { models allow ["sim-small"]  data max restricted on violation reroute "vault" }
                 policy cleared { models allow ["vault"]  data max confidential }
-                detector "codename" { words ["bluebird", "night jar"] class confidential }
-                detector "employee_id" { pattern "EMP-[0-9]{6}" class internal }
                 """);
         h.restart();
     }

@@ -237,7 +237,7 @@ class EnforcementTest {
 
     @Test
     void aPromptTooCostlyToCountOnTheIoThreadIsCountedOnAWorkerAndAnswered() throws Exception {
-        Files.writeString(h.policies.resolve("o200k.kgp"), "model \"gpt-4o-local\" { provider sim price input 1 usd per 1m tokens,"
+        Files.writeString(h.platform.resolve("o200k.kgp"), "model \"gpt-4o-local\" { provider sim price input 1 usd per 1m tokens,"
                 + " output 2 usd per 1m tokens max_class internal }\n");
         policies("policy big { models allow [\"gpt-4o-local\"]\n  @id(\"huge\")\n  forbid when { request.estimated_tokens > 100_000 } }");
         String key = h.key("big", "b", Map.of());

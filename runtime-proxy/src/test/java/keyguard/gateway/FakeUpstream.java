@@ -32,18 +32,18 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * Every request is recorded with its headers and body.
  */
-final class FakeUpstream implements AutoCloseable {
-    static final ObjectMapper JSON = new ObjectMapper();
+public final class FakeUpstream implements AutoCloseable {
+    public static final ObjectMapper JSON = new ObjectMapper();
 
-    record Received(String path, Map<String, List<String>> headers, JsonNode body) {
-        String header(String name) {
+    public record Received(String path, Map<String, List<String>> headers, JsonNode body) {
+        public String header(String name) {
             for (var e : headers.entrySet()) if (e.getKey().equalsIgnoreCase(name)) return e.getValue().get(0);
             return null;
         }
     }
 
-    final ConcurrentLinkedQueue<Received> received = new ConcurrentLinkedQueue<>();
-    volatile CountDownLatch release = new CountDownLatch(1);
+    public final ConcurrentLinkedQueue<Received> received = new ConcurrentLinkedQueue<>();
+    public volatile CountDownLatch release = new CountDownLatch(1);
     volatile CountDownLatch endlessStopped = new CountDownLatch(1);
     private final HttpServer server;
 
@@ -56,7 +56,7 @@ final class FakeUpstream implements AutoCloseable {
         server.start();
     }
 
-    int port() { return server.getAddress().getPort(); }
+    public int port() { return server.getAddress().getPort(); }
 
     private JsonNode record(HttpExchange ex) throws IOException {
         JsonNode body = JSON.readTree(ex.getRequestBody().readAllBytes());
@@ -197,7 +197,7 @@ final class FakeUpstream implements AutoCloseable {
         }
     }
 
-    Received last() {
+    public Received last() {
         Received r = null;
         for (Received x : received) r = x;
         return r;

@@ -89,8 +89,11 @@ class KeyLifecycleTest {
         assertEquals(200, h.post("/v1/chat/completions", old, CHAT).statusCode(), "the original secret is still the previous one");
         String second = h.admin().post("admin/keys/" + id(old) + "/rotate", rotation("0s", "req-8")).body().path("secret").asText();
         assertNotEquals(first, second);
-        assertEquals(401, h.post("/v1/chat/completions", old, CHAT).statusCode(), "two rotations ago: gone");
+        assertEquals(401, h.post("/v1/chat/completions", first, CHAT).statusCode(), "replaced without grace: gone at once");
+        assertEquals(200, h.post("/v1/chat/completions", old, CHAT).statusCode(), "two rotations ago, but within its own grace");
         assertEquals(200, h.post("/v1/chat/completions", second, CHAT).statusCode());
+        assertEquals(409, h.admin().post("admin/keys/" + id(old) + "/rotate", rotation("1h", "req-7")).status(),
+                "the request id of an earlier rotation is refused, never re-minted");
     }
 
     @Test

@@ -21,6 +21,7 @@ item
   | testsDecl
   | detectorDecl
   | functionDecl
+  | labelDecl
   ;
 
 // ---------------------------------------------------------------- providers and models
@@ -30,6 +31,10 @@ providerDecl : PROVIDER name=ident LBRACE setting* RBRACE ;
 modelDecl : MODEL name=STRING LBRACE modelItem* RBRACE ;
 
 detectorDecl : DETECTOR name=STRING LBRACE setting* RBRACE ;
+
+// label env { set_by operator  values ["prod", "staging"] }: a key label rules may read,
+// and who may set it on a key.
+labelDecl : LABEL name=ident LBRACE setting* RBRACE ;
 
 modelItem
   : PRICE priceTerm (COMMA priceTerm)*        # priceItem
@@ -138,7 +143,7 @@ number : INT | DECIMAL ;
 
 // Words that are keywords somewhere but may also name things or start a path.
 ident : IDENT | MODEL | PROVIDER | POLICY | TEMPLATE | TEST | TESTS | DATA | TAGS | MODELS
-      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION ;
+      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL ;
 
 // ---------------------------------------------------------------- lexer
 
@@ -163,6 +168,7 @@ ZONE     : 'zone' ;
 DEFAULT  : 'default' ;
 DETECTOR : 'detector' ;
 FUNCTION : 'function' ;
+LABEL    : 'label' ;
 WARN     : 'warn' ;
 ON       : 'on' ;
 AT       : 'at' ;

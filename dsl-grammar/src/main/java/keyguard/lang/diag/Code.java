@@ -18,6 +18,7 @@ public enum Code {
     KG0008("number out of range", "An integer literal does not fit in 63 bits, or a decimal has more precision than the language keeps (six decimal places)."),
     KG0009("invalid escape in string", "Inside a string only `\\\"`, `\\\\`, `\\n`, `\\t`, `\\{` and `\\}` are escapes."),
     KG0010("condition too large", "A single `when` or `unless` block has more than 1,000 operators. Every decision has a small static cost bound; split the rule, or use `in [...]` for long lists of alternatives."),
+    KG0011("not a regular file", "A policy source (a `.kgp` or `.js` name) or a folder of the policy directory is a symbolic link, a device or a pipe. The gateway reads regular files only, so that a link committed to the repository cannot make it read a file outside the policy directory (a secret, another team's file) and quote it in a diagnostic."),
 
     // ---- names and declarations
     KG0101("duplicate declaration", "Two providers, models, templates or policies have the same name. Names are global across the policy directory (a template and a policy cannot share a name either). Several `tests` blocks for one policy are fine: they add up."),
@@ -74,6 +75,7 @@ public enum Code {
     KG0408("invalid usage path", "Counters read as `usage.<metric>.<scope>.<window>`, e.g. `usage.tokens.policy.1d` or `usage.spend.key.day`."),
     KG0409("condition is constant", "After template arguments are substituted, a `when` block is always false (the rule can never fire) or always true."),
     KG0410("cannot index this value", "Only maps (`request.tags`, `request.metadata`, `key.labels`) can be indexed, with a string."),
+    KG0411("undeclared label", "A condition or reason reads a key label (`key.env`, `key.labels[\"env\"]`) that no `label` declaration of the operator declares. A rule may only trust a label whose declaration says who may set it (`set_by operator` or `set_by team`); otherwise a team admin could give a key the label that exempts it. Labels are read by name, never by a computed key."),
 
     // ---- tests
     KG0501("unknown test clause", "A test contains `request {...}`, `key {...}`, `usage {...}`, `at \"<instant>\"` and `expect ...`."),
@@ -87,6 +89,10 @@ public enum Code {
     KG0602("secret in a policy file", "A provider credential is written as a literal. Secrets never appear in policy files: write `credential env(\"NAME\")` and set the variable where the gateway runs."),
     KG0603("invalid provider", "A provider is either `builtin simulator` or an upstream with a `base_url` and a `kind` of `openai` or `anthropic`."),
     KG0604("invalid model setting", "A model setting has a value of the wrong kind, e.g. `context` must be a positive integer, `hosting` is `external` or `self`, and `type` is `chat` or `embedding`."),
+    KG0605("declaration belongs to the operator", "Providers (with their credentials and base URLs), models, detectors and labels are declared only in the operator's part of the policy repository (by default the `platform/` folder; `keyguard serve --operator-dir`), which CODEOWNERS gives to the platform team. A team file that declares one is refused, so that no team can point the gateway's credentials at a URL of its choosing or widen what a model may receive."),
+    KG0606("credential variable not allowed", "A provider's `credential env(\"NAME\")` names an environment variable the gateway's operator did not allow. By default a credential may name `KEYGUARD_PROVIDER_*` or `*_API_KEY` variables (`keyguard serve --credential-env` changes the list), and never one of the gateway's own `KEYGUARD_` variables such as the admin token."),
+    KG0607("base URL not allowed", "A provider's `base_url` is not among the URL prefixes the gateway's operator allowed (`keyguard serve --allow-base-url`). Scheme, host and port must be equal and the path must start with an allowed prefix's path."),
+    KG0608("invalid label declaration", "A label reads `label <name> { set_by operator|team  values [\"a\", \"b\"] }`: `set_by` says who may give a key this label (`operator`: admins only; `team`: team admins of the key's policy too), and the optional `values` lists the values a key may carry."),
 
     // ---- detectors
     KG0701("invalid detector", "A `detector` has a lower-case name (letters, digits, `_`), a `class`, and exactly one of `words [\"...\", ...]` (whole words or phrases, matched case-insensitively) or `pattern \"...\"` (an RE2 expression that cannot match the empty string)."),
@@ -95,7 +101,7 @@ public enum Code {
     KG0801("invalid function declaration", "A function is declared as `function js name(p: type, ...) -> type = file(\"path.js\")`. The language is `js`; parameter and result types are `string`, `int` and `bool`; parameters have no defaults."),
     KG0802("function source problem", "The file of a `function js` declaration must lie under the policy directory (its path is relative to the `.kgp` file), parse as JavaScript, and define a top-level function of the declared name that takes at most the declared parameters."),
     KG0803("function name taken", "A declared function has the name of a built-in function or of a function from a plugin jar. Names of functions are global; rename the declaration."),
-    KG0804("invalid `on` statement", "A policy chooses what a rule does when a function it calls fails (throws, times out, exceeds a limit, or returns the wrong type): `on error deny` (the default: the rule fires) or `on error allow` (the rule does not fire). The failure is logged and recorded in the request's audit event either way.");
+    KG0804("invalid `on` statement", "A policy chooses what a rule does when a function it calls fails (throws, times out, exceeds a limit, or returns the wrong type): `on error deny` (the default: the rule fires) or `on error allow` (the rule does not fire). The failure is logged and recorded in the request's audit event either way. It also chooses what happens to content the gateway cannot scan (images, PDFs, audio, files): `on unscannable deny` (the default: it counts as `restricted`) or `on unscannable allow`.");
 
     private final String title;
     private final String explanation;

@@ -77,6 +77,12 @@ final class SyntaxTreeBuilder {
             for (SettingContext sc : d.setting()) settings.add(setting(sc));
             return new Item.Detector(new Name(quoted.value(), quoted.span()), quoted, List.copyOf(settings), span(d));
         }
+        if (ctx.labelDecl() != null) {
+            LabelDeclContext l = ctx.labelDecl();
+            List<Setting> settings = new ArrayList<>();
+            for (SettingContext sc : l.setting()) settings.add(setting(sc));
+            return new Item.Label(name(l.name), List.copyOf(settings), span(l));
+        }
         if (ctx.functionDecl() != null) {
             FunctionDeclContext f = ctx.functionDecl();
             List<Item.Param> params = new ArrayList<>();

@@ -16,6 +16,9 @@ public sealed interface Item {
     /** {@code detector "name" { words [...] | pattern "..."  class C }}. */
     record Detector(Name name, StringLit quoted, List<Setting> settings, Span span) implements Item {}
 
+    /** {@code label name { set_by operator|team  values [...] }}: a key label rules may read, and who may set it. */
+    record Label(Name name, List<Setting> settings, Span span) implements Item {}
+
     record Param(Name name, Name type, Expr defaultValue, Span span) {}
 
     /**

@@ -71,6 +71,8 @@ public final class Checker {
     private final Map<String, Item.Model> modelDecls = new LinkedHashMap<>();
     private final Map<String, Item.Detector> detectorDecls = new LinkedHashMap<>();
     private final Map<String, Item.Function> functionDecls = new LinkedHashMap<>();
+    private final Map<String, Item.Label> labelDecls = new LinkedHashMap<>();
+    private final Map<String, keyguard.policy.LabelSpec> labels = new LinkedHashMap<>();
     private final Map<String, Item.Template> templates = new LinkedHashMap<>();
     private final Map<String, Item.Policy> policyDecls = new LinkedHashMap<>();
     /** Several {@code tests} blocks may test one policy, e.g. from different files; they add up. */
@@ -81,10 +83,15 @@ public final class Checker {
     private final List<DetectorSpec> detectors = new ArrayList<>();
 
     private final FunctionScope functionScope;
+    private final keyguard.compiler.Trust trust;
+    /** Paths of the files a team owns; every other file is the operator's. */
+    private final Set<String> teamFiles;
 
-    private Checker(Diagnostics diagnostics, FunctionScope functionScope) {
+    private Checker(Diagnostics diagnostics, FunctionScope functionScope, keyguard.compiler.Trust trust, Set<String> teamFiles) {
         this.diagnostics = diagnostics;
         this.functionScope = functionScope;
+        this.trust = trust;
+        this.teamFiles = teamFiles;
     }
 
     /** Checks parsed files (in the order given, which should be by path) into a set, or null on errors. */
@@ -97,11 +104,21 @@ public final class Checker {
      * deployment and the other files of the policy directory (JavaScript sources by path).
      */
     public static PolicySet check(List<PolicyFile> files, String revision, Diagnostics diagnostics, FunctionScope functions) {
-        Checker c = new Checker(diagnostics, functions);
+        return check(files, revision, diagnostics, functions, keyguard.compiler.Trust.DEFAULT, Set.of());
+    }
+
+    /**
+     * As {@link #check(List, String, Diagnostics, FunctionScope)}, with what the operator
+     * trusts the repository with and the files that belong to teams (by path).
+     */
+    public static PolicySet check(List<PolicyFile> files, String revision, Diagnostics diagnostics, FunctionScope functions,
+                                  keyguard.compiler.Trust trust, Set<String> teamFiles) {
+        Checker c = new Checker(diagnostics, functions, trust, teamFiles);
         c.declare(files);
         c.checkProviders();
         c.checkModels();
         c.checkDetectors();
+        c.checkLabels();
         functions.declare(c.functionDecls.values(), diagnostics);
         c.checkTemplates();
         Map<String, Policy> policies = new LinkedHashMap<>();
@@ -116,7 +133,8 @@ public final class Checker {
             return null;
         }
         return new PolicySet(revision, Map.copyOf(c.providers), java.util.Collections.unmodifiableMap(c.models),
-                java.util.Collections.unmodifiableMap(policies), List.copyOf(tests), List.copyOf(c.detectors), functions.scripts());
+                java.util.Collections.unmodifiableMap(policies), List.copyOf(tests), List.copyOf(c.detectors), functions.scripts(),
+                java.util.Collections.unmodifiableMap(c.labels));
     }
 
     // ------------------------------------------------------------------ declarations
@@ -128,10 +146,18 @@ public final class Checker {
                     testDecls.add(t);
                     continue;
                 }
+                if (operatorOnly(item) && teamFiles.contains(f.source().path())) {
+                    diagnostics.add(Diagnostic.error(Code.KG0605, item.name().span(), kind(item) + " `" + item.name().text()
+                                    + "` is declared in a team's file")
+                            .label(kind(item) + "s are declared by the operator")
+                            .help("move it to `" + trust.operatorDir() + "/`, which the platform team owns"));
+                    continue;
+                }
                 Map<String, ? extends Item> table = switch (item) {
                     case Item.Provider p -> providerDecls;
                     case Item.Model m -> modelDecls;
                     case Item.Detector d -> detectorDecls;
+                    case Item.Label l -> labelDecls;
                     case Item.Function fn -> functionDecls;
                     case Item.Template t -> templates;
                     case Item.Policy p -> policyDecls;
@@ -153,6 +179,11 @@ public final class Checker {
         }
     }
 
+    /** Declarations that reach every policy, a credential or a trust decision: the operator's alone. */
+    private static boolean operatorOnly(Item item) {
+        return item instanceof Item.Provider || item instanceof Item.Model || item instanceof Item.Detector || item instanceof Item.Label;
+    }
+
     @SuppressWarnings("unchecked")
     private static <T extends Item> void put(Map<String, T> table, String name, Item item) {
         table.put(name, (T) item);
@@ -163,6 +194,7 @@ public final class Checker {
             case Item.Provider p -> "provider";
             case Item.Model m -> "model";
             case Item.Detector d -> "detector";
+            case Item.Label l -> "label";
             case Item.Function fn -> "function";
             case Item.Template t -> "template";
             case Item.Policy p -> "policy";
@@ -224,6 +256,12 @@ public final class Checker {
                     continue;
                 }
                 baseUrl = str.lit().value();
+                if (!trust.allowsBaseUrl(baseUrl)) {
+                    diagnostics.add(Diagnostic.error(Code.KG0607, url.value().span(), "base URL `" + baseUrl + "` is not allowed by the gateway's operator")
+                            .label("not an allowed prefix")
+                            .help("allowed: " + String.join(", ", trust.baseUrls()) + " (`keyguard serve --allow-base-url`)"));
+                    continue;
+                }
                 if (kind == null) kind = "openai";
             }
             if (kind == null || (!kind.equals("simulator") && baseUrl == null)) {
@@ -236,6 +274,15 @@ public final class Checker {
             if (cred != null) {
                 if (cred.value() instanceof Value.Call call && call.function().text().equals("env") && !call.arg().value().isBlank()) {
                     credentialEnv = call.arg().value();
+                    if (!trust.allowsCredential(credentialEnv)) {
+                        diagnostics.add(Diagnostic.error(Code.KG0606, call.arg().span(), "a credential may not name `" + credentialEnv + "`")
+                                .label(credentialEnv.startsWith("KEYGUARD_") && !credentialEnv.startsWith(keyguard.compiler.Trust.PROVIDER_PREFIX)
+                                        ? "one of the gateway's own variables" : "not an allowed variable")
+                                .help("credentials name " + String.join(", ", trust.credentialEnv())
+                                        + " (`keyguard serve --credential-env`), e.g. `env(\"" + keyguard.compiler.Trust.PROVIDER_PREFIX
+                                        + p.name().text().toUpperCase(java.util.Locale.ROOT) + "_KEY\")`"));
+                        continue;
+                    }
                 } else {
                     diagnostics.add(Diagnostic.error(Code.KG0602, cred.value().span(), "credentials are read from the environment, never written in a policy file")
                             .label(cred.value() instanceof Value.Str ? "a literal secret" : "expected `env(\"NAME\")`")
@@ -478,6 +525,54 @@ public final class Checker {
         }
     }
 
+    private static final Set<String> LABEL_SETTINGS = Set.of("set_by", "values");
+
+    /** {@code label env { set_by operator|team  values ["prod", ...] }}. */
+    private void checkLabels() {
+        for (Item.Label l : labelDecls.values()) {
+            Map<String, Setting> s = settings(l.settings(), LABEL_SETTINGS, "label");
+            String name = l.name().text();
+            if (!name.matches("[a-z][a-z0-9_]*") || Set.of("id", "name", "owner", "labels").contains(name)) {
+                labelError(l.name().span(), "invalid label name `" + name + "`", "lower-case letters, digits and `_`, not a key field (`id`, `name`, `owner`, `labels`)");
+                continue;
+            }
+            Setting setBy = s.get("set_by");
+            boolean team;
+            if (setBy == null) {
+                labelError(l.name().span(), "label `" + name + "` does not say who may set it", "add `set_by operator` (admins only) or `set_by team`");
+                continue;
+            } else if (setBy.value() instanceof Value.Word w && w.word().text().equals("operator")) {
+                team = false;
+            } else if (setBy.value() instanceof Value.Word w && w.word().text().equals("team")) {
+                team = true;
+            } else {
+                labelError(setBy.value().span(), "`set_by` is `operator` or `team`, not `" + setBy.value().span().text() + "`",
+                        "`operator`: only admins set it; `team`: team admins of the key's policy may too");
+                continue;
+            }
+            List<String> values = new ArrayList<>();
+            Setting vs = s.get("values");
+            if (vs != null) {
+                boolean ok = vs.value() instanceof Value.ListV lv && !lv.items().isEmpty();
+                if (ok) {
+                    for (Expr e : ((Value.ListV) vs.value()).items()) {
+                        if (e instanceof Expr.Str str && !str.lit().value().isEmpty()) values.add(str.lit().value());
+                        else ok = false;
+                    }
+                }
+                if (!ok) {
+                    labelError(vs.value().span(), "`values` must be a non-empty list of strings", "e.g. `values [\"prod\", \"staging\", \"dev\"]`");
+                    continue;
+                }
+            }
+            labels.put(name, new keyguard.policy.LabelSpec(name, team, values, l.span()));
+        }
+    }
+
+    private void labelError(Span span, String message, String help) {
+        diagnostics.add(Diagnostic.error(Code.KG0608, span, message).label("invalid label declaration").help(help));
+    }
+
     private DataClass dataClass(String word, Span span) {
         DataClass c = DataClass.parse(word);
         if (c == null) {
@@ -578,6 +673,9 @@ public final class Checker {
         long defaultMaxTokens;
         Span defaultMaxTokensSpan;
         boolean allowOnFunctionError;
+        boolean allowUnscannable;
+        Span unscannableSpan;
+        String unscannableOrigin;
         String defaultMaxTokensOrigin;
         final Map<String, ForbidRule> forbids = new LinkedHashMap<>();
         /** Ids defined by the body being checked now, to tell "defined twice" from "inherited". */
@@ -623,7 +721,8 @@ public final class Checker {
         return new Policy(p.name().text(), templateName, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.tags)),
                 List.copyOf(draft.models), allowed, List.copyOf(rates), List.copyOf(concurrency), List.copyOf(budgets),
                 draft.data == null ? DataRule.UNRESTRICTED : draft.data, List.copyOf(forbids),
-                draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost, draft.defaultMaxTokens, draft.allowOnFunctionError);
+                draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost, draft.defaultMaxTokens, draft.allowOnFunctionError,
+                draft.allowUnscannable);
     }
 
     private Map<String, Ir.Const> arguments(Item.Policy p, Item.Template t) {
@@ -690,7 +789,7 @@ public final class Checker {
                 case Statement.Data dt -> data(dt, params, d, origin);
                 case Statement.Zone z -> zone(z, d);
                 case Statement.Default df -> defaultSetting(df, params, d, origin);
-                case Statement.On o -> onStatement(o, d);
+                case Statement.On o -> onStatement(o, d, origin);
                 case Statement.Forbid f -> forbid(f, params, d, origin);
             }
         }
@@ -1056,21 +1155,48 @@ public final class Checker {
         }
     }
 
-    /** {@code default max_tokens N}, the only default so far; inherited and overridden like a limit. */
-    /** {@code on error deny|allow}. */
-    private void onStatement(Statement.On o, Draft d) {
-        if (!o.event().text().equals("error")) {
-            diagnostics.add(Diagnostic.error(Code.KG0804, o.event().span(), "unknown event `" + o.event().text() + "`")
-                    .label("the only event is `error`")
-                    .help("write `on error deny` or `on error allow`"));
+    /**
+     * {@code on error deny|allow} (what a rule does when its function fails) and
+     * {@code on unscannable deny|allow} (whether content the gateway cannot read counts as
+     * {@code restricted}); the second is inherited and overridden like a data rule.
+     */
+    private void onStatement(Statement.On o, Draft d, String origin) {
+        String event = o.event().text();
+        if (!event.equals("error") && !event.equals("unscannable")) {
+            diagnostics.add(Diagnostic.error(Code.KG0804, o.event().span(), "unknown event `" + event + "`")
+                    .label("the events are `error` and `unscannable`")
+                    .help(Suggestions.didYouMean(event, List.of("error", "unscannable"), "write `on error deny|allow` or `on unscannable deny|allow`")));
             return;
         }
+        boolean allow;
         switch (o.action().text()) {
-            case "deny" -> d.allowOnFunctionError = false;
-            case "allow" -> d.allowOnFunctionError = true;
-            default -> diagnostics.add(Diagnostic.error(Code.KG0804, o.action().span(), "`on error` takes `deny` or `allow`, not `" + o.action().text() + "`")
-                    .label("unknown action")
-                    .help(Suggestions.didYouMean(o.action().text(), List.of("deny", "allow"), "`deny` makes the rule fire, `allow` makes it not fire")));
+            case "deny" -> allow = false;
+            case "allow" -> allow = true;
+            default -> {
+                diagnostics.add(Diagnostic.error(Code.KG0804, o.action().span(), "`on " + event + "` takes `deny` or `allow`, not `" + o.action().text() + "`")
+                        .label("unknown action")
+                        .help(Suggestions.didYouMean(o.action().text(), List.of("deny", "allow"), event.equals("error")
+                                ? "`deny` makes the rule fire, `allow` makes it not fire"
+                                : "`deny` treats unscannable content as `restricted`, `allow` forwards it unscanned")));
+                return;
+            }
+        }
+        if (event.equals("error")) {
+            d.allowOnFunctionError = allow;
+            return;
+        }
+        String id = "on.unscannable";
+        if (inheritance(id, o.override(), d.unscannableSpan, d.unscannableOrigin, o.span(), d, "on unscannable",
+                d.unscannableSpan == null ? "" : "inherited as `" + (d.allowUnscannable ? "allow" : "deny") + "` from `" + d.unscannableOrigin + "`")) {
+            if (d.unscannableSpan != null && allow && !d.allowUnscannable) {
+                diagnostics.add(Diagnostic.warning(Code.KG0314, o.action().span(), "override lets unscannable content through")
+                        .label("the template denies it")
+                        .help("intended? images and documents then reach models without a scan"));
+            }
+            d.allowUnscannable = allow;
+            d.unscannableSpan = o.span();
+            d.unscannableOrigin = origin;
+            d.local.add(id);
         }
     }
 
@@ -1133,7 +1259,7 @@ public final class Checker {
                     .help("add `@id(\"short-stable-name\")` on the line above"));
             return;
         }
-        ExprChecker ec = new ExprChecker(diagnostics, params, functionScope);
+        ExprChecker ec = new ExprChecker(diagnostics, params, functionScope).labels(labels);
         Ir when = ec.condition(f.when());
         Ir unless = f.unless() == null ? null : ec.condition(f.unless());
         ReasonTemplate reason = reasonAnn == null ? ReasonTemplate.EMPTY : reason(reasonAnn, params);
@@ -1186,7 +1312,7 @@ public final class Checker {
                     offset += seg.length() + 1;
                 }
                 Span pathSpan = new Span(a.value().span().file(), segments.get(0).span().start(), offset - 1);
-                Ir ir = new ExprChecker(diagnostics, params, functionScope).check(new Expr.Path(List.copyOf(segments), pathSpan));
+                Ir ir = new ExprChecker(diagnostics, params, functionScope).labels(labels).check(new Expr.Path(List.copyOf(segments), pathSpan));
                 if (ir == null) return null;
                 if (ir.type() == Type.MAP) return reasonError(pathSpan, "`{" + path + "}` is a map; interpolate one entry");
                 if (!text.isEmpty()) parts.add(text.toString());

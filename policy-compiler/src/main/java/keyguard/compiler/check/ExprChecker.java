@@ -39,11 +39,30 @@ final class ExprChecker {
     boolean usedParameter;
 
     private final FunctionScope functions;
+    /** The declared key labels; when set, reading any other label is an error (KG0411). */
+    private Map<String, keyguard.policy.LabelSpec> labels;
 
     ExprChecker(Diagnostics diagnostics, Map<String, Ir.Const> params, FunctionScope functions) {
         this.diagnostics = diagnostics;
         this.params = params;
         this.functions = functions;
+    }
+
+    /** Checks that every key label read is declared (conditions and reasons, where rules trust labels). */
+    ExprChecker labels(Map<String, keyguard.policy.LabelSpec> declared) {
+        this.labels = declared;
+        return this;
+    }
+
+    /** The lookup of label {@code name}, or null after KG0411 when it is not declared. */
+    private Ir label(String name, Span span) {
+        if (labels != null && !labels.containsKey(name)) {
+            return error(Diagnostic.error(Code.KG0411, span, "label `" + name + "` is not declared")
+                    .label("rules may only read declared labels")
+                    .help(Suggestions.didYouMean(name, labels.keySet(), "declare it in the operator's folder: `label " + name
+                            + " { set_by operator }` (or `set_by team` if team admins may set it)")));
+        }
+        return new Ir.Lookup(new Ir.Read(Field.KEY_LABELS), new Ir.Const(Type.STRING, name));
     }
 
     Ir check(Expr e) {
@@ -307,7 +326,8 @@ final class ExprChecker {
         if (f != null) {
             base = new Ir.Read(f);
         } else if (first.equals("key") && !KEY_FIELDS.contains(field)) {
-            base = new Ir.Lookup(new Ir.Read(Field.KEY_LABELS), new Ir.Const(Type.STRING, field));
+            base = label(field, seg.get(1).span());
+            if (base == null) return null;
         } else {
             List<String> fields = new ArrayList<>();
             for (Field candidate : Field.values()) if (candidate.root().equals(first)) fields.add(candidate.leaf());
@@ -317,6 +337,7 @@ final class ExprChecker {
         }
         if (seg.size() == 2) return base;
         if (base.type() == Type.MAP && seg.size() == 3) {
+            if (f == Field.KEY_LABELS) return label(seg.get(2).text(), seg.get(2).span());
             return new Ir.Lookup(base, new Ir.Const(Type.STRING, seg.get(2).text()));
         }
         return error(Diagnostic.error(Code.KG0107, seg.get(2).span(), "`" + first + "." + field + "` has no field `" + seg.get(2).text() + "`")
@@ -334,6 +355,14 @@ final class ExprChecker {
         }
         if (key.type() != Type.STRING) {
             return error(Diagnostic.error(Code.KG0410, ix.index().span(), "map keys are strings, not " + article(key.type())).label("not a string"));
+        }
+        if (target instanceof Ir.Read r && r.field() == Field.KEY_LABELS && labels != null) {
+            if (!(key instanceof Ir.Const c)) {
+                return error(Diagnostic.error(Code.KG0411, ix.index().span(), "labels are read by name")
+                        .label("not a constant")
+                        .help("write `key.labels[\"env\"]` or `key.env`: a rule may only trust declared labels"));
+            }
+            return label((String) c.value(), ix.index().span());
         }
         return new Ir.Lookup(target, key);
     }

@@ -32,7 +32,7 @@ final class TestChecker {
     static final Instant DEFAULT_AT = Instant.parse("2026-01-05T12:00:00Z");
     private static final List<String> SECTIONS = List.of("request", "key", "usage");
     private static final List<String> REQUEST_FIELDS = List.of("model", "estimated_tokens", "max_tokens", "stream", "classification",
-            "tags", "metadata");
+            "unscannable", "tags", "metadata");
 
     private final Diagnostics diagnostics;
     private final Map<String, ModelInfo> models;
@@ -169,7 +169,7 @@ final class TestChecker {
                     }
                 }
                 case "estimated_tokens", "max_tokens" -> value = e.value() instanceof Expr.Int i && i.value() >= 0 ? i.value() : null;
-                case "stream" -> value = e.value() instanceof Expr.Bool b ? b.value() : null;
+                case "stream", "unscannable" -> value = e.value() instanceof Expr.Bool b ? b.value() : null;
                 case "classification" -> value = e.value() instanceof Expr.Path p && p.segments().size() == 1
                         ? DataClass.parse(p.dotted()) : null;
                 case "tags", "metadata" -> {
@@ -192,7 +192,7 @@ final class TestChecker {
             if (value == null) {
                 return invalid(e, switch (field) {
                     case "model" -> "a model name in quotes";
-                    case "stream" -> "`true` or `false`";
+                    case "stream", "unscannable" -> "`true` or `false`";
                     case "classification" -> "a data class: `public`, `internal`, `confidential` or `restricted`";
                     default -> "a whole number, zero or more";
                 });

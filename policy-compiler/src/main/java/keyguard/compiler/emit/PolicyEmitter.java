@@ -249,7 +249,8 @@ public final class PolicyEmitter {
         code.getstatic(CD_DATA_ACTION, "NONE", CD_DATA_ACTION);
         code.astore(action);
         code.aload(in);
-        code.invokevirtual(CD_INPUT, "classificationOrdinal", MethodTypeDesc.of(CD_int));
+        code.loadConstant(policy.allowUnscannable() ? 1 : 0);
+        code.invokevirtual(CD_INPUT, "dataClassOrdinal", MethodTypeDesc.of(CD_int, CD_boolean));
         code.istore(found);
         Label dataOk = code.newLabel();
         code.iload(found);
@@ -265,6 +266,11 @@ public final class PolicyEmitter {
         Label dataDeny = code.newLabel();
         switch (policy.data().action()) {
             case REDACT -> {
+                if (!policy.allowUnscannable()) { // what cannot be read cannot be redacted
+                    code.aload(in);
+                    code.invokevirtual(CD_INPUT, "unscannable", MethodTypeDesc.of(CD_boolean));
+                    code.ifne(dataDeny);
+                }
                 code.getstatic(CD_DATA_ACTION, "REDACT", CD_DATA_ACTION);
                 code.astore(action);
                 code.goto_(dataOk);
@@ -285,8 +291,9 @@ public final class PolicyEmitter {
         code.labelBinding(dataDeny);
         loadConstant(code, policy, CD_POLICY);
         code.aload(model);
+        code.aload(in);
         code.iload(found);
-        code.invokestatic(CD_DECISIONS, "dataDenied", MethodTypeDesc.of(CD_DECISION, CD_POLICY, CD_MODEL, CD_int));
+        code.invokestatic(CD_DECISIONS, "dataDenied", MethodTypeDesc.of(CD_DECISION, CD_POLICY, CD_MODEL, CD_INPUT, CD_int));
         code.areturn();
         code.labelBinding(dataOk);
 
@@ -728,6 +735,7 @@ public final class PolicyEmitter {
                 case REQUEST_MAX_TOKENS -> input("maxTokens", CD_long);
                 case REQUEST_STREAM -> input("stream", CD_boolean);
                 case REQUEST_CLASSIFICATION -> input("classificationOrdinal", CD_int);
+                case REQUEST_UNSCANNABLE -> input("unscannable", CD_boolean);
                 case REQUEST_TAGS -> input("requestTags", CD_Map);
                 case REQUEST_METADATA -> input("metadata", CD_Map);
                 case KEY_ID -> input("keyId", CD_String);

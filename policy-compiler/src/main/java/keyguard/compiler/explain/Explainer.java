@@ -78,20 +78,23 @@ public final class Explainer {
         out.add(new Check("models", model.name(), allowed ? Status.PASS : Status.FAIL,
                 (allowed ? "listed in" : "not in") + " models allow " + p.allowedModels() + (allowed ? "" : decided(decision, DecisionKind.MODEL_NOT_ALLOWED))));
 
-        DataClass found = in.classification();
+        boolean unscanned = in.unscannable() && !p.allowUnscannable();
+        DataClass found = DataClass.values()[in.dataClassOrdinal(p.allowUnscannable())];
+        String foundWord = found.word() + (unscanned ? " (unscannable content, `on unscannable deny`)"
+                : in.unscannable() ? " (unscannable content allowed by `on unscannable allow`)" : "");
         DataClass ceiling = DataClass.min(p.data().max(), model.maxClass());
         ModelInfo routed = model;
         if (found.compareTo(ceiling) <= 0) {
-            out.add(new Check("data", found.word(), Status.PASS, "<= " + ceiling.word() + " (policy " + p.data().max().word() + ", model " + model.maxClass().word() + ")"));
+            out.add(new Check("data", foundWord, Status.PASS, "<= " + ceiling.word() + " (policy " + p.data().max().word() + ", model " + model.maxClass().word() + ")"));
         } else {
             String action = switch (p.data().action()) {
                 case REROUTE -> found.compareTo(p.data().reroute().maxClass()) <= 0 ? "reroute to `" + p.data().reroute().name() + "`"
                         : "deny (reroute target `" + p.data().reroute().name() + "` takes at most " + p.data().reroute().maxClass().word() + ")";
-                case REDACT -> "redact";
+                case REDACT -> unscanned ? "deny (unscannable content cannot be redacted)" : "redact";
                 default -> "deny";
             };
             if (action.startsWith("reroute")) routed = p.data().reroute();
-            out.add(new Check("data", found.word(), action.startsWith("deny") ? Status.FAIL : Status.WARN,
+            out.add(new Check("data", foundWord, action.startsWith("deny") ? Status.FAIL : Status.WARN,
                     "> " + ceiling.word() + " (policy " + p.data().max().word() + ", model " + model.maxClass().word() + "): " + action
                             + decided(decision, DecisionKind.DATA_CLASS)));
         }

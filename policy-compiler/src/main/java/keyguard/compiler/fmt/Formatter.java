@@ -132,6 +132,10 @@ public final class Formatter {
                 text("detector " + d.quoted().span().text() + " {");
                 settings(d.settings(), List.of(), d.span());
             }
+            case Item.Label l -> {
+                text("label " + l.name().text() + " {");
+                settings(l.settings(), List.of(), l.span());
+            }
             case Item.Function f -> {
                 StringBuilder sb = new StringBuilder("function " + f.language().text() + " " + f.name().text() + "(");
                 for (int i = 0; i < f.params().size(); i++) {

@@ -27,7 +27,9 @@ import keyguard.policy.ir.IrInterpreter;
  *   <li>an unknown model is denied;</li>
  *   <li>every {@code forbid} rule is evaluated (order never matters) and any that fires denies;</li>
  *   <li>a model not in {@code models allow} is denied;</li>
- *   <li>a prompt above min(policy clearance, model ceiling) is denied, redacted or rerouted;</li>
+ *   <li>a prompt above min(policy clearance, model ceiling) is denied, redacted or rerouted
+ *       (content the gateway cannot scan counts as {@code restricted} unless the policy says
+ *       {@code on unscannable allow}, and cannot be redacted);</li>
  *   <li>rate limits, then concurrency limits, then hard budgets throttle, each sorted by id;</li>
  *   <li>otherwise allow, with soft-budget warnings.</li>
  * </ol>
@@ -62,19 +64,24 @@ public final class InterpretedPolicy implements PolicyEvaluator {
 
         ModelInfo routed = model;
         DataAction action = DataAction.NONE;
-        DataClass found = in.classification();
+        // Unscannable content counts as the highest class unless the policy allows it.
+        boolean unscanned = in.unscannable() && !p.allowUnscannable();
+        DataClass found = unscanned ? DataClass.RESTRICTED : in.classification();
         DataClass ceiling = DataClass.min(p.data().max(), model.maxClass());
         if (found.compareTo(ceiling) > 0) {
             switch (p.data().action()) {
-                case REDACT -> action = DataAction.REDACT;
+                case REDACT -> {
+                    if (unscanned) return Decisions.dataDenied(p, model, in, found.ordinal()); // an image cannot be redacted
+                    action = DataAction.REDACT;
+                }
                 case REROUTE -> {
                     ModelInfo target = p.data().reroute();
-                    if (found.compareTo(target.maxClass()) > 0) return Decisions.dataDenied(p, model, found, ceiling);
+                    if (found.compareTo(target.maxClass()) > 0) return Decisions.dataDenied(p, model, in, found.ordinal());
                     routed = target;
                     action = DataAction.REROUTE;
                 }
                 default -> {
-                    return Decisions.dataDenied(p, model, found, ceiling);
+                    return Decisions.dataDenied(p, model, in, found.ordinal());
                 }
             }
         }

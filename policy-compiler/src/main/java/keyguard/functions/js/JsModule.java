@@ -19,11 +19,21 @@ import org.graalvm.polyglot.Source;
 import org.graalvm.polyglot.Value;
 
 /**
- * The JavaScript functions of one policy revision. Each source file is parsed once into a
- * {@link Source} that the shared engine caches; each thread that calls a function gets its
- * own sandboxed {@link Context} (GraalJS contexts are single-threaded), created on first
- * use by evaluating the files. {@link #close()} cancels and frees every context of the
- * revision; the policy loader calls it once a newer revision has taken over.
+ * The JavaScript functions of one policy revision.
+ *
+ * <h2>Isolation</h2>
+ * Each file runs in a context of its own, so that no file can see, call or replace another
+ * file's functions (two teams' files share nothing). And no call can leave state for the
+ * next one: a file is compiled once as a factory, {@code (function () { "use strict"; <file>;
+ * return {functions}; })}, and every call runs the factory afresh, so top-level variables
+ * and closures start from the file's text each time; the context's global object and every
+ * built-in constructor and prototype are frozen, so a call cannot park state there either
+ * (assigning to them throws, in strict mode). A function therefore answers from its
+ * arguments alone.
+ *
+ * <p>GraalJS contexts are single-threaded: each thread that calls gets its own set (one
+ * context per file), created on first use. {@link #close()} cancels and frees every context
+ * of the revision; the policy loader calls it once a newer revision has taken over.
  */
 public final class JsModule implements AutoCloseable {
     /** One declared function: its name in the policy language, in the JS file, and its types. */
@@ -32,21 +42,59 @@ public final class JsModule implements AutoCloseable {
     /** A declaration the files do not satisfy, with the reason. */
     public record Problem(Declaration declaration, String message) {}
 
+    /** Freezes what every function could otherwise share between calls: the global object, built-ins and their prototypes. */
+    private static final Source FREEZE = Source.create("js", """
+            (function () {
+              "use strict";
+              for (const name of Object.getOwnPropertyNames(globalThis)) {
+                const v = globalThis[name];
+                if (v !== null && (typeof v === "object" || typeof v === "function")) {
+                  Object.freeze(v);
+                  if (typeof v === "function" && v.prototype) Object.freeze(v.prototype);
+                }
+              }
+              Object.freeze(Object.getPrototypeOf(function* () {}));
+              Object.freeze(Object.getPrototypeOf(async function () {}));
+              Object.freeze(globalThis);
+            })();
+            """);
+
     private final JsEngine engine;
     private final List<Declaration> declarations;
-    private final List<Source> sources;
+    /** The files in a fixed order, and per declaration the index of its file. */
+    private final List<String> files;
+    private final int[] fileOf;
+    private final List<Source> factories;
     private final List<FunctionRef> refs = new ArrayList<>();
     private final ThreadLocal<Slot> slot = new ThreadLocal<>();
     private final Set<Slot> slots = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
-    private JsModule(JsEngine engine, Map<String, String> files, List<Declaration> declarations) {
+    private JsModule(JsEngine engine, Map<String, String> sources, List<Declaration> declarations) {
         this.engine = engine;
         this.declarations = List.copyOf(declarations);
-        List<Source> s = new ArrayList<>();
-        for (Map.Entry<String, String> f : files.entrySet()) s.add(Source.newBuilder("js", f.getValue(), f.getKey()).cached(true).buildLiteral());
-        this.sources = List.copyOf(s);
+        this.files = List.copyOf(sources.keySet());
+        this.fileOf = new int[declarations.size()];
+        List<Source> f = new ArrayList<>();
+        for (String file : files) {
+            StringBuilder exports = new StringBuilder();
+            for (int i = 0; i < declarations.size(); i++) {
+                Declaration d = declarations.get(i);
+                if (!d.file().equals(file)) continue;
+                fileOf[i] = f.size();
+                exports.append(exports.isEmpty() ? "" : ", ").append(quote(d.name())).append(": typeof ").append(d.name())
+                        .append(" === \"function\" ? ").append(d.name()).append(" : undefined");
+            }
+            // The file's first line stays line 1, so errors keep pointing at the right place.
+            String text = "(function () { \"use strict\"; " + sources.get(file) + "\n;return {" + exports + "};\n})";
+            f.add(Source.newBuilder("js", text, file).cached(true).buildLiteral());
+        }
+        this.factories = List.copyOf(f);
         for (int i = 0; i < declarations.size(); i++) refs.add(ref(i));
+    }
+
+    private static String quote(String name) {
+        return "\"" + name + "\"";
     }
 
     /**
@@ -68,7 +116,18 @@ public final class JsModule implements AutoCloseable {
         }
         for (int i = 0; i < declarations.size(); i++) {
             Declaration d = declarations.get(i);
-            Value fn = s.functions[i];
+            Value fn;
+            s.seq++; // the file's top level runs here: timed like a call
+            try {
+                fn = s.function(m, i);
+            } catch (PolyglotException e) {
+                problems.add(new Problem(d, s.failure(d.name(), e, "could not load its file: ").getMessage()
+                        .replace("function `" + d.name() + "` ", "")));
+                if (s.discarded) break;
+                continue;
+            } finally {
+                s.seq++;
+            }
             if (fn == null || !fn.canExecute()) {
                 problems.add(new Problem(d, d.file() + " does not define a function `" + d.name() + "`"
                         + " (declare it at the top level: `function " + d.name() + "(...) { ... }`)"));
@@ -120,8 +179,8 @@ public final class JsModule implements AutoCloseable {
         Slot s = slot(d.name());
         s.seq++;
         try {
-            s.context.resetLimits();
-            return convert(d, s.functions[index].execute(args));
+            Value fn = s.function(this, index);
+            return convert(d, fn.execute(args));
         } catch (PolyglotException e) {
             throw s.failure(d.name(), e, "");
         } catch (IllegalStateException e) { // the context was cancelled between calls
@@ -153,21 +212,24 @@ public final class JsModule implements AutoCloseable {
         Slot s = slot.get();
         if (s != null && !s.discarded) return s;
         if (closed) throw new FunctionFailure(caller, Kind.UNAVAILABLE, "belongs to a policy revision that was replaced");
+        // Creating the contexts (freezing the built-ins, parsing the files) runs no code of
+        // the files, so it is not a call the watchdog times: the files' own top level runs
+        // inside each call, under the call's limits.
         s = new Slot(Thread.currentThread());
-        s.seq++;
         engine.register(s);
         try {
-            s.context = engine.newContext();
-            for (Source src : sources) s.context.eval(src);
-            Value bindings = s.context.getBindings("js");
-            s.functions = new Value[declarations.size()];
-            for (int i = 0; i < declarations.size(); i++) s.functions[i] = bindings.getMember(declarations.get(i).name());
+            s.contexts = new Context[factories.size()];
+            s.factories = new Value[factories.size()];
+            for (int f = 0; f < factories.size(); f++) {
+                Context c = engine.newContext();
+                s.contexts[f] = c;
+                c.eval(FREEZE);
+                s.factories[f] = c.eval(factories.get(f));
+            }
         } catch (PolyglotException e) {
             FunctionFailure f = s.failure(caller, e, "could not load its file: ");
             s.discard();
             throw f;
-        } finally {
-            s.seq++;
         }
         slots.add(s);
         slot.set(s);
@@ -175,11 +237,12 @@ public final class JsModule implements AutoCloseable {
         return s;
     }
 
-    /** One thread's context. {@code seq} is odd while a call runs; the watchdog reads it. */
+    /** One thread's contexts, one per file. {@code seq} is odd while a call runs; the watchdog reads it. */
     final class Slot {
         final Thread thread;
-        Context context;
-        Value[] functions;
+        Context[] contexts;
+        /** Per file, the compiled factory that returns its functions with fresh state. */
+        Value[] factories;
         volatile long seq;
         volatile Kind cancelledFor;
         volatile boolean discarded;
@@ -189,22 +252,34 @@ public final class JsModule implements AutoCloseable {
 
         Slot(Thread thread) { this.thread = thread; }
 
+        /** Function {@code index} with fresh state: its file's factory run anew (limits reset first). */
+        Value function(JsModule m, int index) {
+            int f = m.fileOf[index];
+            contexts[f].resetLimits();
+            return factories[f].execute().getMember(m.declarations.get(index).name());
+        }
+
         /** From the watchdog: cancel the call {@code seq} if it is still the one running. */
         void cancel(long seq, Kind why) {
             if (this.seq != seq || discarded) return;
             cancelledFor = why;
             discarded = true;
             engine.unregister(this);
-            Context c = context;
-            if (c != null) c.close(true);
+            closeAll();
         }
 
         void discard() {
             discarded = true;
             engine.unregister(this);
             slots.remove(this);
-            Context c = context;
-            if (c != null) {
+            closeAll();
+        }
+
+        private void closeAll() {
+            Context[] cs = contexts;
+            if (cs == null) return;
+            for (Context c : cs) {
+                if (c == null) continue;
                 try {
                     c.close(true);
                 } catch (RuntimeException ignored) {

@@ -7,6 +7,7 @@ public enum Field {
     REQUEST_MAX_TOKENS("request.max_tokens", Type.INT),
     REQUEST_STREAM("request.stream", Type.BOOL),
     REQUEST_CLASSIFICATION("request.classification", Type.CLASS),
+    REQUEST_UNSCANNABLE("request.unscannable", Type.BOOL),
     REQUEST_TAGS("request.tags", Type.MAP),
     REQUEST_METADATA("request.metadata", Type.MAP),
     KEY_ID("key.id", Type.STRING),

@@ -57,6 +57,7 @@ public final class IrInterpreter {
             case REQUEST_MAX_TOKENS -> in.maxTokens();
             case REQUEST_STREAM -> in.stream();
             case REQUEST_CLASSIFICATION -> in.classificationOrdinal();
+            case REQUEST_UNSCANNABLE -> in.unscannable();
             case REQUEST_TAGS -> in.requestTags();
             case REQUEST_METADATA -> in.metadata();
             case KEY_ID -> in.keyId();

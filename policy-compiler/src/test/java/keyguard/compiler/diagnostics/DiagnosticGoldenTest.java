@@ -14,6 +14,7 @@ import java.util.stream.Stream;
 import keyguard.compiler.Golden;
 import keyguard.compiler.PolicyCompiler;
 import keyguard.compiler.Repo;
+import keyguard.compiler.Trust;
 import keyguard.lang.diag.Diagnostic;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -37,10 +38,21 @@ class DiagnosticGoldenTest {
         }
     }
 
+    /**
+     * Compiles a case. Optional files of the case folder: {@code team} (input.kgp is a
+     * team's file, not the operator's), {@code refused.txt} (paths the directory reader
+     * refused), {@code allowed-base-urls.txt} (the operator's base-URL allow-list).
+     */
     static PolicyCompiler.Result compile(Path caseDir) throws IOException {
-        return PolicyCompiler.compile(List.of(
-                new PolicyCompiler.Source("input.kgp", Files.readAllBytes(caseDir.resolve("input.kgp"))),
-                new PolicyCompiler.Source("prelude.kgp", Files.readAllBytes(casesDir().resolve("prelude.kgp")))));
+        PolicyCompiler.Owner owner = Files.exists(caseDir.resolve("team")) ? PolicyCompiler.Owner.TEAM : PolicyCompiler.Owner.OPERATOR;
+        List<String> refused = Files.exists(caseDir.resolve("refused.txt")) ? Files.readAllLines(caseDir.resolve("refused.txt")) : List.of();
+        Trust trust = Files.exists(caseDir.resolve("allowed-base-urls.txt"))
+                ? Trust.DEFAULT.withBaseUrls(Files.readAllLines(caseDir.resolve("allowed-base-urls.txt"))) : Trust.DEFAULT;
+        List<PolicyCompiler.Source> sources = List.of(
+                new PolicyCompiler.Source("input.kgp", Files.readAllBytes(caseDir.resolve("input.kgp")), owner),
+                new PolicyCompiler.Source("prelude.kgp", Files.readAllBytes(casesDir().resolve("prelude.kgp"))));
+        return PolicyCompiler.compile(new PolicyCompiler.Sources(sources, refused), PolicyCompiler.revision(sources),
+                keyguard.functions.FunctionLibrary.NONE, trust);
     }
 
     @TestFactory
