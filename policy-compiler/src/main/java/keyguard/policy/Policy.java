@@ -29,6 +29,13 @@ public record Policy(String name, String template, Map<String, String> tags, Lis
                      List<BudgetSpec> budgets, DataRule data, List<ForbidRule> forbids, ZoneId zone, Span span,
                      long costBound, long defaultMaxTokens, boolean allowOnFunctionError, boolean allowUnscannable) {
 
+    /**
+     * The requests in flight a key may hold when its policy sets no {@code limit concurrent
+     * N by key}: every policy has a per-key cap, so that one key cannot take all of a
+     * gateway's capacity.
+     */
+    public static final long DEFAULT_KEY_CONCURRENCY = 64;
+
     public boolean allows(ModelInfo model) {
         return model.index() < allowedByIndex.length && allowedByIndex[model.index()];
     }

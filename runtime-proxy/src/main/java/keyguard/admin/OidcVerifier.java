@@ -77,11 +77,21 @@ public final class OidcVerifier {
         return new AdminPrincipal(claims.getSubject(), admin, auditor, Set.copyOf(policies));
     }
 
+    /** After a failed discovery, no new attempt before this (System.nanoTime); the wait doubles up to a minute. */
+    private volatile long retryAt;
+    private long backoffNanos = MIN_BACKOFF;
+    private static final long MIN_BACKOFF = 1_000_000_000L;
+    private static final long MAX_BACKOFF = 60_000_000_000L;
+
     private DefaultJWTProcessor<SecurityContext> processor() throws Rejected {
         DefaultJWTProcessor<SecurityContext> p = processor;
         if (p != null) return p;
+        long wait = retryAt - System.nanoTime();
+        if (wait > 0) throw new Rejected(503, "the identity provider's keys could not be loaded; retrying in " + (wait / 1_000_000_000L + 1) + " s");
         synchronized (this) {
             if (processor != null) return processor;
+            wait = retryAt - System.nanoTime();
+            if (wait > 0) throw new Rejected(503, "the identity provider's keys could not be loaded; retrying in " + (wait / 1_000_000_000L + 1) + " s");
             try {
                 String jwks = config.jwksUri() != null ? config.jwksUri() : discoverJwks();
                 JWKSource<SecurityContext> keys = JWKSourceBuilder.create(URI.create(jwks).toURL()).retrying(true).build();
@@ -90,8 +100,12 @@ public final class OidcVerifier {
                 p.setJWTClaimsSetVerifier(new DefaultJWTClaimsVerifier<>(Set.of(config.audience()),
                         new JWTClaimsSet.Builder().issuer(config.issuer()).build(), Set.of("sub", "exp", "iat"), null));
                 processor = p;
+                backoffNanos = MIN_BACKOFF;
                 return p;
             } catch (Exception e) {
+                // Back off: a down identity provider must not be asked again by every admin request.
+                retryAt = System.nanoTime() + backoffNanos;
+                backoffNanos = Math.min(MAX_BACKOFF, backoffNanos * 2);
                 throw new Rejected(503, "the identity provider's keys could not be loaded: " + e.getMessage());
             }
         }

@@ -89,10 +89,11 @@ public final class Gateway implements AutoCloseable {
             Enforcer counters = enforcer;
             Metrics metrics = new Metrics(current::current, current::failures, counters::inFlight);
             AccessLog log = new AccessLog(audit, metrics, cfg.auditFailOpen());
+            keyguard.proxy.CallerTimeouts callerTimeouts = cfg.connections().caller();
             Map<String, HttpHandler> routes = Map.of(
-                    Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
-                    Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
-                    Endpoint.MESSAGES.path(), new InferenceHandler(Endpoint.MESSAGES, auth, current::current, cfg.maxBodyBytes(), enforcer, log),
+                    Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),
+                    Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),
+                    Endpoint.MESSAGES.path(), new InferenceHandler(Endpoint.MESSAGES, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),
                     "/v1/models", new ModelsHandler(auth, current::current),
                     "/healthz", ex -> Responses.json(ex, 200, "{\"status\":\"ok\"}"));
             HttpHandler router = exchange -> {
@@ -109,12 +110,11 @@ public final class Gateway implements AutoCloseable {
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, InferenceHandler.drainLimit(cfg.maxBodyBytes()))
                     .setServerOption(UndertowOptions.ALWAYS_SET_KEEP_ALIVE, true)
                     // A caller's slowness is bounded (slowloris): the request head must arrive within
-                    // requestHeaders, each part of the body within bodyRead, each part of the response
-                    // must be taken within responseWrite, and an idle keep-alive connection is closed.
+                    // requestHeaders and an idle keep-alive connection is closed here; slow bodies and
+                    // stuck writes are cut by the request path (CallerTimeouts), never by XNIO's
+                    // READ_TIMEOUT/WRITE_TIMEOUT, whose write timeout would cut a silent stream.
                     .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, millis(conn.requestHeaders()))
                     .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(conn.keepAliveIdle()))
-                    .setSocketOption(org.xnio.Options.READ_TIMEOUT, millis(conn.bodyRead()))
-                    .setSocketOption(org.xnio.Options.WRITE_TIMEOUT, millis(conn.responseWrite()))
                     .setServerOption(UndertowOptions.MAX_HEADER_SIZE, 64 * 1024)
                     .setServerOption(UndertowOptions.MAX_HEADERS, 100)
                     // Beyond the cap, the listener stops accepting until a tenth of them closed.
@@ -130,8 +130,8 @@ public final class Gateway implements AutoCloseable {
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 1L << 20)
                     .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, millis(conn.requestHeaders()))
                     .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(conn.keepAliveIdle()))
+                    // Admin bodies are read blocking on a worker: XNIO's read timeout bounds that wait.
                     .setSocketOption(org.xnio.Options.READ_TIMEOUT, millis(conn.bodyRead()))
-                    .setSocketOption(org.xnio.Options.WRITE_TIMEOUT, millis(conn.responseWrite()))
                     .setHandler(new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock()))
                     .build();
             dataServer.start();

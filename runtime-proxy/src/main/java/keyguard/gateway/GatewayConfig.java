@@ -44,16 +44,23 @@ public record GatewayConfig(Path policies, Path data, String host, int port, Str
     }
 
     /**
-     * What a caller's connection may cost: the time to send the request head, to send each
-     * part of the body, to take each part of the response, to come back on an idle
-     * keep-alive connection, and how many connections are open at once (beyond it, new
-     * connections wait in the kernel's accept queue). A stream whose upstream is silent
-     * (a model thinking) is not affected: these count the caller's own slowness.
+     * What a caller's connection may cost: the time to send the request head, the longest
+     * pause while sending the body (and five times that for the whole body), how long one
+     * write may wait for the caller to read, how long an idle keep-alive connection stays,
+     * and how many connections are open at once (beyond it, new connections wait in the
+     * kernel's accept queue; XNIO splits the cap evenly over the IO threads). A stream whose
+     * upstream is silent (a model thinking) is not affected: these count the caller's own
+     * slowness.
      */
     public record Connections(Duration requestHeaders, Duration bodyRead, Duration responseWrite, Duration keepAliveIdle,
                               int maxConnections) {
         public static final Connections DEFAULT = new Connections(Duration.ofSeconds(30), Duration.ofSeconds(60),
                 Duration.ofSeconds(60), Duration.ofMinutes(2), 10_000);
+
+        /** What the request path enforces itself: body pauses, the whole body (five pauses' worth), stuck writes. */
+        public keyguard.proxy.CallerTimeouts caller() {
+            return new keyguard.proxy.CallerTimeouts(bodyRead, bodyRead.multipliedBy(5), responseWrite);
+        }
     }
 
     /** Who may read {@code GET /metrics}. */

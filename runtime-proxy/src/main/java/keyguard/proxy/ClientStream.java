@@ -36,8 +36,12 @@ public final class ClientStream {
     private boolean released;
     private Runnable heldCompletion;
 
-    public ClientStream(HttpServerExchange exchange) {
+    private final long writeStuckMillis;
+
+    /** @param writeStuckMillis how long one write may wait for the caller to read before the connection is cut */
+    public ClientStream(HttpServerExchange exchange, long writeStuckMillis) {
         this.exchange = exchange;
+        this.writeStuckMillis = writeStuckMillis;
         exchange.addExchangeCompleteListener((ex, next) -> {
             if (finished.compareAndSet(false, true)) gone.run();
             next.proceed();
@@ -106,9 +110,15 @@ public final class ClientStream {
     public void write(byte[] bytes, Runnable then) {
         run(() -> {
             if (finished.get()) return;
+            // A caller that stops reading: the write waits; past writeStuckMillis the caller is gone.
+            org.xnio.XnioExecutor.Key stuck = exchange.getIoThread().executeAfter(() -> {
+                if (finished.compareAndSet(false, true)) gone.run();
+                org.xnio.IoUtils.safeClose(exchange.getConnection());
+            }, writeStuckMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
             exchange.getResponseSender().send(ByteBuffer.wrap(bytes), new IoCallback() {
                 @Override
                 public void onComplete(HttpServerExchange ex, Sender sender) {
+                    stuck.remove();
                     // Never continue inside the sender's callback: the continuation may
                     // write again at once (a publisher can signal synchronously from
                     // request(1)), and Undertow refuses a send() issued re-entrantly there
@@ -118,6 +128,7 @@ public final class ClientStream {
 
                 @Override
                 public void onException(HttpServerExchange ex, Sender sender, IOException e) {
+                    stuck.remove();
                     if (finished.compareAndSet(false, true)) gone.run();
                     ex.endExchange();
                 }

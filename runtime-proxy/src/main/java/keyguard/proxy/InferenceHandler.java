@@ -67,8 +67,11 @@ public final class InferenceHandler implements HttpHandler {
     private final Enforcer enforcer;
     private final Clock clock;
     private final AccessLog log;
+    private final CallerTimeouts timeouts;
 
-    public InferenceHandler(Endpoint endpoint, KeyAuth auth, Supplier<LoadedPolicies> policies, long maxBodyBytes, Enforcer enforcer, AccessLog log) {
+    public InferenceHandler(Endpoint endpoint, KeyAuth auth, Supplier<LoadedPolicies> policies, long maxBodyBytes, Enforcer enforcer, AccessLog log,
+                            CallerTimeouts timeouts) {
+        this.timeouts = timeouts;
         this.endpoint = endpoint;
         this.auth = auth;
         this.policies = policies;
@@ -89,7 +92,7 @@ public final class InferenceHandler implements HttpHandler {
         }
         Object who = auth.authenticate(exchange);
         if (who instanceof GatewayError e) {
-            Responses.error(exchange, shape, e, Map.of());
+            auth.failures().answer(exchange, shape, e);
             return;
         }
         KeyRecord key = (KeyRecord) who;
@@ -100,9 +103,11 @@ public final class InferenceHandler implements HttpHandler {
             return;
         }
         BodyReader reader = new BodyReader(maxBodyBytes);
+        BodyDeadline deadline = new BodyDeadline(exchange, timeouts);
         exchange.getRequestReceiver().receivePartialBytes(
                 (ex, bytes, last) -> {
                     reader.add(bytes);
+                    deadline.progress(last);
                     if (!last) return;
                     if (reader.tooLarge()) {
                         Responses.error(ex, shape, tooLarge(), Map.of());
@@ -113,6 +118,7 @@ public final class InferenceHandler implements HttpHandler {
                             () -> guarded(ex, key, body));
                 },
                 (ex, error) -> {
+                    deadline.progress(true);
                     ex.setPersistent(false);
                     Responses.error(ex, shape, error instanceof RequestTooBigException ? tooLarge()
                             : GatewayError.of(400, "invalid_request_error", "invalid_request", "the request body could not be read"), Map.of("connection", "close"));
@@ -130,6 +136,52 @@ public final class InferenceHandler implements HttpHandler {
 
     public static long drainLimit(long maxBodyBytes) {
         return Math.max(maxBodyBytes * 4, maxBodyBytes + (16L << 20));
+    }
+
+    /**
+     * Cuts the connection of a caller that sends its body too slowly (slowloris): a pause
+     * longer than {@code bodyIdle} between two parts, or a body that takes longer than
+     * {@code bodyTotal}. Runs on the exchange's IO thread: one timer, re-armed as parts arrive.
+     */
+    private static final class BodyDeadline implements Runnable {
+        private final HttpServerExchange exchange;
+        private final long idleNanos;
+        private final long endNanos;
+        private long lastNanos = System.nanoTime();
+        private boolean done;
+        private org.xnio.XnioExecutor.Key timer;
+
+        BodyDeadline(HttpServerExchange exchange, CallerTimeouts t) {
+            this.exchange = exchange;
+            this.idleNanos = t.bodyIdle().toNanos();
+            this.endNanos = lastNanos + t.bodyTotal().toNanos();
+            arm(Math.min(idleNanos, endNanos - lastNanos));
+        }
+
+        private void arm(long nanos) {
+            timer = exchange.getIoThread().executeAfter(this, Math.max(1, nanos / 1_000_000), java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+
+        void progress(boolean last) {
+            lastNanos = System.nanoTime();
+            if (last && !done) {
+                done = true;
+                timer.remove();
+            }
+        }
+
+        @Override
+        public void run() {
+            if (done) return;
+            long now = System.nanoTime();
+            long due = Math.min(lastNanos + idleNanos, endNanos);
+            if (now < due) {
+                arm(due - now);
+                return;
+            }
+            done = true;
+            org.xnio.IoUtils.safeClose(exchange.getConnection());
+        }
     }
 
     /** Collects a body up to the limit; past it, only counts (the rest is drained, not kept). */
@@ -311,7 +363,7 @@ public final class InferenceHandler implements HttpHandler {
         long overheadNanos = System.nanoTime() - start;
         AtomicBoolean settled = new AtomicBoolean();
         // The response completes only after its audit event is appended (see ClientStream#gate).
-        ClientStream client = new ClientStream(exchange);
+        ClientStream client = new ClientStream(exchange, timeouts.writeStuck().toMillis());
         client.gate();
         CallListener listener = (status, outcome, used, completion) -> {
             if (!settled.compareAndSet(false, true)) return;

@@ -20,12 +20,17 @@ public final class KeyAuth {
     private final KeyStore keys;
     private final KeySecrets secrets;
     private final Clock clock;
+    private final AuthFailures failures;
 
     public KeyAuth(KeyStore keys, KeySecrets secrets, Clock clock) {
         this.keys = keys;
         this.secrets = secrets;
         this.clock = clock;
+        this.failures = new AuthFailures(clock);
     }
+
+    /** How failed authentications are answered (slower for an address that keeps failing). */
+    public AuthFailures failures() { return failures; }
 
     /** The key's record, or a 401 error. */
     public Object authenticate(HttpServerExchange exchange) {

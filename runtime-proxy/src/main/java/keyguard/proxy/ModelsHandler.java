@@ -30,7 +30,7 @@ public final class ModelsHandler implements HttpHandler {
         ApiShape shape = anthropic ? ApiShape.ANTHROPIC : ApiShape.OPENAI;
         Object who = auth.authenticate(exchange);
         if (who instanceof GatewayError e) {
-            Responses.error(exchange, shape, e, Map.of());
+            auth.failures().answer(exchange, shape, e);
             return;
         }
         LoadedPolicies lp = policies.get();

@@ -34,7 +34,11 @@ class ConcurrentStreamsTest {
     @Test
     void fiveHundredStreamsCanBeInFlightAtOnce(@TempDir Path tmp) throws Exception {
         try (GatewayHarness h = new GatewayHarness(tmp)) {
-            String key = h.key("all", "many", Map.of());
+            // One key holds all 500: above the default per-key cap of 64, so its policy says so.
+            java.nio.file.Files.writeString(h.policies.resolve("many.kgp"),
+                    "policy many { models allow [\"up-held\", \"sim-small\"]  limit concurrent 1000 by key }\n");
+            h.restart();
+            String key = h.key("many", "many", Map.of());
             h.upstream.release = new CountDownLatch(1);
             HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();

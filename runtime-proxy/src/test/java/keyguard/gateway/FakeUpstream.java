@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code slow}: no headers for three seconds;</li>
  *   <li>{@code cut}: one event of a stream, then the connection drops;</li>
  *   <li>{@code held}: one event, then waits for {@link #release} before the rest;</li>
- *   <li>{@code endless}: events every 20 ms until the reader goes away.</li>
+ *   <li>{@code endless}: events every 20 ms until the reader goes away;</li>
+ *   <li>{@code flood}: 16 KB events as fast as the reader takes them, until it goes away.</li>
  * </ul>
  * Every request is recorded with its headers and body.
  */
@@ -44,7 +45,7 @@ public final class FakeUpstream implements AutoCloseable {
 
     public final ConcurrentLinkedQueue<Received> received = new ConcurrentLinkedQueue<>();
     public volatile CountDownLatch release = new CountDownLatch(1);
-    volatile CountDownLatch endlessStopped = new CountDownLatch(1);
+    public volatile CountDownLatch endlessStopped = new CountDownLatch(1);
     private final HttpServer server;
 
     FakeUpstream() throws IOException {
@@ -100,6 +101,19 @@ public final class FakeUpstream implements AutoCloseable {
             }
             ex.sendResponseHeaders(200, 0);
             OutputStream out = ex.getResponseBody();
+            if (mode.equals("flood")) {
+                String big = "data: {\"id\":\"f\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\""
+                        + "x".repeat(16 * 1024) + "\"},\"finish_reason\":null}]}\n\n";
+                try {
+                    for (int i = 0; i < 100_000; i++) {
+                        out.write(big.getBytes(StandardCharsets.UTF_8));
+                        out.flush();
+                    }
+                } catch (IOException gone) {
+                    endlessStopped.countDown();
+                }
+                return;
+            }
             if (mode.equals("endless")) {
                 try {
                     for (int i = 0; i < 1500; i++) {

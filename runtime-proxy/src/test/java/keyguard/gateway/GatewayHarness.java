@@ -67,7 +67,7 @@ public final class GatewayHarness implements AutoCloseable {
                 policy all {
                   tags { team: "test" }
                   models allow ["sim-small", "sim-embed", "up-ok", "up-500", "up-401", "up-429", "up-400", "up-slow", "up-cut",
-                                "up-held", "up-endless", "up-embed", "claude", "claude-cut", "down"]
+                                "up-held", "up-endless", "up-flood", "up-embed", "claude", "claude-cut", "down"]
                 }
                 policy demo {
                   models allow ["sim-small"]
@@ -94,7 +94,7 @@ public final class GatewayHarness implements AutoCloseable {
                 model "claude-cut" { provider anth upstream "cut" price input 3 usd per 1m tokens, output 15 usd per 1m tokens max_class internal }
                 model "down" { provider nowhere price input 1 usd per 1m tokens, output 1 usd per 1m tokens max_class internal }
                 """.formatted(up, up));
-        for (String mode : new String[] {"ok", "500", "401", "429", "400", "slow", "cut", "held", "endless"}) {
+        for (String mode : new String[] {"ok", "500", "401", "429", "400", "slow", "cut", "held", "endless", "flood"}) {
             String upstreamName = mode.matches("\\d+") ? "fail-" + mode : mode;
             sb.append("model \"up-").append(mode).append("\" { provider up upstream \"").append(upstreamName)
                     .append("\" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }\n");

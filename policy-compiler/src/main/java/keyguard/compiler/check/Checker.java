@@ -294,7 +294,7 @@ public final class Checker {
                 Setting t = s.get(timed);
                 if (t == null) continue;
                 if (!(t.value() instanceof Value.Suffixed sx) || millis(sx) < 0) {
-                    diagnostics.add(Diagnostic.error(Code.KG0603, t.value().span(), "`" + timed + "` takes a duration such as `20ms` or `2s`")
+                    diagnostics.add(Diagnostic.error(Code.KG0603, t.value().span(), "`" + timed + "` takes a duration such as `20ms` or `2s`, at most a day")
                             .label("not a duration"));
                     continue;
                 }
@@ -306,14 +306,19 @@ public final class Checker {
         }
     }
 
+    /** Milliseconds of {@code 20ms}, {@code 2s}, {@code 5m}; -1 for another unit or more than a day. */
     private static long millis(Value.Suffixed s) {
-        return switch (s.suffix()) {
-            case "ms" -> s.amount();
-            case "s" -> s.amount() * 1000;
-            case "m" -> s.amount() * 60_000;
+        long unit = switch (s.suffix()) {
+            case "ms" -> 1;
+            case "s" -> 1000;
+            case "m" -> 60_000;
             default -> -1;
         };
+        if (unit < 0 || s.amount() > MAX_PROVIDER_MILLIS / unit) return -1;
+        return s.amount() * unit;
     }
+
+    private static final long MAX_PROVIDER_MILLIS = 86_400_000L;
 
     private void checkModels() {
         int index = 0;
@@ -711,6 +716,12 @@ public final class Checker {
         List<LimitSpec> rates = new ArrayList<>();
         List<LimitSpec> concurrency = new ArrayList<>();
         for (LimitSpec l : draft.limits.values()) (l.counter().metric() == Metric.CONCURRENT ? concurrency : rates).add(l);
+        CounterRef perKey = CounterRef.concurrent(Scope.KEY);
+        if (concurrency.stream().noneMatch(l -> l.counter().equals(perKey))) {
+            // No key may hold more than this many requests in flight unless its policy says so:
+            // one key must never be able to take all of a gateway's capacity.
+            concurrency.add(new LimitSpec(LimitSpec.idOf(perKey), perKey, Policy.DEFAULT_KEY_CONCURRENCY, "default", p.span()));
+        }
         rates.sort(Comparator.comparing(LimitSpec::id));
         concurrency.sort(Comparator.comparing(LimitSpec::id));
         List<BudgetSpec> budgets = new ArrayList<>(draft.budgets.values());
