@@ -95,14 +95,15 @@ public final class PolicyCompiler {
         Diagnostics diagnostics = new Diagnostics();
         for (String refused : sources.refused()) {
             diagnostics.add(Diagnostic.error(Code.KG0011, new Span(new SourceFile(refused, ""), 0, 0),
-                            "`" + refused + "` is not a regular file")
-                    .label("symbolic links and special files are refused")
-                    .help("commit the file itself; a link could make the gateway read a file outside the policy directory"));
+                            "`" + refused + "` is refused")
+                    .label("a link, a special file, or a name that passes for the operator's folder")
+                    .help("commit regular files only, under their own names; a link could make the gateway read a file outside the policy directory"));
         }
         List<PolicyFile> files = new ArrayList<>();
         Map<String, byte[]> others = new LinkedHashMap<>();
         java.util.Set<String> teamFiles = new java.util.HashSet<>();
         for (Source s : sources.files()) {
+            if (s.owner() == Owner.TEAM) teamFiles.add(s.path());
             if (s.path().endsWith(".js")) {
                 others.put(s.path(), s.bytes());
                 continue;
@@ -110,7 +111,6 @@ public final class PolicyCompiler {
             PolicyParser.Result r = PolicyParser.parse(s.path(), s.bytes());
             diagnostics.addAll(r.diagnostics());
             if (r.file() != null) files.add(r.file());
-            if (s.owner() == Owner.TEAM) teamFiles.add(s.path());
         }
         if (diagnostics.hasErrors()) return new Result(null, diagnostics, files);
         PolicySet set = Checker.check(files, revision, diagnostics, new FunctionScope(plugins, others), trust, teamFiles);
@@ -134,8 +134,9 @@ public final class PolicyCompiler {
      * Every source file under {@code dir} ({@link #isSource}), by relative path, with paths
      * as the user typed the directory, each owned by the operator or a team by where it lies.
      * Links are never followed: a symbolic link below {@code dir} with a source's name or to a
-     * folder, and a source name that is not a regular file, is refused. {@code dir} itself
-     * may be a link. Git's own folder is skipped.
+     * folder, and a source name that is not a regular file, is refused, as is a top-level
+     * name that could pass for the operator's folder ({@code PLATFORM/}, {@code platform\x.kgp}).
+     * {@code dir} itself may be a link. Git's own folder is skipped.
      */
     public static Sources readDirectory(Path dir, Trust trust) {
         List<Path> paths = new ArrayList<>();
@@ -150,7 +151,9 @@ public final class PolicyCompiler {
             walk.sorted().forEach(real -> {
                 if (real.equals(root) || real.startsWith(root.resolve(".git"))) return;
                 Path p = dir.resolve(root.relativize(real).toString());
-                if (Files.isSymbolicLink(real)) {
+                if (trust.impersonatesOperatorDir(root.relativize(real).getName(0).toString())) {
+                    if (isSource(real) || Files.isDirectory(real, LinkOption.NOFOLLOW_LINKS)) refused.add(p.toString());
+                } else if (Files.isSymbolicLink(real)) {
                     if (isSource(real) || Files.isDirectory(real)) refused.add(p.toString()); // a linked folder could hide sources
                 } else if (isSource(real) && !Files.isDirectory(real, LinkOption.NOFOLLOW_LINKS)) {
                     if (Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) paths.add(p);
@@ -163,9 +166,10 @@ public final class PolicyCompiler {
         }
         List<Source> out = new ArrayList<>();
         for (Path p : paths) {
-            try {
-                String relative = dir.relativize(p).toString().replace('\\', '/');
-                out.add(new Source(p.toString(), Files.readAllBytes(p), trust.isOperatorFile(relative) ? Owner.OPERATOR : Owner.TEAM));
+            // Opened without following links: a file swapped for a link after the walk is not read.
+            try (var ch = Files.newByteChannel(p, java.util.Set.of(java.nio.file.StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+                byte[] bytes = java.nio.channels.Channels.newInputStream(ch).readAllBytes();
+                out.add(new Source(p.toString(), bytes, trust.isOperatorFile(dir.relativize(p)) ? Owner.OPERATOR : Owner.TEAM));
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read " + p + ": " + e.getMessage(), e);
             }

@@ -38,7 +38,15 @@ public record Trust(String operatorDir, List<String> credentialEnv, List<String>
         credentialEnv = List.copyOf(credentialEnv);
         baseUrls = List.copyOf(baseUrls);
         for (String u : baseUrls) {
-            if (!(u.startsWith("http://") || u.startsWith("https://"))) throw new IllegalArgumentException("an allowed base URL starts with http:// or https://, not `" + u + "`");
+            URI parsed;
+            try {
+                parsed = URI.create(u);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("`" + u + "` is not a URL: " + e.getMessage());
+            }
+            if (!(u.startsWith("http://") || u.startsWith("https://")) || parsed.getHost() == null) {
+                throw new IllegalArgumentException("an allowed base URL is an http:// or https:// URL with a host, not `" + u + "`");
+            }
         }
     }
 
@@ -48,10 +56,29 @@ public record Trust(String operatorDir, List<String> credentialEnv, List<String>
 
     public Trust withOperatorDir(String v) { return new Trust(v, credentialEnv, baseUrls); }
 
-    /** Whether a file at {@code relativePath} (from the policy directory, {@code /}-separated) is the operator's. */
-    public boolean isOperatorFile(String relativePath) {
-        String p = relativePath.replace('\\', '/');
-        return p.startsWith(operatorDir + "/");
+    /**
+     * Whether the file at {@code relative} (a path below the policy directory) is the
+     * operator's: its leading folders are exactly {@link #operatorDir}'s, name by name. Names
+     * are compared as the file system gives them, never rewritten: a top-level file named
+     * {@code platform\evil.kgp} on Linux is one name, and a team's.
+     */
+    public boolean isOperatorFile(java.nio.file.Path relative) {
+        String[] dir = operatorDir.split("/");
+        if (relative.isAbsolute() || relative.getNameCount() <= dir.length) return false;
+        for (int i = 0; i < dir.length; i++) {
+            if (!relative.getName(i).toString().equals(dir[i])) return false;
+        }
+        return true;
+    }
+
+    /**
+     * Whether a top-level name of the policy directory could pass for the operator's folder
+     * without being it: the same name in another case (one folder on a case-insensitive disk,
+     * two in git), or a name with a backslash. Such names are refused.
+     */
+    public boolean impersonatesOperatorDir(String topLevelName) {
+        String first = operatorDir.split("/")[0];
+        return !topLevelName.equals(first) && (topLevelName.equalsIgnoreCase(first) || topLevelName.contains("\\"));
     }
 
     /** Whether a provider credential may name this environment variable. */
@@ -80,7 +107,8 @@ public record Trust(String operatorDir, List<String> credentialEnv, List<String>
         } catch (IllegalArgumentException e) {
             return false;
         }
-        if (u.getHost() == null || u.getRawUserInfo() != null) return false;
+        // No user info, and no escapes in the path (`/v1/%2e%2e/` must not pass for `/v1/`).
+        if (u.getHost() == null || u.getRawUserInfo() != null || (u.getRawPath() != null && u.getRawPath().contains("%"))) return false;
         for (String prefix : baseUrls) {
             URI p = URI.create(prefix).normalize();
             if (p.getScheme().equalsIgnoreCase(u.getScheme()) && p.getHost() != null && p.getHost().equalsIgnoreCase(u.getHost())

@@ -94,6 +94,13 @@ public final class Decisions {
                 p.tags(), null, DataAction.DENY, null, List.of());
     }
 
+    /** Denied because the (routed) model never takes content the gateway cannot scan ({@code unscannable deny}). */
+    public static Decision unscannableRefused(Policy p, ModelInfo model) {
+        return new Decision(DecisionKind.DATA_CLASS, p.name(), List.of(RULE_DATA_UNSCANNABLE),
+                "model `" + model.name() + "` never receives content the gateway cannot scan (the operator's `unscannable deny`)",
+                p.tags(), null, DataAction.DENY, null, List.of());
+    }
+
     public static Decision dataDenied(Policy p, ModelInfo model, DataClass found, DataClass ceiling) {
         return new Decision(DecisionKind.DATA_CLASS, p.name(), List.of(RULE_DATA_MAX),
                 "prompt data class `" + found.word() + "` exceeds `" + ceiling.word() + "` allowed for model `"

@@ -5,10 +5,18 @@ import keyguard.lang.source.Span;
 /**
  * A model from {@code models.kgp}. Prices are micro-dollars per one million tokens, so
  * {@code 0.15 usd per 1m tokens} is {@code 150_000}; costs stay integers end to end.
- * {@code type} is {@code chat} (the default) or {@code embedding}.
+ * {@code type} is {@code chat} (the default) or {@code embedding}. {@code acceptsUnscannable}
+ * is false for a model the operator declared with {@code unscannable deny}: it never receives
+ * content the gateway cannot scan, whatever a policy says.
  */
 public record ModelInfo(int index, String name, String provider, String upstream, long inputMicrosPerMillion,
-                        long outputMicrosPerMillion, long context, DataClass maxClass, String hosting, String type, Span span) {
+                        long outputMicrosPerMillion, long context, DataClass maxClass, String hosting, String type, Span span,
+                        boolean acceptsUnscannable) {
+
+    public ModelInfo(int index, String name, String provider, String upstream, long inputMicrosPerMillion,
+                     long outputMicrosPerMillion, long context, DataClass maxClass, String hosting, String type, Span span) {
+        this(index, name, provider, upstream, inputMicrosPerMillion, outputMicrosPerMillion, context, maxClass, hosting, type, span, true);
+    }
 
     public static final String CHAT = "chat";
     public static final String EMBEDDING = "embedding";

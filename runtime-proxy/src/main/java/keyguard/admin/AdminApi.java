@@ -128,8 +128,9 @@ public final class AdminApi implements HttpHandler {
         try {
             route(exchange, path, who);
         } catch (BadAdminRequest e) {
-            Responses.error(exchange, ApiShape.OPENAI, GatewayError.of(e.status, e.status == 403 ? "permission_error" : "invalid_request_error",
-                    e.status == 403 ? "forbidden" : "invalid_request", e.getMessage()), Map.of());
+            Responses.error(exchange, ApiShape.OPENAI, GatewayError.of(e.status, e.status == 403 ? "permission_error"
+                    : e.status >= 500 ? "api_error" : "invalid_request_error",
+                    e.status == 403 ? "forbidden" : e.status >= 500 ? "audit_unavailable" : "invalid_request", e.getMessage()), Map.of());
         }
     }
 
@@ -140,6 +141,10 @@ public final class AdminApi implements HttpHandler {
     private void route(HttpServerExchange exchange, String path, AdminPrincipal who) throws BadAdminRequest {
         boolean get = exchange.getRequestMethod().equals(Methods.GET);
         boolean post = exchange.getRequestMethod().equals(Methods.POST);
+        if (post && !audit.writable()) {
+            // Fail closed: no change that could not be audited.
+            throw new BadAdminRequest(503, "the audit log cannot be written; admin changes are refused until it can");
+        }
         if (path.equals("/admin/keys") && post) {
             create(exchange, body(exchange), who);
         } else if (path.equals("/admin/keys") && get) {
@@ -176,8 +181,8 @@ public final class AdminApi implements HttpHandler {
             List<String> events;
             long next;
             if (cursor < 0 && since == null) { // the tail: the last `limit` events, then follow with the cursor
+                next = audit.endIndex(); // first: an event appended while reading is then on the next page, not skipped
                 events = AuditLog.last(audit.queue(), null, until, limit);
-                next = audit.endIndex();
             } else {
                 AuditLog.Page page = AuditLog.page(audit.queue(), since, until, cursor, limit);
                 events = page.events();
@@ -422,7 +427,7 @@ public final class AdminApi implements HttpHandler {
         }
         KeySecrets.NewSecret secret = KeySecrets.generate();
         KeyRecord record = new KeyRecord(secret.id(), name, owner, policy, Map.copyOf(labels), now, expires, KeyState.ACTIVE,
-                secrets.hash(secret.secret()));
+                secrets.hash(secret.secret()), null, who.admin());
         keys.put(record);
         audit.recordAdmin(who.subject(), "keys.create", record.id(), "created for policy " + policy);
         ObjectNode out = KeyRecordJson.view(record);

@@ -79,6 +79,8 @@ public final class OidcVerifier {
 
     /** After a failed discovery, no new attempt before this (System.nanoTime); the wait doubles up to a minute. */
     private volatile long retryAt;
+    /** Whether a discovery failed and {@link #retryAt} means something (nanoTime may be negative). */
+    private volatile boolean backingOff;
     private long backoffNanos = MIN_BACKOFF;
     private static final long MIN_BACKOFF = 1_000_000_000L;
     private static final long MAX_BACKOFF = 60_000_000_000L;
@@ -87,11 +89,11 @@ public final class OidcVerifier {
         DefaultJWTProcessor<SecurityContext> p = processor;
         if (p != null) return p;
         long wait = retryAt - System.nanoTime();
-        if (wait > 0) throw new Rejected(503, "the identity provider's keys could not be loaded; retrying in " + (wait / 1_000_000_000L + 1) + " s");
+        if (backingOff && wait > 0) throw new Rejected(503, "the identity provider's keys could not be loaded; retrying in " + (wait / 1_000_000_000L + 1) + " s");
         synchronized (this) {
             if (processor != null) return processor;
             wait = retryAt - System.nanoTime();
-            if (wait > 0) throw new Rejected(503, "the identity provider's keys could not be loaded; retrying in " + (wait / 1_000_000_000L + 1) + " s");
+            if (backingOff && wait > 0) throw new Rejected(503, "the identity provider's keys could not be loaded; retrying in " + (wait / 1_000_000_000L + 1) + " s");
             try {
                 String jwks = config.jwksUri() != null ? config.jwksUri() : discoverJwks();
                 JWKSource<SecurityContext> keys = JWKSourceBuilder.create(URI.create(jwks).toURL()).retrying(true).build();
@@ -101,10 +103,12 @@ public final class OidcVerifier {
                         new JWTClaimsSet.Builder().issuer(config.issuer()).build(), Set.of("sub", "exp", "iat"), null));
                 processor = p;
                 backoffNanos = MIN_BACKOFF;
+                backingOff = false;
                 return p;
             } catch (Exception e) {
                 // Back off: a down identity provider must not be asked again by every admin request.
                 retryAt = System.nanoTime() + backoffNanos;
+                backingOff = true;
                 backoffNanos = Math.min(MAX_BACKOFF, backoffNanos * 2);
                 throw new Rejected(503, "the identity provider's keys could not be loaded: " + e.getMessage());
             }

@@ -71,13 +71,26 @@ public final class AuditLog implements AutoCloseable {
 
     public long written() { return written.get(); }
 
-    /** Records an admin action — who, what, on what, how it ended; never a secret. Written at once. */
-    public void recordAdmin(String actor, String action, String target, String outcome) {
+    /**
+     * Records an admin action — who, what, on what, how it ended; never a secret. Written at
+     * once; false (the event logged in full at ERROR instead, and the log marked unwritable)
+     * when it could not be.
+     */
+    public boolean recordAdmin(String actor, String action, String target, String outcome) {
         com.fasterxml.jackson.databind.node.ObjectNode o = AuditEvent.JSON.createObjectNode();
         o.put("type", "admin").put("time", Instant.now().toString()).put("actor", actor).put("action", action)
                 .put("target", target).put("outcome", outcome);
-        synchronized (appender) {
-            appender.writeText(o.toString());
+        try {
+            if (closed) throw new IllegalStateException("the audit log is closed");
+            synchronized (appender) {
+                appender.writeText(o.toString());
+            }
+            writable = true;
+            return true;
+        } catch (RuntimeException e) {
+            writable = false;
+            LOG.log(System.Logger.Level.ERROR, "an admin event could not be written: " + o, e);
+            return false;
         }
     }
 

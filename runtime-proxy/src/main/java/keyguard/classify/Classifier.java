@@ -23,10 +23,14 @@ import keyguard.policy.DetectorSpec;
  * Every string anywhere in the body, in both API shapes — messages and their parts, system
  * prompts, tool definitions (names, descriptions, JSON schemas), tool calls and results,
  * {@code response_format} schemas, {@code prediction}, {@code metadata}, Anthropic
- * {@code document} blocks with text sources, anything a future API adds — except a short
- * list of structural fields that carry identifiers, not content ({@code model},
- * {@code role}, {@code type}, ids, {@code media_type}). It is a deny-list of structure, not
- * an allow-list of content, so a field nobody thought of is scanned, not skipped.
+ * {@code document} blocks with text sources, anything a future API adds — and every object
+ * key and number too (a card number can be a {@code metadata} key or a JSON number in a
+ * tool call). Only a short list of structural fields is skipped ({@code model},
+ * {@code role}, {@code type}, {@code media_type}, {@code cache_control}). Ids
+ * ({@code id}, {@code tool_call_id}, {@code tool_use_id}), keys and numbers are scanned by
+ * every detector but {@code high_entropy}, which would take a random id for a secret. It
+ * is a deny-list of structure, not an allow-list of content, so a field nobody thought of
+ * is scanned, not skipped.
  *
  * <h2>What cannot be scanned</h2>
  * Images, audio, files and documents the gateway cannot read (base64 payloads, PDFs, URLs
@@ -46,9 +50,12 @@ import keyguard.policy.DetectorSpec;
  * out in words, images) is listed in docs/data-classification.md.
  */
 public final class Classifier {
-    /** Fields whose values are identifiers or enumerations, never content sent to the model as text. */
-    private static final Set<String> STRUCTURAL = Set.of("model", "role", "type", "id", "tool_call_id", "tool_use_id", "media_type",
-            "cache_control", "stop_sequence");
+    /** Fields whose values are enumerations or settings, never content sent to the model as text. */
+    private static final Set<String> STRUCTURAL = Set.of("model", "role", "type", "media_type", "cache_control");
+    /** Fields holding identifiers: scanned, but not for high entropy (random ids would all look like secrets). */
+    private static final Set<String> IDS = Set.of("id", "tool_call_id", "tool_use_id", "file_id", "call_id");
+    /** The payload fields of a part that is not text: never read as text (base64, a URL, a file id). */
+    private static final Set<String> PAYLOAD = Set.of("data", "url", "file_data", "file_id", "image_url", "input_audio", "file", "source");
     /** Part types whose payload is not text. */
     private static final Map<String, String> BINARY_PARTS = Map.of(
             "image_url", "image", "image", "image", "input_image", "image",
@@ -73,8 +80,8 @@ public final class Classifier {
         Classification.Builder b = new Classification.Builder();
         visit(body, new Visitor() {
             @Override
-            public String text(String text) {
-                scan(text, b);
+            public String text(String text, boolean identifier) {
+                scan(identifier ? words(text) : text, identifier ? noEntropy(b) : b);
                 return text;
             }
 
@@ -97,8 +104,8 @@ public final class Classifier {
         Classification.Builder redacted = new Classification.Builder();
         visit(body, new Visitor() {
             @Override
-            public String text(String text) {
-                return redact(text, ceiling, placeholders, perLabel, redacted);
+            public String text(String text, boolean identifier) {
+                return redact(text, identifier, ceiling, placeholders, perLabel, redacted);
             }
 
             @Override
@@ -107,14 +114,16 @@ public final class Classifier {
         return redacted.build();
     }
 
-    String redact(String text, DataClass ceiling, Map<String, String> placeholders, Map<String, Integer> perLabel, Sink redacted) {
+    String redact(String text, boolean identifier, DataClass ceiling, Map<String, String> placeholders, Map<String, Integer> perLabel,
+                  Sink redacted) {
         List<int[]> spans = new ArrayList<>();
         List<Detector> kinds = new ArrayList<>();
-        scan(text, (d, start, end) -> {
+        Sink found = (d, start, end) -> {
             if (d.dataClass().compareTo(ceiling) <= 0) return;
             spans.add(new int[] {start, end});
             kinds.add(d);
-        });
+        };
+        scan(identifier ? words(text) : text, identifier ? noEntropy(found) : found);
         if (spans.isEmpty()) return text;
         // Built-in and custom matches may overlap: keep the earliest, then the longest.
         Integer[] order = new Integer[spans.size()];
@@ -146,9 +155,27 @@ public final class Classifier {
         if (!custom.isEmpty()) custom.scan(n.text(), mapped);
     }
 
-    /** What a walk over a request reports: each text (a changed result replaces it), and each part it cannot read. */
+    /**
+     * An identifier as words: {@code toolu_4111111111111111} read as {@code toolu 4111...},
+     * so a value joined to a prefix by {@code _} is found (detectors match whole words). Same
+     * length, so spans map back unchanged.
+     */
+    private static String words(String id) {
+        return id.indexOf('_') < 0 ? id : id.replace('_', ' ');
+    }
+
+    private static Sink noEntropy(Sink sink) {
+        return (d, start, end) -> {
+            if (d != Detector.HIGH_ENTROPY) sink.found(d, start, end);
+        };
+    }
+
+    /**
+     * What a walk over a request reports: each text (a changed result replaces it; an
+     * {@code identifier} is an id, an object key or a number), and each part it cannot read.
+     */
     interface Visitor {
-        String text(String text);
+        String text(String text, boolean identifier);
 
         void unscannable(String kind);
     }
@@ -161,28 +188,35 @@ public final class Classifier {
     private static void walk(JsonNode node, Visitor v) {
         if (node instanceof ObjectNode o) {
             String kind = binaryKind(o);
-            if (kind != null) {
-                v.unscannable(kind);
-                return;
-            }
+            if (kind != null) v.unscannable(kind);
+            Map<String, String> renamed = null;
             for (Iterator<Map.Entry<String, JsonNode>> it = o.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
-                if (STRUCTURAL.contains(e.getKey())) continue;
+                String key = e.getKey();
                 JsonNode value = e.getValue();
-                if (value.isTextual()) {
+                // Structural fields hold enumerations (skipped when they do); anything nested
+                // under such a name is walked, so a key called `type` hides nothing.
+                if ((STRUCTURAL.contains(key) && value.isTextual()) || (kind != null && PAYLOAD.contains(key))) continue;
+                String newKey = v.text(key, true);
+                if (!newKey.equals(key)) {
+                    if (renamed == null) renamed = new java.util.LinkedHashMap<>();
+                    renamed.put(key, newKey);
+                }
+                if (value.isTextual() || value.isNumber()) {
                     String t = value.asText();
-                    String r = v.text(t);
+                    String r = v.text(t, value.isNumber() || IDS.contains(key));
                     if (!r.equals(t)) e.setValue(TextNode.valueOf(r));
                 } else if (value.isContainerNode()) {
                     walk(value, v);
                 }
             }
+            if (renamed != null) rename(o, renamed);
         } else if (node instanceof ArrayNode a) {
             for (int i = 0; i < a.size(); i++) {
                 JsonNode value = a.get(i);
-                if (value.isTextual()) {
+                if (value.isTextual() || value.isNumber()) {
                     String t = value.asText();
-                    String r = v.text(t);
+                    String r = v.text(t, value.isNumber());
                     if (!r.equals(t)) a.set(i, TextNode.valueOf(r));
                 } else if (value.isContainerNode()) {
                     walk(value, v);
@@ -191,27 +225,34 @@ public final class Classifier {
         }
     }
 
+    /** Renames fields of {@code o} in place, keeping their order (a redacted key). */
+    private static void rename(ObjectNode o, Map<String, String> renamed) {
+        java.util.List<Map.Entry<String, JsonNode>> fields = new ArrayList<>();
+        o.fields().forEachRemaining(fields::add);
+        o.removeAll();
+        for (Map.Entry<String, JsonNode> f : fields) o.set(renamed.getOrDefault(f.getKey(), f.getKey()), f.getValue());
+    }
+
     /**
-     * The kind of content a part carries when it is not text the gateway can read: an image,
-     * audio, a file or video part, a document whose source is base64 (a PDF), a URL or a file
-     * id; or a bare {@code file_id} / {@code file_data} reference. Null for text.
+     * The kind of content a part carries when it is not text the gateway can read: an
+     * image, audio, a file or video part, or a document whose source is base64 (a PDF), a
+     * URL or a file id. Null for text. Only a part's payload fields are skipped; its other
+     * fields (a document's title and context, a file's name) are scanned.
      */
     private static String binaryKind(ObjectNode o) {
         JsonNode type = o.get("type");
-        if (type != null && type.isTextual()) {
-            String t = type.asText();
-            String kind = BINARY_PARTS.get(t);
-            if (kind != null) return kind;
-            if (t.equals("document")) {
-                JsonNode source = o.path("source");
-                String st = source.path("type").asText("");
-                if (st.equals("text") || st.equals("content")) return null; // plain text or content blocks: scanned
-                String media = source.path("media_type").asText("");
-                return media.equals("application/pdf") || st.equals("base64") && media.isEmpty() ? "pdf"
-                        : st.equals("url") ? "document_url" : st.equals("file") ? "file" : "document";
-            }
+        if (type == null || !type.isTextual()) return null;
+        String t = type.asText();
+        String kind = BINARY_PARTS.get(t);
+        if (kind != null) return kind;
+        if (t.equals("document")) {
+            JsonNode source = o.path("source");
+            String st = source.path("type").asText("");
+            if (st.equals("text") || st.equals("content")) return null; // plain text or content blocks: scanned
+            String media = source.path("media_type").asText("");
+            return media.equals("application/pdf") || st.equals("base64") && media.isEmpty() ? "pdf"
+                    : st.equals("url") ? "document_url" : st.equals("file") ? "file" : "document";
         }
-        if (o.has("file_id") || o.has("file_data")) return "file";
         return null;
     }
 
@@ -220,48 +261,47 @@ public final class Classifier {
      * plain ASCII (the common case, nothing allocated), else NFKC per code point with format
      * characters and combining marks dropped.
      */
-    record Normalized(String text, int[] starts, int originalLength) {
+    record Normalized(String text, int[] starts, int[] ends) {
         static Normalized of(String s) {
             int n = s.length();
             int i = 0;
             while (i < n && s.charAt(i) < 0x80) i++;
-            if (i == n) return new Normalized(s, null, n);
+            if (i == n) return new Normalized(s, null, null);
             StringBuilder out = new StringBuilder(n);
             int[] starts = new int[n + 1];
+            int[] ends = new int[n + 1];
             for (int k = 0; k < i; k++) {
                 out.append(s.charAt(k));
                 starts[k] = k;
+                ends[k] = k + 1;
             }
             while (i < n) {
                 int cp = s.codePointAt(i);
                 int len = Character.charCount(cp);
-                int type = Character.getType(cp);
-                if (type != Character.FORMAT && type != Character.NON_SPACING_MARK && type != Character.ENCLOSING_MARK) {
-                    String norm = cp < 0x80 ? null : java.text.Normalizer.normalize(new String(Character.toChars(cp)), java.text.Normalizer.Form.NFKC);
-                    if (norm == null) {
-                        starts = room(starts, out.length() + 1);
-                        starts[out.length()] = i;
-                        out.append((char) cp);
-                    } else {
-                        for (int k = 0; k < norm.length(); k++) {
-                            char c = norm.charAt(k);
-                            int ct = Character.getType(c);
-                            if (ct == Character.FORMAT || ct == Character.NON_SPACING_MARK || ct == Character.ENCLOSING_MARK) continue;
-                            starts = room(starts, out.length() + 1);
-                            starts[out.length()] = i;
-                            out.append(c);
-                        }
+                String norm;
+                if (cp >= 0xE0020 && cp <= 0xE007E) {
+                    norm = String.valueOf((char) (cp - 0xE0000)); // tag characters: ASCII in disguise
+                } else {
+                    int type = Character.getType(cp);
+                    norm = type == Character.FORMAT || type == Character.NON_SPACING_MARK || type == Character.ENCLOSING_MARK ? ""
+                            : cp < 0x80 ? String.valueOf((char) cp)
+                            : java.text.Normalizer.normalize(new String(Character.toChars(cp)), java.text.Normalizer.Form.NFKC);
+                }
+                for (int k = 0; k < norm.length(); k++) {
+                    char c = norm.charAt(k);
+                    int ct = Character.getType(c);
+                    if (norm.length() > 1 && (ct == Character.FORMAT || ct == Character.NON_SPACING_MARK || ct == Character.ENCLOSING_MARK)) continue;
+                    if (out.length() + 1 >= starts.length) {
+                        starts = java.util.Arrays.copyOf(starts, starts.length * 2);
+                        ends = java.util.Arrays.copyOf(ends, ends.length * 2);
                     }
+                    starts[out.length()] = i;
+                    ends[out.length()] = i + len;
+                    out.append(c);
                 }
                 i += len;
             }
-            starts = room(starts, out.length() + 1);
-            starts[out.length()] = n;
-            return new Normalized(out.toString(), starts, n);
-        }
-
-        private static int[] room(int[] a, int size) {
-            return size <= a.length ? a : java.util.Arrays.copyOf(a, Math.max(size, a.length * 2));
+            return new Normalized(out.toString(), starts, ends);
         }
 
         boolean identity() { return starts == null; }
@@ -269,11 +309,14 @@ public final class Classifier {
         /** The original index where normalised character {@code i} came from. */
         int originalStart(int i) { return starts == null ? i : starts[i]; }
 
-        /** The original index just after normalised characters {@code [.., end)}. */
+        /**
+         * The original index just after normalised characters {@code [.., end)}: the end of
+         * the code point that produced the last of them, so a match that ends inside one
+         * code point's expansion still covers that code point whole.
+         */
         int originalEnd(int end) {
             if (starts == null) return end;
-            if (end >= text.length()) return originalLength;
-            return starts[end];
+            return end == 0 ? 0 : ends[end - 1];
         }
     }
 

@@ -158,6 +158,7 @@ public final class Gateway implements AutoCloseable {
     }
 
     private static void notFound(HttpServerExchange exchange) {
+        exchange.setPersistent(false); // the body is not read: close instead of draining it
         String path = exchange.getRelativePath();
         ApiShape shape = path.startsWith("/v1/messages") ? ApiShape.ANTHROPIC : ApiShape.OPENAI;
         Responses.error(exchange, shape, GatewayError.notFound("no route " + exchange.getRequestMethod() + " " + path

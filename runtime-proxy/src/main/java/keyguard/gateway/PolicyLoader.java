@@ -152,7 +152,7 @@ public final class PolicyLoader implements AutoCloseable {
     /** Whether a source path (as read: the directory, then the relative path) is in the operator's folder. */
     private boolean isOperatorFile(String path) {
         try {
-            return trust.isOperatorFile(dir.relativize(Path.of(path)).toString());
+            return trust.isOperatorFile(dir.relativize(Path.of(path)));
         } catch (IllegalArgumentException e) {
             return true; // not under the directory: never quote it to a team
         }

@@ -9,9 +9,17 @@ import java.util.Map;
  * A virtual key as stored: everything but the secret, which exists only as
  * {@code secretHash} (HMAC-SHA-256 with the server secret, hex). {@code expiresAt} is null
  * for a key that does not expire; {@code rotation} is null for a key never rotated.
+ * {@code labelsByAdmin} says whether an admin set its labels (a team admin otherwise): a
+ * label the policies declare {@code set_by operator} counts only then.
  */
 public record KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
-                        Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation) {
+                        Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation,
+                        boolean labelsByAdmin) {
+
+    public KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
+                     Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation) {
+        this(id, name, owner, policy, labels, createdAt, expiresAt, state, secretHash, rotation, true);
+    }
 
     /** At most this many replaced secrets are kept in their grace period; a rotation beyond it ends the oldest grace at once. */
     public static final int MAX_PREVIOUS_SECRETS = 16;
@@ -60,7 +68,25 @@ public record KeyRecord(String id, String name, String owner, String policy, Map
         while (earlier.size() > MAX_REMEMBERED_REQUESTS) earlier.removeFirst();
         long generation = rotation == null ? 1 : rotation.generation() + 1;
         return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, state, newHash,
-                new Rotation(previous, requestId, now, generation, earlier));
+                new Rotation(previous, requestId, now, generation, earlier), labelsByAdmin);
+    }
+
+    /**
+     * The labels a decision may trust under {@code declared} (the policy set's labels): a
+     * declared label whose value is not among its values is dropped, and one declared
+     * {@code set_by operator} is dropped unless an admin set this key's labels. The same map
+     * (no copy) when nothing is dropped.
+     */
+    public Map<String, String> trustedLabels(Map<String, keyguard.policy.LabelSpec> declared) {
+        if (declared.isEmpty() || labels.isEmpty()) return labels;
+        Map<String, String> out = null;
+        for (Map.Entry<String, String> e : labels.entrySet()) {
+            keyguard.policy.LabelSpec spec = declared.get(e.getKey());
+            boolean trusted = spec == null || (spec.accepts(e.getValue()) && (spec.setByTeam() || labelsByAdmin));
+            if (!trusted && out == null) out = new java.util.HashMap<>(labels);
+            if (!trusted) out.remove(e.getKey());
+        }
+        return out == null ? labels : Map.copyOf(out);
     }
 
     public boolean expired(Instant now) {
@@ -68,6 +94,6 @@ public record KeyRecord(String id, String name, String owner, String policy, Map
     }
 
     public KeyRecord withState(KeyState s) {
-        return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, s, secretHash, rotation);
+        return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, s, secretHash, rotation, labelsByAdmin);
     }
 }

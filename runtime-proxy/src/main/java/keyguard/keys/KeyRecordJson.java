@@ -32,6 +32,7 @@ public final class KeyRecordJson {
         if (k.expiresAt() != null) o.put("expires_at", k.expiresAt().toString());
         else o.putNull("expires_at");
         o.put("state", k.state().name().toLowerCase(Locale.ROOT));
+        o.put("labels_set_by", k.labelsByAdmin() ? "admin" : "team");
         if (k.rotation() != null) {
             ObjectNode r = o.putObject("rotation").put("rotated_at", k.rotation().rotatedAt().toString());
             var previous = k.rotation().previous();
@@ -66,7 +67,8 @@ public final class KeyRecordJson {
                     Map.copyOf(labels), Instant.parse(o.get("created_at").asText()),
                     o.hasNonNull("expires_at") ? Instant.parse(o.get("expires_at").asText()) : null,
                     KeyState.valueOf(o.get("state").asText().toUpperCase(Locale.ROOT)), o.get("secret_hash").asText(),
-                    o.hasNonNull("rotation") ? rotation(o.get("rotation")) : null);
+                    o.hasNonNull("rotation") ? rotation(o.get("rotation")) : null,
+                    !o.path("labels_set_by").asText("admin").equals("team")); // records of 0.1 predate the field
         } catch (IOException e) {
             throw new UncheckedIOException("corrupt key record: " + e.getMessage(), e);
         }

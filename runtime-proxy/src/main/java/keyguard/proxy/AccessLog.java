@@ -153,7 +153,7 @@ public final class AccessLog {
                 state[0] = now;
                 state[1] = 0;
                 FUNCTIONS.log(System.Logger.Level.WARNING, () -> String.format("%s policy=%s rule=%s %s; the rule %s%s", decisionId, e.policy(), e.rule(),
-                        e.message(), e.denied() ? "denied (on error deny)" : "did not fire (on error allow)",
+                        UntrustedText.quote(e.message(), 512), e.denied() ? "denied (on error deny)" : "did not fire (on error allow)",
                         count > 1 ? " (" + (count - 1) + " more failures of this rule in the last 10 s)" : ""));
             }
         }

@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  * to 2 s, held without a thread: the answer is scheduled on the connection's IO thread);
  * past {@link #REFUSE_AFTER} failures the address gets 429 with {@code retry-after} at once.
  *
- * <p>Memory is fixed: addresses hash into {@value #SLOTS} slots, a colliding address takes
+ * <p>An IPv6 client counts by its /64. Memory is fixed: addresses hash into {@value #SLOTS} slots, a colliding address takes
  * the slot over (an attacker can lose its own history, never grow the table).
  */
 public final class AuthFailures {
@@ -37,6 +37,9 @@ public final class AuthFailures {
 
     /** Answers a failed authentication: at once, after a delay, or 429, by the address's recent failures. */
     public void answer(HttpServerExchange exchange, ApiShape shape, GatewayError error) {
+        // The body is never read: close after the answer instead of draining whatever the
+        // caller keeps sending (an unauthenticated caller must not hold a connection).
+        exchange.setPersistent(false);
         int n = fail(address(exchange), clock.millis());
         if (n <= FREE) {
             Responses.error(exchange, shape, error, Map.of());
@@ -62,12 +65,14 @@ public final class AuthFailures {
         return ++failures[slot];
     }
 
+    /** The client's address, IPv6 by its /64 (one host can rotate through a whole /64). */
     private static long address(HttpServerExchange exchange) {
         InetSocketAddress a = exchange.getSourceAddress();
         if (a == null || a.getAddress() == null) return 0;
         byte[] b = a.getAddress().getAddress();
+        int n = b.length == 16 ? 8 : b.length;
         long h = 1125899906842597L;
-        for (byte x : b) h = 31 * h + x;
+        for (int i = 0; i < n; i++) h = 31 * h + b[i];
         return h;
     }
 }

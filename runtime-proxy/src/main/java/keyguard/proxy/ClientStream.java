@@ -111,10 +111,7 @@ public final class ClientStream {
         run(() -> {
             if (finished.get()) return;
             // A caller that stops reading: the write waits; past writeStuckMillis the caller is gone.
-            org.xnio.XnioExecutor.Key stuck = exchange.getIoThread().executeAfter(() -> {
-                if (finished.compareAndSet(false, true)) gone.run();
-                org.xnio.IoUtils.safeClose(exchange.getConnection());
-            }, writeStuckMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+            org.xnio.XnioExecutor.Key stuck = stuckTimer();
             exchange.getResponseSender().send(ByteBuffer.wrap(bytes), new IoCallback() {
                 @Override
                 public void onComplete(HttpServerExchange ex, Sender sender) {
@@ -136,10 +133,30 @@ public final class ClientStream {
         });
     }
 
+    /** Cuts the connection unless the exchange completes (every byte taken) within the stuck-write time. */
+    private void guardCompletion() {
+        org.xnio.XnioExecutor.Key stuck = stuckTimer();
+        exchange.addExchangeCompleteListener((ex, next) -> {
+            stuck.remove();
+            next.proceed();
+        });
+    }
+
+    /** A timer that declares the caller gone and closes the connection, unless removed first. */
+    private org.xnio.XnioExecutor.Key stuckTimer() {
+        return exchange.getIoThread().executeAfter(() -> {
+            if (finished.compareAndSet(false, true)) gone.run();
+            org.xnio.IoUtils.safeClose(exchange.getConnection());
+        }, writeStuckMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
     /** Completes the response. */
     public void end() {
         run(() -> {
-            if (finished.compareAndSet(false, true)) complete(exchange::endExchange);
+            if (finished.compareAndSet(false, true)) complete(() -> {
+                guardCompletion();
+                exchange.endExchange();
+            });
         });
     }
 
@@ -152,7 +169,10 @@ public final class ClientStream {
             exchange.getResponseHeaders().put(io.undertow.util.Headers.CONTENT_TYPE, contentType);
             headers.forEach((k, v) -> exchange.getResponseHeaders().put(new HttpString(k), v));
             finished.set(true);
-            complete(() -> exchange.getResponseSender().send(body));
+            complete(() -> {
+                guardCompletion();
+                exchange.getResponseSender().send(body);
+            });
         });
     }
 

@@ -85,6 +85,7 @@ public final class InferenceHandler implements HttpHandler {
     public void handleRequest(HttpServerExchange exchange) {
         ApiShape shape = endpoint.shape();
         if (!exchange.getRequestMethod().equals(Methods.POST)) {
+            exchange.setPersistent(false); // the body is not read: close instead of draining it
             exchange.getResponseHeaders().put(Headers.ALLOW, "POST");
             Responses.error(exchange, shape, GatewayError.of(405, "invalid_request_error", "method_not_allowed",
                     exchange.getRequestMethod() + " is not allowed on " + endpoint.path() + "; use POST"), Map.of());
@@ -298,7 +299,8 @@ public final class InferenceHandler implements HttpHandler {
         DecisionInput in = new DecisionInput()
                 .model(request.model()).estimatedTokens(promptTokens).maxTokens(maxTokens).stream(request.stream())
                 .classification(classification.dataClass()).unscannable(classification.hasUnscannable())
-                .metadata(request.metadata()).keyId(key.id()).keyName(key.name()).keyOwner(key.owner()).labels(key.labels())
+                .metadata(request.metadata()).keyId(key.id()).keyName(key.name()).keyOwner(key.owner())
+                .labels(key.trustedLabels(lp.set().labels()))
                 .epochMillis(now).usage(counters);
         Decision decision = evaluator.decide(in);
         if (!decision.allowed()) {
@@ -311,9 +313,13 @@ public final class InferenceHandler implements HttpHandler {
             Classification redacted = lp.classifier().redact(request.body(),
                     DataClass.min(evaluator.policy().data().max(), target.maxClass()));
             try {
-                forwarded = RequestParser.parse(endpoint, request.body());
+                forwarded = RequestParser.parseRedacted(endpoint, request.body());
             } catch (BadRequest e) {
-                throw new IllegalStateException("a redacted request no longer parses", e);
+                // A value found in a field with a fixed type (a number) became a placeholder.
+                GatewayError bad = GatewayError.of(400, "invalid_request_error", "invalid_request",
+                        "the request cannot be forwarded redacted: " + e.getMessage()).detail("decision_id", decisionId);
+                log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request", answer(exchange, shape, bad, headers));
+                return;
             }
             headers.put("x-keyguard-redacted", redacted.summary());
         }

@@ -55,14 +55,26 @@ public final class RequestParser {
         return parse(endpoint, (ObjectNode) root);
     }
 
-    /** Validates an already-read body (the gateway re-reads a body it has redacted). */
+    /** Validates an already-read body, with the bounds on what a caller may send. */
     public static ParsedRequest parse(Endpoint endpoint, ObjectNode body) throws BadRequest {
+        return parse(endpoint, body, true);
+    }
+
+    /**
+     * Reads a body the gateway has redacted: the same shape, without the caller's length
+     * bounds (a placeholder may be longer than the value it replaced).
+     */
+    public static ParsedRequest parseRedacted(Endpoint endpoint, ObjectNode body) throws BadRequest {
+        return parse(endpoint, body, false);
+    }
+
+    private static ParsedRequest parse(Endpoint endpoint, ObjectNode body, boolean bounded) throws BadRequest {
         String model = requiredString(body, "model");
-        if (model.length() > MAX_MODEL_BYTES || model.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_MODEL_BYTES) {
+        if (bounded && (model.length() > MAX_MODEL_BYTES || model.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_MODEL_BYTES)) {
             throw new BadRequest("`model` is longer than " + MAX_MODEL_BYTES + " bytes", "model");
         }
         boolean stream = optionalBoolean(body, "stream");
-        Map<String, String> metadata = metadata(body);
+        Map<String, String> metadata = metadata(body, bounded);
         return switch (endpoint) {
             case CHAT_COMPLETIONS -> {
                 List<String> texts = new ArrayList<>();
@@ -171,20 +183,21 @@ public final class RequestParser {
         return v.asLong();
     }
 
-    private static Map<String, String> metadata(ObjectNode body) throws BadRequest {
+    private static Map<String, String> metadata(ObjectNode body, boolean bounded) throws BadRequest {
         JsonNode m = body.get("metadata");
         if (m == null || m.isNull()) return Map.of();
         if (!m.isObject()) throw new BadRequest("`metadata` must be an object of strings", "metadata");
-        if (m.size() > MAX_METADATA_PAIRS) throw new BadRequest("`metadata` has at most " + MAX_METADATA_PAIRS + " keys", "metadata");
+        if (bounded && m.size() > MAX_METADATA_PAIRS) throw new BadRequest("`metadata` has at most " + MAX_METADATA_PAIRS + " keys", "metadata");
         Map<String, String> out = new LinkedHashMap<>();
         for (var e : m.properties()) {
-            if (e.getKey().length() > MAX_METADATA_KEY) {
+            String key = keyguard.audit.UntrustedText.quote(e.getKey(), MAX_METADATA_KEY);
+            if (bounded && e.getKey().length() > MAX_METADATA_KEY) {
                 throw new BadRequest("`metadata` keys are at most " + MAX_METADATA_KEY + " characters", "metadata");
             }
-            if (!e.getValue().isValueNode()) throw new BadRequest("`metadata." + e.getKey() + "` must be a string", "metadata");
+            if (!e.getValue().isValueNode()) throw new BadRequest("`metadata." + key + "` must be a string", "metadata");
             String v = e.getValue().asText();
-            if (v.length() > MAX_METADATA_VALUE) {
-                throw new BadRequest("`metadata." + e.getKey() + "` is longer than " + MAX_METADATA_VALUE + " characters", "metadata");
+            if (bounded && v.length() > MAX_METADATA_VALUE) {
+                throw new BadRequest("`metadata." + key + "` is longer than " + MAX_METADATA_VALUE + " characters", "metadata");
             }
             out.put(e.getKey(), v);
         }

@@ -49,6 +49,9 @@ class AuditFailClosedTest {
             assertTrue(r.body().contains("audit_unavailable"), r.body());
         }
         assertEquals(before, h.upstream.received.size(), "nothing was forwarded, so nothing was charged unaudited");
+        var create = h.admin().post("admin/keys", keyguard.gateway.FakeUpstream.JSON.createObjectNode().put("policy", "demo").put("name", "x"));
+        assertEquals(503, create.status(), "no admin change that could not be audited: " + create.body());
+        assertEquals(1, h.gateway.keys().all().size());
     }
 
     @Test

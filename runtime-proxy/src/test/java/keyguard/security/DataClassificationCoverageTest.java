@@ -40,11 +40,13 @@ class DataClassificationCoverageTest {
         h = new GatewayHarness(tmp);
         Files.writeString(h.platform.resolve("vault.kgp"), """
                 model "vault" { provider sim price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class restricted }
+                model "no-images" { provider sim price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class restricted unscannable deny }
                 """);
         Files.writeString(h.policies.resolve("data.kgp"), """
                 policy images_ok { models allow ["sim-small", "up-ok"]  on unscannable allow }
                 policy cleared { models allow ["vault"] }
                 policy redacting { models allow ["up-ok"]  data max internal on violation redact }
+                policy images_anywhere { models allow ["sim-small", "no-images"]  on unscannable allow }
                 """);
         h.restart();
         key = h.key("all", "scanned", Map.of());
@@ -163,6 +165,58 @@ class DataClassificationCoverageTest {
         HttpResponse<String> r = h.post("/v1/chat/completions", redacting, image.formatted("up-ok"));
         assertEquals(403, r.statusCode(), "what cannot be read cannot be redacted: " + r.body());
         assertTrue(r.body().contains("cannot be redacted"), r.body());
+    }
+
+    @Test
+    void theOperatorCanKeepAModelFreeOfUnscannableContentWhateverThePolicySays() throws Exception {
+        String k = h.key("images_anywhere", "imgs", Map.of());
+        String image = """
+                {"model":"%s","max_tokens":5,"messages":[{"role":"user","content":[
+                  {"type":"text","text":"what is it?"},
+                  {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]}""";
+        assertEquals(200, h.post("/v1/chat/completions", k, image.formatted("sim-small")).statusCode());
+        HttpResponse<String> r = h.post("/v1/chat/completions", k, image.formatted("no-images"));
+        assertEquals(403, r.statusCode(), r.body());
+        assertTrue(r.body().contains("unscannable deny"), r.body());
+    }
+
+    @Test
+    void keysNumbersAndIdsAreScannedAndAFileIdParameterIsNotAnImage() throws Exception {
+        String[] smuggled = {
+            "{\"model\":\"up-ok\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"metadata\":{\"4111111111111111\":\"x\"}}",
+            "{\"model\":\"up-ok\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":null,"
+                    + "\"tool_calls\":[{\"id\":\"call_4111111111111111\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}]}",
+            "{\"model\":\"up-ok\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{\"type\":\"function\","
+                    + "\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{\"type\":{\"description\":" + q(SECRET_TEXT) + "}}}}}]}",
+            "{\"model\":\"up-ok\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"card in tags: "
+                    + "\udb40\udc34\udb40\udc31\udb40\udc31\udb40\udc31\udb40\udc31\udb40\udc31\udb40\udc31\udb40\udc31"
+                    + "\udb40\udc31\udb40\udc31\udb40\udc31\udb40\udc31\udb40\udc31\udb40\udc31\udb40\udc31\udb40\udc31\"}]}",
+        };
+        for (String body : smuggled) {
+            HttpResponse<String> r = h.post("/v1/chat/completions", key, body);
+            assertEquals(403, r.statusCode(), body + " -> " + r.body());
+        }
+        String fileParameter = "{\"model\":\"up-ok\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"list my files\"}],"
+                + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"open\",\"parameters\":{\"type\":\"object\","
+                + "\"properties\":{\"file_id\":{\"type\":\"string\",\"description\":\"the id of a file\"}}}}}]}";
+        HttpResponse<String> ok = h.post("/v1/chat/completions", key, fileParameter);
+        assertEquals(200, ok.statusCode(), "a parameter named file_id is not a file: " + ok.body());
+        String ids = "{\"model\":\"up-ok\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":null,"
+                + "\"tool_calls\":[{\"id\":\"call_Qx7pLm2ZrT9kVw3NbYc5Hd8J\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                + "{\"role\":\"tool\",\"tool_call_id\":\"call_Qx7pLm2ZrT9kVw3NbYc5Hd8J\",\"content\":\"done\"}]}";
+        assertEquals(200, h.post("/v1/chat/completions", key, ids).statusCode(), "a random id is not a secret");
+    }
+
+    @Test
+    void redactionNeverTurnsALongMetadataValueIntoAServerError() throws Exception {
+        String redacting = h.key("redacting", "meta", Map.of());
+        StringBuilder mails = new StringBuilder();
+        while (mails.length() < 500) mails.append("a@b.co ");
+        String body = "{\"model\":\"up-ok\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"metadata\":{\"note\":"
+                + q(mails.toString().strip()) + "}}";
+        HttpResponse<String> r = h.post("/v1/chat/completions", redacting, body);
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(h.upstream.last().body().path("metadata").path("note").asText().contains("[EMAIL_1]"));
     }
 
     @Test

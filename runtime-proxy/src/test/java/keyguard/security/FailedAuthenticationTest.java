@@ -64,6 +64,18 @@ class FailedAuthenticationTest {
             }
         }
         assertTrue(refused >= 10, "past 30 failures in a minute the address is refused at once: " + refused);
+        // An unauthenticated request's body is never drained: the connection closes after the answer.
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", h.gateway.address().getPort())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
+                    + "Content-Length: 100000000\r\n\r\n{").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            java.io.InputStream in = s.getInputStream();
+            byte[] buf = new byte[8192];
+            int n;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while ((n = in.read(buf)) >= 0 && System.nanoTime() < deadline) { /* the answer, then the end */ }
+            assertEquals(-1, n, "closed after the answer");
+        }
         HttpResponse<String> ok = h.post("/v1/chat/completions", valid, CHAT);
         assertEquals(200, ok.statusCode(), "a valid key from the same address is never held back: " + ok.body());
     }

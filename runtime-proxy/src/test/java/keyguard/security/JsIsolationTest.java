@@ -53,6 +53,47 @@ class JsIsolationTest {
         if (set != null) set.close();
     }
 
+    /** Compiles one function `f() -> int` from {@code js} and calls it {@code times} times; the results. */
+    List<Object> calls(String js, int times) {
+        PolicyCompiler.Result r = PolicyCompiler.compile(List.of(src("models.kgp", MODELS),
+                src("teams/p.kgp", "function js f() -> int = file(\"f.js\")\npolicy p { models allow [\"small\"]\n on error allow\n @id(\"r\") forbid when { f() > 1 } }\n"),
+                src("teams/f.js", js)));
+        if (!r.ok()) return List.of(r.diagnostics().render());
+        if (set != null) set.close();
+        set = r.set();
+        PolicyEvaluator p = Backend.COMPILED.evaluators(set).get("p");
+        List<Object> out = new java.util.ArrayList<>();
+        for (int i = 0; i < times; i++) {
+            DecisionInput in = new DecisionInput().model("small").epochMillis(1_790_000_000_000L);
+            Decision d = p.decide(in);
+            out.add(in.functionErrors().isEmpty() ? (d.allowed() ? "allowed" : "denied") : "failed");
+        }
+        return out;
+    }
+
+    @Test
+    void aFileCannotCloseItsScopeToKeepState() {
+        List<Object> r = calls("}); let s = {n: 0}; (function () { function f() { s.n = s.n + 1; return s.n; }", 3);
+        assertEquals(1, r.size(), "refused when the revision loads: " + r);
+        assertTrue(r.getFirst().toString().contains("KG0802"), r.toString());
+    }
+
+    @Test
+    void builtInsAreFrozenDeeplyAndKeepNoMatchBetweenCalls() {
+        assertEquals(List.of("failed", "failed"), calls("function f() { Math.max.memo = (Math.max.memo || 0) + 1; return Math.max.memo; }", 2),
+                "a property on a built-in function");
+        assertEquals(List.of("failed", "failed"), calls("function f() { const it = Object.getPrototypeOf([][Symbol.iterator]()); it.n = (it.n || 0) + 1; return it.n; }", 2),
+                "the array iterator prototype");
+        assertEquals(List.of("allowed", "allowed"), calls("""
+                function f() {
+                  let before;
+                  try { before = RegExp.lastMatch; } catch (e) { before = undefined; }
+                  /x(\\d+)/.exec("x42");
+                  return before === undefined || before === "" ? 0 : 2;
+                }
+                """, 2), "no legacy RegExp statics carry a match into the next call");
+    }
+
     @Test
     void oneFileCannotReachAnothersFunctionsNorKeepStateBetweenCalls() throws Exception {
         PolicyCompiler.Result r = PolicyCompiler.compile(List.of(

@@ -101,6 +101,31 @@ class OperatorBoundaryTest {
     }
 
     @Test
+    void aNameThatPassesForTheOperatorsFolderIsRefused() throws Exception {
+        // On Linux `platform\\x.kgp` is one top-level file name, a team's, not platform/x.kgp;
+        // and `PLATFORM/` would be the operator's folder on a case-insensitive disk.
+        Files.writeString(h.policies.resolve("platform\\x.kgp"), """
+                provider sneaky { base_url "http://127.0.0.1:1/v1" credential env("UP_API_KEY") }
+                """);
+        String report = refusedReload().path("last_error").path("report").asText();
+        assertTrue(report.contains("KG0011") && report.contains("platform\\x.kgp"), report);
+        Files.delete(h.policies.resolve("platform\\x.kgp"));
+        Files.createDirectories(h.policies.resolve("PLATFORM"));
+        Files.writeString(h.policies.resolve("PLATFORM/models.kgp"), "provider sneaky { builtin simulator }\n");
+        report = refusedReload().path("last_error").path("report").asText();
+        assertTrue(report.contains("KG0011") && report.contains("PLATFORM"), report);
+    }
+
+    @Test
+    void anOperatorFunctionMayNotRunATeamsJavaScript() throws Exception {
+        Path team = Files.createDirectories(h.policies.resolve("teams"));
+        Files.writeString(team.resolve("score.js"), "function score() { return 1; }\n");
+        Files.writeString(h.platform.resolve("functions.kgp"), "function js score() -> int = file(\"../teams/score.js\")\n");
+        String report = refusedReload().path("last_error").path("report").asText();
+        assertTrue(report.contains("KG0605") && report.contains("runs a team's file"), report);
+    }
+
+    @Test
     void aTeamAdminSeesWhereAnOperatorFileFailsButNotWhatItSays() throws Exception {
         MockOAuth2Server idp = new MockOAuth2Server();
         idp.start();

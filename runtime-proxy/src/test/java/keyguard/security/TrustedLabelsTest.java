@@ -79,6 +79,28 @@ class TrustedLabelsTest {
     }
 
     @Test
+    void aLabelATeamAdminSetBeforeItWasDeclaredIsNotTrusted() throws Exception {
+        // Before `env` is declared, a team admin labels a key prod (no rule reads env then).
+        Files.writeString(h.platform.resolve("labels.kgp"), "label oncall { set_by team }\n");
+        Files.writeString(h.policies.resolve("office.kgp"), "policy office { models allow [\"sim-small\"] }\n");
+        h.restart();
+        String secret = as(List.of("team-office")).post("admin/keys", key(Map.of("env", "prod"))).body().path("secret").asText();
+        // Then the operator declares it and a rule trusts it.
+        Files.writeString(h.platform.resolve("labels.kgp"), "label env { set_by operator }\nlabel oncall { set_by team }\n");
+        Files.writeString(h.policies.resolve("office.kgp"), """
+                policy office {
+                  models allow ["sim-small"]
+                  @id("prod-only")
+                  forbid when { key.env != "prod" }
+                }
+                """);
+        assertEquals(200, h.admin().post("admin/policies/reload", FakeUpstream.JSON.createObjectNode()).status());
+        var r = h.post("/v1/chat/completions", secret, "{\"model\":\"sim-small\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertEquals(403, r.statusCode(), "the team admin's env=prod is not trusted: " + r.body());
+        assertTrue(r.body().contains("prod-only"), r.body());
+    }
+
+    @Test
     void anAdminSetsOperatorLabelsToDeclaredValuesOnly() throws Exception {
         AdminClient admin = as(List.of("kg-admins"));
         assertEquals(201, admin.post("admin/keys", key(Map.of("env", "prod"))).status());

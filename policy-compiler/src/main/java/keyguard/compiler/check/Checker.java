@@ -63,7 +63,7 @@ public final class Checker {
     private static final long MAX_WINDOW_SECONDS = 31L * 86_400;
     private static final Set<String> PROVIDER_SETTINGS = Set.of("builtin", "kind", "base_url", "credential", "latency",
             "chunk_delay", "timeout", "api_version");
-    private static final Set<String> MODEL_SETTINGS = Set.of("provider", "upstream", "context", "max_class", "hosting", "type");
+    private static final Set<String> MODEL_SETTINGS = Set.of("provider", "upstream", "context", "max_class", "hosting", "type", "unscannable");
     private static final Set<String> PARAM_TYPES = Set.of("string", "int", "bool", "class");
 
     private final Diagnostics diagnostics;
@@ -119,7 +119,7 @@ public final class Checker {
         c.checkModels();
         c.checkDetectors();
         c.checkLabels();
-        functions.declare(c.functionDecls.values(), diagnostics);
+        functions.declare(c.functionDecls.values(), diagnostics, teamFiles);
         c.checkTemplates();
         Map<String, Policy> policies = new LinkedHashMap<>();
         for (Item.Policy p : c.policyDecls.values()) {
@@ -393,7 +393,20 @@ public final class Checker {
                 }
                 upstream = str.lit().value();
             }
-            models.put(name, new ModelInfo(index++, name, providerName, upstream, prices[0], prices[1], context, cls, hosting, type, m.span()));
+            boolean acceptsUnscannable = true;
+            Setting uns = s.get("unscannable");
+            if (uns != null) {
+                String w = uns.value().span().text();
+                if (!(uns.value() instanceof Value.Word) || !(w.equals("deny") || w.equals("allow"))) {
+                    diagnostics.add(Diagnostic.error(Code.KG0604, uns.value().span(), "`unscannable` is `deny` or `allow`")
+                            .label("unknown choice")
+                            .help("`unscannable deny`: the model never receives images, PDFs or other content the gateway cannot scan, whatever a policy says"));
+                    continue;
+                }
+                acceptsUnscannable = w.equals("allow");
+            }
+            models.put(name, new ModelInfo(index++, name, providerName, upstream, prices[0], prices[1], context, cls, hosting, type, m.span(),
+                    acceptsUnscannable));
         }
     }
 

@@ -66,6 +66,14 @@ public final class FunctionScope implements AutoCloseable {
     }
 
     void declare(Collection<Item.Function> decls, Diagnostics diagnostics) {
+        declare(decls, diagnostics, java.util.Set.of());
+    }
+
+    /**
+     * Declares the functions; {@code teamFiles} are the paths (as read) of the files teams
+     * own: a function declared in an operator's file must not run a team's code.
+     */
+    void declare(Collection<Item.Function> decls, Diagnostics diagnostics, java.util.Set<String> teamFiles) {
         long errorsBefore = diagnostics.errorCount();
         List<JsModule.Declaration> js = new ArrayList<>();
         Map<String, Item.Function> byName = new HashMap<>();
@@ -111,6 +119,13 @@ public final class FunctionScope implements AutoCloseable {
                                 : "`" + written + "` is not valid UTF-8")
                         .label(bytes == null ? "looked for " + file : "JavaScript sources must be UTF-8")
                         .help(bytes == null ? "the path is relative to this .kgp file and must stay inside the policy directory" : ""));
+                continue;
+            }
+            boolean operatorDecl = !teamFiles.contains(f.span().file().path());
+            if (operatorDecl && teamFiles.stream().anyMatch(t -> normal(t).equals(file))) {
+                diagnostics.add(Diagnostic.error(Code.KG0605, f.body().span(), "function `" + name + "` of the operator runs a team's file")
+                        .label(file + " is outside the operator's folder")
+                        .help("move the JavaScript file next to the declaration, in the operator's folder"));
                 continue;
             }
             sources.put(file, text);

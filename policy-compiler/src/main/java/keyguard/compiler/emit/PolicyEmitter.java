@@ -297,6 +297,22 @@ public final class PolicyEmitter {
         code.areturn();
         code.labelBinding(dataOk);
 
+        // 4b. a model that never takes unscannable content (only emitted when one exists)
+        if (set.models().values().stream().anyMatch(m -> !m.acceptsUnscannable())) {
+            Label scannable = code.newLabel();
+            code.aload(in);
+            code.invokevirtual(CD_INPUT, "unscannable", MethodTypeDesc.of(CD_boolean));
+            code.ifeq(scannable);
+            code.aload(routed);
+            code.invokevirtual(CD_MODEL, "acceptsUnscannable", MethodTypeDesc.of(CD_boolean));
+            code.ifne(scannable);
+            loadConstant(code, policy, CD_POLICY);
+            code.aload(routed);
+            code.invokestatic(CD_DECISIONS, "unscannableRefused", MethodTypeDesc.of(CD_DECISION, CD_POLICY, CD_MODEL));
+            code.areturn();
+            code.labelBinding(scannable);
+        }
+
         // 5. rate limits, then concurrency: AMOUNT - used < need  ->  constant throttle decision
         code.aload(in);
         code.invokevirtual(CD_INPUT, "usage", MethodTypeDesc.of(CD_USAGE));

@@ -99,6 +99,10 @@ public final class Explainer {
                             + decided(decision, DecisionKind.DATA_CLASS)));
         }
 
+        if (in.unscannable() && !routed.acceptsUnscannable()) {
+            out.add(new Check("data", "unscannable", Status.FAIL, "model `" + routed.name()
+                    + "` never receives content the gateway cannot scan (`unscannable deny`)" + decided(decision, DecisionKind.DATA_CLASS)));
+        }
         for (LimitSpec l : p.rateLimits()) out.add(limit("rate", l, in, decision));
         for (LimitSpec l : p.concurrency()) out.add(limit("concurrency", l, in, decision));
         long cost = routed.costMicros(in.estimatedTokens(), in.maxTokens());

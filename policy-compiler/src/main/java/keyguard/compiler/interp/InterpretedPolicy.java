@@ -29,7 +29,8 @@ import keyguard.policy.ir.IrInterpreter;
  *   <li>a model not in {@code models allow} is denied;</li>
  *   <li>a prompt above min(policy clearance, model ceiling) is denied, redacted or rerouted
  *       (content the gateway cannot scan counts as {@code restricted} unless the policy says
- *       {@code on unscannable allow}, and cannot be redacted);</li>
+ *       {@code on unscannable allow}, and cannot be redacted; a model declared
+ *       {@code unscannable deny} never receives it);</li>
  *   <li>rate limits, then concurrency limits, then hard budgets throttle, each sorted by id;</li>
  *   <li>otherwise allow, with soft-budget warnings.</li>
  * </ol>
@@ -85,6 +86,8 @@ public final class InterpretedPolicy implements PolicyEvaluator {
                 }
             }
         }
+
+        if (in.unscannable() && !routed.acceptsUnscannable()) return Decisions.unscannableRefused(p, routed);
 
         UsageView usage = in.usage();
         for (LimitSpec limit : p.rateLimits()) {

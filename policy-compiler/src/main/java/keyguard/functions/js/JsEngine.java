@@ -117,6 +117,9 @@ public final class JsEngine {
                 .option("js.console", "false")
                 .option("js.graal-builtin", "false")
                 .option("js.polyglot-builtin", "false")
+                // RegExp.lastMatch, RegExp.input, RegExp.$1: legacy statics would carry one
+                // call's matched text into the next call.
+                .option("js.regexp-static-result", "false")
                 .option("js.string-length-limit", Integer.toString(limits.maxStringLength))
                 .option("js.max-typed-array-length", Integer.toString(limits.maxTypedArrayBytes))
                 .resourceLimits(ResourceLimits.newBuilder().statementLimit(limits.statements, null).build())

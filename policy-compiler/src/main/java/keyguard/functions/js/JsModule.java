@@ -26,10 +26,13 @@ import org.graalvm.polyglot.Value;
  * file's functions (two teams' files share nothing). And no call can leave state for the
  * next one: a file is compiled once as a factory, {@code (function () { "use strict"; <file>;
  * return {functions}; })}, and every call runs the factory afresh, so top-level variables
- * and closures start from the file's text each time; the context's global object and every
- * built-in constructor and prototype are frozen, so a call cannot park state there either
- * (assigning to them throws, in strict mode). A function therefore answers from its
- * arguments alone.
+ * and closures start from the file's text each time (a file must parse on its own, so its
+ * text cannot close the factory early); the context's global object and everything
+ * reachable from it — built-in functions, their prototypes, the intrinsic iterator and
+ * generator prototypes — are frozen deeply, and RegExp's legacy statics are off, so a call
+ * cannot park state there either (assigning to them throws, in strict mode). A function
+ * therefore answers from its arguments alone. (One consequence: a plain object cannot
+ * assign an own {@code toString}; define it in the literal instead.)
  *
  * <p>GraalJS contexts are single-threaded: each thread that calls gets its own set (one
  * context per file), created on first use. {@link #close()} cancels and frees every context
@@ -42,20 +45,35 @@ public final class JsModule implements AutoCloseable {
     /** A declaration the files do not satisfy, with the reason. */
     public record Problem(Declaration declaration, String message) {}
 
-    /** Freezes what every function could otherwise share between calls: the global object, built-ins and their prototypes. */
+    /**
+     * Freezes, deeply, everything a call could otherwise share with the next: the global
+     * object and every object reachable from it through properties, accessors and prototypes
+     * (built-in functions, their prototypes, Math, JSON, ...), plus the intrinsics no
+     * property reaches (the iterator, generator and typed-array prototypes).
+     */
     private static final Source FREEZE = Source.create("js", """
             (function () {
               "use strict";
-              for (const name of Object.getOwnPropertyNames(globalThis)) {
-                const v = globalThis[name];
-                if (v !== null && (typeof v === "object" || typeof v === "function")) {
-                  Object.freeze(v);
-                  if (typeof v === "function" && v.prototype) Object.freeze(v.prototype);
+              const roots = [globalThis,
+                Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function () {}),
+                Object.getPrototypeOf(async function* () {}), Object.getPrototypeOf((function* () {})()),
+                Object.getPrototypeOf([][Symbol.iterator]()), Object.getPrototypeOf(new Map()[Symbol.iterator]()),
+                Object.getPrototypeOf(new Set()[Symbol.iterator]()), Object.getPrototypeOf(""[Symbol.iterator]()),
+                Object.getPrototypeOf(/a/[Symbol.matchAll]("")), Object.getPrototypeOf(Int8Array)];
+              const seen = new Set();
+              const todo = roots.slice();
+              while (todo.length > 0) {
+                const o = todo.pop();
+                if (o === null || o === undefined || (typeof o !== "object" && typeof o !== "function") || seen.has(o)) continue;
+                seen.add(o);
+                for (const k of Reflect.ownKeys(o)) {
+                  const d = Reflect.getOwnPropertyDescriptor(o, k);
+                  if (d === undefined) continue;
+                  if ("value" in d) todo.push(d.value); else { todo.push(d.get); todo.push(d.set); }
                 }
+                todo.push(Object.getPrototypeOf(o));
+                Object.freeze(o);
               }
-              Object.freeze(Object.getPrototypeOf(function* () {}));
-              Object.freeze(Object.getPrototypeOf(async function () {}));
-              Object.freeze(globalThis);
             })();
             """);
 
@@ -65,6 +83,8 @@ public final class JsModule implements AutoCloseable {
     private final List<String> files;
     private final int[] fileOf;
     private final List<Source> factories;
+    /** The files as written, parsed alone before they run wrapped. */
+    private final List<Source> plain;
     private final List<FunctionRef> refs = new ArrayList<>();
     private final ThreadLocal<Slot> slot = new ThreadLocal<>();
     private final Set<Slot> slots = ConcurrentHashMap.newKeySet();
@@ -90,6 +110,9 @@ public final class JsModule implements AutoCloseable {
             f.add(Source.newBuilder("js", text, file).cached(true).buildLiteral());
         }
         this.factories = List.copyOf(f);
+        List<Source> p = new ArrayList<>();
+        for (String file : files) p.add(Source.newBuilder("js", sources.get(file), file).cached(true).buildLiteral());
+        this.plain = List.copyOf(p);
         for (int i = 0; i < declarations.size(); i++) refs.add(ref(i));
     }
 
@@ -223,6 +246,9 @@ public final class JsModule implements AutoCloseable {
             for (int f = 0; f < factories.size(); f++) {
                 Context c = engine.newContext();
                 s.contexts[f] = c;
+                // The file must parse on its own: text that closed the factory's function
+                // early (`}); ... (function () {`) would otherwise run outside it and keep state.
+                c.parse(plain.get(f));
                 c.eval(FREEZE);
                 s.factories[f] = c.eval(factories.get(f));
             }
