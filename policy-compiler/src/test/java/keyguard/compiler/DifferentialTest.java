@@ -90,6 +90,7 @@ class DifferentialTest {
                 .maxTokens(r.nextInt(3) == 0 ? 0 : r.nextLong(0, 4_000))
                 .stream(r.nextBoolean())
                 .classification(DataClass.values()[r.nextInt(3) == 0 ? r.nextInt(4) : r.nextInt(2)])
+                .unscannable(r.nextInt(4) == 0)
                 .keyName(pick(r, NAMES))
                 .keyOwner(pick(r, OWNERS))
                 .keyId("k" + r.nextInt(3))
@@ -136,6 +137,7 @@ class DifferentialTest {
             List<String> models = new ArrayList<>();
             for (String m : new String[] {"small", "big", "onprem"}) if (r.nextInt(4) != 0) models.add("\"" + m + "\"");
             sb.append("  models allow [").append(String.join(", ", models)).append("]\n");
+            if (r.nextInt(3) == 0) sb.append("  on unscannable ").append(r.nextBoolean() ? "allow" : "deny").append("\n");
             String[] windows = {"1m", "30s", "1h", "1d"};
             List<String> seen = new ArrayList<>();
             for (int i = r.nextInt(4); i > 0; i--) {

@@ -14,7 +14,7 @@ public final class Snippets {
             provider sim { builtin simulator }
             provider up { base_url "http://127.0.0.1:9/v1" credential env("UP_API_KEY") }
             model "small"  { provider sim price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
-            model "big"    { provider up  price input 10 usd per 1m tokens, output 30 usd per 1m tokens max_class confidential }
+            model "big"    { provider up  price input 10 usd per 1m tokens, output 30 usd per 1m tokens max_class confidential unscannable deny }
             model "onprem" { provider up  price input 0.5 usd per 1m tokens, output 0.5 usd per 1m tokens max_class restricted hosting self }
             label env { set_by operator }
             label team { set_by team }
