@@ -1,6 +1,7 @@
 package keyguard.compiler;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -330,5 +331,43 @@ class LanguageSemanticsTest {
         List<String> ids = e.policy().rateLimits().stream().map(l -> l.counter().toString()).toList();
         assertEquals(List.of("requests.key.1m", "tokens.policy.1d"), ids);
         assertEquals(CounterRef.parse("tokens.policy.1d"), e.policy().rateLimits().get(1).counter());
+    }
+
+    /** A fleet node's view: others' usage as last reported (the estimate), its own part (what a refusal may rely on). */
+    private static DecisionInput withFleetUsage(DecisionInput in, Map<String, Long> estimate, Map<String, Long> surely) {
+        return in.usage(new keyguard.policy.UsageView() {
+            @Override
+            public long used(CounterRef ref) {
+                return estimate.getOrDefault(ref.toString(), 0L);
+            }
+
+            @Override
+            public long usedForCap(CounterRef ref, long nowMillis) {
+                return surely.getOrDefault(ref.toString(), 0L);
+            }
+        });
+    }
+
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void aLimitOrHardBudgetRefusesBeforeAdmissionOnlyOnWhatTheCounterSurelyHolds(Backend b) {
+        String src = "policy p { models allow [\"small\"] limit requests 5 per 1m budget 1 usd per day hard }";
+        DecisionInput estimatedFull = withFleetUsage(req("small"), Map.of("requests.key.1m", 5L, "spend.key.day", 1_000_000L),
+                Map.of("requests.key.1m", 2L, "spend.key.day", 10L));
+        assertEquals(Outcome.ALLOW, decide(b, src, estimatedFull).outcome(), "the admission decides: it asks the store");
+        DecisionInput surelyFull = withFleetUsage(req("small"), Map.of("requests.key.1m", 5L), Map.of("requests.key.1m", 5L));
+        assertEquals(DecisionKind.RATE_LIMIT, decide(b, src, surelyFull).kind());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void conditionsAndSoftBudgetWarningsReadTheEstimate(Backend b) {
+        String src = "policy p { models allow [\"small\"] budget 1 usd per day soft warn at 50% @id(\"busy\") forbid when { usage.requests.key.1m > 3 } }";
+        DecisionInput in = withFleetUsage(req("small"), Map.of("requests.key.1m", 4L), Map.of());
+        assertEquals(List.of("busy"), decide(b, src, in).rules());
+        DecisionInput spent = withFleetUsage(req("small"), Map.of("spend.key.day", 600_000L), Map.of());
+        Decision d = decide(b, src, spent);
+        assertEquals(Outcome.ALLOW, d.outcome());
+        assertFalse(d.warnings().isEmpty(), "the soft budget's warning reads the fleet's estimate");
     }
 }

@@ -62,8 +62,12 @@ public final class AdminApi implements HttpHandler {
     /** The token {@code GET /metrics} needs besides the admin token; null when /metrics is open. */
     private final byte[] metricsToken;
 
+    /** The fleet this gateway is in, or null for a single node. */
+    private final keyguard.fleet.Fleet fleet;
+
     public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, OidcConfig oidc,
-                    String token, String metricsToken, Clock clock) {
+                    String token, String metricsToken, Clock clock, keyguard.fleet.Fleet fleet) {
+        this.fleet = fleet;
         this.metricsToken = metricsToken == null ? null : metricsToken.getBytes(StandardCharsets.UTF_8);
         this.oidc = oidc == null ? null : new OidcVerifier(oidc);
         this.audit = audit;
@@ -207,7 +211,18 @@ public final class AdminApi implements HttpHandler {
             ArrayNode rows = root.putArray("rows");
             long total = 0;
             long requests = 0;
-            for (SpendIndex.Row r : audit.spend().query(groupBy, from, to)) {
+            List<SpendIndex.Row> spendRows;
+            if (fleet == null) {
+                spendRows = audit.spend().query(groupBy, from, to);
+            } else {
+                try {
+                    spendRows = fleet.spend(groupBy, from, to);
+                } catch (keyguard.fleet.Fleet.Unreachable e) {
+                    throw new BadAdminRequest(503, "the fleet's spend is in Redis, which cannot be reached: " + e.getMessage());
+                }
+                root.put("scope", "fleet");
+            }
+            for (SpendIndex.Row r : spendRows) {
                 ObjectNode row = rows.addObject();
                 r.group().forEach(row::put);
                 row.put("cost_micros", r.costMicros()).put("cost_usd", keyguard.policy.Money.format(r.costMicros())).put("requests", r.requests());
@@ -216,6 +231,9 @@ public final class AdminApi implements HttpHandler {
             }
             root.put("total_cost_micros", total).put("total_requests", requests);
             Responses.json(exchange, 200, root.toString());
+        } else if (path.equals("/admin/fleet") && get) {
+            require(who.readsEverything(), who, "read the fleet");
+            Responses.json(exchange, 200, fleetView().toString());
         } else if (path.equals("/admin/policies") && get) {
             Responses.json(exchange, 200, policyStatus(policies.get(), who).toString());
         } else if (path.equals("/admin/policies/reload") && post) {
@@ -311,20 +329,84 @@ public final class AdminApi implements HttpHandler {
         return body;
     }
 
-    /** Revokes a key: its next request is refused with 401. Revoking twice is fine. */
+    /** How long a revocation waits for every live node of a fleet to acknowledge it. */
+    private static final java.time.Duration ACK_WAIT = java.time.Duration.ofSeconds(2);
+
+    /**
+     * Revokes a key: its next request is refused with 401, on every node of a fleet once
+     * this answers. In a fleet it waits up to 2 s for every live node to acknowledge; the
+     * answer lists those that did not (they refuse all authentication once their proof of
+     * being current is older than the fleet's lease). Revoking twice is fine.
+     */
     private void revoke(HttpServerExchange exchange, String id, AdminPrincipal who) throws BadAdminRequest {
         KeyRecord k;
+        List<String> unacknowledged = List.of();
         synchronized (keys) {
             k = keys.get(id);
             if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
             require(who.managesKeysOf(k.policy()), who, "revoke keys of policy `" + k.policy() + "`");
-            if (k.state() != KeyState.REVOKED) {
-                k = k.withState(KeyState.REVOKED);
-                keys.put(k);
-            }
+            k = k.withState(KeyState.REVOKED);
+            unacknowledged = confirm(k);
         }
-        audit.recordAdmin(who.subject(), "keys.revoke", id, "revoked");
-        Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
+        audit.recordAdmin(who.subject(), "keys.revoke", id, unacknowledged.isEmpty() ? "revoked" : "revoked; not acknowledged by " + unacknowledged);
+        ObjectNode out = KeyRecordJson.view(k);
+        if (fleet != null) acknowledgements(out, unacknowledged);
+        Responses.json(exchange, 200, out.toString());
+    }
+
+    /**
+     * Writes a key change and waits until every live node of a fleet has applied it (a key
+     * created on one node works on all once the call answers; a revoked one fails on all);
+     * returns the nodes that did not in time. A store that cannot be written is a 503, and
+     * nothing changed.
+     */
+    private List<String> confirm(KeyRecord k) throws BadAdminRequest {
+        try {
+            return keys.putAndConfirm(k, ACK_WAIT);
+        } catch (keyguard.keys.KeyStoreUnavailable e) {
+            throw new BadAdminRequest(503, e.getMessage());
+        }
+    }
+
+    private void acknowledgements(ObjectNode out, List<String> unacknowledged) {
+        ObjectNode fleetOut = out.putObject("fleet");
+        fleetOut.put("acknowledged", unacknowledged.isEmpty());
+        var missing = fleetOut.putArray("unacknowledged_nodes");
+        unacknowledged.forEach(missing::add);
+        if (!unacknowledged.isEmpty()) {
+            fleetOut.put("note", "these nodes did not confirm within 2 s; each refuses all authentication once it has been out of touch with "
+                    + "Redis for " + fleet.config().lease().toMillis() / 1000.0 + " s, until it catches up");
+        }
+    }
+
+    /** Every node of the fleet: name, version, revision, heartbeat, requests in flight, Redis latency; mismatched revisions flagged. */
+    private ObjectNode fleetView() throws BadAdminRequest {
+        ObjectNode root = JSON.createObjectNode();
+        if (fleet == null) {
+            root.put("mode", "single");
+            root.put("node", "this gateway is not part of a fleet (start it with --redis)");
+            return root;
+        }
+        List<keyguard.fleet.FleetNodes.Node> nodes;
+        try {
+            nodes = fleet.nodes();
+        } catch (keyguard.fleet.Fleet.Unreachable e) {
+            throw new BadAdminRequest(503, "Redis cannot be reached: " + e.getMessage());
+        }
+        root.put("mode", "fleet").put("node", fleet.node()).put("redis", fleet.describe());
+        String mine = policies.get().set().revision();
+        java.util.Map<String, Long> revisions = new java.util.TreeMap<>();
+        for (var n : nodes) if (n.live()) revisions.merge(n.revision(), 1L, Long::sum);
+        ArrayNode list = root.putArray("nodes");
+        for (var n : nodes) {
+            list.addObject().put("name", n.name()).put("version", n.version()).put("revision", n.revision())
+                    .put("last_heartbeat", Instant.ofEpochMilli(n.heartbeatMillis()).toString()).put("heartbeat_age_ms", n.ageMillis())
+                    .put("live", n.live()).put("in_flight", n.inFlight()).put("redis_latency_us", n.redisLatencyMicros())
+                    .put("revision_differs", n.live() && !n.revision().equals(mine));
+        }
+        root.put("revisions_in_service", revisions.size());
+        root.put("consistent", revisions.size() <= 1);
+        return root;
     }
 
     /**
@@ -345,6 +427,7 @@ public final class AdminApi implements HttpHandler {
         String secret;
         KeyRecord k;
         int status = 200;
+        List<String> unacknowledged = List.of();
         synchronized (keys) {
             k = keys.get(id);
             if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
@@ -360,13 +443,15 @@ public final class AdminApi implements HttpHandler {
                 long generation = last == null ? 1 : last.generation() + 1;
                 secret = requestId.isEmpty() ? "kg-" + id + "-" + KeySecrets.generate().secret().substring(16) : secrets.derive(id, requestId, generation);
                 k = k.rotated(secrets.hash(secret), now, now.plusSeconds(graceSeconds), requestId);
-                keys.put(k);
+                // Every node has the new secret before the answer (and, without grace, has dropped the old one).
+                unacknowledged = confirm(k);
                 status = 201;
             }
         }
         audit.recordAdmin(who.subject(), "keys.rotate", id, status == 201 ? "rotated" : "retried");
         ObjectNode out = KeyRecordJson.view(k);
         out.put("secret", secret);
+        if (fleet != null && status == 201) acknowledgements(out, unacknowledged);
         Responses.json(exchange, status, out.toString());
     }
 
@@ -428,10 +513,11 @@ public final class AdminApi implements HttpHandler {
         KeySecrets.NewSecret secret = KeySecrets.generate();
         KeyRecord record = new KeyRecord(secret.id(), name, owner, policy, Map.copyOf(labels), now, expires, KeyState.ACTIVE,
                 secrets.hash(secret.secret()), null, who.admin());
-        keys.put(record);
+        List<String> unacknowledged = confirm(record); // usable on every node once this answers
         audit.recordAdmin(who.subject(), "keys.create", record.id(), "created for policy " + policy);
         ObjectNode out = KeyRecordJson.view(record);
         out.put("secret", secret.secret());
+        if (fleet != null) acknowledgements(out, unacknowledged);
         Responses.json(exchange, 201, out.toString());
     }
 

@@ -14,12 +14,13 @@ import java.util.Map;
  * @param totalMillis from the body being read to the end of the response
  * @param unscannable the parts that could not be scanned, by kind ({@code image:1,pdf:1}); empty for none
  * @param functionErrors policy functions that failed while deciding (almost always none)
+ * @param node the gateway that decided (its {@code --node} name)
  */
 public record AuditEvent(String decisionId, long epochMillis, String keyId, String keyName, String owner, String policy,
                          String revision, List<String> rules, String model, String routedModel, String provider,
                          long estimatedTokens, long promptTokens, long completionTokens, long costMicros, String outcome, int status,
                          long gatewayMicros, long totalMillis, String dataClass, String detected, String unscannable, String dataAction,
-                         Map<String, String> tags, List<keyguard.policy.FunctionError> functionErrors) {
+                         Map<String, String> tags, List<keyguard.policy.FunctionError> functionErrors, String node) {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -31,6 +32,7 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
         g.writeStartObject();
         g.writeStringField("type", "decision");
         g.writeStringField("decision_id", decisionId);
+        g.writeStringField("node", node);
         g.writeStringField("time", java.time.Instant.ofEpochMilli(epochMillis).toString());
         g.writeStringField("key_id", keyId);
         g.writeStringField("key_name", keyName);

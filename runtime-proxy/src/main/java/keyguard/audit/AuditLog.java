@@ -228,6 +228,46 @@ public final class AuditLog implements AutoCloseable {
         }
     }
 
+    /**
+     * The events of {@code [since, until)} of several logs (the nodes of a fleet) as one
+     * stream ordered by time: each step prints the earliest of the logs' next events, so each
+     * log's own order is kept and ties go to the log listed first.
+     */
+    public static void merge(java.util.List<ChronicleQueue> queues, Instant since, Instant until, Consumer<String> out) {
+        java.util.List<ExcerptTailer> tailers = new java.util.ArrayList<>();
+        try {
+            String[] head = new String[queues.size()];
+            Instant[] at = new Instant[queues.size()];
+            for (int i = 0; i < queues.size(); i++) {
+                tailers.add(queues.get(i).createTailer());
+                advance(tailers.get(i), since, until, head, at, i);
+            }
+            while (true) {
+                int pick = -1;
+                for (int i = 0; i < head.length; i++) {
+                    if (head[i] != null && (pick < 0 || at[i].isBefore(at[pick]))) pick = i;
+                }
+                if (pick < 0) return;
+                out.accept(head[pick]);
+                advance(tailers.get(pick), since, until, head, at, pick);
+            }
+        } finally {
+            tailers.forEach(ExcerptTailer::close);
+        }
+    }
+
+    private static void advance(ExcerptTailer t, Instant since, Instant until, String[] head, Instant[] at, int i) {
+        String line;
+        while ((line = readEvent(t)) != null) {
+            if (within(line, since, until)) {
+                head[i] = line;
+                at[i] = time(line);
+                return;
+            }
+        }
+        head[i] = null;
+    }
+
     public void read(Instant since, Instant until, Consumer<String> out) {
         read(queue, since, until, out);
     }
@@ -297,10 +337,16 @@ public final class AuditLog implements AutoCloseable {
                 : java.time.OffsetDateTime.parse(v).toInstant();
     }
 
-    static boolean within(String line, Instant since, Instant until) {
+    /** An event's time (its first field), or null for a line that has none. */
+    static Instant time(String line) {
         int at = line.indexOf("\"time\":\"");
-        if (at < 0) return false;
-        Instant t = Instant.parse(line.substring(at + 8, line.indexOf('"', at + 8)));
+        if (at < 0) return null;
+        return Instant.parse(line.substring(at + 8, line.indexOf('"', at + 8)));
+    }
+
+    static boolean within(String line, Instant since, Instant until) {
+        Instant t = time(line);
+        if (t == null) return false;
         return (since == null || !t.isBefore(since)) && (until == null || t.isBefore(until));
     }
 

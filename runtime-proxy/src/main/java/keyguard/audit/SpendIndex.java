@@ -17,7 +17,29 @@ import java.util.concurrent.atomic.LongAdder;
 public final class SpendIndex {
     public static final Set<String> DIMENSIONS = Set.of("day", "key", "policy", "model", "tag");
 
-    private record Cell(String day, String key, String policy, String model, String tags) {}
+    /** One group of the finest grain: a UTC day, key, policy, routed model and tag set ({@code k=v,k=v}). */
+    public record Cell(String day, String key, String policy, String model, String tags) {
+        /** The cell of an audit event read back from the log; null when it is no decision or has no time. */
+        public static Cell of(JsonNode event) {
+            if (!"decision".equals(event.path("type").asText("decision"))) return null;
+            String time = event.path("time").asText("");
+            if (time.length() < 10) return null;
+            StringBuilder tags = new StringBuilder();
+            event.path("tags").properties().forEach(e -> tags.append(tags.isEmpty() ? "" : ",").append(e.getKey()).append('=').append(e.getValue().asText()));
+            return new Cell(time.substring(0, 10), event.path("key_id").asText(), event.path("policy").asText(),
+                    event.path("routed_model").asText(event.path("model").asText()), tags.toString());
+        }
+
+        String value(String dimension) {
+            return switch (dimension) {
+                case "day" -> day;
+                case "key" -> key;
+                case "policy" -> policy;
+                case "model" -> model;
+                default -> tags;
+            };
+        }
+    }
 
     private final Map<Cell, LongAdder[]> cells = new ConcurrentHashMap<>();
 
@@ -35,12 +57,8 @@ public final class SpendIndex {
 
     /** Replay's path: an event read back from the log. */
     void add(JsonNode event) {
-        if (!"decision".equals(event.path("type").asText("decision"))) return;
-        String day = event.path("time").asText("").length() >= 10 ? event.path("time").asText().substring(0, 10) : "";
-        StringBuilder tags = new StringBuilder();
-        event.path("tags").properties().forEach(e -> tags.append(tags.isEmpty() ? "" : ",").append(e.getKey()).append('=').append(e.getValue().asText()));
-        Cell c = new Cell(day, event.path("key_id").asText(), event.path("policy").asText(), event.path("routed_model").asText(event.path("model").asText()),
-                tags.toString());
+        Cell c = Cell.of(event);
+        if (c == null) return;
         LongAdder[] a = cells.computeIfAbsent(c, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
         a[0].add(event.path("cost_micros").asLong());
         a[1].increment();
@@ -51,23 +69,24 @@ public final class SpendIndex {
 
     /** Sums over days {@code from..to} (inclusive, UTC), grouped by the given dimensions. */
     public List<Row> query(List<String> groupBy, LocalDate from, LocalDate to) {
-        Map<List<String>, long[]> sums = new TreeMap<>((a, b) -> String.join("\u0000", a).compareTo(String.join("\u0000", b)));
+        Map<Cell, long[]> inRange = new java.util.HashMap<>();
         cells.forEach((c, a) -> {
             LocalDate d = c.day().isEmpty() ? null : LocalDate.parse(c.day());
             if (d == null || d.isBefore(from) || d.isAfter(to)) return;
+            inRange.put(c, new long[] {a[0].sum(), a[1].sum()});
+        });
+        return group(inRange, groupBy);
+    }
+
+    /** Cells' sums ({cost micros, requests}) grouped by the given dimensions, in the groups' order. */
+    public static List<Row> group(Map<Cell, long[]> cells, List<String> groupBy) {
+        Map<List<String>, long[]> sums = new TreeMap<>((a, b) -> String.join("\u0000", a).compareTo(String.join("\u0000", b)));
+        cells.forEach((c, a) -> {
             List<String> key = new ArrayList<>();
-            for (String g : groupBy) {
-                key.add(switch (g) {
-                    case "day" -> c.day();
-                    case "key" -> c.key();
-                    case "policy" -> c.policy();
-                    case "model" -> c.model();
-                    default -> c.tags();
-                });
-            }
+            for (String g : groupBy) key.add(c.value(g));
             long[] s = sums.computeIfAbsent(key, k -> new long[2]);
-            s[0] += a[0].sum();
-            s[1] += a[1].sum();
+            s[0] += a[0];
+            s[1] += a[1];
         });
         List<Row> rows = new ArrayList<>();
         sums.forEach((k, s) -> {

@@ -70,13 +70,14 @@ final class AuditCommand {
         }
     }
 
-    @Command(name = "export", description = "Print the events of a time range as JSON lines.")
+    @Command(name = "export", description = {"Print the events of a time range as JSON lines.",
+            "With several --data (the nodes of a fleet, their data directories copied or mounted), one stream ordered by time."})
     static final class Export implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--data", paramLabel = "DIR", description = "the gateway's data directory (default: ./data)")
-        Path data = Path.of("data");
+        @Option(names = "--data", paramLabel = "DIR", description = "a gateway's data directory (default: ./data); repeat it to merge several nodes' logs")
+        java.util.List<Path> data = new java.util.ArrayList<>();
 
         @Option(names = "--since", paramLabel = "WHEN", description = "a date (2026-11-01) or an instant; default: the beginning")
         String since;
@@ -94,9 +95,12 @@ final class AuditCommand {
                 spec.commandLine().getErr().println("error: --format takes jsonl");
                 return 2;
             }
-            if (!Files.isDirectory(auditDir(data))) {
-                spec.commandLine().getErr().println("error: no audit log in " + auditDir(data));
-                return 2;
+            if (data.isEmpty()) data.add(Path.of("data"));
+            for (Path d : data) {
+                if (!Files.isDirectory(auditDir(d))) {
+                    spec.commandLine().getErr().println("error: no audit log in " + auditDir(d));
+                    return 2;
+                }
             }
             Instant from;
             Instant to;
@@ -107,8 +111,12 @@ final class AuditCommand {
                 spec.commandLine().getErr().println("error: --since and --until take a date (2026-11-01) or an ISO-8601 instant");
                 return 2;
             }
-            try (ChronicleQueue q = AuditLog.openForReading(auditDir(data))) {
-                AuditLog.read(q, from, to, out::println);
+            java.util.List<ChronicleQueue> queues = new java.util.ArrayList<>();
+            try {
+                for (Path d : data) queues.add(AuditLog.openForReading(auditDir(d)));
+                AuditLog.merge(queues, from, to, out::println);
+            } finally {
+                queues.forEach(ChronicleQueue::close);
             }
             out.flush();
             return 0;

@@ -84,6 +84,39 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--admin-port", description = "admin API port; 0 picks a free one (default: 8081)")
     int adminPort = 8081;
 
+    @Option(names = "--redis", paramLabel = "URI",
+            description = {"join a fleet: keys, limits, budgets and spend shared through this Redis (redis://host:6379, rediss://, "
+                    + "redis-sentinel://s1:26379,s2:26379/0#mymaster); the password from the URI or KEYGUARD_REDIS_PASSWORD (see docs/fleet.md)"})
+    String redis;
+
+    @Option(names = "--node", paramLabel = "NAME", description = "this gateway's name in the fleet and in its audit events (default: the host name)")
+    String node;
+
+    @Option(names = "--fleet-lease", paramLabel = "DURATION",
+            description = "how long a node spends the room it holds without Redis, and how stale its keys may get before it refuses to authenticate (default: 10s)")
+    String fleetLease = "10s";
+
+    @Option(names = "--fleet-sync", paramLabel = "DURATION", description = "how often a node syncs its counters with Redis (default: 100ms)")
+    String fleetSync = "100ms";
+
+    /** {@code 250ms}, {@code 10s}, {@code 2m}. */
+    static java.time.Duration duration(String text, String option) {
+        var m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m)").matcher(text.trim());
+        if (!m.matches()) throw new IllegalArgumentException(option + " takes a duration such as 500ms, 10s or 2m, not `" + text + "`");
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> java.time.Duration.ofMillis(n);
+            case "s" -> java.time.Duration.ofSeconds(n);
+            default -> java.time.Duration.ofMinutes(n);
+        };
+    }
+
+    keyguard.fleet.FleetConfig fleet() {
+        if (redis == null) return null;
+        return keyguard.fleet.FleetConfig.of(redis, System.getenv("KEYGUARD_REDIS_PASSWORD"), node == null ? keyguard.fleet.FleetConfig.hostName() : node)
+                .withLease(duration(fleetLease, "--fleet-lease")).withSync(duration(fleetSync, "--fleet-sync"));
+    }
+
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
@@ -97,7 +130,9 @@ final class ServeCommand implements Callable<Integer> {
         try {
             keyguard.compiler.Trust trust = trustOptions.trust();
             GatewayConfig.Connections c = GatewayConfig.Connections.DEFAULT;
-            gateway = Gateway.start(GatewayConfig.defaults(policies, data).withListeners(host, port, adminHost, adminPort).withOidc(oidc())
+            GatewayConfig base = GatewayConfig.defaults(policies, data);
+            if (node != null) base = base.withNode(node);
+            gateway = Gateway.start(base.withFleet(fleet()).withListeners(host, port, adminHost, adminPort).withOidc(oidc())
                     .withPlugins(plugins).withTrust(trust).withMetricsAuth(metricsAuth).withAuditFailOpen(auditFailure.equals("open"))
                     .withConnections(new GatewayConfig.Connections(c.requestHeaders(), c.bodyRead(), c.responseWrite(), c.keepAliveIdle(), maxConnections)));
         } catch (PolicyLoadException e) {
@@ -117,6 +152,11 @@ final class ServeCommand implements Callable<Integer> {
         out.printf("keyguard: policies  %s, revision %s, %d policies, %d models%n", policies, lp.set().revision(),
                 lp.set().policies().size(), lp.set().models().size());
         out.printf("keyguard: data      %s%n", gateway.dataDirectory().root().toAbsolutePath());
+        if (gateway.fleet() != null) {
+            var f = gateway.fleet();
+            out.printf("keyguard: fleet     node %s, Redis %s, lease %d ms, %d key(s) loaded%n", f.node(), f.describe(),
+                    f.config().lease().toMillis(), gateway.keys().all().size());
+        }
         if (!GatewayConfig.isLoopback(adminHost)) {
             out.printf("keyguard: note: the admin API listens on %s, beyond this machine; /metrics %s%n", adminHost,
                     metricsAuth == GatewayConfig.MetricsAuth.NONE ? "is open to anyone who reaches it (--metrics-auth none)" : "needs a token");

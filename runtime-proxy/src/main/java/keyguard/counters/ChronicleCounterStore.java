@@ -33,6 +33,8 @@ public final class ChronicleCounterStore implements CounterStore {
     private final long pid = ProcessHandle.current().pid();
     private final long pidStart = startMillis(ProcessHandle.current());
     private final int maxLeases;
+    /** Where released reservations are given back: the rows themselves, unless a fleet ledger keeps the units. */
+    private volatile Ledger ledger = LocalLedger.INSTANCE;
     private volatile Lease[] pool = new Lease[0];
     private final AtomicInteger cursor = new AtomicInteger();
     private final ThreadLocal<int[]> lastClaimed = ThreadLocal.withInitial(() -> new int[] {Integer.MAX_VALUE});
@@ -78,6 +80,11 @@ public final class ChronicleCounterStore implements CounterStore {
             if (ids != null) ids.close();
             throw new UncheckedIOException("cannot open the counters in " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    @Override
+    public void ledger(Ledger ledger) {
+        this.ledger = ledger;
     }
 
     @Override
@@ -171,7 +178,7 @@ public final class ChronicleCounterStore implements CounterStore {
             if (!mine && !alive(Cell.get(words, Lease.PID), Cell.get(words, Lease.PID_START))) {
                 // The owner is gone: release what it had not settled, then drop the lease.
                 if ((state == Lease.ACTIVE || state == Lease.RELEASING) && Cell.cas(words, Lease.STATE, state, Lease.REAPING)) {
-                    Lease.releaseRecorded(words, this);
+                    Lease.releaseRecorded(words, this, ledger);
                     Cell.set(words, Lease.STATE, Lease.FREE);
                     released++;
                 }
@@ -179,7 +186,7 @@ public final class ChronicleCounterStore implements CounterStore {
             } else if (state == Lease.ACTIVE && Cell.get(words, Lease.EXPIRES) <= nowMillis
                     && Cell.cas(words, Lease.STATE, Lease.ACTIVE, Lease.RELEASING)) {
                 // Expired: release it and leave it RELEASING, so its owner, if it ever settles, knows.
-                Lease.releaseRecorded(words, this);
+                Lease.releaseRecorded(words, this, ledger);
                 released++;
             }
         }
@@ -199,7 +206,7 @@ public final class ChronicleCounterStore implements CounterStore {
     @Override
     public void close() {
         for (Lease lease : pool) {
-            if (lease.inUse() && lease.take()) Lease.releaseRecorded(lease.words, this);
+            if (lease.inUse() && lease.take()) Lease.releaseRecorded(lease.words, this, ledger);
             if (lease.inUse()) Cell.setRelease(lease.words, Lease.STATE, Lease.FREE);
         }
         leases.close();

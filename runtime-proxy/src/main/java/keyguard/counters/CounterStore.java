@@ -8,6 +8,9 @@ package keyguard.counters;
  * same contract. {@link Enforcer} builds limits and budgets on top.
  */
 public interface CounterStore extends AutoCloseable {
+    /** Where this store gives back the reservations it releases (a reaped lease, a closed store). */
+    void ledger(Ledger ledger);
+
     /** The id of the counter of that name, created (all zero) on first use. */
     long id(String name);
 

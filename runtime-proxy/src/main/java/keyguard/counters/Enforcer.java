@@ -38,6 +38,7 @@ public final class Enforcer implements AutoCloseable {
     private static final int EXCEEDED_WORD = 2;
 
     private final CounterStore store;
+    private final Ledger ledger;
     private final Clock clock;
     private final long leaseMillis;
     private final ConcurrentHashMap<String, KeyCounters> byKey = new ConcurrentHashMap<>();
@@ -52,7 +53,14 @@ public final class Enforcer implements AutoCloseable {
      * @param reapEvery how often the reaper looks; {@code null} for none (tests call {@link #reap})
      */
     public Enforcer(CounterStore store, Clock clock, Duration leaseTtl, Duration reapEvery) {
+        this(store, LocalLedger.INSTANCE, clock, leaseTtl, reapEvery);
+    }
+
+    /** With a ledger other than the store's own rows (a fleet's slices). */
+    public Enforcer(CounterStore store, Ledger ledger, Clock clock, Duration leaseTtl, Duration reapEvery) {
         this.store = store;
+        this.ledger = ledger;
+        store.ledger(ledger);
         this.clock = clock;
         this.leaseMillis = leaseTtl.toMillis();
         if (reapEvery == null) {
@@ -76,11 +84,13 @@ public final class Enforcer implements AutoCloseable {
         Plan plan = plans.compute(policy.name(), (name, had) -> had != null && had.policy == policy ? had : Plan.of(policy, this::calendar));
         long[] ids = new long[plan.size()];
         long[] rows = new long[plan.size()];
+        Object[] handles = new Object[plan.size()];
         for (int i = 0; i < ids.length; i++) {
             ids[i] = store.id(plan.name(i, keyId));
             rows[i] = store.row(ids[i]);
+            handles[i] = ledger.bind(ids[i], rows[i], plan.spec(i, keyId));
         }
-        kc = new KeyCounters(keyId, plan, ids, rows, clock);
+        kc = new KeyCounters(keyId, plan, ids, rows, handles, ledger, clock);
         byKey.put(keyId, kc);
         return kc;
     }
@@ -92,9 +102,23 @@ public final class Enforcer implements AutoCloseable {
     /**
      * Reserves a request needing {@code tokens} (prompt + output cap) and costing at most
      * {@code costMicros}: a {@link Lease} to settle, or a {@link Refused} or
-     * {@link Overloaded} with nothing held.
+     * {@link Overloaded} with nothing held, or {@link NeedsStore}: a fleet ledger must ask
+     * its store — call {@link #admitWaiting} on a thread that may wait. Never blocks.
      */
     public Admission admit(KeyCounters kc, long tokens, long costMicros) {
+        return admit(kc, tokens, costMicros, false);
+    }
+
+    /**
+     * As {@link #admit}, waiting for the store where a counter needs it (a fleet's slice ran
+     * out): a {@link Lease}, {@link Refused}, {@link Overloaded} or {@link StoreUnavailable}.
+     * Not on an IO thread.
+     */
+    public Admission admitWaiting(KeyCounters kc, long tokens, long costMicros) {
+        return admit(kc, tokens, costMicros, true);
+    }
+
+    private Admission admit(KeyCounters kc, long tokens, long costMicros, boolean wait) {
         if (closed) throw new IllegalStateException("the gateway is shutting down");
         long now = clock.millis();
         Plan plan = kc.plan;
@@ -109,14 +133,20 @@ public final class Enforcer implements AutoCloseable {
             };
             long tag = kc.tag(i, now);
             lease.record(i, kc.ids[i], plan.kinds[i], tag, amount);
-            if (!kc.tryAdd(i, tag, amount)) {
+            int r = wait ? kc.acquire(i, tag, amount, now) : kc.tryAdd(i, tag, amount, now);
+            if (r != Ledger.OK) {
                 lease.dropLast();
                 for (int k = lease.count() - 1; k >= 0; k--) {
-                    Lease.undo(kc.rows[lease.counter(k)], plan.kinds[lease.counter(k)], lease.tag(k), lease.amount(k), true);
+                    int c = lease.counter(k);
+                    ledger.give(kc.ids[c], kc.rows[c], plan.kinds[c], lease.tag(k), lease.amount(k), true);
                     lease.dropLast();
                 }
                 store.free(lease);
-                return refusal(kc, plan.limits[i], now, amount);
+                return switch (r) {
+                    case Ledger.MISS -> NeedsStore.INSTANCE;
+                    case Ledger.UNAVAILABLE -> new StoreUnavailable(plan.limits[i]);
+                    default -> refusal(kc, plan.limits[i], now, amount);
+                };
             }
         }
         return lease;
@@ -138,9 +168,8 @@ public final class Enforcer implements AutoCloseable {
             }
             // In-flight requests end when they end: suggest a second, as OpenAI does.
             case Lease.CONCURRENT -> new Refused(limit, used, 1000, 0);
-            default -> new Refused(limit, used,
-                    SlidingWindow.millisUntilFits(row, now, kc.plan.windows[i], need, kc.plan.caps[i]),
-                    now + SlidingWindow.millisUntilEmpty(row, now, kc.plan.windows[i]));
+            default -> new Refused(limit, used, ledger.millisUntilFits(kc.handles[i], row, now, need),
+                    now + ledger.millisUntilEmpty(kc.handles[i], row, now));
         };
     }
 
@@ -174,9 +203,10 @@ public final class Enforcer implements AutoCloseable {
                 int kind = plan.kinds[i];
                 long actual = kind == Lease.TOKENS ? usedTokens : kind == Lease.SPEND ? usedCost : -1;
                 long reserved = lease.amount(k);
-                if (kind == Lease.CONCURRENT) Cell.subtractFloorZero(kc.rows[i], 0, reserved);
-                else if (actual >= 0 && actual < reserved) Lease.undo(kc.rows[i], kind, lease.tag(k), reserved - actual, false);
+                if (kind == Lease.CONCURRENT) ledger.give(kc.ids[i], kc.rows[i], kind, lease.tag(k), reserved, false);
+                else if (actual >= 0 && actual < reserved) ledger.give(kc.ids[i], kc.rows[i], kind, lease.tag(k), reserved - actual, false);
                 else if (actual > reserved) kc.addLate(i, now, actual - reserved);
+                ledger.settled(kc.handles[i], lease.tag(k));
                 lease.dropLast();
             }
         } else {
@@ -263,7 +293,11 @@ public final class Enforcer implements AutoCloseable {
         int left = store.leasesInUse();
         if (left > 0) LOG.log(System.Logger.Level.WARNING, left + " requests were still in flight at shutdown; their reservations"
                 + " are released and their usage is not counted");
-        store.close();
+        try {
+            ledger.close(); // a fleet ledger reports its slices' final usage: it reads their rows
+        } finally {
+            store.close();
+        }
     }
 
     @Override

@@ -19,13 +19,18 @@ public final class KeyCounters implements UsageView {
     final Plan plan;
     final long[] ids;
     final long[] rows;
+    /** Per counter, the ledger's handle ({@link Ledger#bind}). */
+    final Object[] handles;
+    final Ledger ledger;
     private final Clock clock;
 
-    KeyCounters(String keyId, Plan plan, long[] ids, long[] rows, Clock clock) {
+    KeyCounters(String keyId, Plan plan, long[] ids, long[] rows, Object[] handles, Ledger ledger, Clock clock) {
         this.keyId = keyId;
         this.plan = plan;
         this.ids = ids;
         this.rows = rows;
+        this.handles = handles;
+        this.ledger = ledger;
         this.clock = clock;
     }
 
@@ -42,6 +47,12 @@ public final class KeyCounters implements UsageView {
         return i < 0 ? 0 : used(i, nowMillis);
     }
 
+    @Override
+    public long usedForCap(CounterRef counter, long nowMillis) {
+        int i = plan.index(counter);
+        return i < 0 ? 0 : ledger.usedForCap(handles[i], rows[i], tag(i, nowMillis), nowMillis);
+    }
+
     /** The limit's counter at {@code now}. */
     public long used(Limit limit, long now) {
         int i = plan.index(limit.counter());
@@ -49,11 +60,7 @@ public final class KeyCounters implements UsageView {
     }
 
     long used(int i, long now) {
-        return switch (plan.kinds[i]) {
-            case Lease.SPEND -> PeriodTotal.used(rows[i], plan.calendars[i].at(now).index());
-            case Lease.CONCURRENT -> Math.max(0, Cell.get(rows[i], 0));
-            default -> SlidingWindow.used(rows[i], SlidingWindow.epoch(now, plan.windows[i]));
-        };
+        return ledger.used(handles[i], rows[i], tag(i, now), now);
     }
 
     /** The bucket (windows) or period (budgets) a unit counted at {@code now} goes to. */
@@ -65,29 +72,19 @@ public final class KeyCounters implements UsageView {
         };
     }
 
-    boolean tryAdd(int i, long tag, long amount) {
-        long row = rows[i];
-        long cap = plan.caps[i];
-        return switch (plan.kinds[i]) {
-            case Lease.SPEND -> PeriodTotal.tryAdd(row, tag, amount, cap);
-            case Lease.CONCURRENT -> {
-                while (true) {
-                    long v = Cell.get(row, 0);
-                    if (amount > cap - Math.max(0, v)) yield false;
-                    if (Cell.cas(row, 0, v, v + amount)) yield true;
-                }
-            }
-            default -> SlidingWindow.tryAdd(row, tag, amount, cap);
-        };
+    /** {@link Ledger#OK}, {@link Ledger#NO_ROOM} or {@link Ledger#MISS}. */
+    int tryAdd(int i, long tag, long amount, long now) {
+        return ledger.tryTake(handles[i], rows[i], tag, amount, now);
+    }
+
+    /** {@link Ledger#OK}, {@link Ledger#NO_ROOM} or {@link Ledger#UNAVAILABLE}; may wait for the store. */
+    int acquire(int i, long tag, long amount, long now) {
+        return ledger.acquire(handles[i], rows[i], tag, amount, now);
     }
 
     /** Adds usage found after the fact (more than was reserved), without a cap. */
     void addLate(int i, long now, long amount) {
-        switch (plan.kinds[i]) {
-            case Lease.SPEND -> PeriodTotal.add(rows[i], plan.calendars[i].at(now).index(), amount);
-            case Lease.CONCURRENT -> { }
-            default -> SlidingWindow.add(rows[i], SlidingWindow.epoch(now, plan.windows[i]), amount);
-        }
+        ledger.addLate(handles[i], rows[i], tag(i, now), amount);
     }
 
     /**
@@ -130,8 +127,7 @@ public final class KeyCounters implements UsageView {
         if (tightest < 0) return;
         headers.put("x-ratelimit-limit-" + word, Long.toString(plan.caps[tightest]));
         headers.put("x-ratelimit-remaining-" + word, Long.toString(remaining));
-        headers.put("x-ratelimit-reset-" + word,
-                formatDuration(SlidingWindow.millisUntilEmpty(rows[tightest], now, plan.windows[tightest])));
+        headers.put("x-ratelimit-reset-" + word, formatDuration(ledger.millisUntilEmpty(handles[tightest], rows[tightest], now)));
     }
 
     /** Durations the way OpenAI writes them: {@code 20ms}, {@code 1.5s}, {@code 6m0s}, {@code 1h2m3s}. */

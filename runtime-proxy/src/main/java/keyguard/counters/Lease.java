@@ -26,10 +26,10 @@ public final class Lease implements Admission {
     static final long REAPING = 3;
 
     /** Entry kinds. */
-    static final int REQUESTS = 0;
-    static final int TOKENS = 1;
-    static final int CONCURRENT = 2;
-    static final int SPEND = 3;
+    public static final int REQUESTS = 0;
+    public static final int TOKENS = 1;
+    public static final int CONCURRENT = 2;
+    public static final int SPEND = 3;
 
     /**
      * Java-side state, padded by 128 bytes on each side: leases are used by different
@@ -108,28 +108,15 @@ public final class Lease implements Admission {
     }
 
     /** Releases the reservation recorded at {@code words}: the reaper's and recovery's path. */
-    static void releaseRecorded(long words, CounterStore store) {
+    static void releaseRecorded(long words, CounterStore store, Ledger ledger) {
         // Last entry first, shrinking the count as it goes: a release cut short by another
         // crash leaves exactly the entries it did not reach.
         for (int k = (int) Math.min(Cell.get(words, COUNT), MAX_ENTRIES) - 1; k >= 0; k--) {
             int base = FIRST_ENTRY + 3 * k;
             long head = Cell.get(words, base);
-            undo(store.row(head >>> 3), (int) (head & 7), Cell.get(words, base + 1), Cell.get(words, base + 2), false);
+            long id = head >>> 3;
+            ledger.give(id, store.row(id), (int) (head & 7), Cell.get(words, base + 1), Cell.get(words, base + 2), false);
             Cell.set(words, COUNT, k);
-        }
-    }
-
-    /**
-     * Takes back one reserved amount. A released request stays counted (it was made); a
-     * rolled-back one (refused by a later counter of the same reservation) does not.
-     */
-    static void undo(long row, int kind, long tag, long amount, boolean rollback) {
-        switch (kind) {
-            case REQUESTS -> { if (rollback) SlidingWindow.remove(row, tag, amount); }
-            case TOKENS -> SlidingWindow.remove(row, tag, amount);
-            case CONCURRENT -> Cell.subtractFloorZero(row, 0, amount);
-            case SPEND -> PeriodTotal.remove(row, tag, amount);
-            default -> { }
         }
     }
 }

@@ -117,6 +117,12 @@ final class Plan {
 
     int size() { return refs.length; }
 
+    /** Counter {@code i} as the ledger knows it, for key {@code keyId}. */
+    Ledger.Spec spec(int i, String keyId) {
+        boolean failOpen = limits[i] instanceof LimitSpec l && l.failOpen();
+        return new Ledger.Spec(name(i, keyId), kinds[i], caps[i], windows[i], calendars[i], failOpen);
+    }
+
     /** The counter's name in the store: whose it is, and what it counts. */
     String name(int i, String keyId) {
         return (refs[i].scope() == Scope.KEY ? "k/" + keyId : "p/" + policy.name()) + "/" + refs[i];

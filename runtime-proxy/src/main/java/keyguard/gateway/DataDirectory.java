@@ -48,11 +48,21 @@ public final class DataDirectory {
     public Path adminTokenFile() { return root.resolve(ADMIN_TOKEN_FILE); }
 
     /**
-     * The HMAC key of virtual-key hashes, created on first start. A file that exists but does
+     * The HMAC key of virtual-key hashes: the given one ({@code KEYGUARD_SERVER_SECRET}, the
+     * same on every node of a fleet), or the file's, created on first start. A file that exists but does
      * not hold 32 bytes in hex is an error, never silently replaced: every key's hash depends
      * on it.
      */
-    public byte[] serverSecret() {
+    public byte[] serverSecret(String fromEnvironment) {
+        if (fromEnvironment != null) {
+            try {
+                byte[] secret = HexFormat.of().parseHex(fromEnvironment.strip());
+                if (secret.length >= 32) return secret;
+            } catch (IllegalArgumentException e) {
+                // reported below
+            }
+            throw new IllegalStateException("KEYGUARD_SERVER_SECRET is set but does not hold a server secret (at least 64 hex digits)");
+        }
         Path file = root.resolve("server.secret");
         String hex = readOrCreate(file, () -> HexFormat.of().formatHex(KeySecrets.newServerSecret()));
         try {
@@ -136,6 +146,14 @@ public final class DataDirectory {
             return Files.readString(file, StandardCharsets.UTF_8).strip();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read or create " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Deletes a folder of the data directory and everything in it (the fleet's slice rows at start). */
+    static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) return;
+        try (var walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
         }
     }
 

@@ -44,9 +44,11 @@ public final class Gateway implements AutoCloseable {
     private final PolicyLoader current;
     private final String adminToken;
     private final DataDirectory dir;
+    private final keyguard.fleet.Fleet fleet;
 
     private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, AuditLog audit, PolicyLoader current,
-                    String adminToken, DataDirectory dir) {
+                    String adminToken, DataDirectory dir, keyguard.fleet.Fleet fleet) {
+        this.fleet = fleet;
         this.data = data;
         this.admin = admin;
         this.keys = keys;
@@ -70,7 +72,7 @@ public final class Gateway implements AutoCloseable {
         }
         DataDirectory dir = DataDirectory.open(cfg.data());
         // Secrets first: a blank or short admin token stops the start before anything listens.
-        KeySecrets secrets = new KeySecrets(dir.serverSecret());
+        KeySecrets secrets = new KeySecrets(dir.serverSecret(cfg.env().apply("KEYGUARD_SERVER_SECRET")));
         String adminToken = dir.adminToken(cfg.env().apply("KEYGUARD_ADMIN_TOKEN"));
         String metricsToken = cfg.metricsNeedToken() ? dir.metricsToken(cfg.env().apply("KEYGUARD_METRICS_TOKEN")) : null;
 
@@ -78,17 +80,39 @@ public final class Gateway implements AutoCloseable {
         KeyStore keys = null;
         Enforcer enforcer = null;
         AuditLog audit = null;
+        keyguard.fleet.Fleet fleet = null;
+        java.util.concurrent.atomic.AtomicReference<Enforcer> inFlight = new java.util.concurrent.atomic.AtomicReference<>();
         try {
             current.loadInitial();
-            keys = ChronicleKeyStore.open(dir.keysFile(), 100_000);
+            if (cfg.fleet() != null) {
+                // Join the fleet before anything serves: the keys are loaded and current first.
+                fleet = keyguard.fleet.Fleet.join(cfg.fleet(), dir.keysFile(), secrets.fingerprint(), () -> new keyguard.fleet.FleetNodes.Status(
+                        current.current().set().revision(), inFlight.get() == null ? 0 : inFlight.get().inFlight()));
+                keys = fleet.keys();
+            } else {
+                keys = ChronicleKeyStore.open(dir.keysFile(), 100_000);
+            }
             audit = AuditLog.open(dir.root().resolve("audit"));
             GatewayConfig.Counters cc = cfg.counters();
-            enforcer = new Enforcer(ChronicleCounterStore.open(dir.root(), cc.maxCounters(), cc.maxInFlight()), cfg.clock(),
-                    cc.reservationTtl(), cc.reapEvery());
+            if (fleet != null) {
+                // The node's slices of fleet counters: rows of their own, fresh at every start
+                // (what an earlier run held is settled in Redis by its leases).
+                java.nio.file.Path slices = dir.root().resolve("fleet");
+                DataDirectory.deleteRecursively(slices);
+                java.nio.file.Files.createDirectories(slices);
+                enforcer = new Enforcer(ChronicleCounterStore.open(slices, cc.maxCounters(), cc.maxInFlight()), fleet.ledger(), cfg.clock(),
+                        cc.reservationTtl(), cc.reapEvery());
+                fleet.feedSpend(audit.queue());
+            } else {
+                enforcer = new Enforcer(ChronicleCounterStore.open(dir.root(), cc.maxCounters(), cc.maxInFlight()), cfg.clock(),
+                        cc.reservationTtl(), cc.reapEvery());
+            }
+            inFlight.set(enforcer);
             KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock());
             Enforcer counters = enforcer;
             Metrics metrics = new Metrics(current::current, current::failures, counters::inFlight);
-            AccessLog log = new AccessLog(audit, metrics, cfg.auditFailOpen());
+            if (fleet != null) metrics.fleet(fleet);
+            AccessLog log = new AccessLog(audit, metrics, cfg.auditFailOpen(), cfg.node());
             keyguard.proxy.CallerTimeouts callerTimeouts = cfg.connections().caller();
             Map<String, HttpHandler> routes = Map.of(
                     Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),
@@ -132,7 +156,7 @@ public final class Gateway implements AutoCloseable {
                     .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(conn.keepAliveIdle()))
                     // Admin bodies are read blocking on a worker: XNIO's read timeout bounds that wait.
                     .setSocketOption(org.xnio.Options.READ_TIMEOUT, millis(conn.bodyRead()))
-                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock()))
+                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet))
                     .build();
             dataServer.start();
             try {
@@ -143,13 +167,14 @@ public final class Gateway implements AutoCloseable {
                 adminServer.stop();
                 throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
             }
-            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir);
-        } catch (RuntimeException e) {
+            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet);
+        } catch (RuntimeException | java.io.IOException e) {
             if (enforcer != null) enforcer.close();
+            if (fleet != null) fleet.close();
+            else if (keys != null) keys.close();
             if (audit != null) audit.close();
-            if (keys != null) keys.close();
             current.close();
-            throw e;
+            throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
         }
     }
 
@@ -187,6 +212,9 @@ public final class Gateway implements AutoCloseable {
 
     public AuditLog audit() { return audit; }
 
+    /** The fleet this gateway is part of, or null for a single node. */
+    public keyguard.fleet.Fleet fleet() { return fleet; }
+
     @Override
     public void close() {
         current.close();
@@ -200,9 +228,10 @@ public final class Gateway implements AutoCloseable {
                     enforcer.close(); // settles what is in flight, which records their audit events
                 } finally {
                     try {
-                        audit.close();
+                        if (fleet != null) fleet.close(); // returns the node's slices, sends its last spend, closes the key store
+                        else keys.close();
                     } finally {
-                        keys.close();
+                        audit.close();
                     }
                 }
             }

@@ -24,13 +24,21 @@ import keyguard.compiler.Trust;
  * @param metricsAuth whether {@code GET /metrics} needs a token
  * @param auditFailOpen false (the default): a request whose audit event cannot be written
  *     is answered 503 and nothing is forwarded; true keeps serving and logs the loss
+ * @param node this gateway's name, in every audit event (the host name by default)
+ * @param fleet when set, keys, limits, budgets and spend are shared through Redis with
+ *     the other gateways of the fleet; null for a single node
  */
 public record GatewayConfig(Path policies, Path data, String host, int port, String adminHost, int adminPort, long maxBodyBytes,
                             Function<String, String> env, Clock clock, Counters counters, Duration policyWatchDebounce,
                             OidcConfig oidc, Path plugins, Connections connections, Trust trust, MetricsAuth metricsAuth,
-                            boolean auditFailOpen) {
+                            boolean auditFailOpen, String node, keyguard.fleet.FleetConfig fleet) {
 
     public static final long DEFAULT_MAX_BODY = 10L << 20;
+
+    public GatewayConfig {
+        keyguard.fleet.FleetConfig.checkNode(node);
+        if (fleet != null && !fleet.node().equals(node)) throw new IllegalArgumentException("the fleet's node name is the gateway's");
+    }
 
     /**
      * Sizing of the counter store, and how long a reservation may stay unsettled before the
@@ -76,67 +84,77 @@ public record GatewayConfig(Path policies, Path data, String host, int port, Str
     public static GatewayConfig defaults(Path policies, Path data) {
         return new GatewayConfig(policies, data, "127.0.0.1", 8080, "127.0.0.1", 8081, DEFAULT_MAX_BODY, System::getenv,
                 Clock.systemUTC(), Counters.DEFAULT, Duration.ofMillis(300), null, null, Connections.DEFAULT, Trust.DEFAULT,
-                MetricsAuth.AUTO, false);
+                MetricsAuth.AUTO, false, keyguard.fleet.FleetConfig.hostName(), null);
     }
 
     public GatewayConfig withListeners(String host, int port, String adminHost, int adminPort) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withMaxBodyBytes(long v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, v, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withEnv(Function<String, String> v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, v, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withClock(Clock v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, v, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withCounters(Counters v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, v,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withPolicyWatch(Duration v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                v, oidc, plugins, connections, trust, metricsAuth, auditFailOpen);
+                v, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withOidc(OidcConfig v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, v, plugins, connections, trust, metricsAuth, auditFailOpen);
+                policyWatchDebounce, v, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withPlugins(Path v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, v, connections, trust, metricsAuth, auditFailOpen);
+                policyWatchDebounce, oidc, v, connections, trust, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withConnections(Connections v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, v, trust, metricsAuth, auditFailOpen);
+                policyWatchDebounce, oidc, plugins, v, trust, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withTrust(Trust v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, v, metricsAuth, auditFailOpen);
+                policyWatchDebounce, oidc, plugins, connections, v, metricsAuth, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withMetricsAuth(MetricsAuth v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, v, auditFailOpen);
+                policyWatchDebounce, oidc, plugins, connections, trust, v, auditFailOpen, node, fleet);
     }
 
     public GatewayConfig withAuditFailOpen(boolean v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, v);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, v, node, fleet);
+    }
+
+    public GatewayConfig withNode(String v) {
+        return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, v, fleet);
+    }
+
+    public GatewayConfig withFleet(keyguard.fleet.FleetConfig v) {
+        return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, v == null ? node : v.node(), v);
     }
 
     /** Whether {@code /metrics} asks for a token under this configuration. */

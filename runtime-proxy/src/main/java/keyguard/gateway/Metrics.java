@@ -79,6 +79,47 @@ public final class Metrics {
         total.observe(totalNanos / 1e9);
     }
 
+    /**
+     * The fleet as this node sees it: live and stale nodes, each node's revision (1 per
+     * node), nodes serving a revision other than this one's, and the Redis round trips and
+     * latency of this node.
+     */
+    public void fleet(keyguard.fleet.Fleet fleet) {
+        GaugeWithCallback.builder().name("keyguard_fleet_nodes").help("Nodes of the fleet by state (live: a heartbeat in the last 3 s)")
+                .labelNames("state").callback(cb -> {
+                    try {
+                        var nodes = fleet.nodes();
+                        cb.call(nodes.stream().filter(keyguard.fleet.FleetNodes.Node::live).count(), "live");
+                        cb.call(nodes.stream().filter(n -> !n.live()).count(), "stale");
+                    } catch (keyguard.fleet.Fleet.Unreachable e) {
+                        // Redis away: no value this scrape
+                    }
+                }).register(registry);
+        GaugeWithCallback.builder().name("keyguard_fleet_node_info").help("Live nodes of the fleet with their version and policy revision (value 1)")
+                .labelNames("node", "version", "revision").callback(cb -> {
+                    try {
+                        for (var n : fleet.nodes()) if (n.live()) cb.call(1, n.name(), n.version(), n.revision());
+                    } catch (keyguard.fleet.Fleet.Unreachable e) {
+                        // Redis away
+                    }
+                }).register(registry);
+        GaugeWithCallback.builder().name("keyguard_fleet_revision_mismatch").help("Live nodes serving a policy revision other than this node's")
+                .callback(cb -> {
+                    try {
+                        String mine = policies.get().set().revision();
+                        cb.call(fleet.nodes().stream().filter(n -> n.live() && !n.revision().equals(mine)).count());
+                    } catch (keyguard.fleet.Fleet.Unreachable e) {
+                        // Redis away
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("keyguard_fleet_redis_round_trips_total").help("Round trips this node made to Redis")
+                .callback(cb -> cb.call(fleet.roundTrips())).register(registry);
+        GaugeWithCallback.builder().name("keyguard_fleet_redis_latency_seconds").help("Mean latency of this node's Redis round trips")
+                .callback(cb -> cb.call(fleet.redisLatencyMicros() / 1e6)).register(registry);
+        GaugeWithCallback.builder().name("keyguard_fleet_redis_up").help("Whether this node's Redis connection is up (1) or not (0)")
+                .callback(cb -> cb.call(fleet.redisUp() ? 1 : 0)).register(registry);
+    }
+
     public String scrape() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {

@@ -43,7 +43,7 @@ public final class KeyRecordJson {
     }
 
     /** The stored form: the view plus the secret hashes and the rotations' request ids. */
-    static String stored(KeyRecord k) {
+    public static String stored(KeyRecord k) {
         ObjectNode o = view(k).put("secret_hash", k.secretHash());
         if (k.rotation() != null) {
             ObjectNode r = (ObjectNode) o.get("rotation");
@@ -58,7 +58,7 @@ public final class KeyRecordJson {
         return o.toString();
     }
 
-    static KeyRecord parse(String json) {
+    public static KeyRecord parse(String json) {
         try {
             JsonNode o = JSON.readTree(json);
             Map<String, String> labels = new LinkedHashMap<>();

@@ -79,6 +79,16 @@ public final class KeySecrets {
         return presented.substring(3, 15);
     }
 
+    /**
+     * A fingerprint of the server secret, for nodes of a fleet to check they share it (a
+     * key created on one node must verify on every other) without sharing the secret: an
+     * HMAC of a fixed label, which tells nothing about the secret.
+     */
+    public String fingerprint() {
+        byte[] mac = newMac().doFinal("keyguard fleet: server secret check".getBytes(StandardCharsets.UTF_8));
+        return HexFormat.of().formatHex(mac, 0, 16);
+    }
+
     public String hash(String secret) {
         Mac mac = macs.get();
         return HexFormat.of().formatHex(mac.doFinal(secret.getBytes(StandardCharsets.UTF_8)));

@@ -34,14 +34,18 @@ public final class AccessLog {
      * @param audit where every decision is also recorded; null for none
      * @param metrics counted into; null for none
      */
-    public AccessLog(AuditLog audit, Metrics metrics, boolean failOpen) {
+    /** This gateway's name, in every audit event. */
+    private final String node;
+
+    public AccessLog(AuditLog audit, Metrics metrics, boolean failOpen, String node) {
         this.audit = audit;
         this.metrics = metrics;
         this.failOpen = failOpen;
+        this.node = node;
     }
 
     public AccessLog() {
-        this(null, null, false);
+        this(null, null, false, "");
     }
 
     /**
@@ -134,7 +138,7 @@ public final class AccessLog {
         }
         audit.record(new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
-                totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors), after);
+                totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors, node), after);
     }
 
     /**

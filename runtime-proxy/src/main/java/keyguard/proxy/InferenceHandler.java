@@ -17,7 +17,9 @@ import keyguard.counters.Admission;
 import keyguard.counters.Enforcer;
 import keyguard.counters.KeyCounters;
 import keyguard.counters.Lease;
+import keyguard.counters.NeedsStore;
 import keyguard.counters.Overloaded;
+import keyguard.counters.StoreUnavailable;
 import keyguard.audit.AuditLog;
 import keyguard.counters.Refused;
 import keyguard.gateway.LoadedPolicies;
@@ -93,7 +95,8 @@ public final class InferenceHandler implements HttpHandler {
         }
         Object who = auth.authenticate(exchange);
         if (who instanceof GatewayError e) {
-            auth.failures().answer(exchange, shape, e);
+            if (e.status() == 401) auth.failures().answer(exchange, shape, e);
+            else Responses.error(exchange, shape, e, Map.of());
             return;
         }
         KeyRecord key = (KeyRecord) who;
@@ -342,7 +345,58 @@ public final class InferenceHandler implements HttpHandler {
             return;
         }
         long worstCost = routed.costMicros(promptTokens, maxTokens);
+        Admitting a = new Admitting(exchange, key, request, forwarded, lp, evaluator, counters, decision, in, routed, promptTokens, prompt,
+                classification, decisionId, headers, start, now);
         Admission admission = enforcer.admit(counters, in.tokensNeeded(), worstCost);
+        if (admission instanceof NeedsStore) {
+            // A fleet counter's slice cannot take this request: ask Redis, on a worker thread.
+            Runnable slow = () -> {
+                try {
+                    forward(a, enforcer.admitWaiting(counters, in.tokensNeeded(), worstCost));
+                } catch (RuntimeException e) {
+                    internalError(exchange, e);
+                }
+            };
+            if (exchange.isInIoThread()) exchange.dispatch(exchange.getConnection().getWorker(), slow);
+            else slow.run();
+            return;
+        }
+        forward(a, admission);
+    }
+
+    /** A request that was allowed, on its way to the counters and the provider. */
+    private record Admitting(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, ParsedRequest forwarded, LoadedPolicies lp,
+                             PolicyEvaluator evaluator, KeyCounters counters, Decision decision, DecisionInput in, ModelInfo routed,
+                             long promptTokens, PromptTokens prompt, Classification classification, String decisionId,
+                             Map<String, String> headers, long start, long now) {}
+
+    /** Answers the counters' verdict, or hands the call to the routed model's provider. */
+    private void forward(Admitting a, Admission admission) {
+        HttpServerExchange exchange = a.exchange();
+        ApiShape shape = endpoint.shape();
+        KeyRecord key = a.key();
+        LoadedPolicies lp = a.lp();
+        String decisionId = a.decisionId();
+        Map<String, String> headers = a.headers();
+        ParsedRequest request = a.request();
+        KeyCounters counters = a.counters();
+        Decision decision = a.decision();
+        DecisionInput in = a.in();
+        ModelInfo routed = a.routed();
+        long now = a.now();
+        long start = a.start();
+        long promptTokens = a.promptTokens();
+        Classification classification = a.classification();
+        PolicyEvaluator evaluator = a.evaluator();
+        if (admission instanceof StoreUnavailable unavailable) {
+            GatewayError e = GatewayError.of(503, "api_error", "counter_store_unavailable",
+                    "the fleet's counter store cannot be reached and this gateway has spent its share of `" + unavailable.limit().id()
+                            + "`; retry shortly").header("retry-after", "1").detail("decision_id", decisionId)
+                    .detail("limit", unavailable.limit().id());
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "counter_store_unavailable",
+                    answer(exchange, shape, e, headers));
+            return;
+        }
         if (admission instanceof Overloaded overloaded) {
             GatewayError e = GatewayError.of(503, "api_error", "overloaded",
                     "the gateway holds its maximum of " + overloaded.inFlight() + " requests in flight; retry shortly")
@@ -385,7 +439,7 @@ public final class InferenceHandler implements HttpHandler {
                     });
         };
         try {
-            provider.handle(new Call(forwarded, routed, providerInfo, client, prompt, headers, listener));
+            provider.handle(new Call(a.forwarded(), routed, providerInfo, client, a.prompt(), headers, listener));
         } catch (RuntimeException e) {
             listener.ended(500, "gateway_error", 0, 0);
             throw e;

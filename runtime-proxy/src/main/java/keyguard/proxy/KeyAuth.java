@@ -34,6 +34,12 @@ public final class KeyAuth {
 
     /** The key's record, or a 401 error. */
     public Object authenticate(HttpServerExchange exchange) {
+        if (!keys.current()) {
+            // A fleet node that cannot prove it has every change may have missed a revocation.
+            return GatewayError.of(503, "api_error", "key_store_unavailable",
+                    "this gateway cannot confirm its keys are current (the fleet's key store is unreachable); retry shortly")
+                    .header("retry-after", "1");
+        }
         String presented = presented(exchange);
         if (presented == null) {
             return GatewayError.unauthorized("missing API key: send `Authorization: Bearer kg-…` or `x-api-key: kg-…`");

@@ -30,7 +30,8 @@ public final class ModelsHandler implements HttpHandler {
         ApiShape shape = anthropic ? ApiShape.ANTHROPIC : ApiShape.OPENAI;
         Object who = auth.authenticate(exchange);
         if (who instanceof GatewayError e) {
-            auth.failures().answer(exchange, shape, e);
+            if (e.status() == 401) auth.failures().answer(exchange, shape, e);
+            else Responses.error(exchange, shape, e, Map.of());
             return;
         }
         LoadedPolicies lp = policies.get();

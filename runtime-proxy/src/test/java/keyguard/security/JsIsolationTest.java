@@ -84,6 +84,8 @@ class JsIsolationTest {
                 "a property on a built-in function");
         assertEquals(List.of("failed", "failed"), calls("function f() { const it = Object.getPrototypeOf([][Symbol.iterator]()); it.n = (it.n || 0) + 1; return it.n; }", 2),
                 "the array iterator prototype");
+        // The first call may run out of its 50 ms compiling the regex on a cold, interpreted
+        // engine: the second and third calls say whether a match carries over.
         assertEquals(List.of("allowed", "allowed"), calls("""
                 function f() {
                   let before;
@@ -91,7 +93,7 @@ class JsIsolationTest {
                   /x(\\d+)/.exec("x42");
                   return before === undefined || before === "" ? 0 : 2;
                 }
-                """, 2), "no legacy RegExp statics carry a match into the next call");
+                """, 3).subList(1, 3), "no legacy RegExp statics carry a match into the next call");
     }
 
     @Test

@@ -52,11 +52,22 @@ public final class GatewayProcess implements AutoCloseable {
      * {@code deadline} for it to be ready; throws with its output if it is not.
      */
     public static GatewayProcess start(Duration deadline, String... serveArgs) throws Exception {
-        int port = freePort();
-        int adminPort = freePort();
+        return start(deadline, java.util.Map.of(), serveArgs);
+    }
+
+    /** As {@link #start(Duration, String...)}, with these environment variables added. */
+    public static GatewayProcess start(Duration deadline, java.util.Map<String, String> env, String... serveArgs) throws Exception {
+        return start(deadline, freePort(), freePort(), env, serveArgs);
+    }
+
+    /** As {@link #start(Duration, java.util.Map, String...)} on given ports (a node started again where it was). */
+    public static GatewayProcess start(Duration deadline, int port, int adminPort, java.util.Map<String, String> env, String... serveArgs)
+            throws Exception {
         List<String> args = new ArrayList<>(List.of("serve", "--port", "" + port, "--admin-port", "" + adminPort));
         args.addAll(List.of(serveArgs));
-        Process p = new ProcessBuilder(ChildJvm.command("keyguard.cli.Main", args.toArray(String[]::new))).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(ChildJvm.command("keyguard.cli.Main", args.toArray(String[]::new))).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         GatewayProcess g = new GatewayProcess(p, port, adminPort);
         if (!g.ready.await(deadline.toMillis(), TimeUnit.MILLISECONDS) || !g.sawReady) {
             p.destroyForcibly();

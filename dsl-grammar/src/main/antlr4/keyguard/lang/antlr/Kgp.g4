@@ -74,7 +74,8 @@ body : LBRACE statement* RBRACE ;
 statement
   : TAGS LBRACE (tagEntry (COMMA? tagEntry)*)? COMMA? RBRACE                           # tagsStmt
   | OVERRIDE? MODELS verb=ident PLUS_ASSIGN? list=listLiteral                                    # modelsStmt
-  | OVERRIDE? LIMIT metric=ident amount=quantity (PER window=durationWord)? (BY scope=ident)?    # limitStmt
+  | OVERRIDE? LIMIT metric=ident amount=quantity (PER window=durationWord)? (BY scope=ident)?
+        (FAIL failMode=ident)?                                                                  # limitStmt
   | OVERRIDE? BUDGET amount=quantity currency=ident PER period=ident kind=ident?
         (WARN AT PERCENT)? (BY scope=ident)?                                            # budgetStmt
   | OVERRIDE? DATA level=ident cls=ident (ON violation=ident action=ident target=STRING?)? # dataStmt
@@ -170,6 +171,7 @@ DETECTOR : 'detector' ;
 FUNCTION : 'function' ;
 LABEL    : 'label' ;
 WARN     : 'warn' ;
+FAIL     : 'fail' ;
 ON       : 'on' ;
 AT       : 'at' ;
 BY       : 'by' ;

@@ -62,7 +62,7 @@ public enum Code {
     KG0318("invalid time zone", "`zone` takes an IANA time zone id such as `\"UTC\"` or `\"Europe/Berlin\"`."),
     KG0319("invalid reason template", "A `@reason` may interpolate `{path}` where `path` is a field such as `request.model` or `key.name`; braces must balance."),
     KG0320("reroute target cannot take the data", "The model named in `reroute` has a `max_class` lower than the data class the rule reroutes for, so rerouting would still violate the ceiling."),
-    KG0321("unknown statement word", "The word after `models`, `data` or `on` is not one the language knows (`models allow`, `data max`, `on violation`)."),
+    KG0321("unknown statement word", "The word after `models`, `data`, `on` or `fail` is not one the language knows (`models allow`, `data max`, `on violation`, `fail open`, `fail closed`)."),
 
     // ---- types
     KG0401("type mismatch", "The two sides of an operator have different types, or an operator is applied to a type it does not support."),

@@ -155,7 +155,8 @@ final class SyntaxTreeBuilder {
             }
             case ModelsStmtContext m -> new Statement.Models(m.OVERRIDE() != null, name(m.verb), m.PLUS_ASSIGN() != null, list(m.list), span(m));
             case LimitStmtContext l -> new Statement.Limit(l.OVERRIDE() != null, name(l.metric), quantity(l.amount),
-                    l.window == null ? null : durationWord(l.window), l.scope == null ? null : name(l.scope), span(l));
+                    l.window == null ? null : durationWord(l.window), l.scope == null ? null : name(l.scope),
+                    l.failMode == null ? null : name(l.failMode), span(l));
             case BudgetStmtContext b -> new Statement.Budget(b.OVERRIDE() != null, quantity(b.amount), name(b.currency),
                     name(b.period), b.kind == null ? null : name(b.kind),
                     b.PERCENT() == null ? null : percent(b.PERCENT().getSymbol()),

@@ -12,7 +12,8 @@ public sealed interface Statement {
     /** {@code models allow [..]} or {@code models allow += [..]}. */
     record Models(boolean override, Name verb, boolean add, List<Expr> models, Span span) implements Statement {}
 
-    record Limit(boolean override, Name metric, Quantity amount, Name window, Name scope, Span span) implements Statement {}
+    /** {@code failMode} is the word after {@code fail} ({@code open} or {@code closed}), null when absent. */
+    record Limit(boolean override, Name metric, Quantity amount, Name window, Name scope, Name failMode, Span span) implements Statement {}
 
     record Budget(boolean override, Quantity amount, Name currency, Name period, Name kind, Expr.Dec warnPercent, Name scope, Span span) implements Statement {}
 

@@ -732,8 +732,9 @@ public final class Checker {
         CounterRef perKey = CounterRef.concurrent(Scope.KEY);
         if (concurrency.stream().noneMatch(l -> l.counter().equals(perKey))) {
             // No key may hold more than this many requests in flight unless its policy says so:
-            // one key must never be able to take all of a gateway's capacity.
-            concurrency.add(new LimitSpec(LimitSpec.idOf(perKey), perKey, Policy.DEFAULT_KEY_CONCURRENCY, "default", p.span()));
+            // one key must never be able to take all of a gateway's capacity. A safety net, not a
+            // promise: in a fleet without Redis it keeps admitting on what the node knows (fail open).
+            concurrency.add(new LimitSpec(LimitSpec.idOf(perKey), perKey, Policy.DEFAULT_KEY_CONCURRENCY, "default", p.span(), true));
         }
         rates.sort(Comparator.comparing(LimitSpec::id));
         concurrency.sort(Comparator.comparing(LimitSpec::id));
@@ -990,8 +991,21 @@ public final class Checker {
             }
             ref = CounterRef.rate(metric, scope, seconds);
         }
+        boolean failOpen = false;
+        if (l.failMode() != null) {
+            switch (l.failMode().text()) {
+                case "open" -> failOpen = true;
+                case "closed" -> failOpen = false;
+                default -> {
+                    diagnostics.add(Diagnostic.error(Code.KG0321, l.failMode().span(), "`fail` is `open` or `closed`, not `" + l.failMode().text() + "`")
+                            .label("unknown failure mode")
+                            .help("`fail open`: when a fleet's Redis cannot be reached, keep admitting on what this node knows; `fail closed` (the default): refuse once the node's slice is spent"));
+                    return;
+                }
+            }
+        }
         String id = LimitSpec.idOf(ref);
-        LimitSpec spec = new LimitSpec(id, ref, amount, origin, l.span());
+        LimitSpec spec = new LimitSpec(id, ref, amount, origin, l.span(), failOpen);
         LimitSpec inherited = d.limits.get(id);
         if (inheritance(id, l.override(), inherited == null ? null : inherited.span(), inherited == null ? null : inherited.origin(),
                 l.span(), d, "limit " + metric.word() + (ref.window().isEmpty() ? "" : " per " + ref.window()) + " by " + scope.word(),

@@ -327,7 +327,7 @@ public final class PolicyEmitter {
             loadConstant(code, limit.counter(), CD_COUNTER);
             code.aload(in);
             code.invokevirtual(CD_INPUT, "epochMillis", MethodTypeDesc.of(CD_long));
-            code.invokeinterface(CD_USAGE, "used", MethodTypeDesc.of(CD_long, CD_COUNTER, CD_long));
+            code.invokeinterface(CD_USAGE, "usedForCap", MethodTypeDesc.of(CD_long, CD_COUNTER, CD_long));
             code.lsub();
             if (limit.counter().metric() == Metric.TOKENS) {
                 code.aload(in);
@@ -366,7 +366,16 @@ public final class PolicyEmitter {
             code.lstore(used);
             Label notOver = code.newLabel();
             code.loadConstant(b.amount());
-            code.lload(used);
+            if (b.hard()) {
+                // A hard refusal relies only on what the counter surely holds (the admission is exact).
+                code.aload(usage);
+                loadConstant(code, b.counter(), CD_COUNTER);
+                code.aload(in);
+                code.invokevirtual(CD_INPUT, "epochMillis", MethodTypeDesc.of(CD_long));
+                code.invokeinterface(CD_USAGE, "usedForCap", MethodTypeDesc.of(CD_long, CD_COUNTER, CD_long));
+            } else {
+                code.lload(used);
+            }
             code.lsub();
             code.lload(cost);
             code.lcmp();

@@ -273,7 +273,8 @@ public final class Formatter {
             case Statement.Tags t -> text("tags " + entries(t.entries()));
             case Statement.Models m -> text((m.override() ? "override " : "") + "models " + m.verb().text() + (m.add() ? " += " : " ") + list(m.models()));
             case Statement.Limit l -> text((l.override() ? "override " : "") + "limit " + l.metric().text() + " " + l.amount().raw()
-                    + (l.window() == null ? "" : " per " + l.window().text()) + (l.scope() == null ? "" : " by " + l.scope().text()));
+                    + (l.window() == null ? "" : " per " + l.window().text()) + (l.scope() == null ? "" : " by " + l.scope().text())
+                    + (l.failMode() == null ? "" : " fail " + l.failMode().text()));
             case Statement.Budget b -> text((b.override() ? "override " : "") + "budget " + b.amount().raw() + " " + b.currency().text()
                     + " per " + b.period().text() + (b.kind() == null ? "" : " " + b.kind().text())
                     + (b.warnPercent() == null ? "" : " warn at " + b.warnPercent().raw()) + (b.scope() == null ? "" : " by " + b.scope().text()));

@@ -92,10 +92,10 @@ public final class InterpretedPolicy implements PolicyEvaluator {
         UsageView usage = in.usage();
         for (LimitSpec limit : p.rateLimits()) {
             long need = limit.counter().metric() == Metric.REQUESTS ? 1 : in.tokensNeeded();
-            if (limit.amount() - usage.used(limit.counter(), in.epochMillis()) < need) return Decisions.throttled(p, limit);
+            if (limit.amount() - usage.usedForCap(limit.counter(), in.epochMillis()) < need) return Decisions.throttled(p, limit);
         }
         for (LimitSpec limit : p.concurrency()) {
-            if (limit.amount() - usage.used(limit.counter(), in.epochMillis()) < 1) return Decisions.throttled(p, limit);
+            if (limit.amount() - usage.usedForCap(limit.counter(), in.epochMillis()) < 1) return Decisions.throttled(p, limit);
         }
         long cost = routed.costMicros(in.estimatedTokens(), in.maxTokens());
         long warnings = 0;
@@ -103,9 +103,12 @@ public final class InterpretedPolicy implements PolicyEvaluator {
         for (int i = 0; i < budgets.size(); i++) {
             BudgetSpec budget = budgets.get(i);
             long used = usage.used(budget.counter(), in.epochMillis());
-            boolean over = budget.amount() - used < cost;
-            if (over && budget.hard()) return Decisions.throttled(p, budget);
-            if (over) warnings |= 1L << (2 * i + 1);
+            if (budget.hard()) {
+                // A hard refusal relies only on what the counter surely holds (the admission is exact).
+                if (budget.amount() - usage.usedForCap(budget.counter(), in.epochMillis()) < cost) return Decisions.throttled(p, budget);
+            } else if (budget.amount() - used < cost) {
+                warnings |= 1L << (2 * i + 1);
+            }
             if (budget.warnPercent() > 0 && budget.warnAt() - used <= cost) warnings |= 1L << (2 * i);
         }
 

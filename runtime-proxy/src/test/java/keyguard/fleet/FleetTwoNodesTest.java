@@ -1,0 +1,164 @@
+package keyguard.fleet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import keyguard.gateway.GatewayHarness;
+import keyguard.testing.RedisServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two gateways in this JVM (each with its own data directory) sharing one real Redis: the
+ * quick checks of fleet mode; the three-process tests are in {@link FleetProcessesTest}.
+ */
+class FleetTwoNodesTest {
+    static final String SECRET = "5f".repeat(32);
+
+    RedisServer redis;
+    GatewayHarness a;
+    GatewayHarness b;
+
+    @BeforeEach
+    void start(@TempDir Path tmp) throws Exception {
+        redis = RedisServer.start(tmp.resolve("redis"), false);
+        a = node(tmp.resolve("a"), "node-a");
+        b = node(tmp.resolve("b"), "node-b");
+    }
+
+    GatewayHarness node(Path dir, String name) throws Exception {
+        GatewayHarness h = new GatewayHarness(dir, false);
+        h.env.put("KEYGUARD_SERVER_SECRET", SECRET);
+        Files.writeString(h.policies.resolve("fleet.kgp"), """
+                policy limited { models allow ["sim-small"] limit requests 40 per 1h by key }
+                policy spender { models allow ["sim-small"] tags { team: "payments" } }
+                """);
+        h.configure = c -> c.withFleet(FleetConfig.of(redis.uri(), null, name));
+        h.start();
+        return h;
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        try {
+            if (a != null) a.close();
+        } finally {
+            try {
+                if (b != null) b.close();
+            } finally {
+                redis.close();
+            }
+        }
+    }
+
+    static String chat(boolean stream) {
+        return "{\"model\":\"sim-small\",\"max_tokens\":3,\"stream\":" + stream + ",\"messages\":[{\"role\":\"user\",\"content\":\"hello fleet\"}]}";
+    }
+
+    @Test
+    void aKeyCreatedOnOneNodeWorksOnTheOtherAndItsRevocationIsAcknowledgedByBoth() throws Exception {
+        String key = a.key("spender", "k", Map.of());
+        assertEquals(200, b.post("/v1/chat/completions", key, chat(false)).statusCode(), "created on a, known on b at once");
+        String id = key.split("-")[1];
+        var revoked = a.admin().post("admin/keys/" + id + "/revoke", FakeJson.empty());
+        assertEquals(200, revoked.status(), revoked.body().toString());
+        assertEquals(0, revoked.body().path("fleet").path("unacknowledged_nodes").size(), revoked.body().toString());
+        HttpResponse<String> after = b.post("/v1/chat/completions", key, chat(false));
+        assertEquals(401, after.statusCode(), after.body());
+    }
+
+    @Test
+    void aRequestLimitOf40AdmitsExactly40OfRequestsSpreadOverTwoNodes() throws Exception {
+        String key = a.key("limited", "r", Map.of());
+        List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            GatewayHarness n = i % 2 == 0 ? a : b;
+            all.add(n.http.sendAsync(HttpRequest.newBuilder(URI.create(n.base() + "/v1/chat/completions")).timeout(Duration.ofSeconds(30))
+                    .header("authorization", "Bearer " + key).POST(HttpRequest.BodyPublishers.ofString(chat(i % 4 < 2))).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        List<HttpResponse<String>> rs = all.stream().map(CompletableFuture::join).toList();
+        assertEquals(40, rs.stream().filter(r -> r.statusCode() == 200).count(), () -> statuses(rs));
+        assertEquals(160, rs.stream().filter(r -> r.statusCode() == 429).count(), () -> statuses(rs));
+    }
+
+    @Test
+    void spendOnEitherNodeAnswersForTheWholeFleet() throws Exception {
+        String key = a.key("spender", "s", Map.of());
+        for (int i = 0; i < 3; i++) assertEquals(200, a.post("/v1/chat/completions", key, chat(false)).statusCode());
+        for (int i = 0; i < 2; i++) assertEquals(200, b.post("/v1/chat/completions", key, chat(true)).statusCode());
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        JsonNode spend;
+        do {
+            Thread.sleep(50);
+            spend = b.admin().get("admin/spend?group_by=key,tag").body();
+        } while (spend.path("total_requests").asLong() < 5 && System.nanoTime() < deadline);
+        assertEquals("fleet", spend.path("scope").asText());
+        assertEquals(5, spend.path("total_requests").asLong(), spend.toString());
+        assertEquals("team=payments", spend.path("rows").get(0).path("tag").asText(), spend.toString());
+    }
+
+    record Run(int code, String out, String err) {}
+
+    static Run keyguard(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = keyguard.cli.Main.run(new java.io.PrintWriter(out), new java.io.PrintWriter(err), args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void theCommandsOfFleetMdRunAsWritten() throws Exception {
+        String key = a.key("spender", "doc", Map.of());
+        assertEquals(200, a.post("/v1/chat/completions", key, chat(false)).statusCode());
+        assertEquals(200, b.post("/v1/chat/completions", key, chat(true)).statusCode());
+
+        Run fleet = keyguard("fleet", "--admin", "http://127.0.0.1:" + a.gateway.adminAddress().getPort(), "--data", a.data.toString());
+        // Each harness routes to its own fake upstream, so the two nodes serve different revisions: flagged, exit 3.
+        assertEquals(3, fleet.code(), fleet.out() + fleet.err());
+        assertTrue(fleet.out().contains("asked node node-a"), fleet.out());
+        assertTrue(fleet.out().lines().anyMatch(l -> l.startsWith("node-a\tyes\t")), fleet.out());
+        assertTrue(fleet.out().lines().anyMatch(l -> l.startsWith("node-b\tyes\t") && l.contains("(differs)")), fleet.out());
+        assertTrue(fleet.out().contains("live nodes serve 2 policy revisions"), fleet.out());
+
+        Run export = keyguard("audit", "export", "--data", a.data.toString(), "--data", b.data.toString(),
+                "--since", java.time.LocalDate.now(java.time.ZoneOffset.UTC).toString());
+        assertEquals(0, export.code(), export.err());
+        List<JsonNode> events = new ArrayList<>();
+        for (String line : export.out().lines().toList()) events.add(keyguard.gateway.FakeUpstream.JSON.readTree(line));
+        List<JsonNode> decisions = events.stream().filter(e -> e.path("type").asText().equals("decision")).toList();
+        assertEquals(List.of("node-a", "node-b"), decisions.stream().map(e -> e.path("node").asText()).toList(), export.out());
+        for (int i = 1; i < events.size(); i++) {
+            java.time.Instant before = java.time.Instant.parse(events.get(i - 1).path("time").asText());
+            assertTrue(!before.isAfter(java.time.Instant.parse(events.get(i).path("time").asText())), "merged by time: " + export.out());
+        }
+    }
+
+    static String statuses(List<HttpResponse<String>> rs) {
+        Map<Integer, Long> by = new java.util.TreeMap<>();
+        String sample = "";
+        for (var r : rs) {
+            by.merge(r.statusCode(), 1L, Long::sum);
+            if (r.statusCode() != 200 && r.statusCode() != 429) sample = r.body();
+        }
+        return by + " " + sample;
+    }
+
+    /** Empty JSON bodies for admin posts. */
+    static final class FakeJson {
+        static com.fasterxml.jackson.databind.node.ObjectNode empty() { return keyguard.gateway.FakeUpstream.JSON.createObjectNode(); }
+    }
+}
