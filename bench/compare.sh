@@ -58,7 +58,7 @@ start_origin
 taskset -c 1 nginx -c "$work/proxy.conf" -g 'daemon off; master_process off;' & pids+=($!); nginx_pid=$!
 
 # The SSE upstream (and reader) of step 4 is on core 0 too, at 18401.
-write_bench_policy 'provider sse { base_url "http://127.0.0.1:18401/v1" credential env("BENCH_KEY") }
+write_bench_policy 'provider sse { base_url "http://127.0.0.1:18401/v1" credential env("BENCH_API_KEY") }
 model "sse-model" { provider sse upstream "m" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }' ', "sse-model"'
 start_keyguard 18103 18104
 key=$(new_key 18104 bench)

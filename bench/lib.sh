@@ -11,15 +11,18 @@ trap cleanup EXIT
 [ -f "$root/bench/target/benchmarks.jar" ] || (cd "$root" && mvn -q -B -pl bench -am package -DskipTests)
 [ -f "$root/runtime-proxy/target/keyguard.jar" ] || (cd "$root" && mvn -q -B -pl runtime-proxy -am package -DskipTests)
 
-# start_keyguard PORT ADMIN_PORT: serves $work/policies, pinned to core 1; waits until ready.
+# start_keyguard PORT ADMIN_PORT [SERVE_ARGS...]: serves $work/policies, pinned to core 1
+# (KG_CORES), over $work/data (KG_DATA), logging to $work/keyguard.log (KG_LOG); waits until ready.
 start_keyguard() {
-  BENCH_KEY=sk-bench taskset -c 1 "$JAVA_HOME/bin/java" $(keyguard_jvm_flags "$root") ${KEYGUARD_BENCH_JAVA_OPTS:-} \
-    -jar "$root/runtime-proxy/target/keyguard.jar" serve --policies "$work/policies" --data "$work/data" \
-    --port "$1" --admin-port "$2" > "$work/keyguard.log" 2>&1 &
+  local port="$1" admin="$2"; shift 2
+  local data="${KG_DATA:-$work/data}" log="${KG_LOG:-$work/keyguard.log}"
+  BENCH_API_KEY=sk-bench taskset -c "${KG_CORES:-1}" "$JAVA_HOME/bin/java" $(keyguard_jvm_flags "$root") ${KEYGUARD_BENCH_JAVA_OPTS:-} \
+    -jar "$root/runtime-proxy/target/keyguard.jar" serve --policies "$work/policies" --data "$data" \
+    --port "$port" --admin-port "$admin" "$@" > "$log" 2>&1 &
   pids+=($!)
   keyguard_pid=$!
-  for _ in $(seq 1 60); do grep -qs "ready" "$work/keyguard.log" && return 0; sleep 0.5; done
-  echo "keyguard did not start; see $work/keyguard.log" >&2
+  for _ in $(seq 1 60); do grep -qs "ready" "$log" && return 0; sleep 0.5; done
+  echo "keyguard did not start; see $log" >&2
   return 1
 }
 
@@ -49,14 +52,17 @@ NGINX
   taskset -c 0 nginx -c "$work/origin.conf" -g 'daemon off; master_process off;' & pids+=($!)
 }
 
-# write_bench_policy [EXTRA_KGP]: $work/policies/bench.kgp — the model on the origin and a
-# policy with 3 limits and 2 budgets, sized never to refuse; EXTRA_KGP adds declarations.
+# write_bench_policy [EXTRA_KGP] [EXTRA_MODELS]: the operator's $work/policies/platform/models.kgp
+# (the model on the origin, and EXTRA_KGP's declarations) and the team's
+# $work/policies/bench.kgp: a policy with 3 limits and 2 budgets, sized never to refuse.
 write_bench_policy() {
-  mkdir -p "$work/policies"
-  cat > "$work/policies/bench.kgp" <<KGP
-provider origin { base_url "http://127.0.0.1:18101/v1" credential env("BENCH_KEY") }
+  mkdir -p "$work/policies/platform"
+  cat > "$work/policies/platform/models.kgp" <<KGP
+provider origin { base_url "http://127.0.0.1:18101/v1" credential env("BENCH_API_KEY") }
 model "bench-model" { provider origin upstream "bench-upstream" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
 ${1:-}
+KGP
+  cat > "$work/policies/bench.kgp" <<KGP
 policy bench {
   tags { team: "bench" }
   models allow ["bench-model"${2:-}]

@@ -26,10 +26,12 @@ NGINX
 # upstream and load generator on core 0, the proxy under test on core 1
 taskset -c 0 nginx -c "$work/nginx.conf" -g 'daemon off; master_process off;' & pids+=($!)
 
-mkdir -p "$work/policies"
-cat > "$work/policies/bench.kgp" <<KGP
-provider origin { base_url "http://127.0.0.1:18101/v1" credential env("BENCH_KEY") }
+mkdir -p "$work/policies/platform"
+cat > "$work/policies/platform/models.kgp" <<KGP
+provider origin { base_url "http://127.0.0.1:18101/v1" credential env("BENCH_API_KEY") }
 model "bench-model" { provider origin upstream "bench-upstream" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
+KGP
+cat > "$work/policies/bench.kgp" <<KGP
 policy bench {
   tags { team: "bench" }
   models allow ["bench-model"]

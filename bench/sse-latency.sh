@@ -6,10 +6,12 @@
 #   SSE_CONCURRENT=1 bench/sse-latency.sh 500 50 20        (all streams at once)
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 streams="${1:-40}"; chunks="${2:-100}"; gap="${3:-5}"
-mkdir -p "$work/policies"
-cat > "$work/policies/sse.kgp" <<KGP
-provider origin { base_url "http://127.0.0.1:18401/v1" credential env("BENCH_KEY") }
+mkdir -p "$work/policies/platform"
+cat > "$work/policies/platform/models.kgp" <<KGP
+provider origin { base_url "http://127.0.0.1:18401/v1" credential env("BENCH_API_KEY") }
 model "sse-model" { provider origin upstream "m" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
+KGP
+cat > "$work/policies/sse.kgp" <<KGP
 policy sse { models allow ["sse-model"] }
 KGP
 start_keyguard 18403 18404

@@ -67,7 +67,7 @@ public final class ManyPolicies {
                     .append("  data max internal on violation reroute \"m0\"\n")
                     .append("  @id(\"env\") forbid when { key.env == \"\" }\n}\n");
         }
-        out.add(new PolicyCompiler.Source("models.kgp", models.toString().getBytes(StandardCharsets.UTF_8)));
+        out.add(new PolicyCompiler.Source("platform/models.kgp", models.toString().getBytes(StandardCharsets.UTF_8)));
         int perFile = 100;
         for (int f = 0; f * perFile < n; f++) {
             StringBuilder sb = new StringBuilder();

@@ -207,6 +207,9 @@ public final class AdminApi implements HttpHandler {
             java.time.LocalDate today = java.time.LocalDate.ofInstant(clock.instant(), java.time.ZoneOffset.UTC);
             java.time.LocalDate from = date(q.get("from"), today.minusDays(30), "from");
             java.time.LocalDate to = date(q.get("to"), today, "to");
+            if (from.isAfter(to) || java.time.temporal.ChronoUnit.DAYS.between(from, to) >= SpendIndex.MAX_DAYS) {
+                throw new BadAdminRequest(400, "`from`..`to` must be a range of at most " + SpendIndex.MAX_DAYS + " days, `from` first");
+            }
             ObjectNode root = JSON.createObjectNode().put("from", from.toString()).put("to", to.toString());
             ArrayNode rows = root.putArray("rows");
             long total = 0;
@@ -365,6 +368,8 @@ public final class AdminApi implements HttpHandler {
             return keys.putAndConfirm(k, ACK_WAIT);
         } catch (keyguard.keys.KeyStoreUnavailable e) {
             throw new BadAdminRequest(503, e.getMessage());
+        } catch (keyguard.keys.KeyStoreConflict e) {
+            throw new BadAdminRequest(409, e.getMessage());
         }
     }
 
@@ -373,9 +378,12 @@ public final class AdminApi implements HttpHandler {
         fleetOut.put("acknowledged", unacknowledged.isEmpty());
         var missing = fleetOut.putArray("unacknowledged_nodes");
         unacknowledged.forEach(missing::add);
-        if (!unacknowledged.isEmpty()) {
+        if (unacknowledged.equals(List.of(keyguard.fleet.FleetNodes.UNCONFIRMED))) {
+            fleetOut.put("note", "the change is written, but Redis could not be read to confirm that every node applied it; each node"
+                    + " refuses all authentication once it has been out of touch with Redis for its lease, until it catches up");
+        } else if (!unacknowledged.isEmpty()) {
             fleetOut.put("note", "these nodes did not confirm within 2 s; each refuses all authentication once it has been out of touch with "
-                    + "Redis for " + fleet.config().lease().toMillis() / 1000.0 + " s, until it catches up");
+                    + "Redis for its lease (" + fleet.config().lease().toMillis() / 1000.0 + " s here), until it catches up");
         }
     }
 

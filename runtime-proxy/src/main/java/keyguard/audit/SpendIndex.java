@@ -16,6 +16,13 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class SpendIndex {
     public static final Set<String> DIMENSIONS = Set.of("day", "key", "policy", "model", "tag");
+    /**
+     * The model of a request that was refused before it was routed: its requested model is
+     * the caller's string, and must not become a group of its own (one per made-up name).
+     */
+    public static final String NOT_ROUTED = "(not routed)";
+    /** The longest span a spend query covers. */
+    public static final int MAX_DAYS = 400;
 
     /** One group of the finest grain: a UTC day, key, policy, routed model and tag set ({@code k=v,k=v}). */
     public record Cell(String day, String key, String policy, String model, String tags) {
@@ -27,7 +34,7 @@ public final class SpendIndex {
             StringBuilder tags = new StringBuilder();
             event.path("tags").properties().forEach(e -> tags.append(tags.isEmpty() ? "" : ",").append(e.getKey()).append('=').append(e.getValue().asText()));
             return new Cell(time.substring(0, 10), event.path("key_id").asText(), event.path("policy").asText(),
-                    event.path("routed_model").asText(event.path("model").asText()), tags.toString());
+                    event.path("routed_model").asText(NOT_ROUTED), tags.toString());
         }
 
         String value(String dimension) {
@@ -48,7 +55,7 @@ public final class SpendIndex {
         String day = java.time.LocalDate.ofEpochDay(Math.floorDiv(e.epochMillis(), 86_400_000L)).toString();
         StringBuilder tags = new StringBuilder();
         e.tags().forEach((k, v) -> tags.append(tags.isEmpty() ? "" : ",").append(k).append('=').append(v));
-        Cell c = new Cell(day, e.keyId(), e.policy(), e.routedModel() == null ? e.model() : e.routedModel(), // as replay reads it
+        Cell c = new Cell(day, e.keyId(), e.policy(), e.routedModel() == null ? NOT_ROUTED : e.routedModel(), // as replay reads it
                 tags.toString());
         LongAdder[] a = cells.computeIfAbsent(c, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
         a[0].add(e.costMicros());

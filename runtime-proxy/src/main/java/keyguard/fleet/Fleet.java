@@ -22,8 +22,11 @@ public final class Fleet implements AutoCloseable {
     private final FleetKeyStore keys;
     private final FleetLedger ledger;
     private FleetSpend spend;
+    /** This node's data directory's identity: where its spend is counted up to, whatever the node is called. */
+    private final String dataId;
 
-    private Fleet(FleetConfig config, FleetRedis redis, FleetNodes nodes, FleetKeyStore keys, FleetLedger ledger) {
+    private Fleet(FleetConfig config, FleetRedis redis, FleetNodes nodes, FleetKeyStore keys, FleetLedger ledger, String dataId) {
+        this.dataId = dataId;
         this.config = config;
         this.redis = redis;
         this.nodes = nodes;
@@ -35,17 +38,28 @@ public final class Fleet implements AutoCloseable {
      * Connects and loads the keys before anything serves: a node that starts (or comes back)
      * is current before it authenticates anyone.
      */
-    public static Fleet join(FleetConfig config, Path keysFile, String secretFingerprint, Supplier<FleetNodes.Status> status) {
+    public static Fleet join(FleetConfig config, Path keysFile, String dataId, String secretFingerprint, Supplier<FleetNodes.Status> status) {
         FleetRedis redis = new FleetRedis(config.redisUri(), config.password(), config.redisTimeout());
+        List<AutoCloseable> opened = new java.util.ArrayList<>();
+        opened.add(redis);
         try {
             checkSecret(redis, secretFingerprint);
-            FleetNodes nodes = new FleetNodes(redis, config.node(), status);
+            redis.warnUnlessNoEviction();
+            FleetNodes nodes = new FleetNodes(redis, config.node(), dataId, config.lease().toMillis(), status);
+            nodes.start(); // claims the name and the data directory first
+            opened.add(nodes::close);
             FleetKeyStore keys = new FleetKeyStore(ChronicleKeyStore.open(keysFile, 100_000), redis, nodes, config.node(), config.lease());
-            nodes.start(keys::applied);
+            opened.add(keys);
             FleetLedger ledger = new FleetLedger(redis, config.node(), config.lease().toMillis(), config.sync().toMillis(), nodes::liveCount);
-            return new Fleet(config, redis, nodes, keys, ledger);
+            return new Fleet(config, redis, nodes, keys, ledger, dataId);
         } catch (RuntimeException e) {
-            redis.close();
+            for (int i = opened.size() - 1; i >= 0; i--) {
+                try {
+                    opened.get(i).close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
             throw e;
         }
     }
@@ -75,7 +89,7 @@ public final class Fleet implements AutoCloseable {
 
     /** Starts feeding this node's audit events into the fleet's spend. */
     public void feedSpend(ChronicleQueue audit) {
-        this.spend = new FleetSpend(redis, config.node(), audit, SPEND_INTERVAL_MILLIS);
+        this.spend = new FleetSpend(redis, dataId, audit, SPEND_INTERVAL_MILLIS);
     }
 
     public String node() { return config.node(); }
@@ -101,6 +115,15 @@ public final class Fleet implements AutoCloseable {
     public List<FleetNodes.Node> nodes() throws Unreachable {
         try {
             return nodes.all();
+        } catch (FleetRedis.Unavailable e) {
+            throw new Unreachable(e.getMessage());
+        }
+    }
+
+    /** As {@link #nodes}, at most a second old: for metrics scrapes, which read it several times. */
+    public List<FleetNodes.Node> nodesRecent() throws Unreachable {
+        try {
+            return nodes.recent();
         } catch (FleetRedis.Unavailable e) {
             throw new Unreachable(e.getMessage());
         }

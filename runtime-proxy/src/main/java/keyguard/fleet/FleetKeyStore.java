@@ -15,6 +15,8 @@ import keyguard.keys.ChronicleKeyStore;
 import keyguard.keys.KeyRecord;
 import keyguard.keys.KeyRecordJson;
 import keyguard.keys.KeyStore;
+import keyguard.keys.KeyState;
+import keyguard.keys.KeyStoreConflict;
 import keyguard.keys.KeyStoreUnavailable;
 
 /**
@@ -29,18 +31,21 @@ import keyguard.keys.KeyStoreUnavailable;
  * ({@code kg:nodes:applied}). A read that returns fewer entries than it asked for proves the
  * node had everything that existed when the read began: that instant is its last proof of
  * being current. A node whose proof is older than the staleness bound (the lease time)
- * refuses to authenticate ({@link #current}): it may have missed a revocation. After any
- * error it reloads everything, so a trimmed log or a Redis that lost writes cannot leave it
- * behind.
+ * refuses to authenticate ({@link #current}): it may have missed a revocation. Changes are
+ * numbered; after any error, or a gap in the numbers (a log trimmed past this node's
+ * position, a Redis that lost writes), it reloads everything.
  *
  * <p>Writes ({@link #put}) go to Redis first, in one script with the log entry, then to the
- * local copy; {@link #putAndConfirm} also waits for every live node to have applied it.
+ * local copy; {@link #putAndConfirm} also waits for every node that may still be
+ * authenticating to have applied it. A revoked key stays revoked, in Redis and in every
+ * copy; a rotation based on a secret replaced meanwhile is refused ({@code key_put.lua}).
  */
 public final class FleetKeyStore implements KeyStore {
     private static final System.Logger LOG = System.getLogger("keyguard.fleet");
     static final String KEYS = "kg:keys";
     static final String LOG_STREAM = "kg:keys:log";
     static final String APPLIED = "kg:nodes:applied";
+    static final String SEQ = "kg:keys:seq";
     private static final int BATCH = 512;
     /** Changes the log keeps (about): a node further behind than that reloads everything, as after any error. */
     static final int LOG_LENGTH = 10_000;
@@ -58,6 +63,8 @@ public final class FleetKeyStore implements KeyStore {
     private final String node;
     private final long stalenessMillis;
     private volatile String applied = "0-0";
+    /** The number of the last change applied (0: unknown, no gap check). */
+    private volatile long lastSeq;
     /** When this node last proved it had every change (System.currentTimeMillis); 0: never. */
     private volatile long currentAt;
     private volatile boolean closed;
@@ -92,11 +99,26 @@ public final class FleetKeyStore implements KeyStore {
         }
     }
 
+    /**
+     * Writes a record to Redis (and the log), then to this node's copy. Refused by Redis —
+     * {@link KeyStoreConflict} — when the key is revoked there and this change is not a
+     * revocation, or when this change is a rotation based on a secret that is no longer the
+     * key's (this node's copy was behind); this node's copy is then brought up to date.
+     */
     private String write(KeyRecord record) throws FleetRedis.Unavailable {
         String json = KeyRecordJson.stored(record);
-        List<Object> r = redis.script(PUT, new String[] {KEYS, LOG_STREAM}, record.id(), json, Integer.toString(LOG_LENGTH));
+        KeyRecord had = local.get(record.id());
+        String basedOn = had != null && !had.secretHash().equals(record.secretHash()) ? had.secretHash() : "";
+        List<Object> r = redis.script(PUT, new String[] {KEYS, LOG_STREAM, SEQ}, record.id(), json, Integer.toString(LOG_LENGTH),
+                record.state().name().toLowerCase(java.util.Locale.ROOT), basedOn);
+        if (((Number) r.get(0)).intValue() == 0) {
+            String reason = String.valueOf(r.get(1));
+            apply(record.id(), String.valueOf(r.get(2)));
+            throw new KeyStoreConflict(reason.equals("revoked") ? "key `" + record.id() + "` has been revoked (through another node)"
+                    : "key `" + record.id() + "` was rotated through another node meanwhile; read it again and retry");
+        }
         local.put(record);
-        return String.valueOf(r.getFirst());
+        return String.valueOf(r.get(1));
     }
 
     @Override
@@ -112,7 +134,7 @@ public final class FleetKeyStore implements KeyStore {
 
     @Override
     public boolean current() {
-        return System.currentTimeMillis() - currentAt <= stalenessMillis;
+        return System.currentTimeMillis() - currentAt <= stalenessMillis && !nodes.displaced();
     }
 
     /** When this node last proved it was current, or 0. */
@@ -127,23 +149,29 @@ public final class FleetKeyStore implements KeyStore {
             List<StreamMessage<String, String>> last = redis.await(redis.async().xrevrange(LOG_STREAM, Range.create("-", "+"), Limit.from(1)),
                     "XREVRANGE");
             String position = last.isEmpty() ? "0-0" : last.getFirst().getId();
+            long seq = last.isEmpty() ? 0 : sequence(last.getFirst());
             java.util.Set<String> seen = new java.util.HashSet<>();
             ScanCursor cursor = ScanCursor.INITIAL;
             do {
                 MapScanCursor<String, String> page = redis.await(redis.async().hscan(KEYS, cursor, ScanArgs.Builder.limit(1000)), "HSCAN");
                 for (Map.Entry<String, String> e : page.getMap().entrySet()) {
                     seen.add(e.getKey());
-                    apply(e.getValue());
+                    apply(e.getKey(), e.getValue());
                 }
                 cursor = page;
             } while (!cursor.isFinished());
             for (KeyRecord k : local.all()) {
                 if (!seen.contains(k.id())) {
                     LOG.log(System.Logger.Level.INFO, "uploading key " + k.id() + " (kept by this node only) to the shared key store");
-                    write(k);
+                    try {
+                        write(k);
+                    } catch (KeyStoreConflict raced) {
+                        // written meanwhile through another node: its record is applied
+                    }
                 }
             }
             applied = position;
+            lastSeq = seq;
             currentAt = started;
             acknowledge();
         } catch (FleetRedis.Unavailable e) {
@@ -151,14 +179,46 @@ public final class FleetKeyStore implements KeyStore {
         }
     }
 
-    private void apply(String json) {
-        KeyRecord r = KeyRecordJson.parse(json);
-        KeyRecord had = local.get(r.id());
+    /** A change's number in the log (0 for a change written without one). */
+    private static long sequence(StreamMessage<String, String> m) {
+        try {
+            return Long.parseLong(m.getBody().getOrDefault("seq", "0"));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    /**
+     * Applies a record from Redis to this node's copy. A revoked copy stays revoked (Redis may
+     * have lost the revocation in a failover; the admin API's writes keep it revoked there
+     * too). A record this version cannot read revokes this node's copy of the key: a key that
+     * cannot be checked is not trusted.
+     */
+    private void apply(String id, String json) {
+        KeyRecord had = local.get(id);
+        KeyRecord r;
+        try {
+            r = KeyRecordJson.parse(json);
+            if (!r.id().equals(id)) throw new IllegalArgumentException("the record is for key " + r.id());
+        } catch (RuntimeException bad) {
+            LOG.log(System.Logger.Level.ERROR, "key " + keyguard.audit.UntrustedText.quote(id, 64) + " in Redis cannot be read (" + bad.getMessage()
+                    + "); this node treats it as revoked");
+            if (had != null && had.state() != KeyState.REVOKED) local.put(had.withState(KeyState.REVOKED));
+            return;
+        }
+        if (had != null && had.state() == KeyState.REVOKED && r.state() != KeyState.REVOKED) return;
         if (had == null || !had.equals(r)) local.put(r);
     }
 
     private void acknowledge() throws FleetRedis.Unavailable {
         redis.await(redis.async().hset(APPLIED, node, applied), "HSET");
+    }
+
+    /** The log skipped changes (trimmed past this node's position, or Redis lost writes): reload everything. */
+    private static final class Gap extends RuntimeException {
+        Gap(long expected, long got) {
+            super("the key log jumped from change " + expected + " to " + got, null, false, false);
+        }
     }
 
     private void follow() {
@@ -168,8 +228,11 @@ public final class FleetKeyStore implements KeyStore {
                 List<StreamMessage<String, String>> changes = redis.await(redis.blocking().xread(
                         XReadArgs.Builder.block(Duration.ofMillis(BLOCK_MILLIS)).count(BATCH), XReadArgs.StreamOffset.from(LOG_STREAM, applied)), "XREAD");
                 for (StreamMessage<String, String> m : changes) {
-                    apply(m.getBody().get("json"));
+                    long seq = sequence(m);
+                    if (seq != 0 && lastSeq != 0 && seq != lastSeq + 1) throw new Gap(lastSeq + 1, seq);
+                    apply(m.getBody().getOrDefault("id", ""), m.getBody().getOrDefault("json", ""));
                     applied = m.getId();
+                    lastSeq = seq;
                 }
                 if (!changes.isEmpty()) acknowledge();
                 if (changes.size() < BATCH) currentAt = started;
@@ -181,10 +244,11 @@ public final class FleetKeyStore implements KeyStore {
                         Thread.sleep(200);
                         reload();
                         break;
-                    } catch (KeyStoreUnavailable again) {
-                        // Redis is still away: this node stays not current until it is back
                     } catch (InterruptedException interrupted) {
                         return;
+                    } catch (RuntimeException again) {
+                        // Redis is still away (or answers what cannot be loaded): this node stays
+                        // not current, refusing to authenticate, until a reload succeeds
                     }
                 }
             }

@@ -75,7 +75,9 @@ public final class FleetLedger implements Ledger {
     private final String incarnation = Long.toHexString(System.nanoTime() ^ Double.doubleToLongBits(Math.random()));
     private final long leaseMillis;
     private final long syncMillis;
-    /** How long a node trusts Redis's "exhausted" before asking again: half a sync interval. */
+    /** Until when (System.nanoTime) requests do not ask Redis after it failed to answer; the sync thread keeps trying. */
+    private volatile long redisDownUntil = System.nanoTime();
+    /** How long a node trusts Redis's "exhausted" (for that many units or more) before asking again: half a sync interval. */
     private final long exhaustedNanos;
     private final java.util.function.IntSupplier liveNodes;
     private final Map<Long, Counter> byId = new ConcurrentHashMap<>();
@@ -115,6 +117,7 @@ public final class FleetLedger implements Ledger {
         /** When Redis last answered that no unit is left anywhere (System.nanoTime), and for which tag. */
         volatile long exhaustedAt;
         volatile long exhaustedTag = -1;
+        volatile long exhaustedNeed;
         long lastSyncNanos = System.nanoTime();
 
         Counter(long id, long row, Spec spec) {
@@ -211,7 +214,7 @@ public final class FleetLedger implements Ledger {
             try {
                 int r = tryTake(c, row, tag, amount, now);
                 if (r == OK) return OK;
-                if (c.spec.capped() && c.exhaustedTag == tag && System.nanoTime() - c.exhaustedAt < exhaustedNanos) {
+                if (c.spec.capped() && c.exhaustedTag == tag && amount >= c.exhaustedNeed && System.nanoTime() - c.exhaustedAt < exhaustedNanos) {
                     return NO_ROOM; // Redis said so a moment ago: a key at its cap does not cost a round trip a request
                 }
                 Slice s = currentSlice(c, tag);
@@ -226,27 +229,34 @@ public final class FleetLedger implements Ledger {
                     if (tryTake(c, row, tag, amount, now) == OK) return OK;
                 }
                 try {
+                    if (System.nanoTime() < redisDownUntil) throw new FleetRedis.Unavailable("Redis did not answer a moment ago", null);
                     status = sync(List.of(new Entry(s, s.committed() + amount + headroom(c, System.currentTimeMillis()), amount, false)));
                 } catch (FleetRedis.Unavailable e) {
-                    if (c.spec.failOpen()) {
-                        // Keep admitting on what this node knows; the units are reported when Redis is back.
+                    // Not again for a while: on a partition every call would wait out its timeout.
+                    redisDownUntil = Math.max(redisDownUntil, System.nanoTime() + 1_000_000_000L);
+                    if (c.spec.failOpen() && s.committed() + amount <= c.spec.cap()) {
+                        // Keep admitting on what this node knows, never more than the cap on this node
+                        // alone; the units are reported when Redis is back.
                         s.extra.addAndGet(amount);
                         c.taken.add(amount);
                         return OK;
                     }
-                    return UNAVAILABLE;
+                    return c.spec.failOpen() ? NO_ROOM : UNAVAILABLE;
                 }
                 if (tryTake(c, row, tag, amount, now) == OK) return OK;
             } finally {
                 c.lock.unlock();
             }
+            if (System.nanoTime() > deadline) return NO_ROOM;
+            if (status == STATUS_OK) continue; // granted, but requests on the IO threads took it first: again
             if (status == STATUS_EXHAUSTED) {
                 c.exhaustedAt = System.nanoTime();
+                c.exhaustedNeed = amount;
                 c.exhaustedTag = tag;
+                return NO_ROOM;
             }
-            if (status != STATUS_CONTENDED || System.nanoTime() > deadline) return NO_ROOM;
             try {
-                Thread.sleep(Math.max(5, syncMillis / 2)); // others give back the headroom they hold at their next sync
+                Thread.sleep(Math.max(5, syncMillis / 2)); // contended: others give back the headroom they hold within a round
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return NO_ROOM;
@@ -313,6 +323,7 @@ public final class FleetLedger implements Ledger {
         if (!c.spec.capped()) return 0;
         if (c.contended) return 0;
         if (now - c.lastActiveMillis > leaseMillis) return 0; // idle: hold nothing, renew nothing
+        if (c.lastFleetUsed >= c.spec.cap()) return 0; // at the cap (or over a lowered one): hold nothing beyond use
         long perSecond = (long) Math.ceil(c.rate);
         return Math.max(1, Math.min(perSecond, c.spec.cap() / 4));
     }
@@ -394,7 +405,7 @@ public final class FleetLedger implements Ledger {
      * status of the first entry. Callers hold the lock of the first entry's counter.
      */
     private int sync(List<Entry> entries) throws FleetRedis.Unavailable {
-        List<String> args = new ArrayList<>(4 + entries.size() * 11);
+        List<String> args = new ArrayList<>(4 + entries.size() * 12);
         args.add(node);
         args.add(Long.toString(leaseMillis));
         args.add(Integer.toString(liveNodes.getAsInt()));
@@ -410,7 +421,8 @@ public final class FleetLedger implements Ledger {
                 // Give room back: take it out of reach first, so no admission uses what Redis reassigns.
                 s.granted -= takeRoom(s, s.granted - want);
             }
-            committed[k] = s.committed();
+            // A node that stops takes its requests in flight with it: their slots are free.
+            committed[k] = e.last() && c.concurrency() ? 0 : s.committed();
             args.add(s.lease);
             args.add(counterPrefix(spec));
             args.add(Long.toString(s.tag));
@@ -422,6 +434,7 @@ public final class FleetLedger implements Ledger {
             args.add(Long.toString(ttlMillis(c, s.tag)));
             args.add(Long.toString(e.need()));
             args.add(e.last() ? "1" : "0");
+            args.add(Long.toString(spec.capped() ? s.granted : 0));
         }
         long sentAt = System.currentTimeMillis();
         roundTrips.increment();
@@ -450,12 +463,13 @@ public final class FleetLedger implements Ledger {
                     s.granted = granted;
                     addRoom(s, delta);
                 } else if (delta < 0) {
-                    s.granted -= takeRoom(s, -delta); // a lower cap after a reload: what was admitted stays
+                    s.granted -= takeRoom(s, -delta); // Redis never grants less than the node held: a safety net
                 }
                 s.expiresAt = sentAt + leaseMillis * 9 / 10; // before Redis's own expiry, which starts later
                 if (s.isCurrent()) Cell.setRelease(c.row, EXPIRES, s.expiresAt);
             }
         }
+        markContended(out.get(1 + 3 * entries.size()));
         return first;
     }
 
@@ -496,8 +510,7 @@ public final class FleetLedger implements Ledger {
                 return;
             }
             try {
-                markContended();
-                syncAll(false);
+                if (!syncAll(false)) readContended();
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "syncing counter slices failed", e);
             }
@@ -506,18 +519,23 @@ public final class FleetLedger implements Ledger {
 
     /**
      * Counters on which a request waits (on any node) for room that others hold: this node
-     * stops holding headroom on them, so its next sync gives it back. One round trip a round,
-     * whatever the traffic; the set is empty but for counters at their cap.
+     * stops holding headroom on them, so its next sync gives it back. Every sync's answer
+     * carries the set; a round without a sync reads it on its own (the set is empty but for
+     * counters at their cap).
      */
-    private void markContended() {
-        java.util.Set<String> hot;
+    private void readContended() {
         roundTrips.increment();
         try {
-            hot = new java.util.HashSet<>(redis.await(redis.async().zrange(CONTENDED, 0, 1023), "ZRANGE contended"));
+            markContended(redis.await(redis.async().zrange(CONTENDED, 0, 1023), "ZRANGE contended"));
         } catch (FleetRedis.Unavailable e) {
-            return;
+            // the next round tries again
         }
-        if (hot.isEmpty()) return;
+    }
+
+    private void markContended(Object members) {
+        if (!(members instanceof List<?> list) || list.isEmpty()) return;
+        java.util.Set<String> hot = new java.util.HashSet<>();
+        for (Object m : list) hot.add(String.valueOf(m));
         for (Counter c : byId.values()) {
             Slice s = c.current;
             if (s != null && hot.contains(counterKey(c.spec, s.tag))) c.contended = true;
@@ -538,10 +556,11 @@ public final class FleetLedger implements Ledger {
      * One round: every slice that changed, needs headroom, is about to expire in Redis, or
      * no longer counts (ended with its final usage), in script calls of up to 256 slices.
      */
-    void syncAll(boolean ending) {
+    boolean syncAll(boolean ending) {
         long now = System.currentTimeMillis();
         List<Entry> batch = new ArrayList<>();
         List<Counter> locked = new ArrayList<>();
+        boolean synced = false;
         for (Counter c : byId.values()) {
             if (c.slices.isEmpty()) continue;
             if (!c.lock.tryLock()) continue; // a request is syncing it right now
@@ -569,16 +588,20 @@ public final class FleetLedger implements Ledger {
                     batch.add(new Entry(s, want, 0, last));
                 }
             }
-            if (batch.size() >= 256) flush(batch, locked);
+            if (batch.size() >= 256) synced |= flush(batch, locked);
         }
-        flush(batch, locked);
+        return flush(batch, locked) | synced;
     }
 
-    private void flush(List<Entry> batch, List<Counter> locked) {
+    /** Syncs a batch and unlocks its counters; whether a script call went through. */
+    private boolean flush(List<Entry> batch, List<Counter> locked) {
         try {
-            if (!batch.isEmpty()) sync(batch);
+            if (batch.isEmpty()) return false;
+            sync(batch);
+            redisDownUntil = System.nanoTime(); // Redis answers again: requests may ask it
+            return true;
         } catch (FleetRedis.Unavailable e) {
-            // Redis away: slices run down on their own expiry; the next round tries again
+            return false; // Redis away: slices run down on their own expiry; the next round tries again
         } finally {
             batch.clear();
             for (Counter c : locked) c.lock.unlock();

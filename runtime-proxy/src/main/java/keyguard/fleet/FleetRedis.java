@@ -75,8 +75,18 @@ final class FleetRedis implements AutoCloseable {
      * a password not in the URI comes from {@code password} (KEYGUARD_REDIS_PASSWORD).
      */
     FleetRedis(String uri, String password, Duration timeout) {
-        RedisURI parsed = RedisURI.create(uri);
+        RedisURI parsed;
+        try {
+            parsed = RedisURI.create(uri);
+        } catch (RuntimeException e) {
+            // The parser's message quotes the URI, password and all: say what is wrong without it.
+            throw new IllegalArgumentException("--redis is not a Redis URI (redis://host:6379[/db], rediss://…, "
+                    + "redis-sentinel://host:26379,host:26379/0#master); a password with characters a URI cannot hold belongs in KEYGUARD_REDIS_PASSWORD");
+        }
         RedisCredentials credentials = parsed.getCredentialsProvider().resolveCredentials().block();
+        if (credentials != null && credentials.hasPassword()) {
+            LOG.log(System.Logger.Level.WARNING, "the Redis password is in --redis, where the process list shows it; prefer KEYGUARD_REDIS_PASSWORD");
+        }
         if ((credentials == null || !credentials.hasPassword()) && password != null && !password.isEmpty()) {
             parsed.setAuthentication(password.toCharArray());
         }
@@ -138,6 +148,24 @@ final class FleetRedis implements AutoCloseable {
     }
 
     String describe() { return uriForPeople; }
+
+    /**
+     * Warns when Redis may evict keys under memory pressure: every counter key has a TTL, so
+     * an eviction policy other than {@code noeviction} resets caps silently. (Managed Redis
+     * often refuses CONFIG; then there is nothing to check.)
+     */
+    void warnUnlessNoEviction() {
+        try {
+            java.util.Map<String, String> c = await(conn.async().configGet("maxmemory-policy"), "CONFIG GET");
+            String policy = c.get("maxmemory-policy");
+            if (policy != null && !policy.equals("noeviction")) {
+                LOG.log(System.Logger.Level.WARNING, "Redis's maxmemory-policy is " + policy + ": under memory pressure it may evict"
+                        + " counters and reset limits and budgets; set it to noeviction (see docs/fleet.md)");
+            }
+        } catch (Unavailable | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "cannot read Redis's maxmemory-policy", e);
+        }
+    }
 
     RedisAsyncCommands<String, String> async() { return conn.async(); }
 

@@ -17,7 +17,8 @@ import net.openhft.chronicle.queue.ExcerptTailer;
  * in Redis ({@code kg:spend:<day>:cost} and {@code :n}, one field per group).
  *
  * <p>Each node feeds them from its own audit log, exactly once: Redis keeps, per node, the
- * audit-log position up to which its events are counted ({@code kg:spend:applied}); the
+ * audit-log position up to which its events are counted ({@code kg:spend:applied}, by the
+ * identity of the node's data directory, so renaming a node sends nothing twice); the
  * node reads its events from there, sums them, and sends the sums with the span they cover.
  * A batch applies only if Redis is exactly where the batch starts — a retried batch, or
  * one sent again after Redis lost writes, cannot count twice — and the node otherwise
@@ -30,7 +31,8 @@ public final class FleetSpend implements AutoCloseable {
     private static final int MAX_EVENTS = 5_000;
 
     private final FleetRedis redis;
-    private final String node;
+    /** The data directory's identity: a renamed node goes on where it was, a copied directory cannot run twice (claimed). */
+    private final String source;
     private final ChronicleQueue queue;
     private final long intervalMillis;
     private final Thread feeder;
@@ -38,9 +40,9 @@ public final class FleetSpend implements AutoCloseable {
     /** The next audit index to count, as Redis last confirmed it; -1: from the start. */
     private long position = Long.MIN_VALUE;
 
-    FleetSpend(FleetRedis redis, String node, ChronicleQueue queue, long intervalMillis) {
+    FleetSpend(FleetRedis redis, String source, ChronicleQueue queue, long intervalMillis) {
         this.redis = redis;
-        this.node = node;
+        this.source = source;
         this.queue = queue;
         this.intervalMillis = intervalMillis;
         this.feeder = Thread.ofPlatform().daemon().name("keyguard-fleet-spend").start(this::loop);
@@ -82,8 +84,12 @@ public final class FleetSpend implements AutoCloseable {
         if (index < 0) {
             t.toStart();
         } else if (!t.moveToIndex(index)) {
-            t.toStart(); // an index past the end of a day file: read up to it
-            while (t.index() < index && AuditLog.readEvent(t) != null) { /* skip */ }
+            // The index is where the next event will go (no excerpt yet): stand on the one
+            // before and step over it; else (a day file's first index) read up to it.
+            if (!(t.moveToIndex(index - 1) && AuditLog.readEvent(t) != null && t.index() == index)) {
+                t.toStart();
+                while (t.index() < index && AuditLog.readEvent(t) != null) { /* skip */ }
+            }
         }
         position = index;
     }
@@ -91,7 +97,7 @@ public final class FleetSpend implements AutoCloseable {
     /** Counts the events after the confirmed position into one batch; returns how many were read. */
     int feed() throws FleetRedis.Unavailable {
         if (position == Long.MIN_VALUE) {
-            String seen = redis.await(redis.async().hget("kg:spend:applied", node), "HGET spend position");
+            String seen = redis.await(redis.async().hget("kg:spend:applied", source), "HGET spend position");
             reposition(seen == null ? -1 : Long.parseLong(seen));
         }
         Map<SpendIndex.Cell, long[]> sums = new LinkedHashMap<>();
@@ -104,7 +110,7 @@ public final class FleetSpend implements AutoCloseable {
         if (read == 0) return 0;
         long next = tailer.index();
         List<String> args = new ArrayList<>();
-        args.add(node);
+        args.add(source);
         args.add(Long.toString(position));
         args.add(Long.toString(next));
         args.add(Integer.toString(sums.size()));

@@ -76,6 +76,21 @@ public final class DataDirectory {
     }
 
     /**
+     * This data directory's identity in a fleet ({@code fleet.id}, created on first use): the
+     * fleet counts a node's audit log by it, so a renamed node goes on where it was, and no two
+     * running nodes may share it (a copied directory is refused).
+     */
+    public String fleetId() {
+        Path file = root.resolve("fleet.id");
+        String id = readOrCreate(file, () -> HexFormat.of().formatHex(KeySecrets.newServerSecret(), 0, 16));
+        if (!id.matches("[0-9a-f]{32}")) {
+            throw new IllegalStateException(file + " does not hold 32 hex digits; restore it from a backup (the fleet counts this node's"
+                    + " audit log under it: a new one would count the log again)");
+        }
+        return id;
+    }
+
+    /**
      * The bootstrap admin token: the given one (from {@code KEYGUARD_ADMIN_TOKEN}), or the
      * token file's, created on first start. Either must hold at least
      * {@value AdminApi#MIN_TOKEN_CHARS} characters, or the gateway refuses to start: an empty

@@ -86,7 +86,7 @@ public final class Gateway implements AutoCloseable {
             current.loadInitial();
             if (cfg.fleet() != null) {
                 // Join the fleet before anything serves: the keys are loaded and current first.
-                fleet = keyguard.fleet.Fleet.join(cfg.fleet(), dir.keysFile(), secrets.fingerprint(), () -> new keyguard.fleet.FleetNodes.Status(
+                fleet = keyguard.fleet.Fleet.join(cfg.fleet(), dir.keysFile(), dir.fleetId(), secrets.fingerprint(), () -> new keyguard.fleet.FleetNodes.Status(
                         current.current().set().revision(), inFlight.get() == null ? 0 : inFlight.get().inFlight()));
                 keys = fleet.keys();
             } else {

@@ -88,7 +88,7 @@ public final class Metrics {
         GaugeWithCallback.builder().name("keyguard_fleet_nodes").help("Nodes of the fleet by state (live: a heartbeat in the last 3 s)")
                 .labelNames("state").callback(cb -> {
                     try {
-                        var nodes = fleet.nodes();
+                        var nodes = fleet.nodesRecent();
                         cb.call(nodes.stream().filter(keyguard.fleet.FleetNodes.Node::live).count(), "live");
                         cb.call(nodes.stream().filter(n -> !n.live()).count(), "stale");
                     } catch (keyguard.fleet.Fleet.Unreachable e) {
@@ -98,7 +98,7 @@ public final class Metrics {
         GaugeWithCallback.builder().name("keyguard_fleet_node_info").help("Live nodes of the fleet with their version and policy revision (value 1)")
                 .labelNames("node", "version", "revision").callback(cb -> {
                     try {
-                        for (var n : fleet.nodes()) if (n.live()) cb.call(1, n.name(), n.version(), n.revision());
+                        for (var n : fleet.nodesRecent()) if (n.live()) cb.call(1, n.name(), n.version(), n.revision());
                     } catch (keyguard.fleet.Fleet.Unreachable e) {
                         // Redis away
                     }
@@ -107,7 +107,7 @@ public final class Metrics {
                 .callback(cb -> {
                     try {
                         String mine = policies.get().set().revision();
-                        cb.call(fleet.nodes().stream().filter(n -> n.live() && !n.revision().equals(mine)).count());
+                        cb.call(fleet.nodesRecent().stream().filter(n -> n.live() && !n.revision().equals(mine)).count());
                     } catch (keyguard.fleet.Fleet.Unreachable e) {
                         // Redis away
                     }

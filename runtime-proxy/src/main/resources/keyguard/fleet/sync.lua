@@ -1,7 +1,9 @@
 -- Leases of fleet-wide counters: one call syncs many leases of one node.
 --
 -- A counter state key (a bucket of a window, a budget period, or a concurrency gauge)
--- holds the sum of its leases' contributions; `<key>:hr` the headroom of its active
+-- holds the sum of its leases' contributions. A window's grant in bucket b counts every
+-- bucket of every window that contains b (b-10 .. b+10), so a grant for a bucket a request
+-- computed a moment ago never misses units already counted in a newer one. `<key>:hr` the headroom of its active
 -- leases (granted but not yet used, as last reported). A counter key in the sorted set
 -- `kg:contended` (scored with when it stops being) has a request waiting for room others
 -- hold: every node reads the set each round and gives back what it holds of that counter.
@@ -17,10 +19,13 @@
 -- again with what the node really committed (it stopped admitting on the lease before
 -- Redis's expiry, so nothing it admitted is missing from that report).
 --
--- ARGV: node, leaseMillis, liveNodes, n, then n entries of 11 fields:
+-- ARGV: node, leaseMillis, liveNodes, n, then n entries of 12 fields:
 --   lease key, counter prefix, tag, buckets (0: a single key), cap, committed, want, kind
---   ("sum" or "conc"), key ttl ms, need (units a request waits for now), final ("1": done)
--- Returns: { now, granted_1, used_1, status_1, ..., granted_n, used_n, status_n }
+--   ("sum" or "conc"), key ttl ms, need (units a request waits for now), final ("1": done),
+--   held (the room the node may still be admitting against: never granted less, since
+--   its requests do not wait for this answer)
+-- Returns: { now, granted_1, used_1, status_1, ..., granted_n, used_n, status_n, contended }
+--   contended: the counter keys a request waits on, for every node to give back its headroom
 --   used: what the fleet has committed on the counter, as its nodes last reported (the
 --   counter's sum less the headroom held in its current key)
 --   status: 0 fine, 1 contended (others hold headroom: retry soon, and do not hoard),
@@ -70,7 +75,8 @@ for e = 1, n do
   local buckets, cap = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   local c, want, kind = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7]
   local ttl, need, final = tonumber(ARGV[i + 8]), tonumber(ARGV[i + 9]), ARGV[i + 10]
-  i = i + 11
+  local held = tonumber(ARGV[i + 11])
+  i = i + 12
   local ckey = prefix .. tag
   local f = redis.call('HMGET', lease, 'state', 'contrib', 'granted', 'committed')
   local state, contrib = f[1], num(f[2])
@@ -80,7 +86,7 @@ for e = 1, n do
   if buckets > 0 then
     local keys = {}
     local tg = tonumber(tag)
-    for b = tg - buckets + 1, tg do keys[#keys + 1] = prefix .. b end
+    for b = tg - buckets + 1, tg + buckets - 1 do keys[#keys + 1] = prefix .. b end
     for _, v in ipairs(redis.call('MGET', unpack(keys))) do used = used + num(v) end
   else
     used = num(redis.call('GET', ckey))
@@ -109,6 +115,9 @@ for e = 1, n do
       target = math.max(c, math.min(target, c + math.max(need, math.floor((room - c) / live))))
     end
     local granted = math.max(c, math.min(target, room))
+    -- Never below what the node may be admitting against right now (counted in its
+    -- contribution already, so this passes no cap); it gives room back by asking for less.
+    if state == 'active' then granted = math.max(granted, math.min(held, num(f[3]))) end
     local status = 0
     if granted < c + need then
       if hrOthers > 0 then
@@ -135,4 +144,5 @@ for e = 1, n do
     out[#out + 1] = status
   end
 end
+out[#out + 1] = redis.call('ZRANGE', 'kg:contended', 0, 1023)
 return out

@@ -111,6 +111,36 @@ class FleetTwoNodesTest {
         assertEquals("team=payments", spend.path("rows").get(0).path("tag").asText(), spend.toString());
     }
 
+    @Test
+    void aKeyRevokedInRedisStaysRevokedWhenANodeWithAnOlderCopyRotatesIt() throws Exception {
+        String key = a.key("spender", "raced", Map.of());
+        String id = key.split("-")[1];
+        // Revoked in Redis behind every node's back (as a write lost on its way to b would look).
+        String record = redis.command("HGET", "kg:keys", id);
+        assertTrue(record.contains("\"state\":\"active\""), record);
+        redis.command("HSET", "kg:keys", id, record.replace("\"state\":\"active\"", "\"state\":\"revoked\""));
+        assertEquals(200, b.post("/v1/chat/completions", key, chat(false)).statusCode(), "b's copy does not know yet");
+        var rotated = b.admin().post("admin/keys/" + id + "/rotate", FakeJson.empty());
+        assertEquals(409, rotated.status(), rotated.raw());
+        assertTrue(rotated.raw().contains("revoked"), rotated.raw());
+        assertTrue(redis.command("HGET", "kg:keys", id).contains("\"state\":\"revoked\""), "the rotation did not bring the key back");
+        assertEquals(401, b.post("/v1/chat/completions", key, chat(false)).statusCode(), "b took Redis's record when it was refused");
+    }
+
+    @Test
+    void aSecondNodeWithTheSameNameIsRefusedAtStart(@TempDir Path tmp) throws Exception {
+        GatewayHarness twin = new GatewayHarness(tmp.resolve("twin"), false);
+        try {
+            twin.env.put("KEYGUARD_SERVER_SECRET", SECRET);
+            twin.configure = c -> c.withFleet(FleetConfig.of(redis.uri(), null, "node-a"));
+            IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, twin::start);
+            assertTrue(e.getMessage().contains("another running node is named `node-a`"), e.getMessage());
+        } finally {
+            twin.close();
+        }
+        assertEquals(200, a.post("/v1/chat/completions", a.key("spender", "still", Map.of()), chat(false)).statusCode(), "node-a serves on");
+    }
+
     record Run(int code, String out, String err) {}
 
     static Run keyguard(String... args) {

@@ -76,6 +76,14 @@ class OperatorBoundaryTest {
         assertTrue(report.contains("KG0606") && report.contains("one of the gateway's own variables"), report);
         assertFalse(report.contains("kga-from-the-environment"), "the value never appears");
         assertTrue(h.upstream.received.stream().noneMatch(x -> x.toString().contains("kga-from-the-environment")));
+        // Nor the fleet's secrets: Redis's password and the server secret.
+        for (String variable : List.of("KEYGUARD_REDIS_PASSWORD", "KEYGUARD_SERVER_SECRET")) {
+            Files.writeString(h.platform.resolve("leak.kgp"), """
+                    provider leak { base_url "http://127.0.0.1:%d/openai" credential env("%s") }
+                    """.formatted(h.upstream.port(), variable));
+            String again = refusedReload().path("last_error").path("report").asText();
+            assertTrue(again.contains("KG0606") && again.contains(variable), again);
+        }
     }
 
     @Test
