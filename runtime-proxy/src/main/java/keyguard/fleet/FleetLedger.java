@@ -207,6 +207,7 @@ public final class FleetLedger implements Ledger {
     @Override
     public int acquire(Object handle, long row, long tag, long amount, long now) {
         Counter c = (Counter) handle;
+        c.lastActiveMillis = System.currentTimeMillis(); // a request is here: not idle, whatever the last round saw
         long deadline = System.nanoTime() + 3 * syncMillis * 1_000_000L + 200_000_000L;
         while (true) {
             c.lock.lock();
@@ -563,14 +564,15 @@ public final class FleetLedger implements Ledger {
         boolean synced = false;
         for (Counter c : byId.values()) {
             if (c.slices.isEmpty()) continue;
-            if (!c.lock.tryLock()) continue; // a request is syncing it right now
-            locked.add(c);
+            // The rate first, lock or not: a counter whose requests keep its lock busy is the busiest.
             long nanos = System.nanoTime();
             double seconds = Math.max(0.001, (nanos - c.lastSyncNanos) / 1e9);
             long taken = c.taken.sumThenReset();
             c.rate = 0.5 * c.rate + 0.5 * (taken / seconds);
             c.lastSyncNanos = nanos;
             if (taken != 0) c.lastActiveMillis = now;
+            if (!c.lock.tryLock()) continue; // a request is syncing it right now
+            locked.add(c);
             for (Slice s : c.slices.values()) {
                 if (s.ended) continue;
                 long committed = s.committed();
