@@ -11,11 +11,12 @@ import keyguard.lang.source.Span;
  */
 public record ModelInfo(int index, String name, String provider, String upstream, long inputMicrosPerMillion,
                         long outputMicrosPerMillion, long context, DataClass maxClass, String hosting, String type, Span span,
-                        boolean acceptsUnscannable) {
+                        boolean acceptsUnscannable, Pricing pricing) {
 
     public ModelInfo(int index, String name, String provider, String upstream, long inputMicrosPerMillion,
                      long outputMicrosPerMillion, long context, DataClass maxClass, String hosting, String type, Span span) {
-        this(index, name, provider, upstream, inputMicrosPerMillion, outputMicrosPerMillion, context, maxClass, hosting, type, span, true);
+        this(index, name, provider, upstream, inputMicrosPerMillion, outputMicrosPerMillion, context, maxClass, hosting, type, span, true,
+                Pricing.of(inputMicrosPerMillion, outputMicrosPerMillion));
     }
 
     public static final String CHAT = "chat";
@@ -23,17 +24,14 @@ public record ModelInfo(int index, String name, String provider, String upstream
 
     public boolean isEmbedding() { return EMBEDDING.equals(type); }
 
-    /** Worst-case cost of a request in micro-dollars, rounded up, saturating instead of overflowing. */
+    /**
+     * Worst-case cost in micro-dollars of a request with this prompt and output cap, as a
+     * decision sees it: prompt tokens at the highest uncached or cache-read price, output at
+     * the highest output or reasoning price, plus the per-request price; rounded up, saturating
+     * instead of overflowing. The gateway's reservation adds what the decision does not see
+     * (cache writes, images, web searches, the service tier).
+     */
     public long costMicros(long inputTokens, long outputTokens) {
-        long in = saturatingMultiply(Math.max(0, inputTokens), inputMicrosPerMillion);
-        long out = saturatingMultiply(Math.max(0, outputTokens), outputMicrosPerMillion);
-        long sum = in > Long.MAX_VALUE - out ? Long.MAX_VALUE : in + out;
-        return sum == Long.MAX_VALUE ? sum : (sum + 999_999) / 1_000_000;
-    }
-
-    static long saturatingMultiply(long a, long b) {
-        long hi = Math.multiplyHigh(a, b);
-        long lo = a * b;
-        return hi != 0 || lo < 0 ? Long.MAX_VALUE : lo;
+        return pricing.worstMicros(inputTokens, false, outputTokens, 0, 0, Pricing.STANDARD);
     }
 }

@@ -23,11 +23,16 @@ import keyguard.lang.source.Span;
  *     image, a PDF) is forwarded as if it held nothing; by default ({@code on unscannable
  *     deny}) it counts as {@code restricted}, the highest class, so it only reaches a model
  *     whose ceiling takes everything
+ * @param maxTokensLimit {@code limit max_tokens N}: the largest output cap a request may ask
+ *     for (0 for none); {@code clampMaxTokens} lowers a larger one to N instead of refusing it
+ * @param allowedParams {@code allow params [...]}: price-changing request parameters allowed
+ *     although the routed model does not price them ({@link PricedParams})
  */
 public record Policy(String name, String template, Map<String, String> tags, List<String> allowedModels,
                      boolean[] allowedByIndex, List<LimitSpec> rateLimits, List<LimitSpec> concurrency,
                      List<BudgetSpec> budgets, DataRule data, List<ForbidRule> forbids, ZoneId zone, Span span,
-                     long costBound, long defaultMaxTokens, boolean allowOnFunctionError, boolean allowUnscannable) {
+                     long costBound, long defaultMaxTokens, boolean allowOnFunctionError, boolean allowUnscannable,
+                     long maxTokensLimit, boolean clampMaxTokens, java.util.Set<String> allowedParams) {
 
     /**
      * The requests in flight a key may hold when its policy sets no {@code limit concurrent

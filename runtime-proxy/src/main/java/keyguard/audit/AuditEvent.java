@@ -15,12 +15,17 @@ import java.util.Map;
  * @param unscannable the parts that could not be scanned, by kind ({@code image:1,pdf:1}); empty for none
  * @param functionErrors policy functions that failed while deciding (almost always none)
  * @param node the gateway that decided (its {@code --node} name)
+ * @param usage what a forwarded request used, by billing term; null for one never forwarded
+ * @param chargedBy how its charge was found: {@code provider} (the provider's usage report),
+ *     {@code counted} (no report: the gateway counted the prompt and what was generated) or
+ *     {@code reservation} (the caller hung up before the report: the whole reservation)
  */
 public record AuditEvent(String decisionId, long epochMillis, String keyId, String keyName, String owner, String policy,
                          String revision, List<String> rules, String model, String routedModel, String provider,
                          long estimatedTokens, long promptTokens, long completionTokens, long costMicros, String outcome, int status,
                          long gatewayMicros, long totalMillis, String dataClass, String detected, String unscannable, String dataAction,
-                         Map<String, String> tags, List<keyguard.policy.FunctionError> functionErrors, String node) {
+                         Map<String, String> tags, List<keyguard.policy.FunctionError> functionErrors, String node,
+                         keyguard.policy.Usage usage, String chargedBy) {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -55,6 +60,19 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
         g.writeNumberField("total_ms", totalMillis);
         g.writeStringField("data_class", dataClass);
         g.writeStringField("detected", detected);
+        if (usage != null) {
+            g.writeObjectFieldStart("usage");
+            g.writeNumberField("input", usage.input());
+            g.writeNumberField("cache_write", usage.cacheWrite());
+            g.writeNumberField("cache_read", usage.cacheRead());
+            g.writeNumberField("output", usage.output());
+            g.writeNumberField("reasoning", usage.reasoning());
+            g.writeNumberField("images", usage.images());
+            g.writeNumberField("web_searches", usage.webSearches());
+            if (usage.serviceTier() != null) g.writeStringField("service_tier", usage.serviceTier());
+            g.writeStringField("charged_by", chargedBy);
+            g.writeEndObject();
+        }
         if (!unscannable.isEmpty()) g.writeStringField("unscannable", unscannable);
         g.writeStringField("data_action", dataAction);
         g.writeObjectFieldStart("tags");

@@ -153,6 +153,49 @@ public final class Enforcer implements AutoCloseable {
     }
 
     /**
+     * The gate every authenticated request passes before its prompt is counted or scanned:
+     * the first {@code limit requests} without room for one more request, as a refusal, or
+     * null when all have room. Counts nothing: an admitted request is counted by
+     * {@link #admit}, a refused one by {@link #countRefused}.
+     */
+    public Refused requestGate(KeyCounters kc, long now) {
+        Plan plan = kc.plan;
+        for (int i = 0; i < plan.size(); i++) {
+            if (plan.kinds[i] != Lease.REQUESTS || plan.limits[i] == null || plan.caps[i] == Long.MAX_VALUE) continue;
+            long tag = kc.tag(i, now);
+            if (plan.caps[i] - ledger.usedForCap(kc.handles[i], kc.rows[i], tag, now) < 1) return refusal(kc, plan.limits[i], now, 1);
+        }
+        return null;
+    }
+
+    /**
+     * Counts a request that was refused after the gate (a model the policy does not allow, a
+     * data rule, a parameter, a token limit or budget) on every {@code requests} counter that
+     * has room, so that refused requests use up the key's request limit as admitted ones do.
+     * Never blocks: a fleet counter whose slice is spent is asked on a virtual thread.
+     */
+    public void countRefused(KeyCounters kc) {
+        if (closed) return;
+        long now = clock.millis();
+        Plan plan = kc.plan;
+        for (int i = 0; i < plan.size(); i++) {
+            if (plan.kinds[i] != Lease.REQUESTS) continue;
+            long tag = kc.tag(i, now);
+            int r = kc.tryAdd(i, tag, 1, now);
+            if (r == Ledger.MISS) {
+                int counter = i;
+                Thread.ofVirtual().name("keyguard-count-refused").start(() -> {
+                    try {
+                        if (!closed) kc.acquire(counter, tag, 1, now);
+                    } catch (RuntimeException e) {
+                        LOG.log(System.Logger.Level.DEBUG, "a refused request could not be counted", e);
+                    }
+                });
+            }
+        }
+    }
+
+    /**
      * Why {@code limit} refuses {@code need} more units at {@code now}: what it holds, when
      * the request would fit, when the counter resets.
      */

@@ -14,6 +14,11 @@ import keyguard.tokens.PromptTokens;
  */
 public record Call(ParsedRequest request, ModelInfo model, ProviderInfo provider, ClientStream client, PromptTokens prompt,
                    Map<String, String> headers, CallListener listener) {
-    /** The prompt's exact token count (counted now if the gateway reserved on an upper bound). */
+    /** The prompt's exact token count (counted now if the gateway reserved on an upper bound), images and documents included. */
     public long promptTokens() { return prompt.exact(); }
+
+    /** The output the gateway reserved: the cap sent upstream times the choices asked for. */
+    public long outputCap() {
+        return Math.max(0, request.maxTokens()) * request.billables().choices();
+    }
 }

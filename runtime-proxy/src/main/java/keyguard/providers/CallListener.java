@@ -1,13 +1,16 @@
 package keyguard.providers;
 
+import keyguard.policy.Usage;
+
 /** How a call ended, reported exactly once: the settle point for usage and audit. */
 @FunctionalInterface
 public interface CallListener {
     /**
      * @param status the HTTP status the caller got (a mid-stream failure keeps 200)
      * @param outcome {@code ok}, {@code client_gone}, {@code upstream_error}, {@code upstream_timeout}, …
-     * @param promptTokens from the provider's usage when it reported one, else the estimate
-     * @param completionTokens from the provider's usage, else counted from the streamed text
+     * @param usage what the call used in billing terms: the provider's report where it gave
+     *     one, else the gateway's count of the prompt and of everything generated
+     * @param billed true when {@code usage} is the provider's own final report
      */
-    void ended(int status, String outcome, long promptTokens, long completionTokens);
+    void ended(int status, String outcome, Usage usage, boolean billed);
 }

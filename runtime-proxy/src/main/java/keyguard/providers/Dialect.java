@@ -8,6 +8,14 @@ import java.io.IOException;
  * How an upstream speaks: reads its responses (whole or as SSE events) into neutral
  * terms. The same reading serves both passthrough (to learn the usage without changing a
  * byte) and translation (to re-render the reply in the caller's shape).
+ *
+ * <p>Usage is read in billing terms: OpenAI's {@code prompt_tokens} less
+ * {@code prompt_tokens_details.cached_tokens} is uncached input, its
+ * {@code completion_tokens} less {@code completion_tokens_details.reasoning_tokens} is
+ * visible output; Anthropic's {@code input_tokens}, {@code cache_creation_input_tokens},
+ * {@code cache_read_input_tokens}, {@code output_tokens} and
+ * {@code server_tool_use.web_search_requests} are taken as they are. Every choice, tool
+ * call and reasoning text is collected, so that a reply without usage can be counted.
  */
 enum Dialect {
     OPENAI, ANTHROPIC;
@@ -15,8 +23,8 @@ enum Dialect {
     static final ObjectMapper JSON = new ObjectMapper();
 
     /**
-     * Reads one SSE event into {@code st}; returns the text it adds (possibly empty), or
-     * null when it carries no text.
+     * Reads one SSE event into {@code st}; returns the text it adds to the first choice
+     * (possibly empty), or null when it carries none.
      */
     String observe(String event, StreamState st) {
         String data = SseSplitter.data(event);
@@ -37,34 +45,52 @@ enum Dialect {
                 return null;
             }
             if (st.id.isEmpty()) st.id = o.path("id").asText("");
-            JsonNode usage = o.get("usage");
-            if (usage != null && usage.isObject()) {
-                st.promptTokens = usage.path("prompt_tokens").asLong(st.promptTokens);
-                st.completionTokens = usage.path("completion_tokens").asLong(st.completionTokens);
+            openAiUsage(o, st);
+            String first = null;
+            for (JsonNode choice : o.path("choices")) {
+                int index = choice.path("index").asInt(0);
+                JsonNode delta = choice.path("delta");
+                JsonNode content = delta.get("content");
+                if (content != null && content.isTextual()) {
+                    st.generated("c" + index, content.asText());
+                    if (index == 0) {
+                        st.text.append(content.asText());
+                        first = content.asText();
+                    }
+                }
+                generatedExtras(delta, index, st);
+                if (index == 0 && choice.hasNonNull("finish_reason")) {
+                    st.finish = choice.get("finish_reason").asText().equals("length") ? "length" : "stop";
+                }
             }
-            JsonNode choice = o.path("choices").path(0);
-            if (choice.hasNonNull("finish_reason")) st.finish = choice.get("finish_reason").asText().equals("length") ? "length" : "stop";
-            JsonNode content = choice.path("delta").get("content");
-            if (content != null && content.isTextual()) {
-                st.text.append(content.asText());
-                return content.asText();
-            }
-            return null;
+            return first;
         }
         switch (o.path("type").asText()) {
             case "message_start" -> {
                 st.id = o.path("message").path("id").asText("");
-                st.promptTokens = o.path("message").path("usage").path("input_tokens").asLong(st.promptTokens);
+                anthropicUsage(o.path("message").path("usage"), st, false);
+            }
+            case "content_block_start" -> {
+                JsonNode block = o.path("content_block");
+                String part = "b" + o.path("index").asInt(0);
+                st.generated(part + ".name", block.path("name").asText(""));
+                st.generated(part, block.path("text").asText(""));
+                st.generated(part, block.path("thinking").asText(""));
             }
             case "content_block_delta" -> {
-                JsonNode t = o.path("delta").get("text");
+                JsonNode delta = o.path("delta");
+                String part = "b" + o.path("index").asInt(0);
+                st.generated(part, delta.path("partial_json").asText(""));
+                st.generated(part, delta.path("thinking").asText(""));
+                JsonNode t = delta.get("text");
                 if (t != null && t.isTextual()) {
+                    st.generated(part, t.asText());
                     st.text.append(t.asText());
                     return t.asText();
                 }
             }
             case "message_delta" -> {
-                st.completionTokens = o.path("usage").path("output_tokens").asLong(st.completionTokens);
+                anthropicUsage(o.path("usage"), st, true);
                 String stop = o.path("delta").path("stop_reason").asText("");
                 if (!stop.isEmpty()) st.finish = stop.equals("max_tokens") ? "length" : "stop";
             }
@@ -75,25 +101,91 @@ enum Dialect {
         return null;
     }
 
+    /** Refusals, reasoning text (vLLM, DeepSeek) and tool calls of one OpenAI choice or delta. */
+    private static void generatedExtras(JsonNode message, int choice, StreamState st) {
+        st.generated("f" + choice, message.path("refusal").asText(""));
+        st.generated("r" + choice, message.path("reasoning_content").asText(""));
+        st.generated("r" + choice, message.path("reasoning").asText(""));
+        int position = 0;
+        for (JsonNode call : message.path("tool_calls")) {
+            String part = "t" + choice + "." + call.path("index").asInt(position++);
+            st.generated(part + ".name", call.path("function").path("name").asText(""));
+            st.generated(part, call.path("function").path("arguments").asText(""));
+        }
+        JsonNode fn = message.path("function_call");
+        st.generated("fn" + choice + ".name", fn.path("name").asText(""));
+        st.generated("fn" + choice, fn.path("arguments").asText(""));
+    }
+
+    private static void openAiUsage(JsonNode o, StreamState st) {
+        if (o.hasNonNull("service_tier")) st.serviceTier = bounded(o.get("service_tier").asText());
+        JsonNode usage = o.get("usage");
+        if (usage == null || !usage.isObject()) return;
+        long prompt = usage.path("prompt_tokens").asLong(0);
+        long cached = Math.min(prompt, usage.path("prompt_tokens_details").path("cached_tokens").asLong(0));
+        long completion = usage.path("completion_tokens").asLong(0);
+        long reasoning = Math.min(completion, usage.path("completion_tokens_details").path("reasoning_tokens").asLong(0));
+        st.input = prompt - cached;
+        st.cacheRead = cached;
+        st.output = completion - reasoning;
+        st.reasoning = reasoning;
+        st.usageFinal = true;
+    }
+
+    /** Anthropic usage; {@code message_delta}'s counts are cumulative and final. */
+    private static void anthropicUsage(JsonNode usage, StreamState st, boolean last) {
+        if (!usage.isObject()) return;
+        if (usage.has("input_tokens")) st.input = usage.path("input_tokens").asLong(0);
+        if (usage.has("cache_creation_input_tokens")) st.cacheWrite = usage.path("cache_creation_input_tokens").asLong(0);
+        if (usage.has("cache_read_input_tokens")) st.cacheRead = usage.path("cache_read_input_tokens").asLong(0);
+        if (usage.has("output_tokens")) st.output = usage.path("output_tokens").asLong(0);
+        JsonNode searches = usage.path("server_tool_use").path("web_search_requests");
+        if (searches.canConvertToLong()) st.webSearches = searches.asLong();
+        if (usage.hasNonNull("service_tier")) st.serviceTier = bounded(usage.get("service_tier").asText());
+        if (last && usage.has("output_tokens")) st.usageFinal = true;
+    }
+
+    private static String bounded(String tier) {
+        return tier.length() > 32 ? tier.substring(0, 32) : tier;
+    }
+
     /** Reads a whole (non-streamed) reply. */
     StreamState read(String body) throws IOException {
         JsonNode o = JSON.readTree(body);
         StreamState st = new StreamState();
         if (this == OPENAI) {
             st.id = o.path("id").asText("");
-            JsonNode choice = o.path("choices").path(0);
-            st.text.append(choice.path("message").path("content").asText(""));
-            st.finish = choice.path("finish_reason").asText("stop").equals("length") ? "length" : "stop";
-            st.promptTokens = o.path("usage").path("prompt_tokens").asLong(-1);
-            st.completionTokens = o.path("usage").path("completion_tokens").asLong(-1);
+            for (JsonNode choice : o.path("choices")) {
+                JsonNode message = choice.path("message");
+                int index = choice.path("index").asInt(0);
+                st.generated("c" + index, message.path("content").asText(""));
+                generatedExtras(message, index, st);
+                if (choice.path("index").asInt(0) == 0) {
+                    st.text.append(message.path("content").asText(""));
+                    st.finish = choice.path("finish_reason").asText("stop").equals("length") ? "length" : "stop";
+                }
+            }
+            openAiUsage(o, st);
         } else {
             st.id = o.path("id").asText("");
+            int index = 0;
             for (JsonNode block : o.path("content")) {
-                if (block.path("type").asText().equals("text")) st.text.append(block.path("text").asText(""));
+                String part = "b" + index++;
+                switch (block.path("type").asText()) {
+                    case "text" -> {
+                        st.text.append(block.path("text").asText(""));
+                        st.generated(part, block.path("text").asText(""));
+                    }
+                    case "thinking" -> st.generated(part, block.path("thinking").asText(""));
+                    case "tool_use", "server_tool_use" -> {
+                        st.generated(part + ".name", block.path("name").asText(""));
+                        st.generated(part, block.path("input").toString());
+                    }
+                    default -> { }
+                }
             }
             st.finish = o.path("stop_reason").asText("end_turn").equals("max_tokens") ? "length" : "stop";
-            st.promptTokens = o.path("usage").path("input_tokens").asLong(-1);
-            st.completionTokens = o.path("usage").path("output_tokens").asLong(-1);
+            anthropicUsage(o.path("usage"), st, true);
         }
         st.done = true;
         return st;

@@ -71,7 +71,7 @@ final class HttpUpstream {
                 client.sendAsync(request, HttpResponse.BodyHandlers.ofPublisher());
         call.client().onGone(() -> {
             future.cancel(true);
-            settle.ended(499, "client_gone", -1, -1);
+            settle.ended(499, "client_gone", null);
         });
         future.whenComplete((response, error) -> {
             if (error != null) {
@@ -117,7 +117,7 @@ final class HttpUpstream {
                             "upstream `" + provider + "` rejected the request (HTTP " + status + ")"), "upstream_rejected");
                 } else {
                     call.client().respond(status, contentType, call.headers(), body);
-                    settle.ended(status, "upstream_rejected", -1, -1);
+                    settle.ended(status, "upstream_rejected", null);
                 }
             }, t -> fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` reply was cut off"), "upstream_error"));
             return;
@@ -131,23 +131,19 @@ final class HttpUpstream {
     }
 
     private static void whole(Call call, Settle settle, String body, Dialect dialect, boolean translate) {
-        long prompt = -1;
-        long completion = -1;
+        StreamState st = new StreamState();
         String out = body;
         try {
             if (call.request().endpoint() == keyguard.proxy.Endpoint.EMBEDDINGS) {
-                prompt = Dialect.JSON.readTree(body).path("usage").path("prompt_tokens").asLong(-1);
-                completion = 0;
+                JsonNodeUsage.embeddings(Dialect.JSON.readTree(body), st);
             } else {
-                StreamState st = dialect.read(body);
-                prompt = st.promptTokens;
-                completion = st.completionTokens;
+                st = dialect.read(body);
                 if (translate) {
                     ApiShape shape = call.request().endpoint().shape();
-                    String text = st.text.toString();
+                    keyguard.policy.Usage u = settle.usage(st);
                     out = ChatFormat.of(shape).completion(new ChatResult(st.id.isEmpty() ? "kg-" + System.nanoTime() : st.id,
-                            call.request().model(), System.currentTimeMillis() / 1000, text, st.finish,
-                            prompt >= 0 ? prompt : call.promptTokens(), completion >= 0 ? completion : TokenCounter.forModel(call.model()).count(text)));
+                            call.request().model(), System.currentTimeMillis() / 1000, st.text.toString(), st.finish,
+                            u.promptTokens(), u.completionTokens()));
                 }
             }
         } catch (IOException e) {
@@ -155,9 +151,23 @@ final class HttpUpstream {
                 fail(call, settle, GatewayError.upstream(502, "upstream `" + call.provider().name() + "` sent a reply that is not JSON"), "upstream_error");
                 return;
             }
+            // Relayed as it is; what it generated cannot be read, so the reservation's output is charged.
+            st.output = call.outputCap();
         }
         call.client().respond(200, "application/json", call.headers(), out);
-        settle.ended(200, "ok", prompt, completion);
+        settle.ended(200, "ok", st);
+    }
+
+    /** Embeddings bill their input only. */
+    private static final class JsonNodeUsage {
+        static void embeddings(com.fasterxml.jackson.databind.JsonNode o, StreamState st) {
+            com.fasterxml.jackson.databind.JsonNode prompt = o.path("usage").path("prompt_tokens");
+            if (prompt.canConvertToLong()) {
+                st.input = prompt.asLong();
+                st.usageFinal = true;
+            }
+            st.output = 0;
+        }
     }
 
     /** Relays an SSE body, one upstream chunk in flight at a time. */
@@ -188,7 +198,7 @@ final class HttpUpstream {
             subscription = s;
             call.client().onGone(() -> {
                 s.cancel();
-                settle.ended(499, "client_gone", st.promptTokens, completionSoFar());
+                settle.ended(499, "client_gone", st);
             });
             call.client().start(200, "text/event-stream; charset=utf-8", call.headers());
             s.request(1);
@@ -233,7 +243,7 @@ final class HttpUpstream {
                     midStreamError("upstream `" + call.provider().name() + "` reported an error mid-stream");
                 } else {
                     call.client().write(out.toByteArray(), call.client()::end);
-                    settle.ended(200, "upstream_error", st.promptTokens, completionSoFar());
+                    settle.ended(200, "upstream_error", st);
                 }
                 return;
             }
@@ -242,19 +252,14 @@ final class HttpUpstream {
                 midStreamError("upstream `" + call.provider().name() + "` stream ended without finishing");
                 return;
             }
-            long prompt = st.promptTokens >= 0 ? st.promptTokens : call.promptTokens();
-            long completion = completionSoFar();
             if (translate) {
-                if (!startedOut) out.writeBytes(format.streamStart(id, call.request().model(), created, prompt));
+                keyguard.policy.Usage u = settle.usage(st);
+                if (!startedOut) out.writeBytes(format.streamStart(id, call.request().model(), created, u.promptTokens()));
                 out.writeBytes(format.streamEnd(new ChatResult(id, call.request().model(), created, st.text.toString(), st.finish,
-                        prompt, completion), call.request().includeUsage()));
+                        u.promptTokens(), u.completionTokens()), call.request().includeUsage()));
             }
             call.client().write(out.toByteArray(), call.client()::end);
-            settle.ended(200, "ok", prompt, completion);
-        }
-
-        private long completionSoFar() {
-            return st.completionTokens >= 0 ? st.completionTokens : TokenCounter.forModel(call.model()).count(st.text.toString());
+            settle.ended(200, "ok", st);
         }
 
         private void midStreamError(String message) {
@@ -263,14 +268,14 @@ final class HttpUpstream {
             String body = ErrorBodies.render(shape, e);
             String event = shape == ApiShape.ANTHROPIC ? "event: error\ndata: " + body + "\n\n" : "data: " + body + "\n\n";
             call.client().write(event.getBytes(StandardCharsets.UTF_8), call.client()::end);
-            settle.ended(200, "upstream_error", st.promptTokens, completionSoFar());
+            settle.ended(200, "upstream_error", st);
         }
     }
 
     private static void failBeforeStart(Call call, Settle settle, Throwable error) {
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
         if (call.client().isFinished()) {
-            settle.ended(499, "client_gone", -1, -1);
+            settle.ended(499, "client_gone", null);
             return;
         }
         String provider = call.provider().name();
@@ -287,7 +292,7 @@ final class HttpUpstream {
         Map<String, String> headers = new LinkedHashMap<>(call.headers());
         headers.putAll(e.headers());
         call.client().respond(e.status(), "application/json", headers, ErrorBodies.render(call.request().endpoint().shape(), e));
-        settle.ended(e.status(), outcome, -1, -1);
+        settle.ended(e.status(), outcome, null);
     }
 
     private static void discard(HttpResponse<Flow.Publisher<List<ByteBuffer>>> response) {
@@ -332,17 +337,49 @@ final class HttpUpstream {
         });
     }
 
-    /** The once-only end of a call. */
+    /**
+     * The once-only end of a call, with its usage in billing terms: the provider's where it
+     * reported one; otherwise the prompt as counted by the gateway and the output counted
+     * with the model's tokenizer over everything generated (every choice, tool call and
+     * reasoning text) — never zero for a reply that generated something.
+     */
     static final class Settle {
         private final Call call;
         private final AtomicBoolean done = new AtomicBoolean();
 
         Settle(Call call) { this.call = call; }
 
+        /** A reply whose usage is known exactly (the simulator's). */
         void ended(int status, String outcome, long prompt, long completion) {
+            StreamState st = new StreamState();
+            st.input = prompt;
+            st.output = completion;
+            st.usageFinal = true;
+            ended(status, outcome, st);
+        }
+
+        /** {@code st} null: nothing of a reply was read. */
+        void ended(int status, String outcome, StreamState st) {
             if (done.compareAndSet(false, true)) {
-                call.listener().ended(status, outcome, prompt >= 0 ? prompt : call.promptTokens(), Math.max(0, completion));
+                call.listener().ended(status, outcome, usage(st), st != null && st.usageFinal);
             }
+        }
+
+        keyguard.policy.Usage usage(StreamState st) {
+            int images = call.request().billables().images();
+            if (st == null) return new keyguard.policy.Usage(call.promptTokens(), 0, 0, 0, 0, images, 1, 0, null);
+            long input = st.input >= 0 ? st.input : call.promptTokens();
+            long output;
+            long reasoning;
+            if (st.usageFinal) {
+                output = Math.max(0, st.output);
+                reasoning = Math.max(0, st.reasoning);
+            } else {
+                long counted = st.countGenerated(TokenCounter.forModel(call.model()));
+                output = Math.max(counted, st.output);
+                reasoning = 0;
+            }
+            return new keyguard.policy.Usage(input, st.cacheWrite, st.cacheRead, output, reasoning, images, 1, st.webSearches, st.serviceTier);
         }
     }
 }

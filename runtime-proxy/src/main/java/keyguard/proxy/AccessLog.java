@@ -66,7 +66,7 @@ public final class AccessLog {
         Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
                 : () -> emit(start(decisionId, key, endpoint, model).append(" status=").append(status).append(" outcome=").append(outcome));
         audit(decisionId, revision, key, List.of(), model, "", "", 0, 0, 0, 0, outcome, status, 0, 0, Classification.NOTHING, "none", Map.of(),
-                List.of(), then, line);
+                List.of(), null, null, then, line);
         if (metrics != null) metrics.requested(key.policy(), model, outcome);
     }
 
@@ -80,14 +80,20 @@ public final class AccessLog {
                         .append(" rules=").append(String.join(",", d.rules())).append(" data_class=").append(data.dataClass().word())
                         .append(" detected=").append(data.summary()));
         audit(decisionId, revision, key, d.rules(), model, "", "", 0, 0, 0, 0, outcome, status,
-                0, 0, data, d.dataAction().word(), d.tags(), functionErrors, then, line);
+                0, 0, data, d.dataAction().word(), d.tags(), functionErrors, null, null, then, line);
         if (metrics != null) metrics.requested(key.policy(), model, outcome);
     }
 
-    /** A request that reached its provider ended; {@code then} runs once its audit event is appended. */
+    /**
+     * A request that reached its provider ended; {@code then} runs once its audit event is
+     * appended. {@code usage} is what it used by billing term, {@code chargedBy} how its
+     * charge was found ({@link AuditEvent#chargedBy}).
+     */
     public void completed(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, ModelInfo routed, Decision d,
-                          int status, String outcome, long estimated, long prompt, long completion, long costMicros, long overheadNanos,
-                          long totalNanos, Classification data, List<FunctionError> functionErrors, AuditLog.Then then) {
+                          int status, String outcome, long estimated, keyguard.policy.Usage usage, String chargedBy, long costMicros,
+                          long overheadNanos, long totalNanos, Classification data, List<FunctionError> functionErrors, AuditLog.Then then) {
+        long prompt = usage.promptTokens();
+        long completion = usage.completionTokens();
         functionsFailed(decisionId, functionErrors);
         Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
                 : () -> emit(start(decisionId, key, endpoint, model).append(" routed=").append(routed.name()).append(" provider=")
@@ -97,7 +103,8 @@ public final class AccessLog {
                         .append(" data_class=").append(data.dataClass().word()).append(" detected=").append(data.summary())
                         .append(" data_action=").append(d.dataAction().word()).append(" tags=").append(UntrustedText.quote(d.tags().toString(), 512)));
         audit(decisionId, revision, key, d.rules(), model, routed.name(), routed.provider(), estimated, prompt, completion, costMicros,
-                outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags(), functionErrors, then, line);
+                outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags(), functionErrors,
+                usage, chargedBy, then, line);
         if (metrics != null) {
             metrics.requested(key.policy(), model, outcome);
             metrics.completed(key.policy(), routed.name(), prompt, completion, costMicros, overheadNanos, totalNanos);
@@ -127,7 +134,7 @@ public final class AccessLog {
     private void audit(String decisionId, String revision, KeyRecord key, List<String> rules, String model, String routed, String provider,
                        long estimated, long prompt, long completion, long cost, String outcome, int status, long gatewayMicros,
                        long totalMillis, Classification data, String action, Map<String, String> tags, List<FunctionError> functionErrors,
-                       AuditLog.Then then, Runnable line) {
+                       keyguard.policy.Usage usage, String chargedBy, AuditLog.Then then, Runnable line) {
         AuditLog.Then after = recorded -> {
             if (then != null) then.run(recorded || failOpen);
             if (line != null) line.run();
@@ -138,7 +145,8 @@ public final class AccessLog {
         }
         audit.record(new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
-                totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors, node), after);
+                totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors, node,
+                usage, chargedBy), after);
     }
 
     /**

@@ -31,6 +31,7 @@ import keyguard.policy.DecisionInput;
 import keyguard.policy.Decisions;
 import keyguard.policy.Limit;
 import keyguard.policy.ModelInfo;
+import keyguard.policy.Policy;
 import keyguard.policy.PolicyEvaluator;
 import keyguard.policy.ProviderInfo;
 import keyguard.providers.Call;
@@ -234,6 +235,11 @@ public final class InferenceHandler implements HttpHandler {
                 "the gateway failed on this request; the operator can find " + id + " in its log").detail("decision_id", id), Map.of());
     }
 
+    /**
+     * After the body: the cheap checks first (the policy, the JSON, the request limit, the
+     * model, the output cap), then the prompt is counted and scanned and the policy decides.
+     * Every request refused after the request-limit gate counts against {@code limit requests}.
+     */
     private void afterBody(HttpServerExchange exchange, KeyRecord key, byte[] bytes) {
         long start = System.nanoTime();
         ApiShape shape = endpoint.shape();
@@ -242,69 +248,125 @@ public final class InferenceHandler implements HttpHandler {
         Map<String, String> headers = new LinkedHashMap<>();
         headers.put("x-keyguard-decision-id", decisionId);
         headers.put("x-keyguard-policy-revision", lp.set().revision());
-        ParsedRequest request;
-        try {
-            request = RequestParser.parse(endpoint, bytes);
-        } catch (BadRequest e) {
-            GatewayError bad = GatewayError.badRequest(e).detail("decision_id", decisionId);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, null, 400, "bad_request", answer(exchange, shape, bad, headers));
-            return;
-        }
         PolicyEvaluator evaluator = lp.evaluators().get(key.policy());
         if (evaluator == null) {
             GatewayError e = GatewayError.of(403, "permission_error", "policy_denied",
                     "the policy `" + key.policy() + "` of this key is not in the loaded revision")
                     .detail("policy", key.policy()).detail("revision", lp.set().revision()).detail("decision_id", decisionId);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 403, "policy_missing", answer(exchange, shape, e, headers));
+            log.refused(decisionId, lp.set().revision(), key, endpoint, null, 403, "policy_missing", answer(exchange, shape, e, headers));
             return;
         }
-        long maxTokens = endpoint == Endpoint.EMBEDDINGS ? 0 : request.maxTokens() > 0 ? request.maxTokens()
-                : evaluator.policy().defaultMaxTokens() > 0 ? evaluator.policy().defaultMaxTokens() : DEFAULT_MAX_TOKENS;
-        KeyCounters counters = enforcer.counters(key.id(), evaluator.policy());
+        Policy policy = evaluator.policy();
+        KeyCounters counters = enforcer.counters(key.id(), policy);
+        long now = clock.millis();
+        Refused gate = enforcer.requestGate(counters, now);
+        if (gate != null) {
+            Decision throttled = Decisions.throttled(policy, gate.limit());
+            counters.rateLimitHeaders(now, headers);
+            log.decided(decisionId, lp.set().revision(), key, endpoint, null, throttled, 429, Classification.NOTHING, java.util.List.of(),
+                    answer(exchange, shape, DecisionErrors.of(throttled, lp.set().revision(), decisionId, gate, now), headers));
+            return;
+        }
+        ParsedRequest request;
+        try {
+            request = RequestParser.parse(endpoint, bytes);
+        } catch (BadRequest e) {
+            enforcer.countRefused(counters);
+            GatewayError bad = GatewayError.badRequest(e).detail("decision_id", decisionId);
+            log.refused(decisionId, lp.set().revision(), key, endpoint, null, 400, "bad_request", answer(exchange, shape, bad, headers));
+            return;
+        }
         ModelInfo requested = lp.set().model(request.model());
+        if (requested == null || !policy.allows(requested)) {
+            // Refused whatever the prompt holds: decided without counting or scanning it.
+            DecisionInput in = decisionInput(request, key, lp, 0, 0, DataClass.PUBLIC, false, now, counters);
+            Decision decision = evaluator.decide(in);
+            if (!decision.allowed()) {
+                refuse(exchange, key, request, decision, counters, in, now, lp, decisionId, headers, Classification.NOTHING);
+                return;
+            }
+        }
+        long perChoice;
+        if (endpoint == Endpoint.EMBEDDINGS) {
+            perChoice = 0;
+        } else {
+            long limit = policy.maxTokensLimit();
+            long fallback = policy.defaultMaxTokens() > 0 ? policy.defaultMaxTokens() : DEFAULT_MAX_TOKENS;
+            perChoice = request.maxTokens() > 0 ? request.maxTokens() : limit > 0 ? Math.min(fallback, limit) : fallback;
+            if (limit > 0 && perChoice > limit) {
+                if (!policy.clampMaxTokens()) {
+                    enforcer.countRefused(counters);
+                    String field = request.billables().maxTokensField();
+                    GatewayError e = GatewayError.of(400, "invalid_request_error", "max_tokens_exceeds_limit",
+                            "`" + field + "` is " + request.maxTokens() + "; the policy `" + policy.name() + "` allows at most " + limit)
+                            .param(field).detail("limit", limit).detail("decision_id", decisionId);
+                    log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "max_tokens_exceeds_limit",
+                            answer(exchange, shape, e, headers));
+                    return;
+                }
+                perChoice = limit;
+                headers.put("x-keyguard-max-tokens-clamped", Long.toString(limit));
+            }
+        }
+        long cap = perChoice;
+        long output = saturatingMultiply(cap, request.billables().choices());
         TokenCounter counter = TokenCounter.forModel(requested);
+        long media = request.billables().mediaTokens();
         long bound = TokenCounter.promptBound(request.texts());
         PromptTokens prompt;
         if (requested != null && counters.promptSizeDecidesNothing()) {
-            prompt = PromptTokens.bounded(request.texts(), counter, bound); // nothing depends on the count: skip it
+            prompt = PromptTokens.bounded(request.texts(), counter, bound, media); // nothing depends on the count: skip it
         } else if (exchange.isInIoThread() && bound * counter.relativeCost() > INLINE_COUNT_BYTES) {
             // Counting this prompt would hold the IO thread (and every connection on it) too long.
             exchange.dispatch(exchange.getConnection().getWorker(), () -> {
                 try {
-                    decideAndForward(exchange, key, request, lp, evaluator, counters, maxTokens,
-                            PromptTokens.counted(counter.countPrompt(request.texts())), start, decisionId, headers);
+                    decideAndForward(exchange, key, request, lp, evaluator, counters, cap, output,
+                            PromptTokens.counted(counter.countPrompt(request.texts()) + media), start, decisionId, headers);
                 } catch (RuntimeException e) {
                     internalError(exchange, e);
                 }
             });
             return;
         } else {
-            prompt = PromptTokens.counted(counter.countPrompt(request.texts()));
+            prompt = PromptTokens.counted(counter.countPrompt(request.texts()) + media);
         }
-        decideAndForward(exchange, key, request, lp, evaluator, counters, maxTokens, prompt, start, decisionId, headers);
+        decideAndForward(exchange, key, request, lp, evaluator, counters, perChoice, output, prompt, start, decisionId, headers);
+    }
+
+    private static long saturatingMultiply(long a, long b) {
+        long hi = Math.multiplyHigh(a, b);
+        long lo = a * b;
+        return hi != 0 || lo < 0 ? Long.MAX_VALUE : lo;
+    }
+
+    private DecisionInput decisionInput(ParsedRequest request, KeyRecord key, LoadedPolicies lp, long promptTokens, long output,
+                                        DataClass dataClass, boolean unscannable, long now, KeyCounters counters) {
+        return new DecisionInput()
+                .model(request.model()).estimatedTokens(promptTokens).maxTokens(output).stream(request.stream())
+                .classification(dataClass).unscannable(unscannable)
+                .metadata(request.metadata()).keyId(key.id()).keyName(key.name()).keyOwner(key.owner())
+                .labels(key.trustedLabels(lp.set().labels()))
+                .epochMillis(now).usage(counters);
     }
 
     private void decideAndForward(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, LoadedPolicies lp,
-                                  PolicyEvaluator evaluator, KeyCounters counters, long maxTokens, PromptTokens prompt, long start,
-                                  String decisionId, Map<String, String> headers) {
+                                  PolicyEvaluator evaluator, KeyCounters counters, long perChoice, long output, PromptTokens prompt,
+                                  long start, String decisionId, Map<String, String> headers) {
         ApiShape shape = endpoint.shape();
         long promptTokens = prompt.estimate();
         long now = clock.millis();
         String declaredHeader = exchange.getRequestHeaders().getFirst(DATA_CLASS_HEADER);
         DataClass declared = declaredHeader == null ? DataClass.PUBLIC : DataClass.parse(declaredHeader.strip().toLowerCase(java.util.Locale.ROOT));
         if (declared == null) {
+            enforcer.countRefused(counters);
             GatewayError bad = GatewayError.of(400, "invalid_request_error", "invalid_request",
                     "`x-keyguard-data-class` must be public, internal, confidential or restricted").detail("decision_id", decisionId);
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request", answer(exchange, shape, bad, headers));
             return;
         }
         Classification classification = lp.classifier().classify(request.body()).atLeast(declared);
-        DecisionInput in = new DecisionInput()
-                .model(request.model()).estimatedTokens(promptTokens).maxTokens(maxTokens).stream(request.stream())
-                .classification(classification.dataClass()).unscannable(classification.hasUnscannable())
-                .metadata(request.metadata()).keyId(key.id()).keyName(key.name()).keyOwner(key.owner())
-                .labels(key.trustedLabels(lp.set().labels()))
-                .epochMillis(now).usage(counters);
+        DecisionInput in = decisionInput(request, key, lp, promptTokens, output, classification.dataClass(), classification.hasUnscannable(),
+                now, counters);
         Decision decision = evaluator.decide(in);
         if (!decision.allowed()) {
             refuse(exchange, key, request, decision, counters, in, now, lp, decisionId, headers, classification);
@@ -319,6 +381,7 @@ public final class InferenceHandler implements HttpHandler {
                 forwarded = RequestParser.parseRedacted(endpoint, request.body());
             } catch (BadRequest e) {
                 // A value found in a field with a fixed type (a number) became a placeholder.
+                enforcer.countRefused(counters);
                 GatewayError bad = GatewayError.of(400, "invalid_request_error", "invalid_request",
                         "the request cannot be forwarded redacted: " + e.getMessage()).detail("decision_id", decisionId);
                 log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request", answer(exchange, shape, bad, headers));
@@ -329,10 +392,21 @@ public final class InferenceHandler implements HttpHandler {
         ModelInfo routed = lp.set().model(decision.routedModel() != null ? decision.routedModel() : request.model());
         boolean wantsEmbedding = endpoint == Endpoint.EMBEDDINGS;
         if (routed.isEmbedding() != wantsEmbedding) {
+            enforcer.countRefused(counters);
             GatewayError e = GatewayError.of(400, "invalid_request_error", "model_not_supported", wantsEmbedding
                     ? "model `" + routed.name() + "` is a chat model; embeddings need an embedding model"
                     : "model `" + routed.name() + "` is an embedding model; call /v1/embeddings").param("model").detail("decision_id", decisionId);
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "model_not_supported",
+                    answer(exchange, shape, e, headers));
+            return;
+        }
+        String unpriced = Reservation.unpricedParam(request.billables(), routed, evaluator.policy());
+        if (unpriced != null) {
+            enforcer.countRefused(counters);
+            GatewayError e = GatewayError.of(400, "invalid_request_error", "parameter_not_allowed",
+                    "`" + unpriced + "` changes what model `" + routed.name() + "` bills and has no price there; the policy `"
+                            + evaluator.policy().name() + "` does not allow it").param(unpriced).detail("decision_id", decisionId);
+            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "parameter_not_allowed",
                     answer(exchange, shape, e, headers));
             return;
         }
@@ -344,15 +418,16 @@ public final class InferenceHandler implements HttpHandler {
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "audit_unavailable", answer(exchange, shape, e, headers));
             return;
         }
-        long worstCost = routed.costMicros(promptTokens, maxTokens);
-        Admitting a = new Admitting(exchange, key, request, forwarded, lp, evaluator, counters, decision, in, routed, promptTokens, prompt,
+        forwarded = Reservation.outbound(forwarded, perChoice);
+        Reservation reservation = Reservation.of(routed, promptTokens, output, request.billables());
+        Admitting a = new Admitting(exchange, key, request, forwarded, lp, evaluator, counters, decision, in, routed, reservation, prompt,
                 classification, decisionId, headers, start, now);
-        Admission admission = enforcer.admit(counters, in.tokensNeeded(), worstCost);
+        Admission admission = enforcer.admit(counters, reservation.tokens(), reservation.costMicros());
         if (admission instanceof NeedsStore) {
             // A fleet counter's slice cannot take this request: ask Redis, on a worker thread.
             Runnable slow = () -> {
                 try {
-                    forward(a, enforcer.admitWaiting(counters, in.tokensNeeded(), worstCost));
+                    forward(a, enforcer.admitWaiting(counters, reservation.tokens(), reservation.costMicros()));
                 } catch (RuntimeException e) {
                     internalError(exchange, e);
                 }
@@ -367,7 +442,7 @@ public final class InferenceHandler implements HttpHandler {
     /** A request that was allowed, on its way to the counters and the provider. */
     private record Admitting(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, ParsedRequest forwarded, LoadedPolicies lp,
                              PolicyEvaluator evaluator, KeyCounters counters, Decision decision, DecisionInput in, ModelInfo routed,
-                             long promptTokens, PromptTokens prompt, Classification classification, String decisionId,
+                             Reservation reservation, PromptTokens prompt, Classification classification, String decisionId,
                              Map<String, String> headers, long start, long now) {}
 
     /** Answers the counters' verdict, or hands the call to the routed model's provider. */
@@ -385,7 +460,7 @@ public final class InferenceHandler implements HttpHandler {
         ModelInfo routed = a.routed();
         long now = a.now();
         long start = a.start();
-        long promptTokens = a.promptTokens();
+        Reservation reservation = a.reservation();
         Classification classification = a.classification();
         PolicyEvaluator evaluator = a.evaluator();
         if (admission instanceof StoreUnavailable unavailable) {
@@ -405,6 +480,7 @@ public final class InferenceHandler implements HttpHandler {
             return;
         }
         if (admission instanceof Refused refused) {
+            enforcer.countRefused(counters);
             Decision throttled = Decisions.throttled(evaluator.policy(), refused.limit());
             counters.rateLimitHeaders(now, headers);
             log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), throttled, 429, classification, in.functionErrors(),
@@ -425,14 +501,15 @@ public final class InferenceHandler implements HttpHandler {
         // The response completes only after its audit event is appended (see ClientStream#gate).
         ClientStream client = new ClientStream(exchange, timeouts.writeStuck().toMillis());
         client.gate();
-        CallListener listener = (status, outcome, used, completion) -> {
+        CallListener listener = (status, outcome, usage, billed) -> {
             if (!settled.compareAndSet(false, true)) return;
             // The upstream refused or failed before answering: nothing was used but the request.
             boolean consumed = status < 400 || status == 499;
-            enforcer.settle(lease, consumed, used + completion, routed.costMicros(used, completion));
+            Reservation.Charge charge = reservation.charge(routed, outcome, usage, billed);
+            enforcer.settle(lease, consumed, charge.tokens(), charge.costMicros());
             log.completed(decisionId, lp.set().revision(), key, endpoint, request.model(), routed, decision, status, outcome,
-                    promptTokens, used, completion, consumed ? routed.costMicros(used, completion) : 0, overheadNanos,
-                    System.nanoTime() - start, classification, in.functionErrors(),
+                    reservation.promptTokens(), usage, consumed ? charge.chargedBy() : "none", consumed ? charge.costMicros() : 0,
+                    overheadNanos, System.nanoTime() - start, classification, in.functionErrors(),
                     recorded -> {
                         if (recorded) client.release();
                         else client.fail(shape, auditFailed(decisionId)); // usage stays charged: the provider billed it
@@ -441,15 +518,16 @@ public final class InferenceHandler implements HttpHandler {
         try {
             provider.handle(new Call(a.forwarded(), routed, providerInfo, client, a.prompt(), headers, listener));
         } catch (RuntimeException e) {
-            listener.ended(500, "gateway_error", 0, 0);
+            listener.ended(500, "gateway_error", keyguard.policy.Usage.NONE, false);
             throw e;
         }
     }
 
-    /** Answers a decision that is not an allow; a throttle says when to come back. */
+    /** Answers a decision that is not an allow (counted against the request limit); a throttle says when to come back. */
     private void refuse(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, Decision decision, KeyCounters counters,
                         DecisionInput in, long now, LoadedPolicies lp, String decisionId, Map<String, String> headers,
                         Classification classification) {
+        enforcer.countRefused(counters);
         Refused refused = null;
         Limit limit = decision.limit();
         if (limit != null) {

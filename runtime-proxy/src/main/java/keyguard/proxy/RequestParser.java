@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import keyguard.policy.PricedParams;
 
 /**
  * Validates a request body for its endpoint. Everything wrong is a {@link BadRequest} with
@@ -77,26 +78,45 @@ public final class RequestParser {
         Map<String, String> metadata = metadata(body, bounded);
         return switch (endpoint) {
             case CHAT_COMPLETIONS -> {
-                List<String> texts = new ArrayList<>();
-                String lastUser = messages(body, texts, false);
-                long max = optionalCount(body, "max_completion_tokens");
-                if (max < 0) max = optionalCount(body, "max_tokens");
+                Prompt prompt = new Prompt(false);
+                String lastUser = messages(body, prompt, false);
+                prompt.openAiTools(body);
+                String field = body.hasNonNull("max_completion_tokens") ? "max_completion_tokens" : body.hasNonNull("max_tokens") ? "max_tokens" : null;
+                long max = field == null ? -1 : optionalCount(body, field);
+                if (field != null && field.equals("max_completion_tokens") && body.hasNonNull("max_tokens")) optionalCount(body, "max_tokens");
+                long n = optionalCount(body, "n");
+                if (n > Billables.MAX_CHOICES) throw new BadRequest("`n` is at most " + Billables.MAX_CHOICES, "n");
                 boolean includeUsage = false;
                 JsonNode so = body.get("stream_options");
                 if (so != null && !so.isNull()) {
                     if (!so.isObject()) throw new BadRequest("`stream_options` must be an object", "stream_options");
                     includeUsage = optionalBoolean((ObjectNode) so, "include_usage");
                 }
-                yield new ParsedRequest(endpoint, model, stream, includeUsage, max, List.copyOf(texts), lastUser, metadata, body);
+                if (optionalBoolean(body, "store")) prompt.params.add(PricedParams.STORE);
+                if (body.hasNonNull("web_search_options")) {
+                    prompt.params.add(PricedParams.WEB_SEARCH);
+                    prompt.webSearches = 1;
+                }
+                if (body.hasNonNull("audio")) prompt.params.add(PricedParams.AUDIO);
+                for (JsonNode m : body.path("modalities")) if (m.asText().equals("audio")) prompt.params.add(PricedParams.AUDIO);
+                if (body.hasNonNull("prediction")) prompt.params.add(PricedParams.PREDICTION);
+                String tier = serviceTier(body, prompt);
+                yield new ParsedRequest(endpoint, model, stream, includeUsage, max, List.copyOf(prompt.texts), lastUser, metadata, body,
+                        prompt.billables((int) Math.max(1, n), tier, field));
             }
             case MESSAGES -> {
-                List<String> texts = new ArrayList<>();
+                Prompt prompt = new Prompt(true);
                 JsonNode system = body.get("system");
-                if (system != null && !system.isNull()) texts.add(text(system, "system"));
-                String lastUser = messages(body, texts, true);
+                if (system != null && !system.isNull()) prompt.texts.add(prompt.content(system, "system"));
+                String lastUser = messages(body, prompt, true);
+                prompt.anthropicTools(body);
                 long max = optionalCount(body, "max_tokens");
                 if (max < 0) throw new BadRequest("`max_tokens` is required", "max_tokens");
-                yield new ParsedRequest(endpoint, model, stream, stream, max, List.copyOf(texts), lastUser, metadata, body);
+                if (body.has("cache_control")) prompt.cacheMarked = true;
+                if (body.hasNonNull("mcp_servers")) prompt.params.add(PricedParams.MCP_SERVERS);
+                String tier = serviceTier(body, prompt);
+                yield new ParsedRequest(endpoint, model, stream, stream, max, List.copyOf(prompt.texts), lastUser, metadata, body,
+                        prompt.billables(1, tier, "max_tokens"));
             }
             case EMBEDDINGS -> {
                 JsonNode input = body.get("input");
@@ -113,12 +133,25 @@ public final class RequestParser {
                     throw new BadRequest("`input` must be a string or a non-empty array of strings", "input");
                 }
                 if (stream) throw new BadRequest("embeddings do not stream", "stream");
-                yield new ParsedRequest(endpoint, model, false, false, 0, List.copyOf(texts), texts.get(texts.size() - 1), metadata, body);
+                yield new ParsedRequest(endpoint, model, false, false, 0, List.copyOf(texts), texts.get(texts.size() - 1), metadata, body,
+                        Billables.NONE);
             }
         };
     }
 
-    private static String messages(ObjectNode body, List<String> texts, boolean anthropic) throws BadRequest {
+    /** {@code service_tier}: bounded; anything but the provider's default tier is a price-changing parameter. */
+    private static String serviceTier(ObjectNode body, Prompt prompt) throws BadRequest {
+        JsonNode v = body.get("service_tier");
+        if (v == null || v.isNull()) return null;
+        if (!v.isTextual() || v.asText().isEmpty() || v.asText().length() > Billables.MAX_TIER_CHARS) {
+            throw new BadRequest("`service_tier` must be a string of at most " + Billables.MAX_TIER_CHARS + " characters", "service_tier");
+        }
+        String tier = v.asText();
+        if (!tier.equals("default") && !tier.equals("standard_only") && !tier.equals("auto")) prompt.params.add(PricedParams.SERVICE_TIER);
+        return tier;
+    }
+
+    private static String messages(ObjectNode body, Prompt prompt, boolean anthropic) throws BadRequest {
         JsonNode messages = body.get("messages");
         if (messages == null || messages.isNull()) throw new BadRequest("`messages` is required", "messages");
         if (!messages.isArray() || messages.isEmpty()) throw new BadRequest("`messages` must be a non-empty array", "messages");
@@ -133,32 +166,159 @@ public final class RequestParser {
                 throw new BadRequest("`" + where + ".role` must be `user` or `assistant`", where + ".role");
             }
             JsonNode content = m.get("content");
-            String text = content == null || content.isNull() ? "" : text(content, where + ".content");
+            String text = content == null || content.isNull() ? "" : prompt.content(content, where + ".content");
             for (JsonNode call : m.path("tool_calls")) {
                 text += "\n" + call.path("function").path("name").asText("") + " " + call.path("function").path("arguments").asText("");
             }
-            texts.add(text);
+            prompt.texts.add(text);
             if (role.asText().equals("user")) lastUser = text;
             i++;
         }
         return lastUser;
     }
 
-    /** The text of a content field: a string, or an array of parts whose `text` parts are joined. */
-    static String text(JsonNode content, String where) throws BadRequest {
-        if (content.isTextual()) return content.asText();
-        if (!content.isArray()) throw new BadRequest("`" + where + "` must be a string or an array of content parts", where);
-        StringBuilder sb = new StringBuilder();
-        for (JsonNode part : content) {
-            if (!part.isObject()) throw new BadRequest("`" + where + "` parts must be objects", where);
-            JsonNode t = part.get("text");
-            if (t != null && t.isTextual()) {
-                if (!sb.isEmpty()) sb.append('\n');
-                sb.append(t.asText());
+    /**
+     * Collects what a prompt is billed for while the parser walks it: the text of every
+     * message, tool definition, tool call and tool result (counted with the model's
+     * tokenizer), and the tokens of images and documents by the providers' rules.
+     */
+    private static final class Prompt {
+        final boolean anthropic;
+        final List<String> texts = new ArrayList<>();
+        final java.util.Set<String> params = new java.util.TreeSet<>();
+        long mediaTokens;
+        int images;
+        boolean cacheMarked;
+        long webSearches;
+        boolean webSearchCapMissing;
+
+        Prompt(boolean anthropic) { this.anthropic = anthropic; }
+
+        Billables billables(int choices, String tier, String maxTokensField) {
+            return new Billables(choices, mediaTokens, images, cacheMarked, tier, java.util.Set.copyOf(params), webSearches,
+                    webSearchCapMissing, maxTokensField);
+        }
+
+        /** The text of a content field: a string, or an array of parts; media parts are counted on the side. */
+        String content(JsonNode content, String where) throws BadRequest {
+            if (content.isTextual()) return content.asText();
+            if (!content.isArray()) throw new BadRequest("`" + where + "` must be a string or an array of content parts", where);
+            StringBuilder sb = new StringBuilder();
+            for (JsonNode part : content) {
+                if (!part.isObject()) throw new BadRequest("`" + where + "` parts must be objects", where);
+                if (part.has("cache_control")) cacheMarked = true;
+                String t = part(part, where);
+                if (!t.isEmpty()) {
+                    if (!sb.isEmpty()) sb.append('\n');
+                    sb.append(t);
+                }
+            }
+            return sb.toString();
+        }
+
+        private String part(JsonNode part, String where) throws BadRequest {
+            String type = part.path("type").asText("");
+            switch (type) {
+                case "image_url" -> { // OpenAI
+                    JsonNode img = part.path("image_url");
+                    String url = img.isTextual() ? img.asText() : img.path("url").asText("");
+                    int[] size = url.startsWith("data:") ? keyguard.tokens.MediaTokens.dimensions(url) : null;
+                    images++;
+                    mediaTokens += keyguard.tokens.MediaTokens.openAiImage(img.path("detail").asText("auto"),
+                            size == null ? -1 : size[0], size == null ? -1 : size[1]);
+                    return "";
+                }
+                case "image" -> { // Anthropic
+                    JsonNode src = part.path("source");
+                    int[] size = src.path("type").asText().equals("base64") ? keyguard.tokens.MediaTokens.dimensions(src.path("data").asText("")) : null;
+                    images++;
+                    mediaTokens += keyguard.tokens.MediaTokens.anthropicImage(size == null ? -1 : size[0], size == null ? -1 : size[1]);
+                    return "";
+                }
+                case "document" -> { // Anthropic
+                    JsonNode src = part.path("source");
+                    switch (src.path("type").asText("")) {
+                        case "text" -> { return src.path("data").asText(""); }
+                        case "content" -> { return content(src.path("content"), where); }
+                        case "base64" -> mediaTokens += keyguard.tokens.MediaTokens.pdf(src.path("data").asText(""));
+                        default -> mediaTokens += keyguard.tokens.MediaTokens.pdf(null);
+                    }
+                    return "";
+                }
+                case "file" -> { // OpenAI
+                    mediaTokens += keyguard.tokens.MediaTokens.pdf(part.path("file").path("file_data").asText(null));
+                    return "";
+                }
+                case "input_audio" -> {
+                    params.add(PricedParams.AUDIO);
+                    return "";
+                }
+                case "tool_use", "server_tool_use" -> { // Anthropic: a call the model made, sent back as history
+                    return part.path("name").asText("") + " " + part.path("input").toString();
+                }
+                case "tool_result" -> {
+                    JsonNode c = part.get("content");
+                    return c == null || c.isNull() ? "" : content(c, where);
+                }
+                case "thinking" -> { return part.path("thinking").asText(""); }
+                case "redacted_thinking" -> { return part.path("data").asText(""); }
+                default -> {
+                    JsonNode t = part.get("text");
+                    if (t != null && t.isTextual()) return t.asText();
+                    // A block the gateway does not know (a server tool's result): its JSON is at least its size in tokens.
+                    return type.isEmpty() || type.equals("text") ? "" : part.toString();
+                }
             }
         }
-        return sb.toString();
+
+        /** OpenAI function tools: each definition is in the prompt. */
+        void openAiTools(ObjectNode body) {
+            for (JsonNode tool : body.path("tools")) texts.add(tool.toString());
+            JsonNode functions = body.get("functions");
+            if (functions != null) for (JsonNode f : functions) texts.add(f.toString());
+        }
+
+        /**
+         * Anthropic tools: custom tools are in the prompt with the tool-use system prompt;
+         * Anthropic-defined client tools add their own fixed prompts; server tools are
+         * price-changing parameters.
+         */
+        void anthropicTools(ObjectNode body) throws BadRequest {
+            JsonNode tools = body.get("tools");
+            if (tools == null || tools.isNull()) return;
+            if (!tools.isArray()) throw new BadRequest("`tools` must be an array", "tools");
+            if (!tools.isEmpty()) mediaTokens += ANTHROPIC_TOOL_SYSTEM_TOKENS;
+            for (JsonNode tool : tools) {
+                if (tool.has("cache_control")) cacheMarked = true;
+                String type = tool.path("type").asText("custom");
+                texts.add(tool.toString());
+                if (type.equals("custom")) continue;
+                String family = type.replaceAll("_\\d{8}$", "");
+                switch (family) {
+                    case "bash", "text_editor", "str_replace_editor", "str_replace_based_edit_tool", "computer", "memory" ->
+                            mediaTokens += ANTHROPIC_CLIENT_TOOL_TOKENS;
+                    case "web_search" -> {
+                        params.add(PricedParams.WEB_SEARCH);
+                        JsonNode uses = tool.get("max_uses");
+                        if (uses != null && uses.canConvertToLong() && uses.asLong() > 0) {
+                            webSearches += uses.asLong();
+                        } else {
+                            webSearches += Billables.DEFAULT_WEB_SEARCH_USES;
+                            webSearchCapMissing = true;
+                        }
+                    }
+                    case "web_fetch" -> params.add(PricedParams.WEB_FETCH);
+                    case "code_execution" -> params.add(PricedParams.CODE_EXECUTION);
+                    default -> params.add(PricedParams.SERVER_TOOLS);
+                }
+            }
+        }
     }
+
+    /** Anthropic's tool-use system prompt, added whenever tools are given (346 tokens in its tables; rounded up). */
+    static final long ANTHROPIC_TOOL_SYSTEM_TOKENS = 500;
+    /** Anthropic-defined client tools (bash, text editor, computer use) add up to ~735 tokens each; rounded up. */
+    static final long ANTHROPIC_CLIENT_TOOL_TOKENS = 1_000;
 
     private static String requiredString(ObjectNode body, String field) throws BadRequest {
         JsonNode v = body.get(field);

@@ -12,21 +12,29 @@ public final class PromptTokens {
     private final List<String> texts;
     private final TokenCounter counter;
     private final long estimate;
+    /** Tokens of what is not text (images, documents, tool prompts), added to the count. */
+    private final long media;
     private volatile long exact;
 
-    private PromptTokens(List<String> texts, TokenCounter counter, long estimate, long exact) {
+    private PromptTokens(List<String> texts, TokenCounter counter, long estimate, long media, long exact) {
         this.texts = texts;
         this.counter = counter;
         this.estimate = estimate;
+        this.media = media;
         this.exact = exact;
     }
 
     public static PromptTokens counted(long exact) {
-        return new PromptTokens(List.of(), TokenCounter.CL100K, exact, exact);
+        return new PromptTokens(List.of(), TokenCounter.CL100K, exact, 0, exact);
     }
 
-    public static PromptTokens bounded(List<String> texts, TokenCounter counter, long bound) {
-        return new PromptTokens(texts, counter, bound, -1);
+    /** The text's upper bound {@code bound} plus {@code media} tokens; the exact count is made on first use. */
+    public static PromptTokens bounded(List<String> texts, TokenCounter counter, long bound, long media) {
+        return new PromptTokens(texts, counter, saturating(bound, media), media, -1);
+    }
+
+    private static long saturating(long a, long b) {
+        return a > Long.MAX_VALUE - b ? Long.MAX_VALUE : a + b;
     }
 
     public long estimate() { return estimate; }
@@ -35,7 +43,7 @@ public final class PromptTokens {
 
     public long exact() {
         long e = exact;
-        if (e < 0) exact = e = counter.countPrompt(texts);
+        if (e < 0) exact = e = saturating(counter.countPrompt(texts), media);
         return e;
     }
 }

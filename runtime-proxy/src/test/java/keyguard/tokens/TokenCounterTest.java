@@ -54,7 +54,7 @@ class TokenCounterTest {
     @Test
     void aBoundedPromptCountsExactlyOnlyWhenAsked() {
         List<String> texts = List.of("tell me about counters");
-        PromptTokens p = PromptTokens.bounded(texts, TokenCounter.CL100K, TokenCounter.promptBound(texts));
+        PromptTokens p = PromptTokens.bounded(texts, TokenCounter.CL100K, TokenCounter.promptBound(texts), 0);
         assertEquals(TokenCounter.promptBound(texts), p.estimate());
         assertEquals(TokenCounter.CL100K.countPrompt(texts), p.exact());
         assertTrue(PromptTokens.counted(12).isExact());

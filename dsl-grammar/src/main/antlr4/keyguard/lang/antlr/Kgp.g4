@@ -75,7 +75,8 @@ statement
   : TAGS LBRACE (tagEntry (COMMA? tagEntry)*)? COMMA? RBRACE                           # tagsStmt
   | OVERRIDE? MODELS verb=ident PLUS_ASSIGN? list=listLiteral                                    # modelsStmt
   | OVERRIDE? LIMIT metric=ident amount=quantity (PER window=durationWord)? (BY scope=ident)?
-        (FAIL failMode=ident)?                                                                  # limitStmt
+        (FAIL failMode=ident)? (onExcess=ident)?                                                # limitStmt
+  | OVERRIDE? ALLOW PARAMS list=listLiteral                                             # paramsStmt
   | OVERRIDE? BUDGET amount=quantity currency=ident PER period=ident kind=ident?
         (WARN AT PERCENT)? (BY scope=ident)?                                            # budgetStmt
   | OVERRIDE? DATA level=ident cls=ident (ON violation=ident action=ident target=STRING?)? # dataStmt
@@ -144,7 +145,7 @@ number : INT | DECIMAL ;
 
 // Words that are keywords somewhere but may also name things or start a path.
 ident : IDENT | MODEL | PROVIDER | POLICY | TEMPLATE | TEST | TESTS | DATA | TAGS | MODELS
-      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL ;
+      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL | ALLOW | PARAMS ;
 
 // ---------------------------------------------------------------- lexer
 
@@ -170,6 +171,8 @@ DEFAULT  : 'default' ;
 DETECTOR : 'detector' ;
 FUNCTION : 'function' ;
 LABEL    : 'label' ;
+ALLOW    : 'allow' ;
+PARAMS   : 'params' ;
 WARN     : 'warn' ;
 FAIL     : 'fail' ;
 ON       : 'on' ;

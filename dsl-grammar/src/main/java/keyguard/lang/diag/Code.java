@@ -63,6 +63,9 @@ public enum Code {
     KG0319("invalid reason template", "A `@reason` may interpolate `{path}` where `path` is a field such as `request.model` or `key.name`; braces must balance."),
     KG0320("reroute target cannot take the data", "The model named in `reroute` has a `max_class` lower than the data class the rule reroutes for, so rerouting would still violate the ceiling."),
     KG0321("unknown statement word", "The word after `models`, `data`, `on` or `fail` is not one the language knows (`models allow`, `data max`, `on violation`, `fail open`, `fail closed`)."),
+    KG0322("unknown request parameter", "`allow params [...]` names request parameters that change the price: `service_tier`, `store`, `web_search`, `web_fetch`, `code_execution`, `server_tools`, `mcp_servers`, `audio`, `prediction`."),
+    KG0323("parameter allowed without a price", "A policy allows a request parameter that changes what the provider bills, but an allowed model does not price it (`service_tier_<tier>`, `price web_search`), or no price can express it (`store`, `audio`). Requests using it are forwarded and their extra cost is not counted against budgets."),
+    KG0324("invalid max_tokens limit", "`limit max_tokens N` caps the output a request may ask for; it takes no window, scope or failure mode, ends with `refuse` (the default) or `clamp`, and must not be below the policy's `default max_tokens`."),
 
     // ---- types
     KG0401("type mismatch", "The two sides of an operator have different types, or an operator is applied to a type it does not support."),
@@ -85,7 +88,7 @@ public enum Code {
     KG0505("incomplete test", "A test needs a `request` with a `model` and exactly one `expect`."),
 
     // ---- providers and models
-    KG0601("invalid price", "A price reads `price input <usd> usd per 1m tokens, output <usd> usd per 1m tokens`, with non-negative amounts."),
+    KG0601("invalid price", "A price reads `price input <usd> usd per 1m tokens, output <usd> usd per 1m tokens`, with non-negative amounts; optional terms are `cache_write`, `cache_read` and `reasoning` (per `1m` or `1k` tokens), `image` (per images), `request` (per requests) and `web_search` (per searches). A term left out is billed at a price never below the provider's."),
     KG0602("secret in a policy file", "A provider credential is written as a literal. Secrets never appear in policy files: write `credential env(\"NAME\")` and set the variable where the gateway runs."),
     KG0603("invalid provider", "A provider is either `builtin simulator` or an upstream with a `base_url` and a `kind` of `openai` or `anthropic`."),
     KG0604("invalid model setting", "A model setting has a value of the wrong kind, e.g. `context` must be a positive integer, `hosting` is `external` or `self`, and `type` is `chat` or `embedding`."),

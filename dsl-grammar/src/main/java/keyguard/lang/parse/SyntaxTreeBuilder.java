@@ -156,7 +156,8 @@ final class SyntaxTreeBuilder {
             case ModelsStmtContext m -> new Statement.Models(m.OVERRIDE() != null, name(m.verb), m.PLUS_ASSIGN() != null, list(m.list), span(m));
             case LimitStmtContext l -> new Statement.Limit(l.OVERRIDE() != null, name(l.metric), quantity(l.amount),
                     l.window == null ? null : durationWord(l.window), l.scope == null ? null : name(l.scope),
-                    l.failMode == null ? null : name(l.failMode), span(l));
+                    l.failMode == null ? null : name(l.failMode), l.onExcess == null ? null : name(l.onExcess), span(l));
+            case ParamsStmtContext pa -> new Statement.Params(pa.OVERRIDE() != null, list(pa.list), span(pa));
             case BudgetStmtContext b -> new Statement.Budget(b.OVERRIDE() != null, quantity(b.amount), name(b.currency),
                     name(b.period), b.kind == null ? null : name(b.kind),
                     b.PERCENT() == null ? null : percent(b.PERCENT().getSymbol()),

@@ -13,7 +13,10 @@ public sealed interface Statement {
     record Models(boolean override, Name verb, boolean add, List<Expr> models, Span span) implements Statement {}
 
     /** {@code failMode} is the word after {@code fail} ({@code open} or {@code closed}), null when absent. */
-    record Limit(boolean override, Name metric, Quantity amount, Name window, Name scope, Name failMode, Span span) implements Statement {}
+    record Limit(boolean override, Name metric, Quantity amount, Name window, Name scope, Name failMode, Name mode, Span span) implements Statement {}
+
+    /** {@code allow params ["service_tier", "store"]}: request parameters that change the price, allowed although unpriced. */
+    record Params(boolean override, List<Expr> params, Span span) implements Statement {}
 
     record Budget(boolean override, Quantity amount, Name currency, Name period, Name kind, Expr.Dec warnPercent, Name scope, Span span) implements Statement {}
 

@@ -38,6 +38,7 @@ import keyguard.policy.ForbidRule;
 import keyguard.policy.LimitSpec;
 import keyguard.policy.Metric;
 import keyguard.policy.ModelInfo;
+import keyguard.policy.Pricing;
 import keyguard.policy.Money;
 import keyguard.policy.Period;
 import keyguard.policy.Policy;
@@ -64,6 +65,8 @@ public final class Checker {
     private static final Set<String> PROVIDER_SETTINGS = Set.of("builtin", "kind", "base_url", "credential", "latency",
             "chunk_delay", "timeout", "api_version");
     private static final Set<String> MODEL_SETTINGS = Set.of("provider", "upstream", "context", "max_class", "hosting", "type", "unscannable");
+    /** {@code service_tier_priority 2}: the model's price multiplier for a request in that service tier. */
+    static final String SERVICE_TIER_PREFIX = "service_tier_";
     private static final Set<String> PARAM_TYPES = Set.of("string", "int", "bool", "class");
 
     private final Diagnostics diagnostics;
@@ -206,7 +209,7 @@ public final class Checker {
         Map<String, Setting> out = new LinkedHashMap<>();
         for (Setting s : list) {
             String n = s.name().text();
-            if (!known.contains(n)) {
+            if (!known.contains(n) && !(what.equals("model") && n.startsWith(SERVICE_TIER_PREFIX))) {
                 diagnostics.add(Diagnostic.error(Code.KG0109, s.name().span(), "unknown " + what + " setting `" + n + "`")
                         .label("not a " + what + " setting")
                         .help(Suggestions.didYouMean(n, known, what + " settings are " + Suggestions.list(new java.util.TreeSet<>(known)))));
@@ -349,6 +352,8 @@ public final class Checker {
             if (cls == null) continue;
             long[] prices = prices(m);
             if (prices == null) continue;
+            Map<String, Integer> tiers = serviceTiers(m.settings());
+            if (tiers == null) continue;
             long context = 0;
             Setting ctx = s.get("context");
             if (ctx != null) {
@@ -405,8 +410,18 @@ public final class Checker {
                 }
                 acceptsUnscannable = w.equals("allow");
             }
-            models.put(name, new ModelInfo(index++, name, providerName, upstream, prices[0], prices[1], context, cls, hosting, type, m.span(),
-                    acceptsUnscannable));
+            // Terms left out are billed at a price never below the provider's: cached input at
+            // the input price, reasoning at the output price, an Anthropic cache write at 2x input.
+            long input = prices[PRICE_INPUT];
+            long output = prices[PRICE_OUTPUT];
+            long cacheWriteDefault = providerInfo.kind().equals("anthropic") ? Math.multiplyExact(input, 2) : input;
+            Pricing pricing = new Pricing(input, output,
+                    prices[PRICE_CACHE_WRITE] >= 0 ? prices[PRICE_CACHE_WRITE] : cacheWriteDefault,
+                    prices[PRICE_CACHE_READ] >= 0 ? prices[PRICE_CACHE_READ] : input,
+                    prices[PRICE_REASONING] >= 0 ? prices[PRICE_REASONING] : output,
+                    Math.max(0, prices[PRICE_IMAGE]), Math.max(0, prices[PRICE_REQUEST]), Math.max(0, prices[PRICE_WEB_SEARCH]), tiers);
+            models.put(name, new ModelInfo(index++, name, providerName, upstream, input, output, context, cls, hosting, type, m.span(),
+                    acceptsUnscannable, pricing));
         }
     }
 
@@ -415,43 +430,59 @@ public final class Checker {
                 .label("`" + setting + "` is required").help(help));
     }
 
-    /** {input, output} in micro-dollars per million tokens, or null with a diagnostic. */
+    private static final int PRICE_INPUT = 0, PRICE_OUTPUT = 1, PRICE_CACHE_WRITE = 2, PRICE_CACHE_READ = 3, PRICE_REASONING = 4,
+            PRICE_IMAGE = 5, PRICE_REQUEST = 6, PRICE_WEB_SEARCH = 7;
+    /** Price terms in slot order, and the unit each is priced per. */
+    private static final List<String> PRICE_TERMS = List.of("input", "output", "cache_write", "cache_read", "reasoning", "image",
+            "request", "web_search");
+    private static final List<String> PRICE_UNITS = List.of("tokens", "tokens", "tokens", "tokens", "tokens", "images", "requests",
+            "searches");
+
+    /**
+     * Every declared term in micro-dollars per million units ({@code -1} where not declared),
+     * or null with a diagnostic. {@code input} and {@code output} are required.
+     */
     private long[] prices(Item.Model m) {
-        long[] out = {-1, -1};
+        long[] out = new long[PRICE_TERMS.size()];
+        java.util.Arrays.fill(out, -1);
         for (PriceTerm t : m.prices()) {
             String dir = t.direction().text();
-            int slot = dir.equals("input") ? 0 : dir.equals("output") ? 1 : -1;
+            int slot = PRICE_TERMS.indexOf(dir);
             if (slot < 0) {
-                priceError(t.direction().span(), "price direction is `input` or `output`, not `" + dir + "`");
+                priceError(t.direction().span(), "unknown price term `" + dir + "`; the terms are " + Suggestions.list(PRICE_TERMS));
                 return null;
             }
             if (!t.currency().text().equals("usd")) {
                 priceError(t.currency().span(), "prices are in `usd`, not `" + t.currency().text() + "`");
                 return null;
             }
-            if (!t.unit().text().equals("tokens")) {
-                priceError(t.unit().span(), "prices are per `tokens`, not `" + t.unit().text() + "`");
+            String unit = PRICE_UNITS.get(slot);
+            String singular = unit.substring(0, unit.length() - (unit.equals("searches") ? 2 : 1));
+            if (!t.unit().text().equals(unit) && !t.unit().text().equals(singular)) {
+                priceError(t.unit().span(), "`" + dir + "` is priced per `" + unit + "`, not `" + t.unit().text() + "`");
                 return null;
             }
-            long perTokens = switch (t.per()) {
+            long per = switch (t.per()) {
                 case "1m" -> 1_000_000;
                 case "1k" -> 1_000;
+                case "1" -> 1;
                 default -> -1;
             };
-            if (perTokens < 0) {
-                priceError(t.perSpan(), "prices are `per 1m tokens` or `per 1k tokens`");
+            if (per < 0 || (per == 1 && unit.equals("tokens"))) {
+                priceError(t.perSpan(), unit.equals("tokens") ? "prices are `per 1m tokens` or `per 1k tokens`"
+                        : "`" + dir + "` is priced `per 1 " + singular + "`, `per 1k " + unit + "` or `per 1m " + unit + "`");
                 return null;
             }
             if (t.amount().signum() < 0) {
                 priceError(t.span(), "a price cannot be negative");
                 return null;
             }
-            BigDecimal perMillion = t.amount().multiply(BigDecimal.valueOf(1_000_000 / perTokens));
+            BigDecimal perMillion = t.amount().multiply(BigDecimal.valueOf(1_000_000 / per));
             long micros;
             try {
                 micros = Money.micros(perMillion);
             } catch (ArithmeticException e) {
-                diagnostics.add(Diagnostic.error(Code.KG0008, t.span(), "price `" + t.amountRaw() + "` has more precision than a micro-dollar per million tokens")
+                diagnostics.add(Diagnostic.error(Code.KG0008, t.span(), "price `" + t.amountRaw() + "` has more precision than a micro-dollar per million " + unit)
                         .label("at most six decimal places"));
                 return null;
             }
@@ -461,17 +492,58 @@ public final class Checker {
             }
             out[slot] = micros;
         }
-        if (out[0] < 0 || out[1] < 0) {
+        if (out[PRICE_INPUT] < 0 || out[PRICE_OUTPUT] < 0) {
             missing(m, "price", "e.g. `price input 0.15 usd per 1m tokens, output 0.60 usd per 1m tokens`");
             return null;
         }
+        if (out[PRICE_CACHE_READ] > out[PRICE_INPUT] || out[PRICE_REASONING] >= 0 && out[PRICE_REASONING] < out[PRICE_OUTPUT]) {
+            // Allowed (the provider's price list is the truth), but surprising enough to say.
+            for (PriceTerm t : m.prices()) {
+                String dir = t.direction().text();
+                if (dir.equals("cache_read") && out[PRICE_CACHE_READ] > out[PRICE_INPUT]) {
+                    diagnostics.add(Diagnostic.warning(Code.KG0601, t.span(), "cached input is priced above uncached input")
+                            .label("providers bill cache reads at a fraction of the input price")
+                            .help("check the provider's price list; a cache write is `cache_write`"));
+                }
+                if (dir.equals("reasoning") && out[PRICE_REASONING] < out[PRICE_OUTPUT]) {
+                    diagnostics.add(Diagnostic.warning(Code.KG0601, t.span(), "reasoning is priced below output")
+                            .label("providers bill reasoning tokens as output tokens")
+                            .help("check the provider's price list; leave `reasoning` out to bill it at the output price"));
+                }
+            }
+        }
         return out;
+    }
+
+    /** {@code service_tier_<name> <multiplier>} settings: multipliers in thousandths, or null with a diagnostic. */
+    private Map<String, Integer> serviceTiers(List<Setting> settings) {
+        Map<String, Integer> tiers = new java.util.TreeMap<>();
+        for (Setting st : settings) {
+            String n = st.name().text();
+            if (!n.startsWith(SERVICE_TIER_PREFIX)) continue;
+            String tier = n.substring(SERVICE_TIER_PREFIX.length());
+            BigDecimal factor = st.value() instanceof Value.Num num ? num.value() : null;
+            if (tier.isEmpty() || tier.length() > 32 || !tier.matches("[a-z][a-z0-9_]*")) {
+                diagnostics.add(Diagnostic.error(Code.KG0604, st.name().span(), "`" + n + "` does not name a service tier")
+                        .label("expected `service_tier_<tier>`")
+                        .help("e.g. `service_tier_priority 2` or `service_tier_flex 0.5`"));
+                return null;
+            }
+            if (factor == null || factor.signum() <= 0 || factor.stripTrailingZeros().scale() > 3 || factor.compareTo(BigDecimal.valueOf(100)) > 0) {
+                diagnostics.add(Diagnostic.error(Code.KG0604, st.value().span(), "`" + n + "` is a price multiplier such as `2` or `0.5`")
+                        .label("expected a positive number, at most 100, with at most three decimals")
+                        .help("every term of the model's price is multiplied by it for a request in the `" + tier + "` tier"));
+                return null;
+            }
+            tiers.put(tier, factor.movePointRight(3).intValueExact());
+        }
+        return java.util.Collections.unmodifiableMap(tiers);
     }
 
     private void priceError(Span span, String message) {
         diagnostics.add(Diagnostic.error(Code.KG0601, span, message)
                 .label("invalid price")
-                .help("write `price input 0.15 usd per 1m tokens, output 0.60 usd per 1m tokens`"));
+                .help("write `price input 0.15 usd per 1m tokens, output 0.60 usd per 1m tokens`; optional terms are `cache_write`, `cache_read`, `reasoning` (per tokens), `image` (per images), `request` (per requests) and `web_search` (per searches)"));
     }
 
     private static final Set<String> DETECTOR_SETTINGS = Set.of("words", "pattern", "class");
@@ -695,6 +767,13 @@ public final class Checker {
         Span unscannableSpan;
         String unscannableOrigin;
         String defaultMaxTokensOrigin;
+        long maxTokensLimit;
+        boolean clampMaxTokens;
+        Span maxTokensLimitSpan;
+        String maxTokensLimitOrigin;
+        final java.util.Set<String> allowedParams = new java.util.TreeSet<>();
+        Span paramsSpan;
+        String paramsOrigin;
         final Map<String, ForbidRule> forbids = new LinkedHashMap<>();
         /** Ids defined by the body being checked now, to tell "defined twice" from "inherited". */
         final Set<String> local = new java.util.HashSet<>();
@@ -722,7 +801,15 @@ public final class Checker {
             draft.local.clear();
         }
         body(p.body(), Map.of(), draft, p.name().text(), p.base() != null);
+        if (draft.maxTokensLimit > 0 && draft.defaultMaxTokens > draft.maxTokensLimit) {
+            diagnostics.add(Diagnostic.error(Code.KG0324, draft.defaultMaxTokensSpan,
+                            "`default max_tokens " + underscored(draft.defaultMaxTokens) + "` is above `limit max_tokens "
+                                    + underscored(draft.maxTokensLimit) + "`")
+                    .label("a request that sends no `max_tokens` would ask for more than the limit")
+                    .help("lower the default to at most " + underscored(draft.maxTokensLimit)));
+        }
         if (diagnostics.errorCount() > errorsBefore) return null;
+        unpricedParams(draft, p);
 
         boolean[] allowed = new boolean[models.size()];
         for (String m : draft.models) allowed[models.get(m).index()] = true;
@@ -747,7 +834,7 @@ public final class Checker {
                 List.copyOf(draft.models), allowed, List.copyOf(rates), List.copyOf(concurrency), List.copyOf(budgets),
                 draft.data == null ? DataRule.UNRESTRICTED : draft.data, List.copyOf(forbids),
                 draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost, draft.defaultMaxTokens, draft.allowOnFunctionError,
-                draft.allowUnscannable);
+                draft.allowUnscannable, draft.maxTokensLimit, draft.clampMaxTokens, java.util.Set.copyOf(draft.allowedParams));
     }
 
     private Map<String, Ir.Const> arguments(Item.Policy p, Item.Template t) {
@@ -815,6 +902,7 @@ public final class Checker {
                 case Statement.Zone z -> zone(z, d);
                 case Statement.Default df -> defaultSetting(df, params, d, origin);
                 case Statement.On o -> onStatement(o, d, origin);
+                case Statement.Params pa -> params(pa, d, origin);
                 case Statement.Forbid f -> forbid(f, params, d, origin);
             }
         }
@@ -951,6 +1039,16 @@ public final class Checker {
     }
 
     private void limit(Statement.Limit l, Map<String, Ir.Const> params, Draft d, String origin) {
+        if (l.metric().text().equals("max_tokens")) {
+            maxTokensLimit(l, params, d, origin);
+            return;
+        }
+        if (l.mode() != null) {
+            diagnostics.add(Diagnostic.error(Code.KG0321, l.mode().span(), "unexpected `" + l.mode().text() + "` after `limit " + l.metric().text() + "`")
+                    .label("only `limit max_tokens` ends with `refuse` or `clamp`")
+                    .help("remove it"));
+            return;
+        }
         Metric metric = Metric.parse(l.metric().text());
         if (metric == null || metric == Metric.SPEND) {
             diagnostics.add(Diagnostic.error(Code.KG0301, l.metric().span(), "unknown limit `" + l.metric().text() + "`")
@@ -1198,6 +1296,96 @@ public final class Checker {
      * {@code on unscannable deny|allow} (whether content the gateway cannot read counts as
      * {@code restricted}); the second is inherited and overridden like a data rule.
      */
+    /** {@code limit max_tokens N [refuse|clamp]}: the largest output cap a request may ask for. */
+    private void maxTokensLimit(Statement.Limit l, Map<String, Ir.Const> params, Draft d, String origin) {
+        Name extra = l.window() != null ? l.window() : l.scope() != null ? l.scope() : l.failMode();
+        if (extra != null) {
+            diagnostics.add(Diagnostic.error(Code.KG0324, extra.span(), "`limit max_tokens` takes no window, scope or failure mode")
+                    .label("a cap on each request, not a counter")
+                    .help("write `limit max_tokens 4096` or `limit max_tokens 4096 clamp`"));
+            return;
+        }
+        boolean clamp = false;
+        if (l.mode() != null) {
+            switch (l.mode().text()) {
+                case "clamp" -> clamp = true;
+                case "refuse" -> clamp = false;
+                default -> {
+                    diagnostics.add(Diagnostic.error(Code.KG0324, l.mode().span(), "`limit max_tokens` ends with `refuse` or `clamp`, not `" + l.mode().text() + "`")
+                            .label("unknown action")
+                            .help(Suggestions.didYouMean(l.mode().text(), List.of("refuse", "clamp"),
+                                    "`refuse` (the default) answers 400 to a request asking for more; `clamp` lowers its cap to the limit")));
+                    return;
+                }
+            }
+        }
+        long amount = amount(l.amount(), params, false);
+        if (amount < 0) return;
+        String id = "limit.max_tokens";
+        if (inheritance(id, l.override(), d.maxTokensLimitSpan, d.maxTokensLimitOrigin, l.span(), d, "limit max_tokens",
+                d.maxTokensLimitSpan == null ? "" : "inherited as " + underscored(d.maxTokensLimit) + " from `" + d.maxTokensLimitOrigin + "`")) {
+            if (d.maxTokensLimitSpan != null && amount > d.maxTokensLimit) {
+                diagnostics.add(Diagnostic.warning(Code.KG0314, l.amount().span(),
+                                "override raises `limit max_tokens` from " + underscored(d.maxTokensLimit) + " to " + underscored(amount))
+                        .label("looser than the template")
+                        .help("intended? templates encode the platform defaults"));
+            }
+            d.maxTokensLimit = amount;
+            d.clampMaxTokens = clamp;
+            d.maxTokensLimitSpan = l.span();
+            d.maxTokensLimitOrigin = origin;
+            d.local.add(id);
+        }
+    }
+
+    /** {@code allow params ["service_tier", ...]}: price-changing parameters allowed although unpriced. */
+    private void params(Statement.Params pa, Draft d, String origin) {
+        String id = "allow.params";
+        if (!inheritance(id, pa.override(), d.paramsSpan, d.paramsOrigin, pa.span(), d, "allow params",
+                d.paramsSpan == null ? "" : "inherited as " + d.allowedParams + " from `" + d.paramsOrigin + "`")) {
+            return;
+        }
+        java.util.Set<String> had = new java.util.TreeSet<>(d.allowedParams);
+        d.allowedParams.clear();
+        for (Expr e : pa.params()) {
+            if (!(e instanceof Expr.Str str) || !keyguard.policy.PricedParams.ALL.contains(str.lit().value())) {
+                String got = e instanceof Expr.Str str ? str.lit().value() : e.span().text();
+                diagnostics.add(Diagnostic.error(Code.KG0322, e.span(), "unknown request parameter `" + got + "`")
+                        .label("not a parameter that changes the price")
+                        .help(Suggestions.didYouMean(got, keyguard.policy.PricedParams.ALL,
+                                "the parameters are " + Suggestions.list(keyguard.policy.PricedParams.ALL) + ", in quotes")));
+                continue;
+            }
+            d.allowedParams.add(str.lit().value());
+        }
+        if (d.paramsSpan != null && !had.containsAll(d.allowedParams)) {
+            diagnostics.add(Diagnostic.warning(Code.KG0314, pa.span(), "override allows more parameters than the template")
+                    .label("the template allows " + had)
+                    .help("intended? these parameters change what the provider bills"));
+        }
+        d.paramsSpan = pa.span();
+        d.paramsOrigin = origin;
+        d.local.add(id);
+    }
+
+    /** KG0323 for each allowed parameter that an allowed model cannot count. */
+    private void unpricedParams(Draft d, Item.Policy p) {
+        for (String param : d.allowedParams) {
+            List<String> unpriced = new ArrayList<>();
+            for (String m : d.models) {
+                ModelInfo model = models.get(m);
+                if (model != null && !keyguard.policy.PricedParams.priced(param, model)) unpriced.add(m);
+            }
+            if (unpriced.isEmpty()) continue;
+            diagnostics.add(Diagnostic.warning(Code.KG0323, d.paramsSpan, "`" + param + "` is allowed, but "
+                            + (unpriced.size() == d.models.size() ? "no allowed model prices it" : "model `" + unpriced.get(0) + "` does not price it"))
+                    .label("its extra cost is not counted against budgets")
+                    .help(param.equals(keyguard.policy.PricedParams.SERVICE_TIER) ? "declare `service_tier_<tier> <multiplier>` on the model"
+                            : param.equals(keyguard.policy.PricedParams.WEB_SEARCH) ? "declare `price web_search <usd> usd per 1k searches` on the model"
+                            : "no price term can express it; allow it only where budgets need not be exact"));
+        }
+    }
+
     private void onStatement(Statement.On o, Draft d, String origin) {
         String event = o.event().text();
         if (!event.equals("error") && !event.equals("unscannable")) {

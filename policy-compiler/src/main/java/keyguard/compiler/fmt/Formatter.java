@@ -274,7 +274,8 @@ public final class Formatter {
             case Statement.Models m -> text((m.override() ? "override " : "") + "models " + m.verb().text() + (m.add() ? " += " : " ") + list(m.models()));
             case Statement.Limit l -> text((l.override() ? "override " : "") + "limit " + l.metric().text() + " " + l.amount().raw()
                     + (l.window() == null ? "" : " per " + l.window().text()) + (l.scope() == null ? "" : " by " + l.scope().text())
-                    + (l.failMode() == null ? "" : " fail " + l.failMode().text()));
+                    + (l.failMode() == null ? "" : " fail " + l.failMode().text()) + (l.mode() == null ? "" : " " + l.mode().text()));
+            case Statement.Params pa -> text((pa.override() ? "override " : "") + "allow params " + list(pa.params()));
             case Statement.Budget b -> text((b.override() ? "override " : "") + "budget " + b.amount().raw() + " " + b.currency().text()
                     + " per " + b.period().text() + (b.kind() == null ? "" : " " + b.kind().text())
                     + (b.warnPercent() == null ? "" : " warn at " + b.warnPercent().raw()) + (b.scope() == null ? "" : " by " + b.scope().text()));
