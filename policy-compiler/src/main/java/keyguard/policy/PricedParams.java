@@ -33,7 +33,7 @@ public final class PricedParams {
 
     private PricedParams() {}
 
-    /** Whether {@code model} has a price for {@code param}, so that it can be counted. */
+    /** Whether {@code model} has a price for {@code param}, so that it can be counted ({@code service_tier}: for some tier). */
     public static boolean priced(String param, ModelInfo model) {
         return switch (param) {
             case SERVICE_TIER -> !model.pricing().tierPermille().isEmpty();

@@ -7,21 +7,22 @@ import java.util.Map;
  * units (tokens, images, requests, web searches), so every price and every cost is an
  * integer. A term the operator did not declare takes a default that is never cheaper than
  * the provider bills: cached input at the full input price, reasoning at the output price,
- * and a cache write at the input price, or twice it for an Anthropic model (Anthropic bills
- * a one-hour cache write at 2x input). {@code tierPermille} holds the multiplier of each
+ * a cache write at the input price, or twice it for an Anthropic model (Anthropic bills
+ * a one-hour cache write at 2x input), and a one-hour cache write at the higher of the cache
+ * write price and twice the input price. {@code tierPermille} holds the multiplier of each
  * declared {@code service_tier}, in thousandths ({@code 2000} for 2x).
  *
  * <p>A request's cost is the sum of its terms times its tier's multiplier, rounded up to the
  * micro-dollar once, saturating instead of overflowing.
  */
-public record Pricing(long input, long output, long cacheWrite, long cacheRead, long reasoning, long image, long request,
-                      long webSearch, Map<String, Integer> tierPermille) {
+public record Pricing(long input, long output, long cacheWrite, long cacheWrite1h, long cacheRead, long reasoning, long image,
+                      long request, long webSearch, Map<String, Integer> tierPermille) {
 
     /** The multiplier of a request without a service tier, or with the provider's default one. */
     public static final int STANDARD = 1000;
 
     public static Pricing of(long input, long output) {
-        return new Pricing(input, output, input, input, output, 0, 0, 0, Map.of());
+        return new Pricing(input, output, input, Math.max(input, mul(input, 2)), input, output, 0, 0, 0, Map.of());
     }
 
     /** The multiplier of {@code tier} in thousandths, or -1 when the model does not price it. */
@@ -40,7 +41,7 @@ public record Pricing(long input, long output, long cacheWrite, long cacheRead, 
     /** The highest price per prompt token: whatever part of the prompt the provider caches or reads from cache. */
     public long promptCeiling(boolean cacheMarked) {
         long p = Math.max(input, cacheRead);
-        return cacheMarked ? Math.max(p, cacheWrite) : p;
+        return cacheMarked ? Math.max(p, Math.max(cacheWrite, cacheWrite1h)) : p;
     }
 
     /** The highest price per output token: reasoning tokens are output tokens the caller does not see. */
@@ -53,6 +54,7 @@ public record Pricing(long input, long output, long cacheWrite, long cacheRead, 
         long sum = 0;
         sum = add(sum, mul(usage.input(), input));
         sum = add(sum, mul(usage.cacheWrite(), cacheWrite));
+        sum = add(sum, mul(usage.cacheWrite1h(), cacheWrite1h));
         sum = add(sum, mul(usage.cacheRead(), cacheRead));
         sum = add(sum, mul(usage.output(), output));
         sum = add(sum, mul(usage.reasoning(), reasoning));

@@ -1,7 +1,8 @@
 package keyguard.policy;
 
 /**
- * What one request used, in the terms providers bill by. The parts never overlap:
+ * What one request used, in the terms providers bill by. The parts never overlap
+ * ({@code cacheWrite} is the five-minute cache write, {@code cacheWrite1h} the one-hour one):
  * {@code input} is the prompt not read from or written to a cache, {@code output} the
  * generated tokens that are not reasoning, so their sum is every token billed.
  * OpenAI's {@code prompt_tokens} is {@code input + cacheRead}, its {@code completion_tokens}
@@ -12,23 +13,23 @@ package keyguard.policy;
  * @param webSearches server-side web searches the provider ran
  * @param serviceTier the tier the provider says it served the request in, or null
  */
-public record Usage(long input, long cacheWrite, long cacheRead, long output, long reasoning, long images, long requests,
-                    long webSearches, String serviceTier) {
+public record Usage(long input, long cacheWrite, long cacheWrite1h, long cacheRead, long output, long reasoning, long images,
+                    long requests, long webSearches, String serviceTier) {
 
-    public static final Usage NONE = new Usage(0, 0, 0, 0, 0, 0, 0, 0, null);
+    public static final Usage NONE = new Usage(0, 0, 0, 0, 0, 0, 0, 0, 0, null);
 
     public static Usage of(long input, long output) {
-        return new Usage(input, 0, 0, output, 0, 0, 1, 0, null);
+        return new Usage(input, 0, 0, 0, output, 0, 0, 1, 0, null);
     }
 
     /** Every token billed. */
     public long tokens() {
-        return sat(sat(sat(sat(input, cacheWrite), cacheRead), output), reasoning);
+        return sat(sat(sat(sat(sat(input, cacheWrite), cacheWrite1h), cacheRead), output), reasoning);
     }
 
     /** Every prompt token billed, cached or not. */
     public long promptTokens() {
-        return sat(sat(input, cacheWrite), cacheRead);
+        return sat(sat(sat(input, cacheWrite), cacheWrite1h), cacheRead);
     }
 
     /** Every generated token billed, reasoning included. */
@@ -37,7 +38,7 @@ public record Usage(long input, long cacheWrite, long cacheRead, long output, lo
     }
 
     public Usage withImages(long n) {
-        return new Usage(input, cacheWrite, cacheRead, output, reasoning, n, requests, webSearches, serviceTier);
+        return new Usage(input, cacheWrite, cacheWrite1h, cacheRead, output, reasoning, n, requests, webSearches, serviceTier);
     }
 
     private static long sat(long a, long b) {

@@ -80,10 +80,10 @@ class PricingLanguageTest {
         Pricing p = set("policy p { models allow [\"full\"] }").model("full").pricing();
         // 1,000 uncached input (2,500 µ$), 3,000 cache reads (3,750), 200 output (2,000), 100 reasoning (1,200),
         // 2 images (2,000), 1 request (1,000), 1 search (25,000) = 37,450 µ$; priority doubles it.
-        Usage u = new Usage(1_000, 0, 3_000, 200, 100, 2, 1, 1, null);
+        Usage u = new Usage(1_000, 0, 0, 3_000, 200, 100, 2, 1, 1, null);
         assertEquals(37_450, p.costMicros(u, Pricing.STANDARD));
         assertEquals(74_900, p.costMicros(u, 2000));
-        assertEquals(3, p.costMicros(new Usage(1, 0, 0, 0, 0, 0, 0, 0, null), Pricing.STANDARD), "one token at 2.5 µ$ rounds up to 3 µ$");
+        assertEquals(3, p.costMicros(new Usage(1, 0, 0, 0, 0, 0, 0, 0, 0, null), Pricing.STANDARD), "one token at 2.5 µ$ rounds up to 3 µ$");
         // The worst case takes every prompt token at the highest prompt price and every output token at the reasoning price.
         assertEquals(1_000 * 2_500_000L / 1_000_000 + 100 * 12 + 1_000, p.worstMicros(1_000, false, 100, 0, 0, Pricing.STANDARD));
     }
@@ -114,8 +114,9 @@ class PricingLanguageTest {
                 """);
         assertTrue(r.ok(), r.diagnostics().render());
         String text = r.diagnostics().render();
-        assertEquals(1, text.split("KG0323", -1).length - 1, text);
+        assertEquals(2, text.split("KG0323", -1).length - 1, text);
         assertTrue(text.contains("`web_search` is allowed, but no allowed model prices it"), text);
+        assertTrue(text.contains("`service_tier` is allowed: a tier a model does not declare is charged at its highest declared multiplier"), text);
     }
 
     @Test

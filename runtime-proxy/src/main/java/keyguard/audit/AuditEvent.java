@@ -64,6 +64,7 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
             g.writeObjectFieldStart("usage");
             g.writeNumberField("input", usage.input());
             g.writeNumberField("cache_write", usage.cacheWrite());
+            g.writeNumberField("cache_write_1h", usage.cacheWrite1h());
             g.writeNumberField("cache_read", usage.cacheRead());
             g.writeNumberField("output", usage.output());
             g.writeNumberField("reasoning", usage.reasoning());

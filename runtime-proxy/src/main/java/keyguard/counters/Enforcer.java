@@ -46,6 +46,13 @@ public final class Enforcer implements AutoCloseable {
     private final ConcurrentHashMap<String, Plan> plans = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Calendar> calendars = new ConcurrentHashMap<>();
     private final ScheduledExecutorService reaper;
+    /** Counts refused requests that need the store ({@link #countRefused}); stopped before the store closes. */
+    private final java.util.concurrent.ThreadPoolExecutor counting = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+            new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
+                Thread t = new Thread(r, "keyguard-count-refused");
+                t.setDaemon(true);
+                return t;
+            }, new java.util.concurrent.ThreadPoolExecutor.DiscardPolicy());
     private volatile boolean closed;
 
     /**
@@ -156,14 +163,17 @@ public final class Enforcer implements AutoCloseable {
      * The gate every authenticated request passes before its prompt is counted or scanned:
      * the first {@code limit requests} without room for one more request, as a refusal, or
      * null when all have room. Counts nothing: an admitted request is counted by
-     * {@link #admit}, a refused one by {@link #countRefused}.
+     * {@link #admit}, a refused one by {@link #countRefused}. Reads the counter as the
+     * ledger knows it (in a fleet, the whole fleet's requests as last synchronised: a
+     * request counter only grows within its window, so the gate can be early only by the
+     * buckets that left the window since, never late).
      */
     public Refused requestGate(KeyCounters kc, long now) {
         Plan plan = kc.plan;
         for (int i = 0; i < plan.size(); i++) {
             if (plan.kinds[i] != Lease.REQUESTS || plan.limits[i] == null || plan.caps[i] == Long.MAX_VALUE) continue;
             long tag = kc.tag(i, now);
-            if (plan.caps[i] - ledger.usedForCap(kc.handles[i], kc.rows[i], tag, now) < 1) return refusal(kc, plan.limits[i], now, 1);
+            if (plan.caps[i] - ledger.used(kc.handles[i], kc.rows[i], tag, now) < 1) return refusal(kc, plan.limits[i], now, 1);
         }
         return null;
     }
@@ -172,7 +182,10 @@ public final class Enforcer implements AutoCloseable {
      * Counts a request that was refused after the gate (a model the policy does not allow, a
      * data rule, a parameter, a token limit or budget) on every {@code requests} counter that
      * has room, so that refused requests use up the key's request limit as admitted ones do.
-     * Never blocks: a fleet counter whose slice is spent is asked on a virtual thread.
+     * Never blocks: a fleet counter whose slice is spent asks Redis on the enforcer's one
+     * counting thread (a bounded queue; a grant then covers the next refusals locally, so few
+     * ever wait there). A count that finds the queue full is dropped: the queue fills only
+     * while Redis is slow, and the counter is then near its cap anyway.
      */
     public void countRefused(KeyCounters kc) {
         if (closed) return;
@@ -181,15 +194,10 @@ public final class Enforcer implements AutoCloseable {
         for (int i = 0; i < plan.size(); i++) {
             if (plan.kinds[i] != Lease.REQUESTS) continue;
             long tag = kc.tag(i, now);
-            int r = kc.tryAdd(i, tag, 1, now);
-            if (r == Ledger.MISS) {
+            if (kc.tryAdd(i, tag, 1, now) == Ledger.MISS) {
                 int counter = i;
-                Thread.ofVirtual().name("keyguard-count-refused").start(() -> {
-                    try {
-                        if (!closed) kc.acquire(counter, tag, 1, now);
-                    } catch (RuntimeException e) {
-                        LOG.log(System.Logger.Level.DEBUG, "a refused request could not be counted", e);
-                    }
+                counting.execute(() -> {
+                    if (!closed) kc.acquire(counter, tag, 1, now);
                 });
             }
         }
@@ -325,6 +333,12 @@ public final class Enforcer implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        counting.shutdown();
+        try {
+            counting.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         long deadline = System.nanoTime() + drain.toNanos();
         try {

@@ -16,9 +16,4 @@ public record Call(ParsedRequest request, ModelInfo model, ProviderInfo provider
                    Map<String, String> headers, CallListener listener) {
     /** The prompt's exact token count (counted now if the gateway reserved on an upper bound), images and documents included. */
     public long promptTokens() { return prompt.exact(); }
-
-    /** The output the gateway reserved: the cap sent upstream times the choices asked for. */
-    public long outputCap() {
-        return Math.max(0, request.maxTokens()) * request.billables().choices();
-    }
 }

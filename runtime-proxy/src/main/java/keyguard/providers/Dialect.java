@@ -120,7 +120,8 @@ enum Dialect {
     private static void openAiUsage(JsonNode o, StreamState st) {
         if (o.hasNonNull("service_tier")) st.serviceTier = bounded(o.get("service_tier").asText());
         JsonNode usage = o.get("usage");
-        if (usage == null || !usage.isObject()) return;
+        // A usage object without the counts (some compatible servers send `{}`) is no report: the reply is counted.
+        if (usage == null || !usage.isObject() || !usage.path("completion_tokens").canConvertToLong()) return;
         long prompt = usage.path("prompt_tokens").asLong(0);
         long cached = Math.min(prompt, usage.path("prompt_tokens_details").path("cached_tokens").asLong(0));
         long completion = usage.path("completion_tokens").asLong(0);
@@ -136,13 +137,19 @@ enum Dialect {
     private static void anthropicUsage(JsonNode usage, StreamState st, boolean last) {
         if (!usage.isObject()) return;
         if (usage.has("input_tokens")) st.input = usage.path("input_tokens").asLong(0);
-        if (usage.has("cache_creation_input_tokens")) st.cacheWrite = usage.path("cache_creation_input_tokens").asLong(0);
+        if (usage.has("cache_creation_input_tokens")) {
+            // `cache_creation` splits the writes by lifetime; a one-hour write costs more than a five-minute one.
+            long all = usage.path("cache_creation_input_tokens").asLong(0);
+            long hour = Math.min(all, usage.path("cache_creation").path("ephemeral_1h_input_tokens").asLong(0));
+            st.cacheWrite = all - hour;
+            st.cacheWrite1h = hour;
+        }
         if (usage.has("cache_read_input_tokens")) st.cacheRead = usage.path("cache_read_input_tokens").asLong(0);
         if (usage.has("output_tokens")) st.output = usage.path("output_tokens").asLong(0);
         JsonNode searches = usage.path("server_tool_use").path("web_search_requests");
         if (searches.canConvertToLong()) st.webSearches = searches.asLong();
         if (usage.hasNonNull("service_tier")) st.serviceTier = bounded(usage.get("service_tier").asText());
-        if (last && usage.has("output_tokens")) st.usageFinal = true;
+        if (last && usage.path("output_tokens").canConvertToLong()) st.usageFinal = true;
     }
 
     private static String bounded(String tier) {

@@ -66,12 +66,12 @@ final class HttpUpstream {
      * @param translate true when the caller's shape differs from the upstream's
      */
     void send(Call call, HttpRequest request, Dialect dialect, boolean translate) {
-        Settle settle = new Settle(call);
+        Settle settle = new Settle(call, dialect, translate);
         CompletableFuture<HttpResponse<Flow.Publisher<List<ByteBuffer>>>> future =
                 client.sendAsync(request, HttpResponse.BodyHandlers.ofPublisher());
         call.client().onGone(() -> {
             future.cancel(true);
-            settle.ended(499, "client_gone", null);
+            settle.unknown(499, "client_gone");
         });
         future.whenComplete((response, error) -> {
             if (error != null) {
@@ -81,7 +81,7 @@ final class HttpUpstream {
             try {
                 onResponse(call, settle, response, dialect, translate);
             } catch (RuntimeException e) {
-                fail(call, settle, GatewayError.upstream(502, "upstream `" + call.provider().name() + "` sent an unreadable reply"), "upstream_error");
+                failBilled(call, settle, GatewayError.upstream(502, "upstream `" + call.provider().name() + "` sent an unreadable reply"), "upstream_error");
             }
         });
     }
@@ -127,7 +127,7 @@ final class HttpUpstream {
             return;
         }
         collect(response, body -> whole(call, settle, body, dialect, translate),
-                t -> fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` reply was cut off"), "upstream_error"));
+                t -> failBilled(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` reply was cut off"), "upstream_error"));
     }
 
     private static void whole(Call call, Settle settle, String body, Dialect dialect, boolean translate) {
@@ -148,11 +148,13 @@ final class HttpUpstream {
             }
         } catch (IOException e) {
             if (translate) {
-                fail(call, settle, GatewayError.upstream(502, "upstream `" + call.provider().name() + "` sent a reply that is not JSON"), "upstream_error");
+                failBilled(call, settle, GatewayError.upstream(502, "upstream `" + call.provider().name() + "` sent a reply that is not JSON"), "upstream_error");
                 return;
             }
-            // Relayed as it is; what it generated cannot be read, so the reservation's output is charged.
-            st.output = call.outputCap();
+            // Relayed as it is; what it generated cannot be read, so the whole reservation is charged.
+            call.client().respond(200, "application/json", call.headers(), out);
+            settle.unknown(200, "ok");
+            return;
         }
         call.client().respond(200, "application/json", call.headers(), out);
         settle.ended(200, "ok", st);
@@ -275,24 +277,40 @@ final class HttpUpstream {
     private static void failBeforeStart(Call call, Settle settle, Throwable error) {
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
         if (call.client().isFinished()) {
-            settle.ended(499, "client_gone", null);
+            settle.unknown(499, "client_gone");
             return;
         }
         String provider = call.provider().name();
         if (cause instanceof HttpTimeoutException) {
-            fail(call, settle, GatewayError.upstream(504, "upstream `" + provider + "` did not answer in time"), "upstream_timeout");
+            // The provider had the request and may still be generating (and billing) it.
+            failBilled(call, settle, GatewayError.upstream(504, "upstream `" + provider + "` did not answer in time"), "upstream_timeout");
         } else if (cause instanceof ConnectException) {
             fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` is unreachable"), "upstream_unreachable");
         } else {
-            fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` failed: " + cause.getClass().getSimpleName()), "upstream_error");
+            failBilled(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` failed: " + cause.getClass().getSimpleName()), "upstream_error");
         }
     }
 
+    /** Answers {@code e}; the provider refused the call or never had it, so it billed nothing. */
     static void fail(Call call, Settle settle, GatewayError e, String outcome) {
+        respond(call, e);
+        settle.ended(e.status(), outcome, null);
+    }
+
+    /**
+     * Answers {@code e} for a call the provider had and may have billed without the gateway
+     * learning how much (no headers in time, a reply cut off or unreadable): the whole
+     * reservation is charged.
+     */
+    static void failBilled(Call call, Settle settle, GatewayError e, String outcome) {
+        respond(call, e);
+        settle.unknown(e.status(), outcome);
+    }
+
+    private static void respond(Call call, GatewayError e) {
         Map<String, String> headers = new LinkedHashMap<>(call.headers());
         headers.putAll(e.headers());
         call.client().respond(e.status(), "application/json", headers, ErrorBodies.render(call.request().endpoint().shape(), e));
-        settle.ended(e.status(), outcome, null);
     }
 
     private static void discard(HttpResponse<Flow.Publisher<List<ByteBuffer>>> response) {
@@ -346,8 +364,17 @@ final class HttpUpstream {
     static final class Settle {
         private final Call call;
         private final AtomicBoolean done = new AtomicBoolean();
+        /** The upstream speaks OpenAI and the request was not translated: its web searches are the request's own. */
+        private final boolean searchesUnreported;
 
-        Settle(Call call) { this.call = call; }
+        Settle(Call call) {
+            this(call, null, false);
+        }
+
+        Settle(Call call, Dialect dialect, boolean translate) {
+            this.call = call;
+            this.searchesUnreported = dialect == Dialect.OPENAI && !translate;
+        }
 
         /** A reply whose usage is known exactly (the simulator's). */
         void ended(int status, String outcome, long prompt, long completion) {
@@ -356,6 +383,11 @@ final class HttpUpstream {
             st.output = completion;
             st.usageFinal = true;
             ended(status, outcome, st);
+        }
+
+        /** The provider may have billed the call, and nothing tells how much: the listener charges the reservation. */
+        void unknown(int status, String outcome) {
+            if (done.compareAndSet(false, true)) call.listener().ended(status, outcome, null, false);
         }
 
         /** {@code st} null: nothing of a reply was read. */
@@ -367,7 +399,7 @@ final class HttpUpstream {
 
         keyguard.policy.Usage usage(StreamState st) {
             int images = call.request().billables().images();
-            if (st == null) return new keyguard.policy.Usage(call.promptTokens(), 0, 0, 0, 0, images, 1, 0, null);
+            if (st == null) return new keyguard.policy.Usage(call.promptTokens(), 0, 0, 0, 0, 0, images, 1, 0, null);
             long input = st.input >= 0 ? st.input : call.promptTokens();
             long output;
             long reasoning;
@@ -379,7 +411,10 @@ final class HttpUpstream {
                 output = Math.max(counted, st.output);
                 reasoning = 0;
             }
-            return new keyguard.policy.Usage(input, st.cacheWrite, st.cacheRead, output, reasoning, images, 1, st.webSearches, st.serviceTier);
+            // OpenAI reports no count of web searches: a chat completion with web_search_options runs one.
+            long searches = st.webSearches > 0 || !searchesUnreported ? st.webSearches : call.request().billables().webSearches();
+            return new keyguard.policy.Usage(input, st.cacheWrite, st.cacheWrite1h, st.cacheRead, output, reasoning, images, 1, searches,
+                    st.serviceTier);
         }
     }
 }

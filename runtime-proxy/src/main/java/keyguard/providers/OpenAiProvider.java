@@ -24,7 +24,8 @@ public final class OpenAiProvider extends HttpProvider {
         ObjectNode body;
         String path;
         if (translate) {
-            body = Translate.anthropicToOpenAi(call.request().body(), call.model().upstream());
+            body = Translate.anthropicToOpenAi(call.request().body(), call.model().upstream(),
+                    info.settings().getOrDefault("output_cap", "max_completion_tokens"));
             path = "/chat/completions";
         } else {
             body = call.request().body().deepCopy();

@@ -41,7 +41,7 @@ public final class SimulatorProvider implements Provider {
     @Override
     public void handle(Call call) {
         HttpUpstream.Settle settle = new HttpUpstream.Settle(call);
-        call.client().onGone(() -> settle.ended(499, "client_gone", null));
+        call.client().onGone(() -> settle.unknown(499, "client_gone"));
         TokenCounter counter = TokenCounter.forModel(call.model());
         if (call.request().endpoint() == Endpoint.EMBEDDINGS) {
             List<String> inputs = call.request().texts();

@@ -20,6 +20,7 @@ final class StreamState {
     String finish = "stop";
     long input = -1;
     long cacheWrite;
+    long cacheWrite1h;
     long cacheRead;
     long output = -1;
     long reasoning;

@@ -43,7 +43,8 @@ final class Translate {
         return out;
     }
 
-    static ObjectNode anthropicToOpenAi(ObjectNode in, String upstreamModel) {
+    /** @param outputCapField where the OpenAI-shaped upstream reads its output cap ({@code output_cap}) */
+    static ObjectNode anthropicToOpenAi(ObjectNode in, String upstreamModel, String outputCapField) {
         ObjectNode out = Dialect.JSON.createObjectNode();
         out.put("model", upstreamModel);
         ArrayNode messages = out.putArray("messages");
@@ -52,7 +53,7 @@ final class Translate {
         for (JsonNode m : in.path("messages")) {
             messages.addObject().put("role", m.path("role").asText()).put("content", text(m.get("content")));
         }
-        out.put("max_tokens", in.path("max_tokens").asLong());
+        out.put(outputCapField, in.path("max_tokens").asLong());
         if (in.has("temperature")) out.set("temperature", in.get("temperature"));
         if (in.has("top_p")) out.set("top_p", in.get("top_p"));
         if (in.has("stop_sequences")) out.set("stop", in.get("stop_sequences"));

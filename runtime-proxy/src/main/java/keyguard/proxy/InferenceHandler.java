@@ -418,8 +418,12 @@ public final class InferenceHandler implements HttpHandler {
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "audit_unavailable", answer(exchange, shape, e, headers));
             return;
         }
-        forwarded = Reservation.outbound(forwarded, perChoice);
-        Reservation reservation = Reservation.of(routed, promptTokens, output, request.billables());
+        ProviderInfo upstream = lp.set().providers().get(routed.provider());
+        boolean translated = upstream != null && (upstream.kind().equals("anthropic") ? shape == ApiShape.OPENAI
+                : upstream.kind().equals("openai") && shape == ApiShape.ANTHROPIC);
+        forwarded = Reservation.outbound(forwarded, perChoice,
+                upstream == null ? "max_completion_tokens" : upstream.settings().getOrDefault("output_cap", "max_completion_tokens"));
+        Reservation reservation = Reservation.of(routed, promptTokens, output, request.billables(), translated);
         Admitting a = new Admitting(exchange, key, request, forwarded, lp, evaluator, counters, decision, in, routed, reservation, prompt,
                 classification, decisionId, headers, start, now);
         Admission admission = enforcer.admit(counters, reservation.tokens(), reservation.costMicros());
@@ -503,12 +507,14 @@ public final class InferenceHandler implements HttpHandler {
         client.gate();
         CallListener listener = (status, outcome, usage, billed) -> {
             if (!settled.compareAndSet(false, true)) return;
-            // The upstream refused or failed before answering: nothing was used but the request.
-            boolean consumed = status < 400 || status == 499;
+            // The upstream refused or failed before it had the request: nothing was used but the request.
+            // A null usage: it may have billed without a report, and the reservation is charged.
+            boolean consumed = usage == null || status < 400 || status == 499;
             Reservation.Charge charge = reservation.charge(routed, outcome, usage, billed);
             enforcer.settle(lease, consumed, charge.tokens(), charge.costMicros());
             log.completed(decisionId, lp.set().revision(), key, endpoint, request.model(), routed, decision, status, outcome,
-                    reservation.promptTokens(), usage, consumed ? charge.chargedBy() : "none", consumed ? charge.costMicros() : 0,
+                    reservation.promptTokens(), usage == null ? reservation.asUsage(a.forwarded().billables()) : usage,
+                    consumed ? charge.chargedBy() : "none", consumed ? charge.costMicros() : 0,
                     overheadNanos, System.nanoTime() - start, classification, in.functionErrors(),
                     recorded -> {
                         if (recorded) client.release();

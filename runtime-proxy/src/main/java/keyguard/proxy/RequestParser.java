@@ -81,9 +81,11 @@ public final class RequestParser {
                 Prompt prompt = new Prompt(false);
                 String lastUser = messages(body, prompt, false);
                 prompt.openAiTools(body);
-                String field = body.hasNonNull("max_completion_tokens") ? "max_completion_tokens" : body.hasNonNull("max_tokens") ? "max_tokens" : null;
-                long max = field == null ? -1 : optionalCount(body, field);
-                if (field != null && field.equals("max_completion_tokens") && body.hasNonNull("max_tokens")) optionalCount(body, "max_tokens");
+                // Both fields may be sent, and an upstream may read either: the larger is the cap (and both are rewritten to it).
+                long completionCap = optionalCount(body, "max_completion_tokens");
+                long legacyCap = optionalCount(body, "max_tokens");
+                long max = Math.max(completionCap, legacyCap);
+                String field = completionCap >= legacyCap && completionCap > 0 ? "max_completion_tokens" : legacyCap > 0 ? "max_tokens" : null;
                 long n = optionalCount(body, "n");
                 if (n > Billables.MAX_CHOICES) throw new BadRequest("`n` is at most " + Billables.MAX_CHOICES, "n");
                 boolean includeUsage = false;
@@ -166,10 +168,11 @@ public final class RequestParser {
                 throw new BadRequest("`" + where + ".role` must be `user` or `assistant`", where + ".role");
             }
             JsonNode content = m.get("content");
-            String text = content == null || content.isNull() ? "" : prompt.content(content, where + ".content");
+            StringBuilder sb = new StringBuilder(content == null || content.isNull() ? "" : prompt.content(content, where + ".content"));
             for (JsonNode call : m.path("tool_calls")) {
-                text += "\n" + call.path("function").path("name").asText("") + " " + call.path("function").path("arguments").asText("");
+                sb.append('\n').append(call.path("function").path("name").asText("")).append(' ').append(call.path("function").path("arguments").asText(""));
             }
+            String text = sb.toString();
             prompt.texts.add(text);
             if (role.asText().equals("user")) lastUser = text;
             i++;
@@ -300,12 +303,16 @@ public final class RequestParser {
                     case "web_search" -> {
                         params.add(PricedParams.WEB_SEARCH);
                         JsonNode uses = tool.get("max_uses");
+                        long n;
                         if (uses != null && uses.canConvertToLong() && uses.asLong() > 0) {
-                            webSearches += uses.asLong();
+                            n = Math.min(uses.asLong(), 1_000);
                         } else {
-                            webSearches += Billables.DEFAULT_WEB_SEARCH_USES;
+                            n = Billables.DEFAULT_WEB_SEARCH_USES;
                             webSearchCapMissing = true;
                         }
+                        webSearches += n;
+                        // Every search's results come back into the prompt, billed as input.
+                        mediaTokens += n * WEB_SEARCH_RESULT_TOKENS;
                     }
                     case "web_fetch" -> params.add(PricedParams.WEB_FETCH);
                     case "code_execution" -> params.add(PricedParams.CODE_EXECUTION);
@@ -317,6 +324,8 @@ public final class RequestParser {
 
     /** Anthropic's tool-use system prompt, added whenever tools are given (346 tokens in its tables; rounded up). */
     static final long ANTHROPIC_TOOL_SYSTEM_TOKENS = 500;
+    /** Input tokens reserved for the results of one server-side web search (a page of results with their content). */
+    static final long WEB_SEARCH_RESULT_TOKENS = 10_000;
     /** Anthropic-defined client tools (bash, text editor, computer use) add up to ~735 tokens each; rounded up. */
     static final long ANTHROPIC_CLIENT_TOOL_TOKENS = 1_000;
 

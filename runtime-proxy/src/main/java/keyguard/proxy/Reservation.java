@@ -27,9 +27,15 @@ public record Reservation(long promptTokens, long outputTokens, int tierPermille
     /** How a call that ended is charged: tokens for token limits, micro-dollars for budgets, and how it was found. */
     public record Charge(long tokens, long costMicros, String chargedBy) {}
 
-    public static Reservation of(ModelInfo routed, long promptTokens, long outputTokens, Billables b) {
+    /**
+     * @param translated the request goes to an upstream of the other API shape, which does not
+     *     carry the service tier across: the provider chooses it
+     */
+    public static Reservation of(ModelInfo routed, long promptTokens, long outputTokens, Billables b, boolean translated) {
         Pricing p = routed.pricing();
-        int tier = reservedTier(p, b.serviceTier());
+        int tier = translated ? p.highestTier() : reservedTier(p, b.serviceTier());
+        // A provider bills at most its context window of prompt (a longer prompt is refused unbilled).
+        if (routed.context() > 0) promptTokens = Math.min(promptTokens, routed.context());
         long tokens = promptTokens > Long.MAX_VALUE - outputTokens ? Long.MAX_VALUE : promptTokens + outputTokens;
         return new Reservation(promptTokens, outputTokens, tier, tokens,
                 p.worstMicros(promptTokens, b.cacheMarked(), outputTokens, b.images(), b.webSearches(), tier));
@@ -52,20 +58,33 @@ public record Reservation(long promptTokens, long outputTokens, int tierPermille
         if (reported == null) return tierPermille;
         if (reported.equals("default") || reported.equals("standard")) return Pricing.STANDARD;
         int m = p.tier(reported);
-        return m > 0 ? m : tierPermille;
+        return m > 0 ? m : Math.max(tierPermille, p.highestTier()); // a tier the model does not price: never below the reservation
     }
 
     /**
      * The charge of a call that ended. The provider's usage where it reported one; the
-     * gateway's count where it did not; and for a caller that hung up before the provider's
-     * report, the whole reservation (or more, if more was already seen): the provider may go
-     * on generating, and billing, after the gateway stopped reading.
+     * gateway's count where it did not; and where the provider may have billed without the
+     * gateway seeing how much ({@code usage} null: no headers in time, a reply cut off or
+     * unreadable) or a caller hung up before the provider's report, the whole reservation
+     * (or more, if more was already seen): the provider may go on generating, and billing,
+     * after the gateway stopped reading.
      */
     public Charge charge(ModelInfo routed, String outcome, Usage usage, boolean billed) {
+        if (usage == null) return new Charge(tokens, costMicros, RESERVATION);
         long cost = routed.pricing().costMicros(usage, settledTier(routed.pricing(), usage.serviceTier()));
         if (billed) return new Charge(usage.tokens(), cost, "provider");
-        if (outcome.equals("client_gone")) return new Charge(Math.max(tokens, usage.tokens()), Math.max(costMicros, cost), "reservation");
+        if (outcome.equals("client_gone")) return new Charge(Math.max(tokens, usage.tokens()), Math.max(costMicros, cost), RESERVATION);
         return new Charge(usage.tokens(), cost, "counted");
+    }
+
+    static final String RESERVATION = "reservation";
+
+    /** The fields an upstream may read its output cap from. */
+    private static final String[] CAP_FIELDS = {"max_tokens", "max_completion_tokens"};
+
+    /** The reservation as usage terms, for the audit event of a call charged its reservation without a report. */
+    public Usage asUsage(Billables b) {
+        return new Usage(promptTokens, 0, 0, 0, outputTokens, 0, b.images(), 1, b.webSearches(), null);
     }
 
     /**
@@ -86,23 +105,27 @@ public record Reservation(long promptTokens, long outputTokens, int tierPermille
 
     /**
      * The request as it goes upstream: its output cap is the one reserved ({@code capPerChoice},
-     * added when the caller sent none, lowered when the policy clamps it), and an Anthropic
-     * web search tool without {@code max_uses} gets the one reserved. The caller's body is
-     * copied only when something changes.
+     * added in {@code capField} when the caller sent none, written to both OpenAI fields when
+     * the caller sent both, lowered when the policy clamps it, with an Anthropic thinking
+     * budget lowered below it), and an Anthropic web search tool without {@code max_uses}
+     * gets the one reserved. The caller's body is copied only when something changes.
      */
-    public static ParsedRequest outbound(ParsedRequest r, long capPerChoice) {
+    public static ParsedRequest outbound(ParsedRequest r, long capPerChoice, String capField) {
         if (r.endpoint() == Endpoint.EMBEDDINGS) return r;
-        Billables b = r.billables();
-        boolean needsCap = b.maxTokensField() == null || r.maxTokens() != capPerChoice;
-        if (!needsCap && !b.webSearchCapMissing()) return r;
-        ObjectNode body = r.body().deepCopy();
-        if (b.maxTokensField() == null) {
-            body.put(r.endpoint() == Endpoint.MESSAGES ? "max_tokens" : "max_completion_tokens", capPerChoice);
-        } else if (r.maxTokens() != capPerChoice) {
-            body.put(b.maxTokensField(), capPerChoice);
-            if (body.hasNonNull("max_tokens")) body.put("max_tokens", capPerChoice);
-        }
-        if (b.webSearchCapMissing()) {
+        ObjectNode in = r.body();
+        boolean absent = r.billables().maxTokensField() == null;
+        boolean differs = false;
+        for (String field : CAP_FIELDS) differs |= in.hasNonNull(field) && in.get(field).asLong() != capPerChoice;
+        JsonNode thinking = in.get("thinking");
+        // Clamped below an Anthropic thinking budget: the budget must stay under the cap, or the upstream refuses the request.
+        boolean thinkingOver = r.maxTokens() > capPerChoice && thinking != null && thinking.isObject()
+                && thinking.path("budget_tokens").asLong(0) >= capPerChoice;
+        if (!absent && !differs && !thinkingOver && !r.billables().webSearchCapMissing()) return r;
+        ObjectNode body = in.deepCopy();
+        if (absent) body.put(r.endpoint() == Endpoint.MESSAGES ? "max_tokens" : capField, capPerChoice);
+        for (String field : CAP_FIELDS) if (body.hasNonNull(field)) body.put(field, capPerChoice);
+        if (thinkingOver) ((ObjectNode) body.get("thinking")).put("budget_tokens", Math.max(1, capPerChoice - 1));
+        if (r.billables().webSearchCapMissing()) {
             for (JsonNode tool : body.path("tools")) {
                 if (tool.isObject() && tool.path("type").asText("").startsWith("web_search") && !tool.hasNonNull("max_uses")) {
                     ((ObjectNode) tool).put("max_uses", Billables.DEFAULT_WEB_SEARCH_USES);

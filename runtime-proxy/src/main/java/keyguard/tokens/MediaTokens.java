@@ -66,8 +66,43 @@ public final class MediaTokens {
         return (pages > 0 ? Math.min(pages, PDF_MAX_PAGES) : PDF_MAX_PAGES) * PDF_PAGE_TOKENS;
     }
 
-    /** {@code /Type /Page} objects (not {@code /Pages}); 0 when none can be seen (compressed object streams). */
+    /**
+     * The pages of a PDF: the {@code /Type /Page} objects or the largest page-tree
+     * {@code /Count}, whichever is more; 0 (unknown) when the file has compressed object
+     * streams ({@code /ObjStm}), where page objects cannot be seen without inflating them.
+     */
     static int pdfPages(byte[] b) {
+        if (indexOf(b, "/ObjStm") >= 0) return 0;
+        int pages = Math.max(pageObjects(b), maxCount(b));
+        return pages;
+    }
+
+    private static int maxCount(byte[] b) {
+        int max = 0;
+        for (int i = indexOf(b, "/Count", 0); i >= 0; i = indexOf(b, "/Count", i + 6)) {
+            int j = i + 6;
+            while (j < b.length && (b[j] == ' ' || b[j] == '\r' || b[j] == '\n' || b[j] == '\t')) j++;
+            long n = 0;
+            while (j < b.length && b[j] >= '0' && b[j] <= '9' && n < 1_000_000) n = n * 10 + (b[j++] - '0');
+            max = (int) Math.max(max, n);
+        }
+        return max;
+    }
+
+    private static int indexOf(byte[] b, String s) {
+        return indexOf(b, s, 0);
+    }
+
+    private static int indexOf(byte[] b, String s, int from) {
+        outer:
+        for (int i = Math.max(0, from); i + s.length() <= b.length; i++) {
+            for (int k = 0; k < s.length(); k++) if (b[i + k] != s.charAt(k)) continue outer;
+            return i;
+        }
+        return -1;
+    }
+
+    private static int pageObjects(byte[] b) {
         int pages = 0;
         for (int i = 0; i + 5 < b.length; i++) {
             if (b[i] != '/' || b[i + 1] != 'T' || b[i + 2] != 'y' || b[i + 3] != 'p' || b[i + 4] != 'e') continue;
@@ -81,9 +116,16 @@ public final class MediaTokens {
         return pages;
     }
 
+    /** Base64 characters decoded to find an image's size: its header, and a JPEG's frame after its metadata. */
+    private static final int HEADER_BASE64_CHARS = 256 * 1024;
+
     /** Width and height of a PNG, GIF, JPEG or WebP image, or null when they cannot be read. */
     public static int[] dimensions(String base64) {
-        byte[] b = decode(base64);
+        if (base64 == null) return null;
+        int comma = base64.startsWith("data:") ? base64.indexOf(',') : -1;
+        String data = comma >= 0 ? base64.substring(comma + 1) : base64;
+        if (data.length() > HEADER_BASE64_CHARS) data = data.substring(0, HEADER_BASE64_CHARS);
+        byte[] b = decode(data);
         return b == null ? null : dimensions(b);
     }
 

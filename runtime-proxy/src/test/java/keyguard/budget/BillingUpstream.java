@@ -38,8 +38,8 @@ final class BillingUpstream implements AutoCloseable {
     static final TokenCounter TOKENS = TokenCounter.CL100K;
 
     /** What the provider bills one request for, in billing terms (the tier's name, or null for the standard tier). */
-    record Bill(String mode, long input, long cacheWrite, long cacheRead, long output, long reasoning, long images, long webSearches,
-                String tier, JsonNode request) {}
+    record Bill(String mode, long input, long cacheWrite, long cacheWrite1h, long cacheRead, long output, long reasoning, long images,
+                long webSearches, String tier, JsonNode request) {}
 
     final ConcurrentLinkedQueue<Bill> bills = new ConcurrentLinkedQueue<>();
     private final HttpServer server;
@@ -130,7 +130,8 @@ final class BillingUpstream implements AutoCloseable {
      * OpenAI variants: {@code standard}; {@code cached-reasoning} (half the prompt read from
      * cache, half of each choice's output reasoning); {@code tools-only} (a tool call and no
      * text); {@code no-usage} (no usage, whole or streamed, two parts per choice);
-     * {@code cut} (a stream that drops after 30 tokens); {@code late} (headers after 1.5 s,
+     * {@code cut} (a stream that drops after 30 tokens); {@code empty-usage} (a usage object
+     * without counts, as some compatible servers send); {@code late} and {@code hang} (headers after 1.5 s,
      * the whole generation billed whoever is there to read it); {@code trickle} (a stream of
      * one token every 20 ms, billed in full whoever is there to read it).
      */
@@ -182,14 +183,15 @@ final class BillingUpstream implements AutoCloseable {
             if (!mode.equals("tools-only") && !mode.equals("no-usage")) tools.add(null);
         }
         long reasoning = reasoningEach * n;
-        bills.add(new Bill(mode, prompt - cached, 0, cached, output, reasoning, images(body), body.has("web_search_options") ? 1 : 0,
+        bills.add(new Bill(mode, prompt - cached, 0, 0, cached, output, reasoning, images(body), body.has("web_search_options") ? 1 : 0,
                 tier.equals("default") ? null : tier, body));
-        if (mode.equals("late")) sleep(1500);
+        if (mode.equals("late") || mode.equals("hang")) sleep(1500);
         ObjectNode usage = JSON.createObjectNode().put("prompt_tokens", prompt).put("completion_tokens", output + reasoning)
                 .put("total_tokens", prompt + output + reasoning);
         usage.putObject("prompt_tokens_details").put("cached_tokens", cached);
         usage.putObject("completion_tokens_details").put("reasoning_tokens", reasoning);
         boolean reportUsage = !mode.equals("no-usage");
+        if (mode.equals("empty-usage")) usage.removeAll();
         if (!stream) {
             ObjectNode o = JSON.createObjectNode().put("id", "chatcmpl-bill").put("object", "chat.completion").put("created", 1)
                     .put("model", mode).put("service_tier", tier);
@@ -284,6 +286,7 @@ final class BillingUpstream implements AutoCloseable {
         long write = mode.equals("cache") ? prompt / 2 : 0;
         long read = mode.equals("cache") ? prompt / 4 : 0;
         long input = prompt - write - read;
+        boolean hour = body.toString().contains("\"ttl\":\"1h\"");
         long searches = 0;
         if (mode.equals("web-search")) {
             for (JsonNode tool : body.path("tools")) {
@@ -294,9 +297,10 @@ final class BillingUpstream implements AutoCloseable {
         String[] tool = mode.equals("tools-only") || mode.equals("no-usage") ? new String[] {"get_stock", "{\"ticker\":\"KG\"}"} : null;
         long output = (text == null ? 0 : TOKENS.count(text)) + (tool == null ? 0 : TOKENS.count(tool[0]) + TOKENS.count(tool[1]));
         String tier = mode.equals("priority") ? "priority" : null;
-        bills.add(new Bill(mode, input, write, read, output, 0, images(body), searches, tier, body));
+        bills.add(new Bill(mode, input, hour ? 0 : write, hour ? write : 0, read, output, 0, images(body), searches, tier, body));
         ObjectNode usage = JSON.createObjectNode().put("input_tokens", input).put("cache_creation_input_tokens", write)
                 .put("cache_read_input_tokens", read).put("output_tokens", output).put("service_tier", tier == null ? "standard" : tier);
+        usage.putObject("cache_creation").put("ephemeral_5m_input_tokens", hour ? 0 : write).put("ephemeral_1h_input_tokens", hour ? write : 0);
         if (searches > 0) usage.putObject("server_tool_use").put("web_search_requests", searches);
         if (!stream) {
             ObjectNode o = JSON.createObjectNode().put("id", "msg_bill").put("type", "message").put("role", "assistant").put("model", mode);

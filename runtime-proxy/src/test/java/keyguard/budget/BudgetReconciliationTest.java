@@ -28,22 +28,27 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BudgetReconciliationTest {
     /** USD per million units, as declared in {@link #models}. */
-    record Prices(String input, String output, String cacheWrite, String cacheRead, String reasoning, String image, String request,
-                  String webSearch) {}
+    record Prices(String input, String output, String cacheWrite, String cacheWrite1h, String cacheRead, String reasoning, String image,
+                  String request, String webSearch) {}
 
-    static final Prices OPENAI = new Prices("2.5", "10", "2.5", "1.25", "12", "0.001", "0.0001", "0");
-    static final Prices ANTHROPIC = new Prices("3", "15", "3.75", "0.3", "15", "0", "0", "0.01");
+    static final Prices OPENAI = new Prices("2.5", "10", "2.5", "5", "1.25", "12", "0.001", "0.0001", "0.025");
+    /** `cache_write_1h` is not declared: the default, the higher of `cache_write` and twice `input`. */
+    static final Prices ANTHROPIC = new Prices("3", "15", "3.75", "6", "0.3", "15", "0", "0", "0.01");
 
     static String models(int port) {
         String up = "http://127.0.0.1:" + port;
         StringBuilder sb = new StringBuilder("""
                 provider oai { base_url "%s/openai" credential env("UP_API_KEY") timeout 5s }
                 provider ant { kind anthropic base_url "%s/anthropic" credential env("ANTH_API_KEY") timeout 5s }
-                """.formatted(up, up));
-        for (String mode : new String[] {"standard", "cached-reasoning", "tools-only", "no-usage", "cut", "late", "trickle", "priority"}) {
-            sb.append("model \"o-").append(mode).append("\" { provider oai upstream \"").append(mode).append("\"\n")
+                provider impatient { base_url "%s/openai" credential env("UP_API_KEY") timeout 500ms }
+                """.formatted(up, up, up));
+        for (String mode : new String[] {"standard", "cached-reasoning", "tools-only", "no-usage", "empty-usage", "cut", "late", "trickle",
+                "hang", "priority"}) {
+            sb.append("model \"o-").append(mode).append("\" { provider ").append(mode.equals("hang") ? "impatient" : "oai")
+                    .append(" upstream \"").append(mode).append("\"\n")
                     .append("  price input 2.5 usd per 1m tokens, output 10 usd per 1m tokens, cache_read 1.25 usd per 1m tokens,\n")
-                    .append("        reasoning 12 usd per 1m tokens, image 0.001 usd per 1 image, request 0.1 usd per 1k requests\n")
+                    .append("        reasoning 12 usd per 1m tokens, image 0.001 usd per 1 image, request 0.1 usd per 1k requests,\n")
+                    .append("        web_search 25 usd per 1k searches\n")
                     .append(mode.equals("priority") ? "  service_tier_priority 2\n  service_tier_flex 0.5\n" : "")
                     .append("  max_class internal }\n");
         }
@@ -68,7 +73,8 @@ class BudgetReconciliationTest {
         Files.writeString(h.platform.resolve("models.kgp"), models(provider.port()));
         Files.writeString(h.policies.resolve("policies.kgp"), """
                 policy all {
-                  models allow ["o-standard", "o-cached-reasoning", "o-tools-only", "o-no-usage", "o-cut", "o-late", "o-trickle", "o-priority",
+                  models allow ["o-standard", "o-cached-reasoning", "o-tools-only", "o-no-usage", "o-empty-usage", "o-cut", "o-late", "o-trickle",
+                                "o-hang", "o-priority",
                                 "a-cache", "a-web-search", "a-tools-only", "a-no-usage", "a-priority"]
                   budget 100 usd per day hard
                   on unscannable allow
@@ -127,7 +133,8 @@ class BudgetReconciliationTest {
     /** The bill in micro-dollars, by the published rule: every term at its price, times the tier, rounded up once. */
     static long micros(BillingUpstream.Bill b, Prices p, String tierMultiplier) {
         BigDecimal perMillion = BigDecimal.valueOf(1_000_000);
-        BigDecimal usd = tokens(b.input(), p.input()).add(tokens(b.cacheWrite(), p.cacheWrite())).add(tokens(b.cacheRead(), p.cacheRead()))
+        BigDecimal usd = tokens(b.input(), p.input()).add(tokens(b.cacheWrite(), p.cacheWrite())).add(tokens(b.cacheWrite1h(), p.cacheWrite1h()))
+                .add(tokens(b.cacheRead(), p.cacheRead()))
                 .add(tokens(b.output(), p.output())).add(tokens(b.reasoning(), p.reasoning()))
                 .add(new BigDecimal(p.image()).multiply(BigDecimal.valueOf(b.images())))
                 .add(new BigDecimal(p.request()))
@@ -183,6 +190,32 @@ class BudgetReconciliationTest {
             reconciles(e, micros(b, OPENAI, "1"), "counted");
             assertEquals(b.output(), e.path("usage").path("output").asLong(), "both choices and the tool call");
         }
+    }
+
+    @Test
+    void openAiUsageWithoutCountsIsNoReportAndTheReplyIsCounted() throws Exception {
+        JsonNode e = send("/v1/chat/completions", openAi("o-empty-usage", false, ",\"max_tokens\":25"), 200);
+        reconciles(e, micros(bill(), OPENAI, "1"), "counted");
+    }
+
+    @Test
+    void openAiWebSearchOptionsAreChargedOneSearch() throws Exception {
+        JsonNode e = send("/v1/chat/completions", openAi("o-standard", false, ",\"max_tokens\":25,\"web_search_options\":{}"), 200);
+        BillingUpstream.Bill b = bill();
+        assertEquals(1, b.webSearches());
+        reconciles(e, micros(b, OPENAI, "1"), "provider");
+    }
+
+    /** No headers within the provider's timeout: the provider had the request and may bill all of it, so the reservation is charged. */
+    @Test
+    void anUpstreamTimeoutIsChargedTheWholeReservation() throws Exception {
+        JsonNode e = send("/v1/chat/completions", openAi("o-hang", false, ",\"max_tokens\":300"), 504);
+        assertEquals("upstream_timeout", e.path("outcome").asText());
+        long reservation = new BigDecimal("2.5").multiply(BigDecimal.valueOf(e.path("estimated_tokens").asLong()))
+                .add(new BigDecimal("12").multiply(BigDecimal.valueOf(300))).add(new BigDecimal("100"))
+                .setScale(0, RoundingMode.CEILING).longValueExact();
+        reconciles(e, reservation, "reservation");
+        assertTrue(reservation >= micros(bill(), OPENAI, "1"));
     }
 
     @Test
@@ -279,6 +312,15 @@ class BudgetReconciliationTest {
             reconciles(e, micros(b, ANTHROPIC, "1"), "provider");
             assertEquals(b.cacheWrite(), e.path("usage").path("cache_write").asLong());
         }
+    }
+
+    @Test
+    void anthropicOneHourCacheWritesAreChargedAtTheirOwnPrice() throws Exception {
+        JsonNode e = send("/v1/messages", anthropic("a-cache", false, "").replace("\"ephemeral\"}", "\"ephemeral\",\"ttl\":\"1h\"}"), 200);
+        BillingUpstream.Bill b = bill();
+        assertTrue(b.cacheWrite1h() > 0 && b.cacheWrite() == 0, b.toString());
+        reconciles(e, micros(b, ANTHROPIC, "1"), "provider");
+        assertEquals(b.cacheWrite1h(), e.path("usage").path("cache_write_1h").asLong());
     }
 
     @Test

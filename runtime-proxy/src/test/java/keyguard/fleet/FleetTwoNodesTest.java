@@ -80,6 +80,22 @@ class FleetTwoNodesTest {
         assertEquals(401, after.statusCode(), after.body());
     }
 
+    /**
+     * Refused requests count against the request limit fleet-wide: each node's gate reads the
+     * fleet's count as last synchronised, so a key alternating between nodes is throttled on
+     * both once the 40 are spent (give or take the requests of one synchronisation).
+     */
+    @Test
+    void refusedRequestsSpreadOverTwoNodesAreThrottledByTheFleetsRequestLimit() throws Exception {
+        String key = a.key("limited", "flood", Map.of());
+        String notAllowed = "{\"model\":\"up-ok\",\"messages\":[{\"role\":\"user\",\"content\":\"not my model\"}]}";
+        List<Integer> statuses = new ArrayList<>();
+        for (int i = 0; i < 600; i++) statuses.add((i % 2 == 0 ? a : b).post("/v1/chat/completions", key, notAllowed).statusCode());
+        long refused = statuses.stream().filter(s -> s == 403).count();
+        assertTrue(refused >= 40 && refused <= 200, refused + " refused by the policy: " + statuses);
+        assertTrue(statuses.subList(400, 600).stream().allMatch(s -> s == 429), "throttled on both nodes: " + statuses.subList(400, 600));
+    }
+
     @Test
     void aRequestLimitOf40AdmitsExactly40OfRequestsSpreadOverTwoNodes() throws Exception {
         String key = a.key("limited", "r", Map.of());

@@ -90,7 +90,8 @@ class ProxyBehaviourTest {
         assertEquals(200, r.statusCode(), r.body());
         JsonNode sent = h.upstream.last().body();
         assertEquals("system", sent.path("messages").path(0).path("role").asText());
-        assertEquals(64, sent.path("max_tokens").asInt());
+        assertEquals(64, sent.path("max_completion_tokens").asInt(), "the field current OpenAI models read (the provider's `output_cap`)");
+        assertTrue(sent.path("max_tokens").isMissingNode());
         JsonNode reply = GatewayHarness.json(r);
         assertEquals("message", reply.path("type").asText());
         assertEquals("echo: hola", reply.path("content").path(0).path("text").asText());

@@ -95,6 +95,34 @@ class PromptEstimateTest {
     }
 
     @Test
+    void aPdfWhosePagesCannotAllBeSeenIsTakenAtItsLargestCountOrTheBound() throws BadRequest {
+        String counted = "%PDF-1.7\n1 0 obj << /Type /Pages /Count 7 >> endobj\n2 0 obj << /Type /Page >> endobj\n%%EOF";
+        String hidden = "%PDF-1.7\n1 0 obj << /Type /Page >> endobj\n2 0 obj << /Type /ObjStm /N 99 >> stream ... endstream\n%%EOF";
+        assertEquals(7 * MediaTokens.PDF_PAGE_TOKENS, MediaTokens.pdf(Base64.getEncoder().encodeToString(counted.getBytes(StandardCharsets.ISO_8859_1))));
+        assertEquals(MediaTokens.PDF_MAX_PAGES * MediaTokens.PDF_PAGE_TOKENS,
+                MediaTokens.pdf(Base64.getEncoder().encodeToString(hidden.getBytes(StandardCharsets.ISO_8859_1))),
+                "pages inside compressed object streams cannot be counted: the bound");
+    }
+
+    @Test
+    void bothOutputCapFieldsAreReservedAtTheLargerAndBothAreSentAsTheCap() throws BadRequest {
+        ParsedRequest r = chat("{\"model\":\"m\",\"max_completion_tokens\":100,\"max_tokens\":100000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertEquals(100_000, r.maxTokens(), "an upstream may read either field: the larger is reserved");
+        ParsedRequest out = Reservation.outbound(r, 4_096, "max_completion_tokens");
+        assertEquals(4_096, out.body().path("max_tokens").asLong());
+        assertEquals(4_096, out.body().path("max_completion_tokens").asLong());
+        assertEquals(100_000, r.body().path("max_tokens").asLong(), "the caller's body is not changed");
+        ParsedRequest none = chat("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertEquals(1_024, Reservation.outbound(none, 1_024, "max_tokens").body().path("max_tokens").asLong(),
+                "an upstream whose `output_cap` is `max_tokens` gets the cap there");
+        ParsedRequest thinking = messages("{\"model\":\"m\",\"max_tokens\":20000,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":16000},"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"think\"}]}");
+        ParsedRequest clamped = Reservation.outbound(thinking, 8_000, "max_completion_tokens");
+        assertEquals(8_000, clamped.body().path("max_tokens").asLong());
+        assertEquals(7_999, clamped.body().path("thinking").path("budget_tokens").asLong(), "a thinking budget stays under a clamped cap");
+    }
+
+    @Test
     void toolDefinitionsCallsAndResultsAreInThePrompt() throws BadRequest {
         String tool = "{\"type\":\"function\",\"function\":{\"name\":\"lookup\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}";
         ParsedRequest bare = chat("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"}]}");

@@ -88,7 +88,7 @@ public enum Code {
     KG0505("incomplete test", "A test needs a `request` with a `model` and exactly one `expect`."),
 
     // ---- providers and models
-    KG0601("invalid price", "A price reads `price input <usd> usd per 1m tokens, output <usd> usd per 1m tokens`, with non-negative amounts; optional terms are `cache_write`, `cache_read` and `reasoning` (per `1m` or `1k` tokens), `image` (per images), `request` (per requests) and `web_search` (per searches). A term left out is billed at a price never below the provider's."),
+    KG0601("invalid price", "A price reads `price input <usd> usd per 1m tokens, output <usd> usd per 1m tokens`, with non-negative amounts; optional terms are `cache_write`, `cache_write_1h`, `cache_read` and `reasoning` (per `1m` or `1k` tokens), `image` (per images), `request` (per requests) and `web_search` (per searches). A term left out is billed at a price never below the provider's."),
     KG0602("secret in a policy file", "A provider credential is written as a literal. Secrets never appear in policy files: write `credential env(\"NAME\")` and set the variable where the gateway runs."),
     KG0603("invalid provider", "A provider is either `builtin simulator` or an upstream with a `base_url` and a `kind` of `openai` or `anthropic`."),
     KG0604("invalid model setting", "A model setting has a value of the wrong kind, e.g. `context` must be a positive integer, `hosting` is `external` or `self`, and `type` is `chat` or `embedding`."),

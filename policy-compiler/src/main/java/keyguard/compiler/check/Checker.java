@@ -63,7 +63,7 @@ import keyguard.policy.ir.Type;
 public final class Checker {
     private static final long MAX_WINDOW_SECONDS = 31L * 86_400;
     private static final Set<String> PROVIDER_SETTINGS = Set.of("builtin", "kind", "base_url", "credential", "latency",
-            "chunk_delay", "timeout", "api_version");
+            "chunk_delay", "timeout", "api_version", "output_cap");
     private static final Set<String> MODEL_SETTINGS = Set.of("provider", "upstream", "context", "max_class", "hosting", "type", "unscannable");
     /** {@code service_tier_priority 2}: the model's price multiplier for a request in that service tier. */
     static final String SERVICE_TIER_PREFIX = "service_tier_";
@@ -305,6 +305,17 @@ public final class Checker {
             }
             Setting apiVersion = s.get("api_version");
             if (apiVersion != null) extra.put("api_version", apiVersion.value().span().text().replace("\"", ""));
+            Setting outputCap = s.get("output_cap");
+            if (outputCap != null) {
+                String field = outputCap.value().span().text();
+                if (!(outputCap.value() instanceof Value.Word) || !(field.equals("max_completion_tokens") || field.equals("max_tokens"))) {
+                    diagnostics.add(Diagnostic.error(Code.KG0603, outputCap.value().span(), "`output_cap` is `max_completion_tokens` or `max_tokens`")
+                            .label("unknown field")
+                            .help("the field an OpenAI-compatible upstream reads its output cap from: `max_completion_tokens` (OpenAI, the default) or `max_tokens` (older servers)"));
+                    continue;
+                }
+                extra.put("output_cap", field);
+            }
             providers.put(p.name().text(), new ProviderInfo(p.name().text(), kind, baseUrl, credentialEnv, Map.copyOf(extra), p.span()));
         }
     }
@@ -415,8 +426,9 @@ public final class Checker {
             long input = prices[PRICE_INPUT];
             long output = prices[PRICE_OUTPUT];
             long cacheWriteDefault = providerInfo.kind().equals("anthropic") ? Math.multiplyExact(input, 2) : input;
-            Pricing pricing = new Pricing(input, output,
-                    prices[PRICE_CACHE_WRITE] >= 0 ? prices[PRICE_CACHE_WRITE] : cacheWriteDefault,
+            long cacheWrite = prices[PRICE_CACHE_WRITE] >= 0 ? prices[PRICE_CACHE_WRITE] : cacheWriteDefault;
+            Pricing pricing = new Pricing(input, output, cacheWrite,
+                    prices[PRICE_CACHE_WRITE_1H] >= 0 ? prices[PRICE_CACHE_WRITE_1H] : Math.max(cacheWrite, Math.multiplyExact(input, 2)),
                     prices[PRICE_CACHE_READ] >= 0 ? prices[PRICE_CACHE_READ] : input,
                     prices[PRICE_REASONING] >= 0 ? prices[PRICE_REASONING] : output,
                     Math.max(0, prices[PRICE_IMAGE]), Math.max(0, prices[PRICE_REQUEST]), Math.max(0, prices[PRICE_WEB_SEARCH]), tiers);
@@ -431,12 +443,12 @@ public final class Checker {
     }
 
     private static final int PRICE_INPUT = 0, PRICE_OUTPUT = 1, PRICE_CACHE_WRITE = 2, PRICE_CACHE_READ = 3, PRICE_REASONING = 4,
-            PRICE_IMAGE = 5, PRICE_REQUEST = 6, PRICE_WEB_SEARCH = 7;
+            PRICE_IMAGE = 5, PRICE_REQUEST = 6, PRICE_WEB_SEARCH = 7, PRICE_CACHE_WRITE_1H = 8;
     /** Price terms in slot order, and the unit each is priced per. */
     private static final List<String> PRICE_TERMS = List.of("input", "output", "cache_write", "cache_read", "reasoning", "image",
-            "request", "web_search");
+            "request", "web_search", "cache_write_1h");
     private static final List<String> PRICE_UNITS = List.of("tokens", "tokens", "tokens", "tokens", "tokens", "images", "requests",
-            "searches");
+            "searches", "tokens");
 
     /**
      * Every declared term in micro-dollars per million units ({@code -1} where not declared),
@@ -543,7 +555,7 @@ public final class Checker {
     private void priceError(Span span, String message) {
         diagnostics.add(Diagnostic.error(Code.KG0601, span, message)
                 .label("invalid price")
-                .help("write `price input 0.15 usd per 1m tokens, output 0.60 usd per 1m tokens`; optional terms are `cache_write`, `cache_read`, `reasoning` (per tokens), `image` (per images), `request` (per requests) and `web_search` (per searches)"));
+                .help("write `price input 0.15 usd per 1m tokens, output 0.60 usd per 1m tokens`; optional terms are `cache_write`, `cache_write_1h`, `cache_read`, `reasoning` (per tokens), `image` (per images), `request` (per requests) and `web_search` (per searches)"));
     }
 
     private static final Set<String> DETECTOR_SETTINGS = Set.of("words", "pattern", "class");
@@ -1375,6 +1387,14 @@ public final class Checker {
             for (String m : d.models) {
                 ModelInfo model = models.get(m);
                 if (model != null && !keyguard.policy.PricedParams.priced(param, model)) unpriced.add(m);
+            }
+            boolean tier = param.equals(keyguard.policy.PricedParams.SERVICE_TIER);
+            if (unpriced.isEmpty() && tier) {
+                // A caller may name a tier no model declares: it is then charged at the model's highest declared multiplier.
+                diagnostics.add(Diagnostic.warning(Code.KG0323, d.paramsSpan, "`service_tier` is allowed: a tier a model does not declare is charged at its highest declared multiplier")
+                        .label("callers choose the tier")
+                        .help("declare `service_tier_<tier> <multiplier>` on the models for every tier callers may use"));
+                continue;
             }
             if (unpriced.isEmpty()) continue;
             diagnostics.add(Diagnostic.warning(Code.KG0323, d.paramsSpan, "`" + param + "` is allowed, but "
