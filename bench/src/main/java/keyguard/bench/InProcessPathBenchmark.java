@@ -32,6 +32,8 @@ import keyguard.proxy.BadRequest;
 import keyguard.proxy.Endpoint;
 import keyguard.proxy.ParsedRequest;
 import keyguard.proxy.RequestParser;
+import keyguard.proxy.Reservation;
+import keyguard.policy.Usage;
 import keyguard.tokens.TokenCounter;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -53,13 +55,14 @@ import org.openjdk.jmh.annotations.Warmup;
  * calls, in the order {@code InferenceHandler} makes them —
  * <ol>
  *   <li>authenticate the key (id, on-heap index, HMAC);</li>
- *   <li>parse the body ({@link RequestParser});</li>
- *   <li>bind the key's counters and count the prompt's tokens (the policy has token limits,
- *       so counting cannot be skipped);</li>
+ *   <li>bind the key's counters and pass the request-limit gate;</li>
+ *   <li>parse the body ({@link RequestParser}, with its billables);</li>
+ *   <li>count the prompt's tokens (the policy has token limits, so counting cannot be
+ *       skipped);</li>
  *   <li>classify every text sent upstream;</li>
  *   <li>decide (compiled policy) on the live counters;</li>
- *   <li>reserve on the counters;</li>
- *   <li>write the upstream body (model renamed) to bytes;</li>
+ *   <li>price the reservation ({@link Reservation}) and reserve on the counters;</li>
+ *   <li>write the upstream body (model renamed, output cap added) to bytes;</li>
  *   <li>settle the reservation as the response's end would.</li>
  * </ol>
  * Not in it: Undertow's HTTP parsing and socket writes, the audit writer's append (see
@@ -131,21 +134,27 @@ public class InProcessPathBenchmark {
     public byte[] wholePath() throws BadRequest {
         KeyRecord key = keys.get(KeySecrets.idOf(secret));
         if (key == null || !secrets.matches(secret, key.secretHash())) throw new IllegalStateException("auth");
-        ParsedRequest request = RequestParser.parse(Endpoint.CHAT_COMPLETIONS, body);
         KeyCounters counters = enforcer.counters(key.id(), evaluator.policy());
+        long now = System.currentTimeMillis();
+        if (enforcer.requestGate(counters, now) != null) throw new IllegalStateException("gate");
+        ParsedRequest request = RequestParser.parse(Endpoint.CHAT_COMPLETIONS, body);
         ModelInfo model = set.model(request.model());
-        long prompt = TokenCounter.forModel(model).countPrompt(request.texts());
+        long prompt = TokenCounter.forModel(model).countPrompt(request.texts()) + request.billables().mediaTokens();
+        long output = (request.maxTokens() > 0 ? request.maxTokens() : 1024) * request.billables().choices();
         Classification data = classifier.classify(request.body());
-        DecisionInput in = new DecisionInput().model(request.model()).estimatedTokens(prompt).maxTokens(request.maxTokens())
+        DecisionInput in = new DecisionInput().model(request.model()).estimatedTokens(prompt).maxTokens(output)
                 .stream(request.stream()).classification(data.dataClass()).metadata(request.metadata()).keyId(key.id())
-                .keyName(key.name()).keyOwner(key.owner()).labels(key.labels()).epochMillis(System.currentTimeMillis()).usage(counters);
+                .keyName(key.name()).keyOwner(key.owner()).labels(key.labels()).epochMillis(now).usage(counters);
         Decision d = evaluator.decide(in);
         if (!d.allowed()) throw new IllegalStateException(d.toString());
-        Admission a = enforcer.admit(counters, in.tokensNeeded(), model.costMicros(prompt, request.maxTokens()));
-        ObjectNode upstream = request.body().deepCopy();
+        ParsedRequest forwarded = Reservation.outbound(request, output, "max_completion_tokens");
+        Reservation reservation = Reservation.of(model, prompt, output, request.billables(), false);
+        Admission a = enforcer.admit(counters, reservation.tokens(), reservation.costMicros());
+        ObjectNode upstream = forwarded.body() == request.body() ? request.body().deepCopy() : forwarded.body();
         upstream.put("model", model.upstream());
         byte[] out = upstream.toString().getBytes(StandardCharsets.UTF_8);
-        enforcer.settle((Lease) a, true, prompt + 4, model.costMicros(prompt, 4));
+        Reservation.Charge charge = reservation.charge(model, "ok", Usage.of(prompt, 4), true);
+        enforcer.settle((Lease) a, true, charge.tokens(), charge.costMicros());
         return out;
     }
 

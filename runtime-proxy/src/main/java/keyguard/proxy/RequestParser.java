@@ -168,11 +168,15 @@ public final class RequestParser {
                 throw new BadRequest("`" + where + ".role` must be `user` or `assistant`", where + ".role");
             }
             JsonNode content = m.get("content");
-            StringBuilder sb = new StringBuilder(content == null || content.isNull() ? "" : prompt.content(content, where + ".content"));
-            for (JsonNode call : m.path("tool_calls")) {
-                sb.append('\n').append(call.path("function").path("name").asText("")).append(' ').append(call.path("function").path("arguments").asText(""));
+            String text = content == null || content.isNull() ? "" : prompt.content(content, where + ".content");
+            JsonNode calls = m.get("tool_calls");
+            if (calls != null && !calls.isEmpty()) {
+                StringBuilder sb = new StringBuilder(text);
+                for (JsonNode call : calls) {
+                    sb.append('\n').append(call.path("function").path("name").asText("")).append(' ').append(call.path("function").path("arguments").asText(""));
+                }
+                text = sb.toString();
             }
-            String text = sb.toString();
             prompt.texts.add(text);
             if (role.asText().equals("user")) lastUser = text;
             i++;

@@ -71,7 +71,7 @@ class BudgetGuardsTest {
         String tools = "[" + String.join(",", java.util.Collections.nCopies(20,
                 "{\"type\":\"function\",\"function\":{\"name\":\"t\",\"description\":\"" + "describe every field at length ".repeat(30)
                         + "\",\"parameters\":{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"}}}}}")) + "]";
-        String image = "data:image/png;base64," + Base64.getEncoder().encodeToString(BudgetReconciliationTest.Png.of(2048, 4096));
+        String image = "data:image/png;base64," + Base64.getEncoder().encodeToString(keyguard.testing.Png.of(2048, 4096));
         return switch (i % 4) {
             case 0 -> "{\"model\":\"o-standard\",\"n\":5,\"messages\":[{\"role\":\"user\",\"content\":\"write forever\"}]}";
             case 1 -> "{\"model\":\"o-standard\",\"n\":5,\"stream\":true,\"tools\":" + tools

@@ -146,6 +146,17 @@ class BudgetReconciliationTest {
         return new BigDecimal(usdPerMillion).multiply(BigDecimal.valueOf(n)).divide(BigDecimal.valueOf(1_000_000));
     }
 
+    /**
+     * What an o-* request reserved, in micro-dollars: its prompt estimate at the highest prompt
+     * price (input, 2.5), its output cap at the highest output price (reasoning, 12), and the
+     * per-request price (100 micro-dollars).
+     */
+    static long openAiReservation(JsonNode event, long cap) {
+        return new BigDecimal("2.5").multiply(BigDecimal.valueOf(event.path("estimated_tokens").asLong()))
+                .add(new BigDecimal("12").multiply(BigDecimal.valueOf(cap))).add(new BigDecimal("100"))
+                .setScale(0, RoundingMode.CEILING).longValueExact();
+    }
+
     void reconciles(JsonNode event, long expectedMicros, String chargedBy) {
         assertEquals(expectedMicros, event.path("cost_micros").asLong(), event.toString());
         assertEquals(chargedBy, event.path("usage").path("charged_by").asText(), event.toString());
@@ -211,9 +222,7 @@ class BudgetReconciliationTest {
     void anUpstreamTimeoutIsChargedTheWholeReservation() throws Exception {
         JsonNode e = send("/v1/chat/completions", openAi("o-hang", false, ",\"max_tokens\":300"), 504);
         assertEquals("upstream_timeout", e.path("outcome").asText());
-        long reservation = new BigDecimal("2.5").multiply(BigDecimal.valueOf(e.path("estimated_tokens").asLong()))
-                .add(new BigDecimal("12").multiply(BigDecimal.valueOf(300))).add(new BigDecimal("100"))
-                .setScale(0, RoundingMode.CEILING).longValueExact();
+        long reservation = openAiReservation(e, 300);
         reconciles(e, reservation, "reservation");
         assertTrue(reservation >= micros(bill(), OPENAI, "1"));
     }
@@ -229,7 +238,7 @@ class BudgetReconciliationTest {
 
     @Test
     void openAiImagesArePricedPerImageAndTheirTokensByTheTileRule() throws Exception {
-        String png = "data:image/png;base64," + java.util.Base64.getEncoder().encodeToString(Png.of(1024, 1024));
+        String png = "data:image/png;base64," + java.util.Base64.getEncoder().encodeToString(keyguard.testing.Png.of(1024, 1024));
         String body = "{\"model\":\"o-standard\",\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":["
                 + "{\"type\":\"text\",\"text\":\"what is this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + png + "\",\"detail\":\"high\"}}]}]}";
         JsonNode e = send("/v1/chat/completions", body, 200);
@@ -284,10 +293,7 @@ class BudgetReconciliationTest {
         JsonNode e = awaitEvent("o-trickle");
         assertEquals("client_gone", e.path("outcome").asText(), e.toString());
         BillingUpstream.Bill b = bill();
-        long estimate = e.path("estimated_tokens").asLong();
-        // The reservation: the prompt estimate at the highest prompt price, the cap at the highest output price (reasoning), one request.
-        long reservation = new BigDecimal("2.5").multiply(BigDecimal.valueOf(estimate)).add(new BigDecimal("12").multiply(BigDecimal.valueOf(200)))
-                .add(new BigDecimal("0.1").multiply(BigDecimal.valueOf(1000))).setScale(0, RoundingMode.CEILING).longValueExact();
+        long reservation = openAiReservation(e, 200);
         reconciles(e, reservation, "reservation");
         assertTrue(reservation >= micros(b, OPENAI, "1"), "the whole reservation covers whatever the provider went on to bill");
     }
@@ -352,17 +358,5 @@ class BudgetReconciliationTest {
         BillingUpstream.Bill b = bill();
         reconciles(e, micros(b, ANTHROPIC, "2"), "provider");
         assertEquals("priority", e.path("usage").path("service_tier").asText());
-    }
-
-    /** A minimal valid PNG header of the given size (the gateway and the provider read only its dimensions). */
-    static final class Png {
-        static byte[] of(int w, int h) {
-            byte[] b = new byte[64];
-            byte[] sig = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
-            System.arraycopy(sig, 0, b, 0, sig.length);
-            b[16] = (byte) (w >>> 24); b[17] = (byte) (w >>> 16); b[18] = (byte) (w >>> 8); b[19] = (byte) w;
-            b[20] = (byte) (h >>> 24); b[21] = (byte) (h >>> 16); b[22] = (byte) (h >>> 8); b[23] = (byte) h;
-            return b;
-        }
     }
 }

@@ -35,7 +35,7 @@ class FleetOutageTest {
     @BeforeEach
     void start(@TempDir Path tmp) throws Exception {
         fleet = new ThreeNodes(tmp, true, LEASE, """
-                policy capped { models allow ["sim-small"] limit requests %d per 1h by key }
+                policy capped { models allow ["sim-small"] limit requests %d per 1h by key limit concurrent 1_000 by key }
                 policy lenient { models allow ["sim-small"] limit requests 1_000_000 per 1h by key fail open }
                 policy open { models allow ["sim-small"] }
                 """.formatted(CAP));

@@ -47,7 +47,7 @@ class FleetProcessesTest {
     @BeforeAll
     void start() throws Exception {
         fleet = new ThreeNodes(tmp, false, "3s", """
-                policy counted { models allow ["sim-small"] limit requests %d per 1h by key }
+                policy counted { models allow ["sim-small"] limit requests %d per 1h by key limit concurrent 1_000 by key }
                 policy gauged { models allow ["sim-held"] limit concurrent %d by key }
                 policy open { models allow ["sim-small", "sim-held"] tags { team: "fleet" } }
                 policy loaded { models allow ["sim-small"] limit requests 1_000_000 per 1h by key }
@@ -63,6 +63,7 @@ class FleetProcessesTest {
     @Test
     @Order(1)
     void aRequestLimitOfKAdmitsExactlyKOf300CallersSpreadOverThreeNodes() throws Exception {
+        // The policy lifts the default 64 in flight: a request refused by another limit also counts against `limit requests`.
         String key = fleet.key(0, "counted", "r");
         List<HttpResponse<String>> rs = fleet.storm(key, "sim-small", CALLERS);
         assertEquals(K, count(rs, 200), () -> summary(rs));

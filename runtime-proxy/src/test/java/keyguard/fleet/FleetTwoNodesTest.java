@@ -43,7 +43,7 @@ class FleetTwoNodesTest {
         GatewayHarness h = new GatewayHarness(dir, false);
         h.env.put("KEYGUARD_SERVER_SECRET", SECRET);
         Files.writeString(h.policies.resolve("fleet.kgp"), """
-                policy limited { models allow ["sim-small"] limit requests 40 per 1h by key }
+                policy limited { models allow ["sim-small"] limit requests 40 per 1h by key limit concurrent 1_000 by key }
                 policy spender { models allow ["sim-small"] tags { team: "payments" } }
                 """);
         h.configure = c -> c.withFleet(FleetConfig.of(redis.uri(), null, name));

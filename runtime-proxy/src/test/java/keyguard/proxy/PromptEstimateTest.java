@@ -31,15 +31,6 @@ class PromptEstimateTest {
         return TokenCounter.CL100K.countPrompt(r.texts()) + r.billables().mediaTokens();
     }
 
-    static byte[] png(int w, int h) {
-        byte[] b = new byte[33];
-        byte[] head = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
-        System.arraycopy(head, 0, b, 0, head.length);
-        b[16] = (byte) (w >>> 24); b[17] = (byte) (w >>> 16); b[18] = (byte) (w >>> 8); b[19] = (byte) w;
-        b[20] = (byte) (h >>> 24); b[21] = (byte) (h >>> 16); b[22] = (byte) (h >>> 8); b[23] = (byte) h;
-        return b;
-    }
-
     @Test
     void openAiImageTokensFollowTheTileRuleOfItsPublishedExamples() {
         assertEquals(85, MediaTokens.openAiImage("low", 4096, 8192), "detail low: 85 whatever the size");
@@ -57,7 +48,7 @@ class PromptEstimateTest {
 
     @Test
     void imageSizesAreReadFromPngJpegGifAndWebpHeaders() {
-        String b64 = Base64.getEncoder().encodeToString(png(640, 480));
+        String b64 = Base64.getEncoder().encodeToString(keyguard.testing.Png.of(640, 480));
         assertArrayEquals(new int[] {640, 480}, MediaTokens.dimensions("data:image/png;base64," + b64));
         byte[] gif = {'G', 'I', 'F', '8', '9', 'a', (byte) 0x20, 0x03, (byte) 0x58, 0x02};
         assertArrayEquals(new int[] {800, 600}, MediaTokens.dimensions(Base64.getEncoder().encodeToString(gif)));
@@ -73,7 +64,7 @@ class PromptEstimateTest {
 
     @Test
     void imagesInAChatRequestAreCountedByTheirSize() throws BadRequest {
-        String url = "data:image/png;base64," + Base64.getEncoder().encodeToString(png(1024, 1024));
+        String url = "data:image/png;base64," + Base64.getEncoder().encodeToString(keyguard.testing.Png.of(1024, 1024));
         ParsedRequest r = chat("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"what?\"},"
                 + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + url + "\",\"detail\":\"high\"}},"
                 + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/cat.jpg\"}}]}]}");
