@@ -36,7 +36,7 @@ if [ "$quick" = 1 ]; then warm=5; measure=10; cwarm=3; cmeasure=8; soak_s=40; ss
 
 # The JVM flags Keyguard runs with here: the project's, plus the server flags the
 # launcher uses for `serve` (the collector and heap), plus the GC log for the soak.
-server_flags="$(keyguard_server_flags "$root")"
+server_flags="$(keyguard_server_flags "$root" production | paste -sd' ')"
 export KEYGUARD_BENCH_JAVA_OPTS="$server_flags -Xlog:gc,safepoint:file=$work/gc.log:uptime,level,tags ${KEYGUARD_BENCH_JAVA_OPTS:-}"
 
 nginx_conf() { # NAME SERVER_BLOCK

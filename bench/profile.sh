@@ -16,7 +16,7 @@ agent="$work/ap/linux-x64/libasyncProfiler.so"
 start_origin
 write_bench_policy
 # itimer: CPU-time sampling that needs no perf_events (containers usually forbid those).
-export KEYGUARD_BENCH_JAVA_OPTS="$(keyguard_server_flags "$root") -agentpath:$agent=start,event=itimer,interval=1ms,threads,loop=${window}s,file=$work/flame-%n.html"
+export KEYGUARD_BENCH_JAVA_OPTS="$(keyguard_server_flags "$root" production | paste -sd' ') -agentpath:$agent=start,event=itimer,interval=1ms,threads,loop=${window}s,file=$work/flame-%n.html"
 start_keyguard 18103 18104
 key=$(new_key 18104 bench)
 machine_line

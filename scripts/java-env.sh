@@ -29,12 +29,21 @@ keyguard_jvm_flags() { # the <keyguard.jvm.flags> property of the parent pom
 }
 
 keyguard_server_flags() { # the <keyguard.server.flags> property: collector and heap for `keyguard serve`
+  # With a second argument `production` (or KEYGUARD_PROFILE=production), also the production heap: committed and pre-touched.
   sed -n 's:.*<keyguard.server.flags>\(.*\)</keyguard.server.flags>.*:\1:p' "$1/pom.xml"
+  if [ "${2:-${KEYGUARD_PROFILE:-}}" = "production" ]; then
+    sed -n 's:.*<keyguard.server.production.flags>\(.*\)</keyguard.server.production.flags>.*:\1:p' "$1/pom.xml"
+  fi
 }
 
 keyguard_graal_jit_flags() { # turns on the Graal JIT for JavaScript policy functions when its jars were built
+  # KEYGUARD_GRAAL_JIT=0: never; =1: always; unset: when a second argument (a policy directory) declares a `function js`
+  # (the Graal JIT costs start-up time and rules out the class-data archive, so a gateway without JS functions goes without).
   local dir="$1/runtime-proxy/target/jvmci" jars
-  [ "${KEYGUARD_GRAAL_JIT:-1}" = "0" ] && return 0
+  [ "${KEYGUARD_GRAAL_JIT:-}" = "0" ] && return 0
+  if [ -z "${KEYGUARD_GRAAL_JIT:-}" ] && [ -n "${2:-}" ]; then
+    grep -rqsE '^[[:space:]]*function[[:space:]]+js[[:space:]]' "$2" --include='*.kgp' || return 0
+  fi
   jars=$(ls "$dir"/compiler-*.jar "$dir"/truffle-compiler-*.jar "$dir"/collections-*.jar "$dir"/word-*.jar 2>/dev/null | paste -sd: -)
   [ "$(echo "$jars" | tr ':' '\n' | grep -c .)" = "4" ] || return 0
   echo "-XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI --upgrade-module-path=$jars"

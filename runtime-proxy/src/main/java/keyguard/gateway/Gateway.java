@@ -61,9 +61,12 @@ public final class Gateway implements AutoCloseable {
 
     /** Compiles the policies, opens the data directory and starts both listeners. */
     public static Gateway start(GatewayConfig cfg) {
-        // Warm up the tokenizers before the first request pays for loading them.
-        keyguard.tokens.TokenCounter.CL100K.count("warm up");
-        keyguard.tokens.TokenCounter.O200K.count("warm up");
+        // Warm up the tokenizers before the first request pays for loading them, beside the rest of the start-up
+        // (their vocabularies take a few hundred milliseconds to load; a request that comes first waits for the class init).
+        Thread.ofPlatform().name("keyguard-tokenizer-warmup").daemon().start(() -> {
+            keyguard.tokens.TokenCounter.CL100K.count("warm up");
+            keyguard.tokens.TokenCounter.O200K.count("warm up");
+        });
         keyguard.functions.FunctionLibrary plugins = cfg.plugins() == null ? keyguard.functions.FunctionLibrary.NONE
                 : keyguard.functions.FunctionLibrary.load(cfg.plugins());
         if (cfg.plugins() != null) {
@@ -82,8 +85,13 @@ public final class Gateway implements AutoCloseable {
         AuditLog audit = null;
         keyguard.fleet.Fleet fleet = null;
         java.util.concurrent.atomic.AtomicReference<Enforcer> inFlight = new java.util.concurrent.atomic.AtomicReference<>();
+        // Policies compile beside the opening of the data directory's files (both take a second or
+        // so on a small machine); a fleet node compiles first, since it joins with its revision.
+        java.util.concurrent.CompletableFuture<LoadedPolicies> compiling = cfg.fleet() != null ? null
+                : java.util.concurrent.CompletableFuture.supplyAsync(current::loadInitial,
+                        task -> Thread.ofPlatform().name("keyguard-policy-compile").daemon().start(task));
         try {
-            current.loadInitial();
+            if (compiling == null) current.loadInitial();
             if (cfg.fleet() != null) {
                 // Join the fleet before anything serves: the keys are loaded and current first.
                 fleet = keyguard.fleet.Fleet.join(cfg.fleet(), dir.keysFile(), dir.fleetId(), secrets.fingerprint(), () -> new keyguard.fleet.FleetNodes.Status(
@@ -108,6 +116,7 @@ public final class Gateway implements AutoCloseable {
                         cc.reservationTtl(), cc.reapEvery());
             }
             inFlight.set(enforcer);
+            if (compiling != null) compiled(compiling);
             KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock());
             Enforcer counters = enforcer;
             Metrics metrics = new Metrics(current::current, current::failures, counters::inFlight);
@@ -169,12 +178,24 @@ public final class Gateway implements AutoCloseable {
             }
             return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet);
         } catch (RuntimeException | java.io.IOException e) {
+            if (compiling != null) compiling.exceptionally(t -> null).join(); // never close the loader under a compile
             if (enforcer != null) enforcer.close();
             if (fleet != null) fleet.close();
             else if (keys != null) keys.close();
             if (audit != null) audit.close();
             current.close();
             throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
+        }
+    }
+
+    /** Waits for the initial compile; its failure (a policy that does not compile) is thrown as it was. */
+    private static void compiled(java.util.concurrent.CompletableFuture<LoadedPolicies> compiling) {
+        try {
+            compiling.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw e;
         }
     }
 
