@@ -31,6 +31,7 @@ import keyguard.keys.KeyState;
 import keyguard.keys.KeyStore;
 import keyguard.policy.Durations;
 import keyguard.proxy.ApiShape;
+import keyguard.proxy.ErrorCode;
 import keyguard.proxy.GatewayError;
 import keyguard.proxy.Responses;
 
@@ -101,7 +102,7 @@ public final class AdminApi implements HttpHandler {
             // metrics token or the admin token (GatewayConfig.MetricsAuth).
             byte[] p = presented.getBytes(StandardCharsets.UTF_8);
             if (metricsToken != null && (presented.isEmpty() || !(MessageDigest.isEqual(p, metricsToken) || MessageDigest.isEqual(p, token)))) {
-                Responses.error(exchange, ApiShape.OPENAI, GatewayError.unauthorized("/metrics needs `Authorization: Bearer <metrics token>`"), Map.of());
+                Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error("/metrics needs `Authorization: Bearer <metrics token>`"), Map.of());
                 return;
             }
             exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, metrics.contentType());
@@ -110,7 +111,7 @@ public final class AdminApi implements HttpHandler {
         }
         AdminPrincipal who;
         if (presented.isEmpty()) { // an absent credential is never compared with anything
-            Responses.error(exchange, ApiShape.OPENAI, GatewayError.unauthorized("missing admin credential: send `Authorization: Bearer <admin token>`"
+            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error("missing admin credential: send `Authorization: Bearer <admin token>`"
                     + (oidc == null ? "" : " or an identity-provider token")), Map.of());
             return;
         } else if (MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) {
@@ -119,22 +120,23 @@ public final class AdminApi implements HttpHandler {
             try {
                 who = oidc.verify(presented);
             } catch (OidcVerifier.Rejected r) {
-                GatewayError e = r.status == 401 ? GatewayError.unauthorized(r.getMessage())
-                        : GatewayError.of(r.status, r.status == 403 ? "permission_error" : "api_error", r.status == 403 ? "forbidden" : "unavailable", r.getMessage());
+                GatewayError e = (r.status == 401 ? ErrorCode.ADMIN_UNAUTHORIZED : r.status == 403 ? ErrorCode.ADMIN_FORBIDDEN
+                        : ErrorCode.ADMIN_UNAVAILABLE).error(r.getMessage());
+                if (e.status() != r.status) e = e.withStatus(r.status);
                 Responses.error(exchange, ApiShape.OPENAI, e, Map.of());
                 return;
             }
         } else {
-            Responses.error(exchange, ApiShape.OPENAI, GatewayError.unauthorized(oidc == null ? "missing or wrong admin token"
+            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error(oidc == null ? "missing or wrong admin token"
                     : "missing or wrong admin token or identity-provider bearer token"), Map.of());
             return;
         }
         try {
             route(exchange, path, who);
         } catch (BadAdminRequest e) {
-            Responses.error(exchange, ApiShape.OPENAI, GatewayError.of(e.status, e.status == 403 ? "permission_error"
-                    : e.status >= 500 ? "api_error" : "invalid_request_error",
-                    e.status == 403 ? "forbidden" : e.status >= 500 ? "audit_unavailable" : "invalid_request", e.getMessage()), Map.of());
+            GatewayError error = (e.status == 403 ? ErrorCode.ADMIN_FORBIDDEN : e.status >= 500 ? ErrorCode.ADMIN_STORE_UNAVAILABLE
+                    : ErrorCode.ADMIN_INVALID_REQUEST).error(e.getMessage());
+            Responses.error(exchange, ApiShape.OPENAI, error.status() == e.status ? error : error.withStatus(e.status), Map.of());
         }
     }
 

@@ -207,8 +207,7 @@ public final class Gateway implements AutoCloseable {
         exchange.setPersistent(false); // the body is not read: close instead of draining it
         String path = exchange.getRelativePath();
         ApiShape shape = path.startsWith("/v1/messages") ? ApiShape.ANTHROPIC : ApiShape.OPENAI;
-        Responses.error(exchange, shape, GatewayError.notFound("no route " + exchange.getRequestMethod() + " " + path
-                + " (Keyguard serves /v1/chat/completions, /v1/embeddings, /v1/models, /v1/messages)"), Map.of());
+        Responses.error(exchange, shape, keyguard.proxy.ErrorCode.NO_ROUTE.error(exchange.getRequestMethod(), path), Map.of());
     }
 
     public InetSocketAddress address() {

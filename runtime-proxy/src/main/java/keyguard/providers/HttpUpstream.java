@@ -21,6 +21,7 @@ import keyguard.proxy.ApiShape;
 import keyguard.proxy.ChatFormat;
 import keyguard.proxy.ChatResult;
 import keyguard.proxy.ErrorBodies;
+import keyguard.proxy.ErrorCode;
 import keyguard.proxy.GatewayError;
 import keyguard.tokens.TokenCounter;
 
@@ -81,7 +82,7 @@ final class HttpUpstream {
             try {
                 onResponse(call, settle, response, dialect, translate);
             } catch (RuntimeException e) {
-                failBilled(call, settle, GatewayError.upstream(502, "upstream `" + call.provider().name() + "` sent an unreadable reply"), "upstream_error");
+                failBilled(call, settle, ErrorCode.UPSTREAM_UNREADABLE.error(call.provider().name()), "upstream_error");
             }
         });
     }
@@ -92,20 +93,19 @@ final class HttpUpstream {
         String provider = call.provider().name();
         if (status == 401 || status == 403) {
             discard(response);
-            fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` rejected Keyguard's credential (HTTP " + status
-                    + "); an operator must check the provider's credential"), "upstream_auth");
+            fail(call, settle, ErrorCode.UPSTREAM_CREDENTIAL_REJECTED.error(provider, status), "upstream_auth");
             return;
         }
         if (status == 429) {
             discard(response);
-            GatewayError e = GatewayError.of(429, "rate_limit_error", "upstream_rate_limited", "upstream `" + provider + "` is rate limiting the gateway; retry later");
-            response.headers().firstValue("retry-after").ifPresent(v -> e.header("retry-after", v));
+            GatewayError limited = ErrorCode.UPSTREAM_RATE_LIMITED.error(provider);
+            GatewayError e = response.headers().firstValue("retry-after").map(v -> limited.header("retry-after", v)).orElse(limited);
             fail(call, settle, e, "upstream_rate_limited");
             return;
         }
         if (status >= 500) {
             discard(response);
-            fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` answered HTTP " + status), "upstream_error");
+            fail(call, settle, ErrorCode.UPSTREAM_FAILED_STATUS.error(provider, status), "upstream_error");
             return;
         }
         String contentType = response.headers().firstValue("content-type").orElse("application/json");
@@ -113,13 +113,12 @@ final class HttpUpstream {
         if (status >= 400) {
             collect(response, body -> {
                 if (translate) {
-                    fail(call, settle, GatewayError.of(status, "invalid_request_error", "upstream_rejected",
-                            "upstream `" + provider + "` rejected the request (HTTP " + status + ")"), "upstream_rejected");
+                    fail(call, settle, ErrorCode.UPSTREAM_REJECTED.error(provider, status).withStatus(status), "upstream_rejected");
                 } else {
                     call.client().respond(status, contentType, call.headers(), body);
                     settle.ended(status, "upstream_rejected", null);
                 }
-            }, t -> fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` reply was cut off"), "upstream_error"));
+            }, t -> fail(call, settle, ErrorCode.UPSTREAM_CUT_OFF.error(provider), "upstream_error"));
             return;
         }
         if (sse && call.request().stream()) {
@@ -127,7 +126,7 @@ final class HttpUpstream {
             return;
         }
         collect(response, body -> whole(call, settle, body, dialect, translate),
-                t -> failBilled(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` reply was cut off"), "upstream_error"));
+                t -> failBilled(call, settle, ErrorCode.UPSTREAM_CUT_OFF.error(provider), "upstream_error"));
     }
 
     private static void whole(Call call, Settle settle, String body, Dialect dialect, boolean translate) {
@@ -148,7 +147,7 @@ final class HttpUpstream {
             }
         } catch (IOException e) {
             if (translate) {
-                failBilled(call, settle, GatewayError.upstream(502, "upstream `" + call.provider().name() + "` sent a reply that is not JSON"), "upstream_error");
+                failBilled(call, settle, ErrorCode.UPSTREAM_NOT_JSON.error(call.provider().name()), "upstream_error");
                 return;
             }
             // Relayed as it is; what it generated cannot be read, so the whole reservation is charged.
@@ -232,7 +231,7 @@ final class HttpUpstream {
         @Override
         public void onError(Throwable t) {
             if (call.client().isFinished()) return;
-            midStreamError("upstream `" + call.provider().name() + "` stream broke off");
+            midStreamError(ErrorCode.UPSTREAM_STREAM_BROKE);
         }
 
         @Override
@@ -242,7 +241,7 @@ final class HttpUpstream {
             if (!rest.isBlank()) out.writeBytes(relay(rest + "\n\n"));
             if (st.error != null) {
                 if (translate) {
-                    midStreamError("upstream `" + call.provider().name() + "` reported an error mid-stream");
+                    midStreamError(ErrorCode.UPSTREAM_STREAM_ERROR);
                 } else {
                     call.client().write(out.toByteArray(), call.client()::end);
                     settle.ended(200, "upstream_error", st);
@@ -251,7 +250,7 @@ final class HttpUpstream {
             }
             if (!st.done && !translate) {
                 call.client().write(out.toByteArray(), () -> { });
-                midStreamError("upstream `" + call.provider().name() + "` stream ended without finishing");
+                midStreamError(ErrorCode.UPSTREAM_STREAM_UNFINISHED);
                 return;
             }
             if (translate) {
@@ -264,8 +263,8 @@ final class HttpUpstream {
             settle.ended(200, "ok", st);
         }
 
-        private void midStreamError(String message) {
-            GatewayError e = GatewayError.upstream(502, message);
+        private void midStreamError(ErrorCode code) {
+            GatewayError e = code.error(call.provider().name());
             ApiShape shape = call.request().endpoint().shape();
             String body = ErrorBodies.render(shape, e);
             String event = shape == ApiShape.ANTHROPIC ? "event: error\ndata: " + body + "\n\n" : "data: " + body + "\n\n";
@@ -283,11 +282,11 @@ final class HttpUpstream {
         String provider = call.provider().name();
         if (cause instanceof HttpTimeoutException) {
             // The provider had the request and may still be generating (and billing) it.
-            failBilled(call, settle, GatewayError.upstream(504, "upstream `" + provider + "` did not answer in time"), "upstream_timeout");
+            failBilled(call, settle, ErrorCode.UPSTREAM_TIMEOUT.error(provider), "upstream_timeout");
         } else if (cause instanceof ConnectException) {
-            fail(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` is unreachable"), "upstream_unreachable");
+            fail(call, settle, ErrorCode.UPSTREAM_UNREACHABLE.error(provider), "upstream_unreachable");
         } else {
-            failBilled(call, settle, GatewayError.upstream(502, "upstream `" + provider + "` failed: " + cause.getClass().getSimpleName()), "upstream_error");
+            failBilled(call, settle, ErrorCode.UPSTREAM_FAILED.error(provider, cause.getClass().getSimpleName()), "upstream_error");
         }
     }
 

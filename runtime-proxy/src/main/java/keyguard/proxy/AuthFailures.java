@@ -45,8 +45,7 @@ public final class AuthFailures {
             Responses.error(exchange, shape, error, Map.of());
         } else if (n > REFUSE_AFTER) {
             long retry = Math.max(1, WINDOW_MILLIS / 1000);
-            Responses.error(exchange, shape, GatewayError.of(429, "rate_limit_error", "too_many_failed_authentications",
-                    "too many requests with invalid API keys from this address; retry later").header("retry-after", Long.toString(retry)), Map.of());
+            Responses.error(exchange, shape, ErrorCode.TOO_MANY_FAILED_AUTHENTICATIONS.error().header("retry-after", Long.toString(retry)), Map.of());
         } else {
             long delay = Math.min(MAX_DELAY, FIRST_DELAY << Math.min(16, n - FREE - 1));
             exchange.dispatch(io.undertow.util.SameThreadExecutor.INSTANCE, () -> exchange.getIoThread().executeAfter(

@@ -31,33 +31,31 @@ public final class DecisionErrors {
      */
     public static GatewayError of(Decision d, String revision, String decisionId, Refused refused, long nowMillis) {
         GatewayError e = switch (d.kind()) {
-            case UNKNOWN_MODEL -> GatewayError.of(404, "invalid_request_error", "model_not_found", d.reason()).param("model");
-            case FORBIDDEN -> GatewayError.of(403, "permission_error", "policy_denied", d.reason());
-            case MODEL_NOT_ALLOWED -> GatewayError.of(403, "permission_error", "model_not_allowed", d.reason()).param("model");
-            case DATA_CLASS -> GatewayError.of(403, "permission_error", "data_class_denied", d.reason());
+            case UNKNOWN_MODEL -> ErrorCode.MODEL_NOT_FOUND.error(d.reason()).param("model");
+            case FORBIDDEN -> ErrorCode.POLICY_DENIED.error(d.reason());
+            case MODEL_NOT_ALLOWED -> ErrorCode.MODEL_NOT_ALLOWED.error(d.reason()).param("model");
+            case DATA_CLASS -> ErrorCode.DATA_CLASS_DENIED.error(d.reason());
             case RATE_LIMIT, CONCURRENCY -> {
                 if (refused != null && refused.retryAfterMillis() < 0) {
-                    yield GatewayError.of(429, "rate_limit_error", "rate_limit_exceeded", d.reason()
-                            + "; this request alone needs more than that, so it can never pass (lower max_tokens or the prompt)")
-                            .header("x-should-retry", "false");
+                    yield ErrorCode.RATE_LIMIT_NEVER_FITS.error(d.reason()).header("x-should-retry", "false");
                 }
                 long ms = refused == null ? 1000 : Math.max(1, refused.retryAfterMillis());
-                yield GatewayError.of(429, "rate_limit_error", "rate_limit_exceeded", d.reason())
+                yield ErrorCode.RATE_LIMIT_EXCEEDED.error(d.reason())
                         .header("retry-after", Long.toString((ms + 999) / 1000))
                         .header("retry-after-ms", Long.toString(ms));
             }
-            case BUDGET -> GatewayError.of(429, "insufficient_quota", "insufficient_quota", d.reason()).header("x-should-retry", "false");
+            case BUDGET -> ErrorCode.INSUFFICIENT_QUOTA.error(d.reason()).header("x-should-retry", "false");
             case ALLOWED -> throw new IllegalArgumentException("an allow is not an error");
         };
-        e.detail("rule", String.join(",", d.rules())).detail("policy", d.policy()).detail("revision", revision);
+        e = e.detail("rule", String.join(",", d.rules())).detail("policy", d.policy()).detail("revision", revision);
         Limit limit = d.limit();
         if (limit != null) {
-            e.detail("scope", limit.counter().scope().word()).detail("limit", limit.amount());
+            e = e.detail("scope", limit.counter().scope().word()).detail("limit", limit.amount());
             if (refused != null) {
-                e.detail("used", refused.used());
-                if (refused.resetsAtMillis() > 0) e.detail("resets_at", Instant.ofEpochMilli(refused.resetsAtMillis()).toString());
+                e = e.detail("used", refused.used());
+                if (refused.resetsAtMillis() > 0) e = e.detail("resets_at", Instant.ofEpochMilli(refused.resetsAtMillis()).toString());
                 if (limit.counter().metric() == Metric.SPEND) {
-                    e.detail("used_usd", Money.format(refused.used())).detail("limit_usd", Money.format(limit.amount()));
+                    e = e.detail("used_usd", Money.format(refused.used())).detail("limit_usd", Money.format(limit.amount()));
                 }
             }
         }

@@ -90,8 +90,7 @@ public final class InferenceHandler implements HttpHandler {
         if (!exchange.getRequestMethod().equals(Methods.POST)) {
             exchange.setPersistent(false); // the body is not read: close instead of draining it
             exchange.getResponseHeaders().put(Headers.ALLOW, "POST");
-            Responses.error(exchange, shape, GatewayError.of(405, "invalid_request_error", "method_not_allowed",
-                    exchange.getRequestMethod() + " is not allowed on " + endpoint.path() + "; use POST"), Map.of());
+            Responses.error(exchange, shape, ErrorCode.METHOD_NOT_ALLOWED.error(exchange.getRequestMethod(), endpoint.path()), Map.of());
             return;
         }
         Object who = auth.authenticate(exchange);
@@ -126,7 +125,7 @@ public final class InferenceHandler implements HttpHandler {
                     deadline.progress(true);
                     ex.setPersistent(false);
                     Responses.error(ex, shape, error instanceof RequestTooBigException ? tooLarge()
-                            : GatewayError.of(400, "invalid_request_error", "invalid_request", "the request body could not be read"), Map.of("connection", "close"));
+                            : ErrorCode.BODY_UNREADABLE.error(), Map.of("connection", "close"));
                 });
     }
 
@@ -216,7 +215,7 @@ public final class InferenceHandler implements HttpHandler {
     }
 
     private GatewayError tooLarge() {
-        return GatewayError.of(413, "invalid_request_error", "request_too_large", "request body is larger than " + maxBodyBytes + " bytes");
+        return ErrorCode.REQUEST_TOO_LARGE.error(maxBodyBytes);
     }
 
     /** A bug must still answer in the contract's shape (500 api_error), never with an empty page. */
@@ -231,8 +230,7 @@ public final class InferenceHandler implements HttpHandler {
     private void internalError(HttpServerExchange exchange, RuntimeException e) {
         String id = decisionId();
         System.getLogger("keyguard.gateway").log(System.Logger.Level.ERROR, "internal error on " + endpoint.path() + " (" + id + ")", e);
-        Responses.error(exchange, endpoint.shape(), GatewayError.of(500, "api_error", "internal_error",
-                "the gateway failed on this request; the operator can find " + id + " in its log").detail("decision_id", id), Map.of());
+        Responses.error(exchange, endpoint.shape(), ErrorCode.INTERNAL_ERROR.error(id).detail("decision_id", id), Map.of());
     }
 
     /**
@@ -250,8 +248,7 @@ public final class InferenceHandler implements HttpHandler {
         headers.put("x-keyguard-policy-revision", lp.set().revision());
         PolicyEvaluator evaluator = lp.evaluators().get(key.policy());
         if (evaluator == null) {
-            GatewayError e = GatewayError.of(403, "permission_error", "policy_denied",
-                    "the policy `" + key.policy() + "` of this key is not in the loaded revision")
+            GatewayError e = ErrorCode.POLICY_MISSING.error(key.policy())
                     .detail("policy", key.policy()).detail("revision", lp.set().revision()).detail("decision_id", decisionId);
             log.refused(decisionId, lp.set().revision(), key, endpoint, null, 403, "policy_missing", answer(exchange, shape, e, headers));
             return;
@@ -297,8 +294,7 @@ public final class InferenceHandler implements HttpHandler {
                 if (!policy.clampMaxTokens()) {
                     enforcer.countRefused(counters);
                     String field = request.billables().maxTokensField();
-                    GatewayError e = GatewayError.of(400, "invalid_request_error", "max_tokens_exceeds_limit",
-                            "`" + field + "` is " + request.maxTokens() + "; the policy `" + policy.name() + "` allows at most " + limit)
+                    GatewayError e = ErrorCode.MAX_TOKENS_EXCEEDS_LIMIT.error(field, request.maxTokens(), policy.name(), limit)
                             .param(field).detail("limit", limit).detail("decision_id", decisionId);
                     log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "max_tokens_exceeds_limit",
                             answer(exchange, shape, e, headers));
@@ -359,8 +355,7 @@ public final class InferenceHandler implements HttpHandler {
         DataClass declared = declaredHeader == null ? DataClass.PUBLIC : DataClass.parse(declaredHeader.strip().toLowerCase(java.util.Locale.ROOT));
         if (declared == null) {
             enforcer.countRefused(counters);
-            GatewayError bad = GatewayError.of(400, "invalid_request_error", "invalid_request",
-                    "`x-keyguard-data-class` must be public, internal, confidential or restricted").detail("decision_id", decisionId);
+            GatewayError bad = ErrorCode.DATA_CLASS_HEADER_INVALID.error().detail("decision_id", decisionId);
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request", answer(exchange, shape, bad, headers));
             return;
         }
@@ -382,8 +377,7 @@ public final class InferenceHandler implements HttpHandler {
             } catch (BadRequest e) {
                 // A value found in a field with a fixed type (a number) became a placeholder.
                 enforcer.countRefused(counters);
-                GatewayError bad = GatewayError.of(400, "invalid_request_error", "invalid_request",
-                        "the request cannot be forwarded redacted: " + e.getMessage()).detail("decision_id", decisionId);
+                GatewayError bad = ErrorCode.NOT_REDACTABLE.error(e.getMessage()).detail("decision_id", decisionId);
                 log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request", answer(exchange, shape, bad, headers));
                 return;
             }
@@ -393,9 +387,8 @@ public final class InferenceHandler implements HttpHandler {
         boolean wantsEmbedding = endpoint == Endpoint.EMBEDDINGS;
         if (routed.isEmbedding() != wantsEmbedding) {
             enforcer.countRefused(counters);
-            GatewayError e = GatewayError.of(400, "invalid_request_error", "model_not_supported", wantsEmbedding
-                    ? "model `" + routed.name() + "` is a chat model; embeddings need an embedding model"
-                    : "model `" + routed.name() + "` is an embedding model; call /v1/embeddings").param("model").detail("decision_id", decisionId);
+            GatewayError e = (wantsEmbedding ? ErrorCode.CHAT_MODEL_FOR_EMBEDDINGS : ErrorCode.EMBEDDING_MODEL_FOR_CHAT).error(routed.name())
+                    .param("model").detail("decision_id", decisionId);
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "model_not_supported",
                     answer(exchange, shape, e, headers));
             return;
@@ -403,18 +396,15 @@ public final class InferenceHandler implements HttpHandler {
         String unpriced = Reservation.unpricedParam(request.billables(), routed, evaluator.policy());
         if (unpriced != null) {
             enforcer.countRefused(counters);
-            GatewayError e = GatewayError.of(400, "invalid_request_error", "parameter_not_allowed",
-                    "`" + unpriced + "` changes what model `" + routed.name() + "` bills and has no price there; the policy `"
-                            + evaluator.policy().name() + "` does not allow it").param(unpriced).detail("decision_id", decisionId);
+            GatewayError e = ErrorCode.PARAMETER_NOT_ALLOWED.error(unpriced, routed.name(), evaluator.policy().name())
+                    .param(unpriced).detail("decision_id", decisionId);
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "parameter_not_allowed",
                     answer(exchange, shape, e, headers));
             return;
         }
         if (!log.mayForward()) {
             // The audit log failed on its last event: forward nothing that could not be audited.
-            GatewayError e = GatewayError.of(503, "api_error", "audit_unavailable",
-                    "the gateway cannot record this request in its audit log, so it does not forward it; retry shortly")
-                    .header("retry-after", "1").detail("decision_id", decisionId);
+            GatewayError e = ErrorCode.AUDIT_UNAVAILABLE.error().header("retry-after", "1").detail("decision_id", decisionId);
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "audit_unavailable", answer(exchange, shape, e, headers));
             return;
         }
@@ -468,18 +458,15 @@ public final class InferenceHandler implements HttpHandler {
         Classification classification = a.classification();
         PolicyEvaluator evaluator = a.evaluator();
         if (admission instanceof StoreUnavailable unavailable) {
-            GatewayError e = GatewayError.of(503, "api_error", "counter_store_unavailable",
-                    "the fleet's counter store cannot be reached and this gateway has spent its share of `" + unavailable.limit().id()
-                            + "`; retry shortly").header("retry-after", "1").detail("decision_id", decisionId)
+            GatewayError e = ErrorCode.COUNTER_STORE_UNAVAILABLE.error(unavailable.limit().id()).header("retry-after", "1")
+                    .detail("decision_id", decisionId)
                     .detail("limit", unavailable.limit().id());
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "counter_store_unavailable",
                     answer(exchange, shape, e, headers));
             return;
         }
         if (admission instanceof Overloaded overloaded) {
-            GatewayError e = GatewayError.of(503, "api_error", "overloaded",
-                    "the gateway holds its maximum of " + overloaded.inFlight() + " requests in flight; retry shortly")
-                    .header("retry-after", "1").detail("decision_id", decisionId);
+            GatewayError e = ErrorCode.OVERLOADED.error(overloaded.inFlight()).header("retry-after", "1").detail("decision_id", decisionId);
             log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "overloaded", answer(exchange, shape, e, headers));
             return;
         }
@@ -547,9 +534,9 @@ public final class InferenceHandler implements HttpHandler {
             // Name what was found by type and count; never the values.
             String found = decision.rules().contains(Decisions.RULE_DATA_UNSCANNABLE) ? "could not scan " + classification.describeUnscannable()
                     : classification.hits().isEmpty() ? "declared by the caller in x-keyguard-data-class" : "found " + classification.describe();
-            error = GatewayError.of(error.status(), error.type(), error.code(), error.message() + " (" + found + ")")
-                    .withDetails(error).detail("data_class", classification.dataClass().word()).detail("detected", classification.summary());
-            if (classification.hasUnscannable()) error.detail("unscannable", classification.unscannableSummary());
+            error = error.withMessage(error.message() + " (" + found + ")")
+                    .detail("data_class", classification.dataClass().word()).detail("detected", classification.summary());
+            if (classification.hasUnscannable()) error = error.detail("unscannable", classification.unscannableSummary());
         }
         log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), decision, DecisionErrors.status(decision), classification,
                 in.functionErrors(),
@@ -567,9 +554,7 @@ public final class InferenceHandler implements HttpHandler {
     }
 
     private static GatewayError auditFailed(String decisionId) {
-        return GatewayError.of(503, "api_error", "audit_unavailable",
-                "the gateway could not record this request in its audit log; the operator can find " + decisionId + " in its log")
-                .header("retry-after", "1").detail("decision_id", decisionId);
+        return ErrorCode.AUDIT_FAILED.error(decisionId).header("retry-after", "1").detail("decision_id", decisionId);
     }
 
     static String decisionId() {

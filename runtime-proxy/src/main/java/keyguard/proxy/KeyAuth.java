@@ -36,17 +36,15 @@ public final class KeyAuth {
     public Object authenticate(HttpServerExchange exchange) {
         if (!keys.current()) {
             // A fleet node that cannot prove it has every change may have missed a revocation.
-            return GatewayError.of(503, "api_error", "key_store_unavailable",
-                    "this gateway cannot confirm its keys are current (the fleet's key store is unreachable); retry shortly")
-                    .header("retry-after", "1");
+            return ErrorCode.KEY_STORE_UNAVAILABLE.error().header("retry-after", "1");
         }
         String presented = presented(exchange);
         if (presented == null) {
-            return GatewayError.unauthorized("missing API key: send `Authorization: Bearer kg-…` or `x-api-key: kg-…`");
+            return ErrorCode.MISSING_API_KEY.error();
         }
         String id = KeySecrets.idOf(presented);
         KeyRecord record = id == null ? null : keys.get(id);
-        if (record == null) return GatewayError.unauthorized("invalid API key");
+        if (record == null) return ErrorCode.INVALID_API_KEY.error();
         if (!secrets.matches(presented, record.secretHash())) {
             KeyRecord.Rotation r = record.rotation();
             KeyRecord.PreviousSecret matched = null;
@@ -55,15 +53,14 @@ public final class KeyAuth {
                     if (secrets.matches(presented, p.hash())) matched = p;
                 }
             }
-            if (matched == null) return GatewayError.unauthorized("invalid API key");
+            if (matched == null) return ErrorCode.INVALID_API_KEY.error();
             if (!clock.instant().isBefore(matched.validUntil())) {
-                return GatewayError.unauthorized("this secret of API key `" + record.id() + "` was replaced at " + matched.replacedAt()
-                        + " and stopped working at " + matched.validUntil() + "; use the new secret");
+                return ErrorCode.SECRET_REPLACED.error(record.id(), matched.replacedAt(), matched.validUntil());
             }
         }
-        if (record.state() == KeyState.REVOKED) return GatewayError.unauthorized("API key `" + record.id() + "` has been revoked");
+        if (record.state() == KeyState.REVOKED) return ErrorCode.KEY_REVOKED.error(record.id());
         if (record.expired(clock.instant())) {
-            return GatewayError.unauthorized("API key `" + record.id() + "` expired at " + record.expiresAt());
+            return ErrorCode.KEY_EXPIRED.error(record.id(), record.expiresAt());
         }
         return record;
     }
