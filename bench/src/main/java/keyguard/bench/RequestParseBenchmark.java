@@ -2,10 +2,10 @@ package keyguard.bench;
 
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
-import keyguard.proxy.BadRequest;
-import keyguard.proxy.Endpoint;
-import keyguard.proxy.ParsedRequest;
-import keyguard.proxy.RequestParser;
+import keyguard.wire.BadRequest;
+import keyguard.wire.Endpoint;
+import keyguard.wire.ParsedRequest;
+import keyguard.wire.RequestParser;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

@@ -21,19 +21,19 @@ import java.util.Map;
 import java.util.function.Supplier;
 import keyguard.audit.AuditLog;
 import keyguard.audit.SpendIndex;
-import keyguard.gateway.LoadedPolicies;
-import keyguard.gateway.Metrics;
-import keyguard.gateway.PolicyLoader;
 import keyguard.keys.KeyRecord;
 import keyguard.keys.KeyRecordJson;
 import keyguard.keys.KeySecrets;
 import keyguard.keys.KeyState;
 import keyguard.keys.KeyStore;
+import keyguard.metrics.Metrics;
 import keyguard.policy.Durations;
-import keyguard.proxy.ApiShape;
-import keyguard.proxy.ErrorCode;
-import keyguard.proxy.GatewayError;
-import keyguard.proxy.Responses;
+import keyguard.revision.LoadedPolicies;
+import keyguard.revision.PolicyLoader;
+import keyguard.wire.ApiShape;
+import keyguard.wire.ErrorCode;
+import keyguard.wire.GatewayError;
+import keyguard.wire.Responses;
 
 /**
  * The admin API (its own listener, loopback by default), JSON, authenticated by the

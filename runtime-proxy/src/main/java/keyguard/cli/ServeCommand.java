@@ -6,11 +6,11 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import keyguard.gateway.Gateway;
 import keyguard.gateway.GatewayConfig;
-import keyguard.gateway.PolicyLoadException;
+import keyguard.revision.PolicyLoadException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "serve", sortOptions = false, description = {"Run the gateway: the data plane and the admin API, on loopback by default.",
         "With no arguments: policies from ./policies, state in ./data (created on first start)."})

@@ -8,23 +8,26 @@ import io.undertow.util.Methods;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import keyguard.admin.AdminApi;
+import keyguard.audit.AuditLog;
 import keyguard.compiler.Backend;
 import keyguard.compiler.PolicyCompiler;
-import keyguard.audit.AuditLog;
 import keyguard.counters.ChronicleCounterStore;
 import keyguard.counters.Enforcer;
 import keyguard.keys.ChronicleKeyStore;
 import keyguard.keys.KeySecrets;
 import keyguard.keys.KeyStore;
+import keyguard.metrics.Metrics;
 import keyguard.providers.Providers;
 import keyguard.proxy.AccessLog;
-import keyguard.proxy.ApiShape;
-import keyguard.proxy.Endpoint;
-import keyguard.proxy.GatewayError;
 import keyguard.proxy.InferenceHandler;
 import keyguard.proxy.KeyAuth;
 import keyguard.proxy.ModelsHandler;
-import keyguard.proxy.Responses;
+import keyguard.revision.LoadedPolicies;
+import keyguard.revision.PolicyLoader;
+import keyguard.wire.ApiShape;
+import keyguard.wire.Endpoint;
+import keyguard.wire.GatewayError;
+import keyguard.wire.Responses;
 
 /**
  * A running gateway: the data plane (inference endpoints) and the admin API, each on its
@@ -207,7 +210,7 @@ public final class Gateway implements AutoCloseable {
         exchange.setPersistent(false); // the body is not read: close instead of draining it
         String path = exchange.getRelativePath();
         ApiShape shape = path.startsWith("/v1/messages") ? ApiShape.ANTHROPIC : ApiShape.OPENAI;
-        Responses.error(exchange, shape, keyguard.proxy.ErrorCode.NO_ROUTE.error(exchange.getRequestMethod(), path), Map.of());
+        Responses.error(exchange, shape, keyguard.wire.ErrorCode.NO_ROUTE.error(exchange.getRequestMethod(), path), Map.of());
     }
 
     public InetSocketAddress address() {

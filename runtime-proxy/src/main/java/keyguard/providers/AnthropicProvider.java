@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import keyguard.policy.ProviderInfo;
-import keyguard.proxy.ApiShape;
+import keyguard.wire.ApiShape;
 
 /**
  * Anthropic's Messages API. Anthropic-shaped calls pass through with the model name

@@ -17,13 +17,13 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
-import keyguard.proxy.ApiShape;
-import keyguard.proxy.ChatFormat;
-import keyguard.proxy.ChatResult;
-import keyguard.proxy.ErrorBodies;
-import keyguard.proxy.ErrorCode;
-import keyguard.proxy.GatewayError;
 import keyguard.tokens.TokenCounter;
+import keyguard.wire.ApiShape;
+import keyguard.wire.ChatFormat;
+import keyguard.wire.ChatResult;
+import keyguard.wire.ErrorBodies;
+import keyguard.wire.ErrorCode;
+import keyguard.wire.GatewayError;
 
 /**
  * Sends one call to an HTTP upstream and relays the reply to the caller.
@@ -133,7 +133,7 @@ final class HttpUpstream {
         StreamState st = new StreamState();
         String out = body;
         try {
-            if (call.request().endpoint() == keyguard.proxy.Endpoint.EMBEDDINGS) {
+            if (call.request().endpoint() == keyguard.wire.Endpoint.EMBEDDINGS) {
                 JsonNodeUsage.embeddings(Dialect.JSON.readTree(body), st);
             } else {
                 st = dialect.read(body);

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import keyguard.policy.ProviderInfo;
-import keyguard.proxy.ApiShape;
-import keyguard.proxy.Endpoint;
+import keyguard.wire.ApiShape;
+import keyguard.wire.Endpoint;
 
 /**
  * Any OpenAI-compatible upstream (OpenAI, vLLM, Ollama, Azure-style base URLs). OpenAI-shaped

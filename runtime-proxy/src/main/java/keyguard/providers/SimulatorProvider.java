@@ -7,11 +7,11 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import keyguard.policy.ProviderInfo;
-import keyguard.proxy.ApiShape;
-import keyguard.proxy.ChatFormat;
-import keyguard.proxy.ChatResult;
-import keyguard.proxy.Endpoint;
 import keyguard.tokens.TokenCounter;
+import keyguard.wire.ApiShape;
+import keyguard.wire.ChatFormat;
+import keyguard.wire.ChatResult;
+import keyguard.wire.Endpoint;
 
 /**
  * The built-in upstream: deterministic, needs no account, answers in both API shapes.

@@ -1,16 +1,17 @@
 package keyguard.proxy;
 
 import java.util.List;
-import keyguard.policy.FunctionError;
 import java.util.Map;
 import keyguard.audit.AuditEvent;
 import keyguard.audit.AuditLog;
 import keyguard.audit.UntrustedText;
 import keyguard.classify.Classification;
-import keyguard.gateway.Metrics;
 import keyguard.keys.KeyRecord;
+import keyguard.metrics.Metrics;
 import keyguard.policy.Decision;
+import keyguard.policy.FunctionError;
 import keyguard.policy.ModelInfo;
+import keyguard.wire.Endpoint;
 
 /**
  * One line per request, after it ended: decision id, key id and name, policy, models,

@@ -4,6 +4,10 @@ import io.undertow.server.HttpServerExchange;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import keyguard.wire.ApiShape;
+import keyguard.wire.ErrorCode;
+import keyguard.wire.GatewayError;
+import keyguard.wire.Responses;
 
 /**
  * Slows down a client address that keeps presenting bad API keys, without ever touching a

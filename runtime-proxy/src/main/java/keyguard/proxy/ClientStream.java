@@ -8,6 +8,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import keyguard.wire.ApiShape;
+import keyguard.wire.GatewayError;
+import keyguard.wire.Responses;
 
 /**
  * The response to one caller, written from any thread. Every operation runs on the
@@ -26,7 +29,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * it once the request's audit event is appended, so a response the caller saw complete
  * always has its event, even if the process is killed the next instant.
  */
-public final class ClientStream {
+public final class ClientStream implements keyguard.wire.Caller {
     private final HttpServerExchange exchange;
     private final AtomicBoolean finished = new AtomicBoolean();
     private volatile Runnable gone = () -> { };
@@ -48,6 +51,7 @@ public final class ClientStream {
         });
     }
 
+    @Override
     public void onGone(Runnable r) { gone = r; }
 
     /** Holds the completion back until {@link #release}; call before the provider starts. */
@@ -89,11 +93,13 @@ public final class ClientStream {
         else heldCompletion = completion;
     }
 
+    @Override
     public boolean isFinished() { return finished.get(); }
 
     public boolean isStarted() { return started; }
 
     /** Sets status and headers; must come before the first write. */
+    @Override
     public void start(int status, String contentType, Map<String, String> headers) {
         run(() -> {
             started = true;
@@ -107,6 +113,7 @@ public final class ClientStream {
     }
 
     /** Writes bytes; {@code then} runs after they are accepted (not if the caller is gone). */
+    @Override
     public void write(byte[] bytes, Runnable then) {
         run(() -> {
             if (finished.get()) return;
@@ -151,6 +158,7 @@ public final class ClientStream {
     }
 
     /** Completes the response. */
+    @Override
     public void end() {
         run(() -> {
             if (finished.compareAndSet(false, true)) complete(() -> {
@@ -161,6 +169,7 @@ public final class ClientStream {
     }
 
     /** A whole response at once (status, type, headers, body), then end. */
+    @Override
     public void respond(int status, String contentType, Map<String, String> headers, String body) {
         run(() -> {
             if (finished.get()) return;
@@ -177,6 +186,7 @@ public final class ClientStream {
     }
 
     /** Runs on the IO thread after a delay (the simulator's latency), unless the caller is gone. */
+    @Override
     public void after(long millis, Runnable r) {
         exchange.getIoThread().executeAfter(() -> {
             if (!finished.get()) r.run();

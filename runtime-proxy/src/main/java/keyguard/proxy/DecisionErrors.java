@@ -2,10 +2,12 @@ package keyguard.proxy;
 
 import java.time.Instant;
 import keyguard.counters.Refused;
-import keyguard.policy.Metric;
-import keyguard.policy.Money;
 import keyguard.policy.Decision;
 import keyguard.policy.Limit;
+import keyguard.policy.Metric;
+import keyguard.policy.Money;
+import keyguard.wire.ErrorCode;
+import keyguard.wire.GatewayError;
 
 /** The error contract of DESIGN.md for decisions that are not allow. */
 public final class DecisionErrors {

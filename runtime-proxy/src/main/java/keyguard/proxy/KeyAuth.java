@@ -8,6 +8,7 @@ import keyguard.keys.KeyRecord;
 import keyguard.keys.KeySecrets;
 import keyguard.keys.KeyState;
 import keyguard.keys.KeyStore;
+import keyguard.wire.ErrorCode;
 
 /**
  * Virtual-key authentication: the secret from {@code Authorization: Bearer} or

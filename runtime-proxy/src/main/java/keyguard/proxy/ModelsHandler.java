@@ -6,10 +6,14 @@ import io.undertow.server.HttpHandler;
 import io.undertow.server.HttpServerExchange;
 import java.util.Map;
 import java.util.function.Supplier;
-import keyguard.gateway.LoadedPolicies;
 import keyguard.keys.KeyRecord;
 import keyguard.policy.ModelInfo;
 import keyguard.policy.Policy;
+import keyguard.revision.LoadedPolicies;
+import keyguard.wire.ApiShape;
+import keyguard.wire.GatewayError;
+import keyguard.wire.RequestParser;
+import keyguard.wire.Responses;
 
 /**
  * {@code GET /v1/models}: the models the key's policy allows, in OpenAI's list shape, or

@@ -7,6 +7,9 @@ import keyguard.policy.Policy;
 import keyguard.policy.PricedParams;
 import keyguard.policy.Pricing;
 import keyguard.policy.Usage;
+import keyguard.wire.Billables;
+import keyguard.wire.Endpoint;
+import keyguard.wire.ParsedRequest;
 
 /**
  * What an admitted request holds on the counters before it is forwarded, and what it is

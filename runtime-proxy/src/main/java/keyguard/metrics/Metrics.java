@@ -1,4 +1,4 @@
-package keyguard.gateway;
+package keyguard.metrics;
 
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import keyguard.revision.LoadedPolicies;
 
 /**
  * The gateway's metrics, in Prometheus text format at {@code GET /metrics} on the admin

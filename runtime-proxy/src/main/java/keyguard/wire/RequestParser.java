@@ -1,4 +1,4 @@
-package keyguard.proxy;
+package keyguard.wire;
 
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
@@ -28,7 +28,8 @@ public final class RequestParser {
     public static final int MAX_METADATA_PAIRS = 16;
     public static final int MAX_METADATA_KEY = 64;
     public static final int MAX_METADATA_VALUE = 512;
-    static final ObjectMapper JSON = new ObjectMapper()
+    /** The mapper for bodies callers send: trailing tokens refused, nesting bounded. */
+    public static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     static {

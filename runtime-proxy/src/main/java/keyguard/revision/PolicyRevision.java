@@ -1,4 +1,4 @@
-package keyguard.gateway;
+package keyguard.revision;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package keyguard.gateway;
+package keyguard.revision;
 
 import java.util.function.Predicate;
 import keyguard.lang.diag.Diagnostic;

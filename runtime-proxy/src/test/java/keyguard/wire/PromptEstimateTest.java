@@ -1,4 +1,4 @@
-package keyguard.proxy;
+package keyguard.wire;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Set;
 import keyguard.policy.PricedParams;
+import keyguard.proxy.Reservation;
 import keyguard.tokens.MediaTokens;
 import keyguard.tokens.TokenCounter;
 import org.junit.jupiter.api.Test;

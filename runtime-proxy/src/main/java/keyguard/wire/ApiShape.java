@@ -1,4 +1,4 @@
-package keyguard.proxy;
+package keyguard.wire;
 
 /** Which vendor's JSON a route speaks: requests, responses, streams and errors. */
 public enum ApiShape { OPENAI, ANTHROPIC }

@@ -1,4 +1,4 @@
-package keyguard.proxy;
+package keyguard.wire;
 
 /** The caller sent something the gateway will not forward: always a 4xx with this message. */
 public final class BadRequest extends Exception {

@@ -1,4 +1,4 @@
-package keyguard.proxy;
+package keyguard.wire;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;

@@ -1,4 +1,4 @@
-package keyguard.proxy;
+package keyguard.wire;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,4 @@
-package keyguard.proxy;
+package keyguard.wire;
 
 /** The inference endpoints, each in the shape (OpenAI or Anthropic) of its route family. */
 public enum Endpoint {

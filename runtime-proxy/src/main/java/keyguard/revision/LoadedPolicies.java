@@ -1,4 +1,4 @@
-package keyguard.gateway;
+package keyguard.revision;
 
 import java.time.Instant;
 import java.util.Map;

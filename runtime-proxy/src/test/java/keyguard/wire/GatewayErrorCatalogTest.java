@@ -1,4 +1,4 @@
-package keyguard.proxy;
+package keyguard.wire;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -28,7 +28,7 @@ class GatewayErrorCatalogTest {
         StringBuilder sb = new StringBuilder("""
                 # Gateway errors
 
-                Every error the gateway answers with, generated from `keyguard.proxy.ErrorCode` (the one
+                Every error the gateway answers with, generated from `keyguard.wire.ErrorCode` (the one
                 place that lists them) and checked by `GatewayErrorCatalogTest`: a change to an error's
                 status, type, code or message changes this page, or the build fails. The data plane
                 answers in the shape of the route: OpenAI's on `/v1/chat/completions`, `/v1/embeddings`

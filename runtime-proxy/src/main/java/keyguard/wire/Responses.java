@@ -1,4 +1,4 @@
-package keyguard.proxy;
+package keyguard.wire;
 
 import io.undertow.server.HttpServerExchange;
 import io.undertow.util.Headers;

@@ -1,0 +1,31 @@
+package keyguard.wire;
+
+import java.util.Map;
+
+/**
+ * The caller's side of one call, as a provider writes to it: a whole response, or a stream
+ * started, written with backpressure ({@code then} runs once the bytes are accepted) and
+ * ended. {@link #onGone} hears a caller that went away. Implemented by the data plane
+ * ({@code keyguard.proxy.ClientStream}); providers see only this.
+ */
+public interface Caller {
+    /** Runs once if the caller disconnects (or a write fails) before the response is complete. */
+    void onGone(Runnable r);
+
+    boolean isFinished();
+
+    /** Sends the status and headers of a stream. */
+    void start(int status, String contentType, Map<String, String> headers);
+
+    /** Writes bytes; {@code then} runs after they are accepted (not if the caller is gone). */
+    void write(byte[] bytes, Runnable then);
+
+    /** Ends a started stream. */
+    void end();
+
+    /** Sends a whole response. */
+    void respond(int status, String contentType, Map<String, String> headers, String body);
+
+    /** Runs {@code r} on the caller's IO thread after a delay, unless the caller is gone. */
+    void after(long millis, Runnable r);
+}
