@@ -26,6 +26,9 @@ import keyguard.policy.Policy;
  *       back and nothing stays reserved.</li>
  *   <li>{@link #settle}: replaces the reservation by the actual usage, frees the
  *       concurrency slot and the lease. Exactly once per admitted request.</li>
+ *   <li>{@link #requestGate}: before a request's prompt is counted, whether its
+ *       {@code limit requests} have room; {@link #countRefused}: a request refused after the
+ *       gate still takes one unit of each {@code requests} counter with room.</li>
  *   <li>A reaper releases leases past their expiry (a stream that was lost) and, in any
  *       process sharing the data directory, those of processes that died.</li>
  * </ul>

@@ -9,8 +9,6 @@ import java.net.InetSocketAddress;
 import java.util.Map;
 import keyguard.admin.AdminApi;
 import keyguard.audit.AuditLog;
-import keyguard.compiler.Backend;
-import keyguard.compiler.PolicyCompiler;
 import keyguard.counters.ChronicleCounterStore;
 import keyguard.counters.Enforcer;
 import keyguard.keys.ChronicleKeyStore;
@@ -26,7 +24,6 @@ import keyguard.revision.LoadedPolicies;
 import keyguard.revision.PolicyLoader;
 import keyguard.wire.ApiShape;
 import keyguard.wire.Endpoint;
-import keyguard.wire.GatewayError;
 import keyguard.wire.Responses;
 
 /**

@@ -101,13 +101,14 @@ public final class InferenceHandler implements HttpHandler {
             Responses.error(exchange, shape, ErrorCode.METHOD_NOT_ALLOWED.error(exchange.getRequestMethod(), endpoint.path()), Map.of());
             return;
         }
-        Object who = auth.authenticate(exchange);
-        if (who instanceof GatewayError e) {
-            if (e.status() == 401) auth.failures().answer(exchange, shape, e);
-            else Responses.error(exchange, shape, e, Map.of());
-            return;
+        KeyRecord key;
+        switch (auth.authenticate(exchange)) {
+            case Authentication.Refusal refusal -> {
+                auth.answer(exchange, shape, refusal);
+                return;
+            }
+            case Authentication.Key(KeyRecord k) -> key = k;
         }
-        KeyRecord key = (KeyRecord) who;
         long declared = exchange.getRequestContentLength();
         if (declared > drainLimit()) {
             exchange.setPersistent(false);

@@ -4,11 +4,14 @@ import io.undertow.server.HttpServerExchange;
 import io.undertow.util.Headers;
 import io.undertow.util.HttpString;
 import java.time.Clock;
+import java.util.Map;
 import keyguard.keys.KeyRecord;
 import keyguard.keys.KeySecrets;
 import keyguard.keys.KeyState;
 import keyguard.keys.KeyStore;
+import keyguard.wire.ApiShape;
 import keyguard.wire.ErrorCode;
+import keyguard.wire.Responses;
 
 /**
  * Virtual-key authentication: the secret from {@code Authorization: Bearer} or
@@ -33,19 +36,25 @@ public final class KeyAuth {
     /** How failed authentications are answered (slower for an address that keeps failing). */
     public AuthFailures failures() { return failures; }
 
+    /** Answers a refusal in the route's shape: a 401 through {@link AuthFailures}, anything else at once. */
+    public void answer(HttpServerExchange exchange, ApiShape shape, Authentication.Refusal refusal) {
+        if (refusal.error().status() == 401) failures.answer(exchange, shape, refusal.error());
+        else Responses.error(exchange, shape, refusal.error(), Map.of());
+    }
+
     /** The key's record, or a 401 error. */
-    public Object authenticate(HttpServerExchange exchange) {
+    public Authentication authenticate(HttpServerExchange exchange) {
         if (!keys.current()) {
             // A fleet node that cannot prove it has every change may have missed a revocation.
-            return ErrorCode.KEY_STORE_UNAVAILABLE.error().header("retry-after", "1");
+            return new Authentication.Refusal(ErrorCode.KEY_STORE_UNAVAILABLE.error().header("retry-after", "1"));
         }
         String presented = presented(exchange);
         if (presented == null) {
-            return ErrorCode.MISSING_API_KEY.error();
+            return new Authentication.Refusal(ErrorCode.MISSING_API_KEY.error());
         }
         String id = KeySecrets.idOf(presented);
         KeyRecord record = id == null ? null : keys.get(id);
-        if (record == null) return ErrorCode.INVALID_API_KEY.error();
+        if (record == null) return new Authentication.Refusal(ErrorCode.INVALID_API_KEY.error());
         if (!secrets.matches(presented, record.secretHash())) {
             KeyRecord.Rotation r = record.rotation();
             KeyRecord.PreviousSecret matched = null;
@@ -54,16 +63,16 @@ public final class KeyAuth {
                     if (secrets.matches(presented, p.hash())) matched = p;
                 }
             }
-            if (matched == null) return ErrorCode.INVALID_API_KEY.error();
+            if (matched == null) return new Authentication.Refusal(ErrorCode.INVALID_API_KEY.error());
             if (!clock.instant().isBefore(matched.validUntil())) {
-                return ErrorCode.SECRET_REPLACED.error(record.id(), matched.replacedAt(), matched.validUntil());
+                return new Authentication.Refusal(ErrorCode.SECRET_REPLACED.error(record.id(), matched.replacedAt(), matched.validUntil()));
             }
         }
-        if (record.state() == KeyState.REVOKED) return ErrorCode.KEY_REVOKED.error(record.id());
+        if (record.state() == KeyState.REVOKED) return new Authentication.Refusal(ErrorCode.KEY_REVOKED.error(record.id()));
         if (record.expired(clock.instant())) {
-            return ErrorCode.KEY_EXPIRED.error(record.id(), record.expiresAt());
+            return new Authentication.Refusal(ErrorCode.KEY_EXPIRED.error(record.id(), record.expiresAt()));
         }
-        return record;
+        return new Authentication.Key(record);
     }
 
     static String presented(HttpServerExchange exchange) {

@@ -4,14 +4,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.undertow.server.HttpHandler;
 import io.undertow.server.HttpServerExchange;
-import java.util.Map;
 import java.util.function.Supplier;
 import keyguard.keys.KeyRecord;
 import keyguard.policy.ModelInfo;
 import keyguard.policy.Policy;
 import keyguard.revision.LoadedPolicies;
 import keyguard.wire.ApiShape;
-import keyguard.wire.GatewayError;
 import keyguard.wire.RequestParser;
 import keyguard.wire.Responses;
 
@@ -32,14 +30,16 @@ public final class ModelsHandler implements HttpHandler {
     public void handleRequest(HttpServerExchange exchange) {
         boolean anthropic = exchange.getRequestHeaders().contains("anthropic-version");
         ApiShape shape = anthropic ? ApiShape.ANTHROPIC : ApiShape.OPENAI;
-        Object who = auth.authenticate(exchange);
-        if (who instanceof GatewayError e) {
-            if (e.status() == 401) auth.failures().answer(exchange, shape, e);
-            else Responses.error(exchange, shape, e, Map.of());
-            return;
+        KeyRecord key;
+        switch (auth.authenticate(exchange)) {
+            case Authentication.Refusal refusal -> {
+                auth.answer(exchange, shape, refusal);
+                return;
+            }
+            case Authentication.Key(KeyRecord k) -> key = k;
         }
         LoadedPolicies lp = policies.get();
-        Policy p = lp.set().policy(((KeyRecord) who).policy());
+        Policy p = lp.set().policy(key.policy());
         ObjectNode root = RequestParser.JSON.createObjectNode();
         ArrayNode data;
         if (anthropic) {
