@@ -3,11 +3,13 @@ package keyguard.proxy;
 import io.undertow.server.HttpHandler;
 import io.undertow.server.HttpServerExchange;
 import io.undertow.server.RequestTooBigException;
+import io.undertow.util.AttachmentKey;
 import io.undertow.util.Headers;
 import io.undertow.util.Methods;
 import io.undertow.util.SameThreadExecutor;
 import java.time.Clock;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -49,14 +51,23 @@ import keyguard.wire.RequestParser;
 import keyguard.wire.Responses;
 
 /**
- * The request path of one inference endpoint, in the order of DESIGN.md:
- * authenticate the key, read the body (capped), parse it, decide with the key's compiled
- * policy, then hand the call to the routed model's provider. Every refusal is answered in
- * the endpoint's shape with {@code error.keyguard} details and a decision id.
+ * The request path of one inference endpoint, as a chain of small handlers in the order of
+ * DESIGN.md, each doing one stage and passing a per-request {@link Request} (an exchange
+ * attachment) to the next:
+ *
+ * <pre>
+ * method POST → authenticate → read body → parse → classify → decide → admit → forward
+ * </pre>
+ *
+ * {@code forward} hands the call to the routed model's provider, whose end settles the
+ * counters and appends the audit event ({@link Forward}). Every refusal is answered in the
+ * endpoint's shape with {@code error.keyguard} details and a decision id, and every one
+ * after the request-limit gate counts against {@code limit requests}.
  *
  * <p>Threads: authentication, small bodies, parsing and deciding run on the IO thread
- * (microseconds); bodies over 2 KiB are parsed and token-counted on a worker thread.
- * Nothing here blocks on the network: providers answer asynchronously.
+ * (microseconds); bodies over 2 KiB are parsed and token-counted on a worker thread, and so
+ * is an admission that must ask a fleet's Redis. Nothing blocks on the network: providers
+ * answer asynchronously.
  */
 public final class InferenceHandler implements HttpHandler {
     /** Output cap assumed for reservations when the caller sends none and the policy sets no {@code default max_tokens}. */
@@ -71,71 +82,104 @@ public final class InferenceHandler implements HttpHandler {
     /** A caller may declare its prompt's class; it can raise the class found, never lower it. */
     static final io.undertow.util.HttpString DATA_CLASS_HEADER = new io.undertow.util.HttpString("x-keyguard-data-class");
 
-    private final Endpoint endpoint;
-    private final KeyAuth auth;
-    private final Supplier<LoadedPolicies> policies;
-    private final long maxBodyBytes;
-    private final Enforcer enforcer;
-    private final Clock clock;
-    private final AccessLog log;
-    private final CallerTimeouts timeouts;
+    /** What the stages share: the endpoint and the gateway's parts the path uses. */
+    public record Path(Endpoint endpoint, KeyAuth auth, Supplier<LoadedPolicies> policies, long maxBodyBytes, Enforcer enforcer, AccessLog log,
+                       CallerTimeouts timeouts) {
+        ApiShape shape() { return endpoint.shape(); }
+
+        Clock clock() { return enforcer.clock(); }
+
+        /** Runs the next stage; a bug must still answer in the contract's shape (500 api_error), never with an empty page. */
+        void proceed(HttpHandler next, HttpServerExchange exchange) {
+            try {
+                next.handleRequest(exchange);
+            } catch (Exception e) {
+                internalError(exchange, e);
+            }
+        }
+
+        /** Runs the next stage on a worker thread, or here when already off the IO thread. */
+        void proceedOffIoThread(HttpHandler next, HttpServerExchange exchange) {
+            if (exchange.isInIoThread()) exchange.dispatch(exchange.getConnection().getWorker(), () -> proceed(next, exchange));
+            else proceed(next, exchange);
+        }
+
+        void internalError(HttpServerExchange exchange, Exception e) {
+            String id = decisionId();
+            System.getLogger("keyguard.gateway").log(System.Logger.Level.ERROR, "internal error on " + endpoint.path() + " (" + id + ")", e);
+            Responses.error(exchange, shape(), ErrorCode.INTERNAL_ERROR.error(id).detail("decision_id", id), Map.of());
+        }
+
+        GatewayError tooLarge() {
+            return ErrorCode.REQUEST_TOO_LARGE.error(maxBodyBytes);
+        }
+
+        /** A refusal the decision did not make (malformed, a parameter, a model of the wrong kind...): counted, audited, answered. */
+        void refused(HttpServerExchange exchange, Request r, int status, String outcome, GatewayError e) {
+            if (r.counters != null && status < 500) enforcer.countRefused(r.counters);
+            log.refused(r.decisionId, r.lp.set().revision(), r.key, endpoint, r.request == null ? null : r.request.model(), status, outcome,
+                    answer(exchange, shape(), e.detail("decision_id", r.decisionId), r.headers));
+        }
+    }
+
+    /**
+     * One request on its way down the chain: what each stage found, for the stages after it.
+     * Fields are set in chain order and read only by later stages.
+     */
+    public static final class Request {
+        static final AttachmentKey<Request> KEY = AttachmentKey.create(Request.class);
+
+        KeyRecord key;
+        byte[] body;
+        long start;
+        LoadedPolicies lp;
+        String decisionId;
+        final Map<String, String> headers = new LinkedHashMap<>();
+        PolicyEvaluator evaluator;
+        KeyCounters counters;
+        ParsedRequest request;
+        ModelInfo requested;
+        /** The output cap per choice sent upstream, and the output reserved ({@code perChoice × n}). */
+        long perChoice;
+        long output;
+        PromptTokens prompt;
+        Classification classification;
+        DecisionInput in;
+        Decision decision;
+        long now;
+        ParsedRequest forwarded;
+        ModelInfo routed;
+        Reservation reservation;
+        Admission admission;
+
+        static Request of(HttpServerExchange exchange) {
+            return exchange.getAttachment(KEY);
+        }
+    }
+
+    private final HttpHandler chain;
 
     public InferenceHandler(Endpoint endpoint, KeyAuth auth, Supplier<LoadedPolicies> policies, long maxBodyBytes, Enforcer enforcer, AccessLog log,
                             CallerTimeouts timeouts) {
-        this.timeouts = timeouts;
-        this.endpoint = endpoint;
-        this.auth = auth;
-        this.policies = policies;
-        this.maxBodyBytes = maxBodyBytes;
-        this.enforcer = enforcer;
-        this.clock = enforcer.clock();
-        this.log = log;
+        Path path = new Path(endpoint, auth, policies, maxBodyBytes, enforcer, log, timeouts);
+        HttpHandler forward = new Forward(path);
+        HttpHandler admit = new Admit(path, forward);
+        HttpHandler decide = new Decide(path, admit);
+        HttpHandler classify = new Classify(path, decide);
+        HttpHandler parse = new Parse(path, classify);
+        HttpHandler read = new ReadBody(path, parse);
+        this.chain = new RequirePost(path, new Authenticate(path, read));
     }
 
     @Override
-    public void handleRequest(HttpServerExchange exchange) {
-        ApiShape shape = endpoint.shape();
-        if (!exchange.getRequestMethod().equals(Methods.POST)) {
-            exchange.setPersistent(false); // the body is not read: close instead of draining it
-            exchange.getResponseHeaders().put(Headers.ALLOW, "POST");
-            Responses.error(exchange, shape, ErrorCode.METHOD_NOT_ALLOWED.error(exchange.getRequestMethod(), endpoint.path()), Map.of());
-            return;
-        }
-        KeyRecord key;
-        switch (auth.authenticate(exchange)) {
-            case Authentication.Refusal refusal -> {
-                auth.answer(exchange, shape, refusal);
-                return;
-            }
-            case Authentication.Key(KeyRecord k) -> key = k;
-        }
-        long declared = exchange.getRequestContentLength();
-        if (declared > drainLimit()) {
-            exchange.setPersistent(false);
-            Responses.error(exchange, shape, tooLarge(), Map.of("connection", "close"));
-            return;
-        }
-        BodyReader reader = new BodyReader(maxBodyBytes);
-        BodyDeadline deadline = new BodyDeadline(exchange, timeouts);
-        exchange.getRequestReceiver().receivePartialBytes(
-                (ex, bytes, last) -> {
-                    reader.add(bytes);
-                    deadline.progress(last);
-                    if (!last) return;
-                    if (reader.tooLarge()) {
-                        Responses.error(ex, shape, tooLarge(), Map.of());
-                        return;
-                    }
-                    byte[] body = reader.bytes();
-                    ex.dispatch(body.length > INLINE_BODY_BYTES ? ex.getConnection().getWorker() : SameThreadExecutor.INSTANCE,
-                            () -> guarded(ex, key, body));
-                },
-                (ex, error) -> {
-                    deadline.progress(true);
-                    ex.setPersistent(false);
-                    Responses.error(ex, shape, error instanceof RequestTooBigException ? tooLarge()
-                            : ErrorCode.BODY_UNREADABLE.error(), Map.of("connection", "close"));
-                });
+    public void handleRequest(HttpServerExchange exchange) throws Exception {
+        chain.handleRequest(exchange);
+    }
+
+    /** The chain, stage by stage, the way Undertow prints its handlers. */
+    @Override
+    public String toString() {
+        return chain.toString();
     }
 
     /**
@@ -143,12 +187,111 @@ public final class InferenceHandler implements HttpHandler {
      * the caller, still sending, reads the answer instead of a connection reset. Beyond it
      * the connection is closed.
      */
-    long drainLimit() {
-        return drainLimit(maxBodyBytes);
-    }
-
     public static long drainLimit(long maxBodyBytes) {
         return Math.max(maxBodyBytes * 4, maxBodyBytes + (16L << 20));
+    }
+
+    /** Inference takes POST only: anything else is 405, and its body is not read. */
+    public static final class RequirePost implements HttpHandler {
+        private final Path path;
+        private final HttpHandler next;
+
+        public RequirePost(Path path, HttpHandler next) {
+            this.path = path;
+            this.next = next;
+        }
+
+        @Override
+        public void handleRequest(HttpServerExchange exchange) throws Exception {
+            if (!exchange.getRequestMethod().equals(Methods.POST)) {
+                exchange.setPersistent(false); // the body is not read: close instead of draining it
+                exchange.getResponseHeaders().put(Headers.ALLOW, "POST");
+                Responses.error(exchange, path.shape(), ErrorCode.METHOD_NOT_ALLOWED.error(exchange.getRequestMethod(), path.endpoint().path()), Map.of());
+                return;
+            }
+            next.handleRequest(exchange);
+        }
+
+        @Override
+        public String toString() { return "method POST -> " + next; }
+    }
+
+    /** The virtual key; a refusal is answered by {@link KeyAuth#answer} (slowed for an address that keeps failing). */
+    public static final class Authenticate implements HttpHandler {
+        private final Path path;
+        private final HttpHandler next;
+
+        public Authenticate(Path path, HttpHandler next) {
+            this.path = path;
+            this.next = next;
+        }
+
+        @Override
+        public void handleRequest(HttpServerExchange exchange) throws Exception {
+            switch (path.auth().authenticate(exchange)) {
+                case Authentication.Refusal refusal -> path.auth().answer(exchange, path.shape(), refusal);
+                case Authentication.Key(KeyRecord key) -> {
+                    Request r = new Request();
+                    r.key = key;
+                    exchange.putAttachment(Request.KEY, r);
+                    next.handleRequest(exchange);
+                }
+            }
+        }
+
+        @Override
+        public String toString() { return "authenticate -> " + next; }
+    }
+
+    /**
+     * The body, capped (an oversized one is drained up to a limit and answered 413) and cut
+     * off when it comes too slowly; the next stage runs on a worker thread for a body over
+     * 2 KiB.
+     */
+    public static final class ReadBody implements HttpHandler {
+        private final Path path;
+        private final HttpHandler next;
+
+        public ReadBody(Path path, HttpHandler next) {
+            this.path = path;
+            this.next = next;
+        }
+
+        @Override
+        public void handleRequest(HttpServerExchange exchange) {
+            ApiShape shape = path.shape();
+            long declared = exchange.getRequestContentLength();
+            if (declared > drainLimit(path.maxBodyBytes())) {
+                exchange.setPersistent(false);
+                Responses.error(exchange, shape, path.tooLarge(), Map.of("connection", "close"));
+                return;
+            }
+            BodyReader reader = new BodyReader(path.maxBodyBytes());
+            BodyDeadline deadline = new BodyDeadline(exchange, path.timeouts());
+            exchange.getRequestReceiver().receivePartialBytes(
+                    (ex, bytes, last) -> {
+                        reader.add(bytes);
+                        deadline.progress(last);
+                        if (!last) return;
+                        if (reader.tooLarge()) {
+                            Responses.error(ex, shape, path.tooLarge(), Map.of());
+                            return;
+                        }
+                        Request r = Request.of(ex);
+                        r.body = reader.bytes();
+                        ex.dispatch(r.body.length > INLINE_BODY_BYTES ? ex.getConnection().getWorker() : SameThreadExecutor.INSTANCE,
+                                () -> path.proceed(next, ex));
+                    },
+                    (ex, error) -> {
+                        deadline.progress(true);
+                        ex.setPersistent(false);
+                        Responses.error(ex, shape, error instanceof RequestTooBigException ? path.tooLarge()
+                                : ErrorCode.BODY_UNREADABLE.error(), Map.of("connection", "close"));
+                    });
+        }
+
+        @Override
+        public String toString() { return "read body -> " + next; }
     }
 
     /**
@@ -223,119 +366,324 @@ public final class InferenceHandler implements HttpHandler {
         byte[] bytes() { return java.util.Arrays.copyOf(buf, len); }
     }
 
-    private GatewayError tooLarge() {
-        return ErrorCode.REQUEST_TOO_LARGE.error(maxBodyBytes);
-    }
+    /**
+     * The cheap checks, before the prompt is counted or scanned: the key's policy, the request
+     * limit, the JSON, a model the policy does not allow (decided at once), the output cap
+     * ({@code limit max_tokens}). Then the prompt's count is started: skipped when nothing
+     * depends on it, on a worker thread when it would hold the IO thread too long.
+     */
+    public static final class Parse implements HttpHandler {
+        private final Path path;
+        private final HttpHandler next;
 
-    /** A bug must still answer in the contract's shape (500 api_error), never with an empty page. */
-    private void guarded(HttpServerExchange exchange, KeyRecord key, byte[] bytes) {
-        try {
-            afterBody(exchange, key, bytes);
-        } catch (RuntimeException e) {
-            internalError(exchange, e);
+        public Parse(Path path, HttpHandler next) {
+            this.path = path;
+            this.next = next;
         }
+
+        @Override
+        public void handleRequest(HttpServerExchange exchange) {
+            Request r = Request.of(exchange);
+            Endpoint endpoint = path.endpoint();
+            r.start = System.nanoTime();
+            r.lp = path.policies().get();
+            r.decisionId = decisionId();
+            r.headers.put("x-keyguard-decision-id", r.decisionId);
+            r.headers.put("x-keyguard-policy-revision", r.lp.set().revision());
+            r.evaluator = r.lp.evaluators().get(r.key.policy());
+            if (r.evaluator == null) {
+                path.refused(exchange, r, 403, "policy_missing", ErrorCode.POLICY_MISSING.error(r.key.policy())
+                        .detail("policy", r.key.policy()).detail("revision", r.lp.set().revision()));
+                return;
+            }
+            Policy policy = r.evaluator.policy();
+            r.counters = path.enforcer().counters(r.key.id(), policy);
+            long now = path.clock().millis();
+            Refused gate = path.enforcer().requestGate(r.counters, now);
+            if (gate != null) {
+                Decision throttled = Decisions.throttled(policy, gate.limit());
+                r.counters.rateLimitHeaders(now, r.headers);
+                path.log().decided(r.decisionId, r.lp.set().revision(), r.key, endpoint, null, throttled, 429, Classification.NOTHING, List.of(),
+                        answer(exchange, path.shape(), DecisionErrors.of(throttled, r.lp.set().revision(), r.decisionId, gate, now), r.headers));
+                return;
+            }
+            try {
+                r.request = RequestParser.parse(endpoint, r.body);
+            } catch (BadRequest e) {
+                path.refused(exchange, r, 400, "bad_request", GatewayError.badRequest(e));
+                return;
+            }
+            r.body = null; // parsed: the tree is what the later stages read
+            r.requested = r.lp.set().model(r.request.model());
+            if (r.requested == null || !policy.allows(r.requested)) {
+                // Refused whatever the prompt holds: decided without counting or scanning it.
+                r.now = now;
+                r.in = decisionInput(r, 0, DataClass.PUBLIC, false);
+                r.decision = r.evaluator.decide(r.in);
+                if (!r.decision.allowed()) {
+                    refuse(path, exchange, r, Classification.NOTHING);
+                    return;
+                }
+            }
+            if (!outputCap(exchange, r, policy)) return;
+            TokenCounter counter = TokenCounter.forModel(r.requested);
+            long media = r.request.billables().mediaTokens();
+            long bound = TokenCounter.promptBound(r.request.texts());
+            if (r.requested != null && r.counters.promptSizeDecidesNothing()) {
+                r.prompt = PromptTokens.bounded(r.request.texts(), counter, bound, media); // nothing depends on the count: skip it
+                path.proceed(next, exchange);
+            } else if (exchange.isInIoThread() && bound * counter.relativeCost() > INLINE_COUNT_BYTES) {
+                // Counting this prompt would hold the IO thread (and every connection on it) too long.
+                exchange.dispatch(exchange.getConnection().getWorker(), () -> {
+                    r.prompt = PromptTokens.counted(counter.countPrompt(r.request.texts()) + media);
+                    path.proceed(next, exchange);
+                });
+            } else {
+                r.prompt = PromptTokens.counted(counter.countPrompt(r.request.texts()) + media);
+                path.proceed(next, exchange);
+            }
+        }
+
+        /** The output cap per choice and the output reserved; false when {@code limit max_tokens} refused the request. */
+        private boolean outputCap(HttpServerExchange exchange, Request r, Policy policy) {
+            if (path.endpoint() == Endpoint.EMBEDDINGS) {
+                r.perChoice = 0;
+                r.output = 0;
+                return true;
+            }
+            long limit = policy.maxTokensLimit();
+            long fallback = policy.defaultMaxTokens() > 0 ? policy.defaultMaxTokens() : DEFAULT_MAX_TOKENS;
+            long perChoice = r.request.maxTokens() > 0 ? r.request.maxTokens() : limit > 0 ? Math.min(fallback, limit) : fallback;
+            if (limit > 0 && perChoice > limit) {
+                if (!policy.clampMaxTokens()) {
+                    String field = r.request.billables().maxTokensField();
+                    path.refused(exchange, r, 400, "max_tokens_exceeds_limit",
+                            ErrorCode.MAX_TOKENS_EXCEEDS_LIMIT.error(field, r.request.maxTokens(), policy.name(), limit).param(field)
+                                    .detail("limit", limit));
+                    return false;
+                }
+                perChoice = limit;
+                r.headers.put("x-keyguard-max-tokens-clamped", Long.toString(limit));
+            }
+            r.perChoice = perChoice;
+            r.output = saturatingMultiply(perChoice, r.request.billables().choices());
+            return true;
+        }
+
+        @Override
+        public String toString() { return "parse -> " + next; }
     }
 
-    private void internalError(HttpServerExchange exchange, RuntimeException e) {
-        String id = decisionId();
-        System.getLogger("keyguard.gateway").log(System.Logger.Level.ERROR, "internal error on " + endpoint.path() + " (" + id + ")", e);
-        Responses.error(exchange, endpoint.shape(), ErrorCode.INTERNAL_ERROR.error(id).detail("decision_id", id), Map.of());
+    /** The data class of everything sent upstream, at least what the caller declares ({@code x-keyguard-data-class}). */
+    public static final class Classify implements HttpHandler {
+        private final Path path;
+        private final HttpHandler next;
+
+        public Classify(Path path, HttpHandler next) {
+            this.path = path;
+            this.next = next;
+        }
+
+        @Override
+        public void handleRequest(HttpServerExchange exchange) throws Exception {
+            Request r = Request.of(exchange);
+            String declaredHeader = exchange.getRequestHeaders().getFirst(DATA_CLASS_HEADER);
+            DataClass declared = declaredHeader == null ? DataClass.PUBLIC : DataClass.parse(declaredHeader.strip().toLowerCase(java.util.Locale.ROOT));
+            if (declared == null) {
+                path.refused(exchange, r, 400, "bad_request", ErrorCode.DATA_CLASS_HEADER_INVALID.error());
+                return;
+            }
+            r.classification = r.lp.classifier().classify(r.request.body()).atLeast(declared);
+            next.handleRequest(exchange);
+        }
+
+        @Override
+        public String toString() { return "classify -> " + next; }
     }
 
     /**
-     * After the body: the cheap checks first (the policy, the JSON, the request limit, the
-     * model, the output cap), then the prompt is counted and scanned and the policy decides.
-     * Every request refused after the request-limit gate counts against {@code limit requests}.
+     * The compiled policy decides; then what the decision leaves to the gateway: redaction,
+     * the routed model's kind, price-changing parameters, whether the audit log can take the
+     * event, and the reservation to admit.
      */
-    private void afterBody(HttpServerExchange exchange, KeyRecord key, byte[] bytes) {
-        long start = System.nanoTime();
-        ApiShape shape = endpoint.shape();
-        LoadedPolicies lp = policies.get();
-        String decisionId = decisionId();
-        Map<String, String> headers = new LinkedHashMap<>();
-        headers.put("x-keyguard-decision-id", decisionId);
-        headers.put("x-keyguard-policy-revision", lp.set().revision());
-        PolicyEvaluator evaluator = lp.evaluators().get(key.policy());
-        if (evaluator == null) {
-            GatewayError e = ErrorCode.POLICY_MISSING.error(key.policy())
-                    .detail("policy", key.policy()).detail("revision", lp.set().revision()).detail("decision_id", decisionId);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, null, 403, "policy_missing", answer(exchange, shape, e, headers));
-            return;
+    public static final class Decide implements HttpHandler {
+        private final Path path;
+        private final HttpHandler next;
+
+        public Decide(Path path, HttpHandler next) {
+            this.path = path;
+            this.next = next;
         }
-        Policy policy = evaluator.policy();
-        KeyCounters counters = enforcer.counters(key.id(), policy);
-        long now = clock.millis();
-        Refused gate = enforcer.requestGate(counters, now);
-        if (gate != null) {
-            Decision throttled = Decisions.throttled(policy, gate.limit());
-            counters.rateLimitHeaders(now, headers);
-            log.decided(decisionId, lp.set().revision(), key, endpoint, null, throttled, 429, Classification.NOTHING, java.util.List.of(),
-                    answer(exchange, shape, DecisionErrors.of(throttled, lp.set().revision(), decisionId, gate, now), headers));
-            return;
-        }
-        ParsedRequest request;
-        try {
-            request = RequestParser.parse(endpoint, bytes);
-        } catch (BadRequest e) {
-            enforcer.countRefused(counters);
-            GatewayError bad = GatewayError.badRequest(e).detail("decision_id", decisionId);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, null, 400, "bad_request", answer(exchange, shape, bad, headers));
-            return;
-        }
-        ModelInfo requested = lp.set().model(request.model());
-        if (requested == null || !policy.allows(requested)) {
-            // Refused whatever the prompt holds: decided without counting or scanning it.
-            DecisionInput in = decisionInput(request, key, lp, 0, 0, DataClass.PUBLIC, false, now, counters);
-            Decision decision = evaluator.decide(in);
-            if (!decision.allowed()) {
-                refuse(exchange, key, request, decision, counters, in, now, lp, decisionId, headers, Classification.NOTHING);
+
+        @Override
+        public void handleRequest(HttpServerExchange exchange) throws Exception {
+            Request r = Request.of(exchange);
+            Endpoint endpoint = path.endpoint();
+            r.now = path.clock().millis();
+            r.in = decisionInput(r, r.prompt.estimate(), r.classification.dataClass(), r.classification.hasUnscannable());
+            r.decision = r.evaluator.decide(r.in);
+            if (!r.decision.allowed()) {
+                refuse(path, exchange, r, r.classification);
                 return;
             }
-        }
-        long perChoice;
-        if (endpoint == Endpoint.EMBEDDINGS) {
-            perChoice = 0;
-        } else {
-            long limit = policy.maxTokensLimit();
-            long fallback = policy.defaultMaxTokens() > 0 ? policy.defaultMaxTokens() : DEFAULT_MAX_TOKENS;
-            perChoice = request.maxTokens() > 0 ? request.maxTokens() : limit > 0 ? Math.min(fallback, limit) : fallback;
-            if (limit > 0 && perChoice > limit) {
-                if (!policy.clampMaxTokens()) {
-                    enforcer.countRefused(counters);
-                    String field = request.billables().maxTokensField();
-                    GatewayError e = ErrorCode.MAX_TOKENS_EXCEEDS_LIMIT.error(field, request.maxTokens(), policy.name(), limit)
-                            .param(field).detail("limit", limit).detail("decision_id", decisionId);
-                    log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "max_tokens_exceeds_limit",
-                            answer(exchange, shape, e, headers));
+            r.forwarded = r.request;
+            if (r.decision.dataAction() == DataAction.REDACT) {
+                ModelInfo target = r.lp.set().model(r.request.model());
+                Classification redacted = r.lp.classifier().redact(r.request.body(),
+                        DataClass.min(r.evaluator.policy().data().max(), target.maxClass()));
+                try {
+                    r.forwarded = RequestParser.parseRedacted(endpoint, r.request.body());
+                } catch (BadRequest e) {
+                    // A value found in a field with a fixed type (a number) became a placeholder.
+                    path.refused(exchange, r, 400, "bad_request", ErrorCode.NOT_REDACTABLE.error(e.getMessage()));
                     return;
                 }
-                perChoice = limit;
-                headers.put("x-keyguard-max-tokens-clamped", Long.toString(limit));
+                r.headers.put("x-keyguard-redacted", redacted.summary());
+            }
+            r.routed = r.lp.set().model(r.decision.routedModel() != null ? r.decision.routedModel() : r.request.model());
+            boolean wantsEmbedding = endpoint == Endpoint.EMBEDDINGS;
+            if (r.routed.isEmbedding() != wantsEmbedding) {
+                path.refused(exchange, r, 400, "model_not_supported",
+                        (wantsEmbedding ? ErrorCode.CHAT_MODEL_FOR_EMBEDDINGS : ErrorCode.EMBEDDING_MODEL_FOR_CHAT).error(r.routed.name()).param("model"));
+                return;
+            }
+            String unpriced = Reservation.unpricedParam(r.request.billables(), r.routed, r.evaluator.policy());
+            if (unpriced != null) {
+                path.refused(exchange, r, 400, "parameter_not_allowed",
+                        ErrorCode.PARAMETER_NOT_ALLOWED.error(unpriced, r.routed.name(), r.evaluator.policy().name()).param(unpriced));
+                return;
+            }
+            if (!path.log().mayForward()) {
+                // The audit log failed on its last event: forward nothing that could not be audited.
+                path.refused(exchange, r, 503, "audit_unavailable", ErrorCode.AUDIT_UNAVAILABLE.error().header("retry-after", "1"));
+                return;
+            }
+            ProviderInfo upstream = r.lp.set().providers().get(r.routed.provider());
+            ApiShape shape = path.shape();
+            boolean translated = upstream != null && (upstream.kind().equals("anthropic") ? shape == ApiShape.OPENAI
+                    : upstream.kind().equals("openai") && shape == ApiShape.ANTHROPIC);
+            r.forwarded = Reservation.outbound(r.forwarded, r.perChoice,
+                    upstream == null ? "max_completion_tokens" : upstream.settings().getOrDefault("output_cap", "max_completion_tokens"));
+            r.reservation = Reservation.of(r.routed, r.prompt.estimate(), r.output, r.request.billables(), translated);
+            next.handleRequest(exchange);
+        }
+
+        @Override
+        public String toString() { return "decide -> " + next; }
+    }
+
+    /**
+     * Reserves the request on the counters; a fleet counter whose slice cannot take it asks
+     * Redis on a worker thread. Answers the counters' refusals (throttled, overloaded, the
+     * store unreachable).
+     */
+    public static final class Admit implements HttpHandler {
+        private final Path path;
+        private final HttpHandler next;
+
+        public Admit(Path path, HttpHandler next) {
+            this.path = path;
+            this.next = next;
+        }
+
+        @Override
+        public void handleRequest(HttpServerExchange exchange) throws Exception {
+            Request r = Request.of(exchange);
+            Admission admission = path.enforcer().admit(r.counters, r.reservation.tokens(), r.reservation.costMicros());
+            if (admission instanceof NeedsStore) {
+                path.proceedOffIoThread(ex -> admitted(ex, path.enforcer().admitWaiting(r.counters, r.reservation.tokens(), r.reservation.costMicros())),
+                        exchange);
+                return;
+            }
+            admitted(exchange, admission);
+        }
+
+        private void admitted(HttpServerExchange exchange, Admission admission) throws Exception {
+            Request r = Request.of(exchange);
+            ApiShape shape = path.shape();
+            if (admission instanceof StoreUnavailable unavailable) {
+                path.refused(exchange, r, 503, "counter_store_unavailable",
+                        ErrorCode.COUNTER_STORE_UNAVAILABLE.error(unavailable.limit().id()).header("retry-after", "1")
+                                .detail("decision_id", r.decisionId).detail("limit", unavailable.limit().id()));
+                return;
+            }
+            if (admission instanceof Overloaded overloaded) {
+                path.refused(exchange, r, 503, "overloaded", ErrorCode.OVERLOADED.error(overloaded.inFlight()).header("retry-after", "1"));
+                return;
+            }
+            if (admission instanceof Refused refused) {
+                path.enforcer().countRefused(r.counters);
+                Decision throttled = Decisions.throttled(r.evaluator.policy(), refused.limit());
+                r.counters.rateLimitHeaders(r.now, r.headers);
+                path.log().decided(r.decisionId, r.lp.set().revision(), r.key, path.endpoint(), r.request.model(), throttled, 429, r.classification,
+                        r.in.functionErrors(), answer(exchange, shape, DecisionErrors.of(throttled, r.lp.set().revision(), r.decisionId, refused, r.now),
+                                r.headers));
+                return;
+            }
+            r.admission = admission;
+            next.handleRequest(exchange);
+        }
+
+        @Override
+        public String toString() { return "admit -> " + next; }
+    }
+
+    /**
+     * Hands the call to the routed model's provider. Its end settles the reservation with
+     * the charge ({@link Reservation#charge}) and appends the audit event; the response
+     * completes only after that event is appended (see {@link ClientStream#gate}).
+     */
+    public static final class Forward implements HttpHandler {
+        private final Path path;
+
+        public Forward(Path path) {
+            this.path = path;
+        }
+
+        @Override
+        public void handleRequest(HttpServerExchange exchange) {
+            Request r = Request.of(exchange);
+            ApiShape shape = path.shape();
+            Lease lease = (Lease) r.admission;
+            r.counters.rateLimitHeaders(r.now, r.headers);
+            if (!r.decision.warnings().isEmpty()) {
+                r.headers.put("x-keyguard-budget-warning", String.join("; ", r.decision.warnings()));
+                path.enforcer().warnOncePerPeriod(r.counters, r.decision, r.key.id(), r.now);
+            }
+            ProviderInfo providerInfo = r.lp.set().providers().get(r.routed.provider());
+            Provider provider = r.lp.providers().get(r.routed.provider());
+            if (r.decision.routedModel() != null) r.headers.put("x-keyguard-routed-model", r.routed.name());
+            long overheadNanos = System.nanoTime() - r.start;
+            AtomicBoolean settled = new AtomicBoolean();
+            ClientStream client = new ClientStream(exchange, path.timeouts().writeStuck().toMillis());
+            client.gate();
+            Reservation reservation = r.reservation;
+            CallListener listener = (status, outcome, usage, billed) -> {
+                if (!settled.compareAndSet(false, true)) return;
+                // The upstream refused or failed before it had the request: nothing was used but the request.
+                // A null usage: it may have billed without a report, and the reservation is charged.
+                boolean consumed = usage == null || status < 400 || status == 499;
+                Reservation.Charge charge = reservation.charge(r.routed, outcome, usage, billed);
+                path.enforcer().settle(lease, consumed, charge.tokens(), charge.costMicros());
+                path.log().completed(r.decisionId, r.lp.set().revision(), r.key, path.endpoint(), r.request.model(), r.routed, r.decision, status,
+                        outcome, reservation.promptTokens(), usage == null ? reservation.asUsage(r.forwarded.billables()) : usage,
+                        consumed ? charge.chargedBy() : "none", consumed ? charge.costMicros() : 0,
+                        overheadNanos, System.nanoTime() - r.start, r.classification, r.in.functionErrors(),
+                        recorded -> {
+                            if (recorded) client.release();
+                            else client.fail(shape, auditFailed(r.decisionId)); // usage stays charged: the provider billed it
+                        });
+            };
+            try {
+                provider.handle(new Call(r.forwarded, r.routed, providerInfo, client, r.prompt, r.headers, listener));
+            } catch (RuntimeException e) {
+                listener.ended(500, "gateway_error", keyguard.policy.Usage.NONE, false);
+                throw e;
             }
         }
-        long cap = perChoice;
-        long output = saturatingMultiply(cap, request.billables().choices());
-        TokenCounter counter = TokenCounter.forModel(requested);
-        long media = request.billables().mediaTokens();
-        long bound = TokenCounter.promptBound(request.texts());
-        PromptTokens prompt;
-        if (requested != null && counters.promptSizeDecidesNothing()) {
-            prompt = PromptTokens.bounded(request.texts(), counter, bound, media); // nothing depends on the count: skip it
-        } else if (exchange.isInIoThread() && bound * counter.relativeCost() > INLINE_COUNT_BYTES) {
-            // Counting this prompt would hold the IO thread (and every connection on it) too long.
-            exchange.dispatch(exchange.getConnection().getWorker(), () -> {
-                try {
-                    decideAndForward(exchange, key, request, lp, evaluator, counters, cap, output,
-                            PromptTokens.counted(counter.countPrompt(request.texts()) + media), start, decisionId, headers);
-                } catch (RuntimeException e) {
-                    internalError(exchange, e);
-                }
-            });
-            return;
-        } else {
-            prompt = PromptTokens.counted(counter.countPrompt(request.texts()) + media);
-        }
-        decideAndForward(exchange, key, request, lp, evaluator, counters, perChoice, output, prompt, start, decisionId, headers);
+
+        @Override
+        public String toString() { return "forward"; }
     }
 
     private static long saturatingMultiply(long a, long b) {
@@ -344,201 +692,29 @@ public final class InferenceHandler implements HttpHandler {
         return hi != 0 || lo < 0 ? Long.MAX_VALUE : lo;
     }
 
-    private DecisionInput decisionInput(ParsedRequest request, KeyRecord key, LoadedPolicies lp, long promptTokens, long output,
-                                        DataClass dataClass, boolean unscannable, long now, KeyCounters counters) {
+    private static DecisionInput decisionInput(Request r, long promptTokens, DataClass dataClass, boolean unscannable) {
         return new DecisionInput()
-                .model(request.model()).estimatedTokens(promptTokens).maxTokens(output).stream(request.stream())
+                .model(r.request.model()).estimatedTokens(promptTokens).maxTokens(r.output).stream(r.request.stream())
                 .classification(dataClass).unscannable(unscannable)
-                .metadata(request.metadata()).keyId(key.id()).keyName(key.name()).keyOwner(key.owner())
-                .labels(key.trustedLabels(lp.set().labels()))
-                .epochMillis(now).usage(counters);
-    }
-
-    private void decideAndForward(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, LoadedPolicies lp,
-                                  PolicyEvaluator evaluator, KeyCounters counters, long perChoice, long output, PromptTokens prompt,
-                                  long start, String decisionId, Map<String, String> headers) {
-        ApiShape shape = endpoint.shape();
-        long promptTokens = prompt.estimate();
-        long now = clock.millis();
-        String declaredHeader = exchange.getRequestHeaders().getFirst(DATA_CLASS_HEADER);
-        DataClass declared = declaredHeader == null ? DataClass.PUBLIC : DataClass.parse(declaredHeader.strip().toLowerCase(java.util.Locale.ROOT));
-        if (declared == null) {
-            enforcer.countRefused(counters);
-            GatewayError bad = ErrorCode.DATA_CLASS_HEADER_INVALID.error().detail("decision_id", decisionId);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request", answer(exchange, shape, bad, headers));
-            return;
-        }
-        Classification classification = lp.classifier().classify(request.body()).atLeast(declared);
-        DecisionInput in = decisionInput(request, key, lp, promptTokens, output, classification.dataClass(), classification.hasUnscannable(),
-                now, counters);
-        Decision decision = evaluator.decide(in);
-        if (!decision.allowed()) {
-            refuse(exchange, key, request, decision, counters, in, now, lp, decisionId, headers, classification);
-            return;
-        }
-        ParsedRequest forwarded = request;
-        if (decision.dataAction() == DataAction.REDACT) {
-            ModelInfo target = lp.set().model(request.model());
-            Classification redacted = lp.classifier().redact(request.body(),
-                    DataClass.min(evaluator.policy().data().max(), target.maxClass()));
-            try {
-                forwarded = RequestParser.parseRedacted(endpoint, request.body());
-            } catch (BadRequest e) {
-                // A value found in a field with a fixed type (a number) became a placeholder.
-                enforcer.countRefused(counters);
-                GatewayError bad = ErrorCode.NOT_REDACTABLE.error(e.getMessage()).detail("decision_id", decisionId);
-                log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "bad_request", answer(exchange, shape, bad, headers));
-                return;
-            }
-            headers.put("x-keyguard-redacted", redacted.summary());
-        }
-        ModelInfo routed = lp.set().model(decision.routedModel() != null ? decision.routedModel() : request.model());
-        boolean wantsEmbedding = endpoint == Endpoint.EMBEDDINGS;
-        if (routed.isEmbedding() != wantsEmbedding) {
-            enforcer.countRefused(counters);
-            GatewayError e = (wantsEmbedding ? ErrorCode.CHAT_MODEL_FOR_EMBEDDINGS : ErrorCode.EMBEDDING_MODEL_FOR_CHAT).error(routed.name())
-                    .param("model").detail("decision_id", decisionId);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "model_not_supported",
-                    answer(exchange, shape, e, headers));
-            return;
-        }
-        String unpriced = Reservation.unpricedParam(request.billables(), routed, evaluator.policy());
-        if (unpriced != null) {
-            enforcer.countRefused(counters);
-            GatewayError e = ErrorCode.PARAMETER_NOT_ALLOWED.error(unpriced, routed.name(), evaluator.policy().name())
-                    .param(unpriced).detail("decision_id", decisionId);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 400, "parameter_not_allowed",
-                    answer(exchange, shape, e, headers));
-            return;
-        }
-        if (!log.mayForward()) {
-            // The audit log failed on its last event: forward nothing that could not be audited.
-            GatewayError e = ErrorCode.AUDIT_UNAVAILABLE.error().header("retry-after", "1").detail("decision_id", decisionId);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "audit_unavailable", answer(exchange, shape, e, headers));
-            return;
-        }
-        ProviderInfo upstream = lp.set().providers().get(routed.provider());
-        boolean translated = upstream != null && (upstream.kind().equals("anthropic") ? shape == ApiShape.OPENAI
-                : upstream.kind().equals("openai") && shape == ApiShape.ANTHROPIC);
-        forwarded = Reservation.outbound(forwarded, perChoice,
-                upstream == null ? "max_completion_tokens" : upstream.settings().getOrDefault("output_cap", "max_completion_tokens"));
-        Reservation reservation = Reservation.of(routed, promptTokens, output, request.billables(), translated);
-        Admitting a = new Admitting(exchange, key, request, forwarded, lp, evaluator, counters, decision, in, routed, reservation, prompt,
-                classification, decisionId, headers, start, now);
-        Admission admission = enforcer.admit(counters, reservation.tokens(), reservation.costMicros());
-        if (admission instanceof NeedsStore) {
-            // A fleet counter's slice cannot take this request: ask Redis, on a worker thread.
-            Runnable slow = () -> {
-                try {
-                    forward(a, enforcer.admitWaiting(counters, reservation.tokens(), reservation.costMicros()));
-                } catch (RuntimeException e) {
-                    internalError(exchange, e);
-                }
-            };
-            if (exchange.isInIoThread()) exchange.dispatch(exchange.getConnection().getWorker(), slow);
-            else slow.run();
-            return;
-        }
-        forward(a, admission);
-    }
-
-    /** A request that was allowed, on its way to the counters and the provider. */
-    private record Admitting(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, ParsedRequest forwarded, LoadedPolicies lp,
-                             PolicyEvaluator evaluator, KeyCounters counters, Decision decision, DecisionInput in, ModelInfo routed,
-                             Reservation reservation, PromptTokens prompt, Classification classification, String decisionId,
-                             Map<String, String> headers, long start, long now) {}
-
-    /** Answers the counters' verdict, or hands the call to the routed model's provider. */
-    private void forward(Admitting a, Admission admission) {
-        HttpServerExchange exchange = a.exchange();
-        ApiShape shape = endpoint.shape();
-        KeyRecord key = a.key();
-        LoadedPolicies lp = a.lp();
-        String decisionId = a.decisionId();
-        Map<String, String> headers = a.headers();
-        ParsedRequest request = a.request();
-        KeyCounters counters = a.counters();
-        Decision decision = a.decision();
-        DecisionInput in = a.in();
-        ModelInfo routed = a.routed();
-        long now = a.now();
-        long start = a.start();
-        Reservation reservation = a.reservation();
-        Classification classification = a.classification();
-        PolicyEvaluator evaluator = a.evaluator();
-        if (admission instanceof StoreUnavailable unavailable) {
-            GatewayError e = ErrorCode.COUNTER_STORE_UNAVAILABLE.error(unavailable.limit().id()).header("retry-after", "1")
-                    .detail("decision_id", decisionId)
-                    .detail("limit", unavailable.limit().id());
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "counter_store_unavailable",
-                    answer(exchange, shape, e, headers));
-            return;
-        }
-        if (admission instanceof Overloaded overloaded) {
-            GatewayError e = ErrorCode.OVERLOADED.error(overloaded.inFlight()).header("retry-after", "1").detail("decision_id", decisionId);
-            log.refused(decisionId, lp.set().revision(), key, endpoint, request.model(), 503, "overloaded", answer(exchange, shape, e, headers));
-            return;
-        }
-        if (admission instanceof Refused refused) {
-            enforcer.countRefused(counters);
-            Decision throttled = Decisions.throttled(evaluator.policy(), refused.limit());
-            counters.rateLimitHeaders(now, headers);
-            log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), throttled, 429, classification, in.functionErrors(),
-                    answer(exchange, shape, DecisionErrors.of(throttled, lp.set().revision(), decisionId, refused, now), headers));
-            return;
-        }
-        Lease lease = (Lease) admission;
-        counters.rateLimitHeaders(now, headers);
-        if (!decision.warnings().isEmpty()) {
-            headers.put("x-keyguard-budget-warning", String.join("; ", decision.warnings()));
-            enforcer.warnOncePerPeriod(counters, decision, key.id(), now);
-        }
-        ProviderInfo providerInfo = lp.set().providers().get(routed.provider());
-        Provider provider = lp.providers().get(routed.provider());
-        if (decision.routedModel() != null) headers.put("x-keyguard-routed-model", routed.name());
-        long overheadNanos = System.nanoTime() - start;
-        AtomicBoolean settled = new AtomicBoolean();
-        // The response completes only after its audit event is appended (see ClientStream#gate).
-        ClientStream client = new ClientStream(exchange, timeouts.writeStuck().toMillis());
-        client.gate();
-        CallListener listener = (status, outcome, usage, billed) -> {
-            if (!settled.compareAndSet(false, true)) return;
-            // The upstream refused or failed before it had the request: nothing was used but the request.
-            // A null usage: it may have billed without a report, and the reservation is charged.
-            boolean consumed = usage == null || status < 400 || status == 499;
-            Reservation.Charge charge = reservation.charge(routed, outcome, usage, billed);
-            enforcer.settle(lease, consumed, charge.tokens(), charge.costMicros());
-            log.completed(decisionId, lp.set().revision(), key, endpoint, request.model(), routed, decision, status, outcome,
-                    reservation.promptTokens(), usage == null ? reservation.asUsage(a.forwarded().billables()) : usage,
-                    consumed ? charge.chargedBy() : "none", consumed ? charge.costMicros() : 0,
-                    overheadNanos, System.nanoTime() - start, classification, in.functionErrors(),
-                    recorded -> {
-                        if (recorded) client.release();
-                        else client.fail(shape, auditFailed(decisionId)); // usage stays charged: the provider billed it
-                    });
-        };
-        try {
-            provider.handle(new Call(a.forwarded(), routed, providerInfo, client, a.prompt(), headers, listener));
-        } catch (RuntimeException e) {
-            listener.ended(500, "gateway_error", keyguard.policy.Usage.NONE, false);
-            throw e;
-        }
+                .metadata(r.request.metadata()).keyId(r.key.id()).keyName(r.key.name()).keyOwner(r.key.owner())
+                .labels(r.key.trustedLabels(r.lp.set().labels()))
+                .epochMillis(r.now).usage(r.counters);
     }
 
     /** Answers a decision that is not an allow (counted against the request limit); a throttle says when to come back. */
-    private void refuse(HttpServerExchange exchange, KeyRecord key, ParsedRequest request, Decision decision, KeyCounters counters,
-                        DecisionInput in, long now, LoadedPolicies lp, String decisionId, Map<String, String> headers,
-                        Classification classification) {
-        enforcer.countRefused(counters);
+    private static void refuse(Path path, HttpServerExchange exchange, Request r, Classification classification) {
+        path.enforcer().countRefused(r.counters);
+        Decision decision = r.decision;
+        DecisionInput in = r.in;
         Refused refused = null;
         Limit limit = decision.limit();
         if (limit != null) {
-            ModelInfo model = lp.set().model(request.model());
+            ModelInfo model = r.lp.set().model(r.request.model());
             long cost = model == null ? 0 : model.costMicros(in.estimatedTokens(), in.maxTokens());
-            refused = enforcer.refusal(counters, limit, now, Enforcer.need(limit.counter().metric(), in.tokensNeeded(), cost));
-            counters.rateLimitHeaders(now, headers);
+            refused = path.enforcer().refusal(r.counters, limit, r.now, Enforcer.need(limit.counter().metric(), in.tokensNeeded(), cost));
+            r.counters.rateLimitHeaders(r.now, r.headers);
         }
-        GatewayError error = DecisionErrors.of(decision, lp.set().revision(), decisionId, refused, now);
+        GatewayError error = DecisionErrors.of(decision, r.lp.set().revision(), r.decisionId, refused, r.now);
         if (decision.dataAction() == DataAction.DENY && decision.kind() == keyguard.policy.DecisionKind.DATA_CLASS) {
             // Name what was found by type and count; never the values.
             String found = decision.rules().contains(Decisions.RULE_DATA_UNSCANNABLE) ? "could not scan " + classification.describeUnscannable()
@@ -547,9 +723,8 @@ public final class InferenceHandler implements HttpHandler {
                     .detail("data_class", classification.dataClass().word()).detail("detected", classification.summary());
             if (classification.hasUnscannable()) error = error.detail("unscannable", classification.unscannableSummary());
         }
-        log.decided(decisionId, lp.set().revision(), key, endpoint, request.model(), decision, DecisionErrors.status(decision), classification,
-                in.functionErrors(),
-                answer(exchange, endpoint.shape(), error, headers));
+        path.log().decided(r.decisionId, r.lp.set().revision(), r.key, path.endpoint(), r.request.model(), decision, DecisionErrors.status(decision),
+                classification, in.functionErrors(), answer(exchange, path.shape(), error, r.headers));
     }
 
     /**
