@@ -191,14 +191,26 @@ public final class InferenceHandler implements HttpHandler {
         return Math.max(maxBodyBytes * 4, maxBodyBytes + (16L << 20));
     }
 
-    /** Inference takes POST only: anything else is 405, and its body is not read. */
-    public static final class RequirePost implements HttpHandler {
-        private final Path path;
-        private final HttpHandler next;
+    /** A stage of the chain: the path's parts, the next stage, and its name in the printed chain. */
+    abstract static class Stage implements HttpHandler {
+        final Path path;
+        final HttpHandler next;
+        private final String name;
 
-        public RequirePost(Path path, HttpHandler next) {
+        Stage(Path path, HttpHandler next, String name) {
             this.path = path;
             this.next = next;
+            this.name = name;
+        }
+
+        @Override
+        public String toString() { return next == null ? name : name + " -> " + next; }
+    }
+
+    /** Inference takes POST only: anything else is 405, and its body is not read. */
+    public static final class RequirePost extends Stage {
+        public RequirePost(Path path, HttpHandler next) {
+            super(path, next, "method POST");
         }
 
         @Override
@@ -211,19 +223,12 @@ public final class InferenceHandler implements HttpHandler {
             }
             next.handleRequest(exchange);
         }
-
-        @Override
-        public String toString() { return "method POST -> " + next; }
     }
 
     /** The virtual key; a refusal is answered by {@link KeyAuth#answer} (slowed for an address that keeps failing). */
-    public static final class Authenticate implements HttpHandler {
-        private final Path path;
-        private final HttpHandler next;
-
+    public static final class Authenticate extends Stage {
         public Authenticate(Path path, HttpHandler next) {
-            this.path = path;
-            this.next = next;
+            super(path, next, "authenticate");
         }
 
         @Override
@@ -238,9 +243,6 @@ public final class InferenceHandler implements HttpHandler {
                 }
             }
         }
-
-        @Override
-        public String toString() { return "authenticate -> " + next; }
     }
 
     /**
@@ -248,13 +250,9 @@ public final class InferenceHandler implements HttpHandler {
      * off when it comes too slowly; the next stage runs on a worker thread for a body over
      * 2 KiB.
      */
-    public static final class ReadBody implements HttpHandler {
-        private final Path path;
-        private final HttpHandler next;
-
+    public static final class ReadBody extends Stage {
         public ReadBody(Path path, HttpHandler next) {
-            this.path = path;
-            this.next = next;
+            super(path, next, "read body");
         }
 
         @Override
@@ -289,9 +287,6 @@ public final class InferenceHandler implements HttpHandler {
                                 : ErrorCode.BODY_UNREADABLE.error(), Map.of("connection", "close"));
                     });
         }
-
-        @Override
-        public String toString() { return "read body -> " + next; }
     }
 
     /**
@@ -372,13 +367,9 @@ public final class InferenceHandler implements HttpHandler {
      * ({@code limit max_tokens}). Then the prompt's count is started: skipped when nothing
      * depends on it, on a worker thread when it would hold the IO thread too long.
      */
-    public static final class Parse implements HttpHandler {
-        private final Path path;
-        private final HttpHandler next;
-
+    public static final class Parse extends Stage {
         public Parse(Path path, HttpHandler next) {
-            this.path = path;
-            this.next = next;
+            super(path, next, "parse");
         }
 
         @Override
@@ -469,19 +460,12 @@ public final class InferenceHandler implements HttpHandler {
             r.output = saturatingMultiply(perChoice, r.request.billables().choices());
             return true;
         }
-
-        @Override
-        public String toString() { return "parse -> " + next; }
     }
 
     /** The data class of everything sent upstream, at least what the caller declares ({@code x-keyguard-data-class}). */
-    public static final class Classify implements HttpHandler {
-        private final Path path;
-        private final HttpHandler next;
-
+    public static final class Classify extends Stage {
         public Classify(Path path, HttpHandler next) {
-            this.path = path;
-            this.next = next;
+            super(path, next, "classify");
         }
 
         @Override
@@ -496,9 +480,6 @@ public final class InferenceHandler implements HttpHandler {
             r.classification = r.lp.classifier().classify(r.request.body()).atLeast(declared);
             next.handleRequest(exchange);
         }
-
-        @Override
-        public String toString() { return "classify -> " + next; }
     }
 
     /**
@@ -506,13 +487,9 @@ public final class InferenceHandler implements HttpHandler {
      * the routed model's kind, price-changing parameters, whether the audit log can take the
      * event, and the reservation to admit.
      */
-    public static final class Decide implements HttpHandler {
-        private final Path path;
-        private final HttpHandler next;
-
+    public static final class Decide extends Stage {
         public Decide(Path path, HttpHandler next) {
-            this.path = path;
-            this.next = next;
+            super(path, next, "decide");
         }
 
         @Override
@@ -567,9 +544,6 @@ public final class InferenceHandler implements HttpHandler {
             r.reservation = Reservation.of(r.routed, r.prompt.estimate(), r.output, r.request.billables(), translated);
             next.handleRequest(exchange);
         }
-
-        @Override
-        public String toString() { return "decide -> " + next; }
     }
 
     /**
@@ -577,13 +551,9 @@ public final class InferenceHandler implements HttpHandler {
      * Redis on a worker thread. Answers the counters' refusals (throttled, overloaded, the
      * store unreachable).
      */
-    public static final class Admit implements HttpHandler {
-        private final Path path;
-        private final HttpHandler next;
-
+    public static final class Admit extends Stage {
         public Admit(Path path, HttpHandler next) {
-            this.path = path;
-            this.next = next;
+            super(path, next, "admit");
         }
 
         @Override
@@ -623,9 +593,6 @@ public final class InferenceHandler implements HttpHandler {
             r.admission = admission;
             next.handleRequest(exchange);
         }
-
-        @Override
-        public String toString() { return "admit -> " + next; }
     }
 
     /**
@@ -633,11 +600,9 @@ public final class InferenceHandler implements HttpHandler {
      * the charge ({@link Reservation#charge}) and appends the audit event; the response
      * completes only after that event is appended (see {@link ClientStream#gate}).
      */
-    public static final class Forward implements HttpHandler {
-        private final Path path;
-
+    public static final class Forward extends Stage {
         public Forward(Path path) {
-            this.path = path;
+            super(path, null, "forward");
         }
 
         @Override
@@ -681,9 +646,6 @@ public final class InferenceHandler implements HttpHandler {
                 throw e;
             }
         }
-
-        @Override
-        public String toString() { return "forward"; }
     }
 
     private static long saturatingMultiply(long a, long b) {
