@@ -37,10 +37,6 @@ public record Usage(long input, long cacheWrite, long cacheWrite1h, long cacheRe
         return sat(output, reasoning);
     }
 
-    public Usage withImages(long n) {
-        return new Usage(input, cacheWrite, cacheWrite1h, cacheRead, output, reasoning, n, requests, webSearches, serviceTier);
-    }
-
     private static long sat(long a, long b) {
         a = Math.max(0, a);
         b = Math.max(0, b);

@@ -8,7 +8,7 @@ import keyguard.wire.ApiShape;
 
 /**
  * Anthropic's Messages API. Anthropic-shaped calls pass through with the model name
- * changed; OpenAI-shaped chat completions are translated to Messages and the reply back.
+ * changed (and the output cap and web search uses the gateway reserved, see {@code Reservation#outbound}); OpenAI-shaped chat completions are translated to Messages and the reply back.
  */
 public final class AnthropicProvider extends HttpProvider {
     AnthropicProvider(ProviderInfo info, String credential, HttpUpstream upstream) {
@@ -22,7 +22,7 @@ public final class AnthropicProvider extends HttpProvider {
         if (translate) {
             body = Translate.openAiToAnthropic(call.request().body(), call.model().upstream());
         } else {
-            body = call.request().body().deepCopy();
+            body = call.request().body(); // the gateway's own tree, no longer read: renamed in place (Call)
             body.put("model", call.model().upstream());
         }
         HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(url("/messages")))

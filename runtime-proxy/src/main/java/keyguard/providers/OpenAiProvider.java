@@ -9,7 +9,8 @@ import keyguard.wire.Endpoint;
 
 /**
  * Any OpenAI-compatible upstream (OpenAI, vLLM, Ollama, Azure-style base URLs). OpenAI-shaped
- * calls pass through with only the model name changed (and usage requested on streams);
+ * calls pass through with the model name changed, usage requested on streams, and the
+ * output cap the gateway reserved (see {@code Reservation#outbound});
  * Anthropic-shaped calls are translated both ways.
  */
 public final class OpenAiProvider extends HttpProvider {
@@ -28,7 +29,7 @@ public final class OpenAiProvider extends HttpProvider {
                     info.settings().getOrDefault("output_cap", "max_completion_tokens"));
             path = "/chat/completions";
         } else {
-            body = call.request().body().deepCopy();
+            body = call.request().body(); // the gateway's own tree, no longer read: changed in place (Call)
             body.put("model", call.model().upstream());
             if (endpoint == Endpoint.CHAT_COMPLETIONS && call.request().stream()) {
                 body.putObject("stream_options").put("include_usage", true);

@@ -33,7 +33,6 @@ public final class ClientStream implements keyguard.wire.Caller {
     private final HttpServerExchange exchange;
     private final AtomicBoolean finished = new AtomicBoolean();
     private volatile Runnable gone = () -> { };
-    private volatile boolean started;
     /** IO-thread state of the completion gate. */
     private boolean gated;
     private boolean released;
@@ -96,13 +95,10 @@ public final class ClientStream implements keyguard.wire.Caller {
     @Override
     public boolean isFinished() { return finished.get(); }
 
-    public boolean isStarted() { return started; }
-
     /** Sets status and headers; must come before the first write. */
     @Override
     public void start(int status, String contentType, Map<String, String> headers) {
         run(() -> {
-            started = true;
             exchange.setStatusCode(status);
             exchange.getResponseHeaders().put(io.undertow.util.Headers.CONTENT_TYPE, contentType);
             headers.forEach((k, v) -> exchange.getResponseHeaders().put(new HttpString(k), v));
@@ -173,7 +169,6 @@ public final class ClientStream implements keyguard.wire.Caller {
     public void respond(int status, String contentType, Map<String, String> headers, String body) {
         run(() -> {
             if (finished.get()) return;
-            started = true;
             exchange.setStatusCode(status);
             exchange.getResponseHeaders().put(io.undertow.util.Headers.CONTENT_TYPE, contentType);
             headers.forEach((k, v) -> exchange.getResponseHeaders().put(new HttpString(k), v));

@@ -38,7 +38,6 @@ public final class GatewayError {
         return e.status() == 400 ? g : g.withStatus(e.status());
     }
 
-    public ErrorCode errorCode() { return code; }
     public int status() { return status; }
     public String type() { return code.type; }
     public String code() { return code.code; }

@@ -5,8 +5,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A validated inference request. {@code body} is the caller's JSON (forwarded with only the
- * model name changed, so nothing the caller sent is lost); {@code texts} are the text parts
+ * A validated inference request. {@code body} is the caller's JSON (forwarded with the
+ * model name changed and the output cap the gateway reserved, so nothing else the caller
+ * sent is lost); {@code texts} are the text parts
  * of every message (or embedding input) in order, for token counting; {@code lastUserText}
  * is what the simulator echoes.
  *
