@@ -258,12 +258,7 @@ public final class FleetKeyStore implements KeyStore {
     @Override
     public void close() {
         closed = true;
-        follower.interrupt();
-        try {
-            follower.join(3000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Background.stop(follower, 3000);
         local.close();
     }
 }

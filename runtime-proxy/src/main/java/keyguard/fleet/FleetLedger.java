@@ -616,12 +616,7 @@ public final class FleetLedger implements Ledger {
     public void close() {
         if (closed) return; // the enforcer closes it before its rows go; the fleet again after
         closed = true;
-        syncer.interrupt();
-        try {
-            syncer.join(2000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Background.stop(syncer, 2000);
         try {
             syncAll(true);
         } catch (RuntimeException e) {

@@ -229,12 +229,7 @@ public final class FleetNodes {
 
     void close() {
         closed = true;
-        beat.interrupt();
-        try {
-            beat.join(2000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Background.stop(beat, 2000);
         try {
             redis.script(LEAVE, new String[0], node, token, dataId); // no longer waited for; name and data directory free
         } catch (FleetRedis.Unavailable | RuntimeException ignored) {

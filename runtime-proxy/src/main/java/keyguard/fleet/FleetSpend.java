@@ -181,11 +181,6 @@ public final class FleetSpend implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        feeder.interrupt();
-        try {
-            feeder.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Background.stop(feeder, 5000);
     }
 }
