@@ -82,7 +82,7 @@ class FleetProcessesTest {
         long cost = usage.path("prompt_tokens").asLong() + 3 * 2; // 1 and 2 usd per 1m tokens, in micro-dollars
         long cap = K_BUDGET * cost + cost - 1;
         Files.writeString(fleet.policies.resolve("budget.kgp"), "policy budgeted { models allow [\"sim-small\"] budget "
-                + String.format("%d.%06d", cap / 1_000_000, cap % 1_000_000) + " usd per day hard by key }\n");
+                + String.format("%d.%06d", cap / 1_000_000, cap % 1_000_000) + " usd per day hard by key limit concurrent 1_000 by key }\n");
         for (int n = 0; n < 3; n++) fleet.admin(n, "POST", "/admin/policies/reload", "{}");
         awaitConsistentRevisions();
 

@@ -98,7 +98,7 @@ class EnforcementTest {
     void aHardBudgetThatFitsKRequestsAdmitsExactlyKOf200ConcurrentOnes() throws Exception {
         long cost = probe()[1];
         long cap = K * cost + cost - 1;
-        policies("policy budgeted { models allow [\"sim-small\"] budget " + usd(cap) + " usd per day hard by key }");
+        policies("policy budgeted { models allow [\"sim-small\"] budget " + usd(cap) + " usd per day hard by key limit concurrent 1_000 by key }");
         String key = h.key("budgeted", "b", Map.of());
         List<HttpResponse<String>> rs = storm(List.of(key));
         assertEquals(K, count(rs, 200));
@@ -140,7 +140,7 @@ class EnforcementTest {
     @Test
     void aTokenLimitThatFitsKRequestsAdmitsExactlyKOf200ConcurrentOnes() throws Exception {
         long tokens = probe()[0];
-        policies("policy tokened { models allow [\"sim-small\"] limit tokens " + (K * tokens + tokens - 1) + " per 1h by key }");
+        policies("policy tokened { models allow [\"sim-small\"] limit tokens " + (K * tokens + tokens - 1) + " per 1h by key limit concurrent 1_000 by key }");
         String key = h.key("tokened", "t", Map.of());
         List<HttpResponse<String>> rs = storm(List.of(key));
         assertEquals(K, count(rs, 200));
@@ -152,7 +152,7 @@ class EnforcementTest {
     void twoKeysSharingAPolicyBudgetAdmitExactlyKBetweenThem() throws Exception {
         long cost = probe()[1];
         long cap = K * cost + cost - 1;
-        policies("policy shared { models allow [\"sim-small\"] budget " + usd(cap) + " usd per day hard by policy }");
+        policies("policy shared { models allow [\"sim-small\"] budget " + usd(cap) + " usd per day hard by policy limit concurrent 1_000 by key }");
         String a = h.key("shared", "a", Map.of());
         String b = h.key("shared", "b", Map.of());
         List<HttpResponse<String>> rs = storm(List.of(a, b));
