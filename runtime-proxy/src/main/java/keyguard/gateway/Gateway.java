@@ -79,7 +79,7 @@ public final class Gateway implements AutoCloseable {
         String adminToken = dir.adminToken(cfg.env().apply("KEYGUARD_ADMIN_TOKEN"));
         String metricsToken = cfg.metricsNeedToken() ? dir.metricsToken(cfg.env().apply("KEYGUARD_METRICS_TOKEN")) : null;
 
-        PolicyLoader current = new PolicyLoader(cfg.policies(), cfg.env(), new Providers.HttpUpstreamHolder(), cfg.clock(), plugins, cfg.trust());
+        PolicyLoader current = new PolicyLoader(cfg.policies(), cfg.env(), new Providers.HttpUpstreamHolder(upstreamTrust(cfg)), cfg.clock(), plugins, cfg.trust());
         KeyStore keys = null;
         Enforcer enforcer = null;
         AuditLog audit = null;
@@ -189,6 +189,19 @@ public final class Gateway implements AutoCloseable {
     }
 
     /** Waits for the initial compile; its failure (a policy that does not compile) is thrown as it was. */
+    /**
+     * {@code KEYGUARD_UPSTREAM_CA}: a PEM file of certificates to trust for HTTPS upstreams
+     * beside the JDK's (a self-hosted model server behind a private CA). Operator
+     * configuration: no policy file can name a trust root.
+     */
+    private static java.nio.file.Path upstreamTrust(GatewayConfig cfg) {
+        String file = cfg.env().apply("KEYGUARD_UPSTREAM_CA");
+        if (file == null || file.isBlank()) return null;
+        java.nio.file.Path p = java.nio.file.Path.of(file);
+        if (!java.nio.file.Files.isReadable(p)) throw new IllegalArgumentException("KEYGUARD_UPSTREAM_CA: cannot read " + file);
+        return p;
+    }
+
     private static void compiled(java.util.concurrent.CompletableFuture<LoadedPolicies> compiling) {
         try {
             compiling.join();

@@ -2,7 +2,9 @@ package keyguard.providers;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
-import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import keyguard.policy.ProviderInfo;
 import keyguard.wire.ApiShape;
 
@@ -25,12 +27,11 @@ public final class AnthropicProvider extends HttpProvider {
             body = call.request().body(); // the gateway's own tree, no longer read: renamed in place (Call)
             body.put("model", call.model().upstream());
         }
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(url("/messages")))
-                .timeout(timeout)
-                .header("content-type", "application/json")
-                .header("anthropic-version", info.settings().getOrDefault("api_version", "2023-06-01"))
-                .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
-        if (credential != null) req.header("x-api-key", credential);
-        upstream.send(call, req.build(), Dialect.ANTHROPIC, translate);
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("content-type", "application/json");
+        headers.put("anthropic-version", info.settings().getOrDefault("api_version", "2023-06-01"));
+        if (credential != null) headers.put("x-api-key", credential);
+        upstream.send(call, new UpstreamClient.Request(URI.create(url("/messages")), headers, body.toString().getBytes(StandardCharsets.UTF_8), timeout),
+                Dialect.ANTHROPIC, translate);
     }
 }

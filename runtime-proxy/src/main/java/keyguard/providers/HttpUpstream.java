@@ -1,21 +1,14 @@
 package keyguard.providers;
 
+import io.undertow.util.HeaderMap;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.ConnectException;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 import keyguard.tokens.TokenCounter;
 import keyguard.wire.ApiShape;
@@ -29,15 +22,17 @@ import keyguard.wire.GatewayError;
  * Sends one call to an HTTP upstream and relays the reply to the caller.
  *
  * <h2>Streaming</h2>
- * The upstream body arrives as a {@link Flow.Publisher}; one chunk is requested at a time,
- * and the next only after the caller's socket accepted the previous one, so a slow caller
- * slows the upstream instead of filling memory. Events are cut at blank lines
+ * The call runs on the caller's IO thread ({@link UpstreamClient}). The upstream body is
+ * read one chunk at a time, the next only after the caller's socket accepted the previous
+ * one, so a slow caller slows the upstream instead of filling memory. Events are cut at blank lines
  * ({@link SseSplitter}) and read by the upstream's {@link Dialect} as they pass, to learn
  * the usage. In passthrough (same shape on both sides) each event is forwarded byte for
  * byte; across shapes it is re-rendered by the caller's {@link ChatFormat}.
  *
  * <h2>Failures</h2>
- * Unreachable upstream: 502; no response headers within the provider's timeout: 504;
+ * Unreachable upstream (refused, no TLS handshake, or the connection failed before the
+ * request was all written): 502, nothing billed; every connection busy and the waiting line
+ * full: 503; no response headers within the provider's timeout: 504;
  * upstream 5xx: 502; upstream 401/403: 502 with our own message (the upstream's body may
  * quote our credential, so it is never relayed); upstream 429: 429; other upstream 4xx:
  * relayed. A failure after the stream started ends it with an error event in the caller's
@@ -49,83 +44,83 @@ import keyguard.wire.GatewayError;
 final class HttpUpstream {
     private static final int MAX_BODY = 64 << 20;
 
-    private final HttpClient client;
+    private final UpstreamClient client;
 
-    HttpUpstream() {
-        this.client = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(10))
-                .followRedirects(HttpClient.Redirect.NEVER)
-                // Completions run on the client's own selector thread instead of hopping to a
-                // pool: everything they do is non-blocking (they post to the caller's IO thread).
-                .executor(Runnable::run)
-                .build();
+    /** @param extraTrust PEM certificates trusted beside the JDK's for HTTPS upstreams, or null */
+    HttpUpstream(UpstreamClient.Settings settings, Path extraTrust) {
+        this.client = new UpstreamClient(settings, extraTrust);
     }
 
     /**
      * @param dialect how the upstream speaks
      * @param translate true when the caller's shape differs from the upstream's
      */
-    void send(Call call, HttpRequest request, Dialect dialect, boolean translate) {
+    void send(Call call, UpstreamClient.Request request, Dialect dialect, boolean translate) {
         Settle settle = new Settle(call, dialect, translate);
-        CompletableFuture<HttpResponse<Flow.Publisher<List<ByteBuffer>>>> future =
-                client.sendAsync(request, HttpResponse.BodyHandlers.ofPublisher());
+        UpstreamClient.Attempt[] attempt = new UpstreamClient.Attempt[1];
         call.client().onGone(() -> {
-            future.cancel(true);
+            if (attempt[0] != null) attempt[0].cancel();
             settle.unknown(499, "client_gone");
         });
-        future.whenComplete((response, error) -> {
-            if (error != null) {
-                failBeforeStart(call, settle, error);
-                return;
+        attempt[0] = client.send(call.client().ioThread(), request, new UpstreamClient.Handler() {
+            @Override
+            public void onResponse(int status, HeaderMap headers, UpstreamClient.Body body) {
+                try {
+                    HttpUpstream.onResponse(call, settle, status, headers, body, dialect, translate, attempt[0]);
+                } catch (RuntimeException e) {
+                    body.discard();
+                    failBilled(call, settle, ErrorCode.UPSTREAM_UNREADABLE.error(call.provider().name()), "upstream_error");
+                }
             }
-            try {
-                onResponse(call, settle, response, dialect, translate);
-            } catch (RuntimeException e) {
-                failBilled(call, settle, ErrorCode.UPSTREAM_UNREADABLE.error(call.provider().name()), "upstream_error");
+
+            @Override
+            public void onFailure(UpstreamClient.Failure failure, Throwable cause) {
+                failBeforeStart(call, settle, failure, cause);
             }
         });
+        if (call.client().isFinished()) attempt[0].cancel(); // gone before the attempt could be cancelled by onGone
     }
 
-    private void onResponse(Call call, Settle settle, HttpResponse<Flow.Publisher<List<ByteBuffer>>> response, Dialect dialect,
-                            boolean translate) {
-        int status = response.statusCode();
+    private static void onResponse(Call call, Settle settle, int status, HeaderMap headers, UpstreamClient.Body body, Dialect dialect,
+                                   boolean translate, UpstreamClient.Attempt attempt) {
         String provider = call.provider().name();
         if (status == 401 || status == 403) {
-            discard(response);
+            body.discard();
             fail(call, settle, ErrorCode.UPSTREAM_CREDENTIAL_REJECTED.error(provider, status), "upstream_auth");
             return;
         }
         if (status == 429) {
-            discard(response);
+            body.discard();
             GatewayError limited = ErrorCode.UPSTREAM_RATE_LIMITED.error(provider);
-            GatewayError e = response.headers().firstValue("retry-after").map(v -> limited.header("retry-after", v)).orElse(limited);
+            String retryAfter = headers.getFirst("retry-after");
+            GatewayError e = retryAfter == null ? limited : limited.header("retry-after", retryAfter);
             fail(call, settle, e, "upstream_rate_limited");
             return;
         }
         if (status >= 500) {
-            discard(response);
+            body.discard();
             fail(call, settle, ErrorCode.UPSTREAM_FAILED_STATUS.error(provider, status), "upstream_error");
             return;
         }
-        String contentType = response.headers().firstValue("content-type").orElse("application/json");
+        String type = headers.getFirst("content-type");
+        String contentType = type == null ? "application/json" : type;
         boolean sse = contentType.startsWith("text/event-stream");
         if (status >= 400) {
-            collect(response, body -> {
+            collect(body, text -> {
                 if (translate) {
                     fail(call, settle, ErrorCode.UPSTREAM_REJECTED.error(provider, status).withStatus(status), "upstream_rejected");
                 } else {
-                    call.client().respond(status, contentType, call.headers(), body);
+                    call.client().respond(status, contentType, call.headers(), text);
                     settle.ended(status, "upstream_rejected", null);
                 }
             }, t -> fail(call, settle, ErrorCode.UPSTREAM_CUT_OFF.error(provider), "upstream_error"));
             return;
         }
         if (sse && call.request().stream()) {
-            response.body().subscribe(new Relay(call, settle, dialect, translate));
+            new Relay(call, settle, dialect, translate, attempt).start(body);
             return;
         }
-        collect(response, body -> whole(call, settle, body, dialect, translate),
+        collect(body, text -> whole(call, settle, text, dialect, translate),
                 t -> failBilled(call, settle, ErrorCode.UPSTREAM_CUT_OFF.error(provider), "upstream_error"));
     }
 
@@ -172,7 +167,7 @@ final class HttpUpstream {
     }
 
     /** Relays an SSE body, one upstream chunk in flight at a time. */
-    private static final class Relay implements Flow.Subscriber<List<ByteBuffer>> {
+    private static final class Relay implements UpstreamClient.Chunks {
         private final Call call;
         private final Settle settle;
         private final Dialect dialect;
@@ -182,35 +177,39 @@ final class HttpUpstream {
         private final ChatFormat format;
         private final String id;
         private final long created = System.currentTimeMillis() / 1000;
-        private Flow.Subscription subscription;
+        private final UpstreamClient.Attempt attempt;
         private boolean startedOut;
 
-        Relay(Call call, Settle settle, Dialect dialect, boolean translate) {
+        Relay(Call call, Settle settle, Dialect dialect, boolean translate, UpstreamClient.Attempt attempt) {
             this.call = call;
             this.settle = settle;
             this.dialect = dialect;
             this.translate = translate;
+            this.attempt = attempt;
             this.format = ChatFormat.of(call.request().endpoint().shape());
             this.id = (call.request().endpoint().shape() == ApiShape.ANTHROPIC ? "msg_kg" : "chatcmpl-kg") + Long.toHexString(System.nanoTime());
         }
 
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            subscription = s;
+        void start(UpstreamClient.Body body) {
             call.client().onGone(() -> {
-                s.cancel();
+                attempt.cancel();
                 settle.ended(499, "client_gone", st);
             });
             call.client().start(200, "text/event-stream; charset=utf-8", call.headers());
-            s.request(1);
+            if (call.client().isFinished()) {
+                attempt.cancel();
+                settle.ended(499, "client_gone", st);
+                return;
+            }
+            body.stream(this);
         }
 
         @Override
-        public void onNext(List<ByteBuffer> chunk) {
+        public void chunk(ByteBuffer data, Runnable more) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            for (String event : splitter.feed(chunk)) out.writeBytes(relay(event));
-            if (out.size() == 0) subscription.request(1);
-            else call.client().write(out.toByteArray(), () -> subscription.request(1));
+            for (String event : splitter.feed(List.of(data))) out.writeBytes(relay(event));
+            if (out.size() == 0) more.run();
+            else call.client().write(out.toByteArray(), more);
         }
 
         private byte[] relay(String event) {
@@ -229,13 +228,13 @@ final class HttpUpstream {
         }
 
         @Override
-        public void onError(Throwable t) {
+        public void error(Throwable t) {
             if (call.client().isFinished()) return;
             midStreamError(ErrorCode.UPSTREAM_STREAM_BROKE);
         }
 
         @Override
-        public void onComplete() {
+        public void end() {
             String rest = splitter.rest();
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             if (!rest.isBlank()) out.writeBytes(relay(rest + "\n\n"));
@@ -273,20 +272,20 @@ final class HttpUpstream {
         }
     }
 
-    private static void failBeforeStart(Call call, Settle settle, Throwable error) {
-        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    private static void failBeforeStart(Call call, Settle settle, UpstreamClient.Failure failure, Throwable cause) {
         if (call.client().isFinished()) {
             settle.unknown(499, "client_gone");
             return;
         }
         String provider = call.provider().name();
-        if (cause instanceof HttpTimeoutException) {
+        switch (failure) {
+            // The provider never had the request: nothing billed.
+            case UNREACHABLE, NOT_SENT -> fail(call, settle, ErrorCode.UPSTREAM_UNREACHABLE.error(provider), "upstream_unreachable");
+            case BUSY -> fail(call, settle, ErrorCode.UPSTREAM_BUSY.error(provider), "upstream_busy");
             // The provider had the request and may still be generating (and billing) it.
-            failBilled(call, settle, ErrorCode.UPSTREAM_TIMEOUT.error(provider), "upstream_timeout");
-        } else if (cause instanceof ConnectException) {
-            fail(call, settle, ErrorCode.UPSTREAM_UNREACHABLE.error(provider), "upstream_unreachable");
-        } else {
-            failBilled(call, settle, ErrorCode.UPSTREAM_FAILED.error(provider, cause.getClass().getSimpleName()), "upstream_error");
+            case TIMEOUT -> failBilled(call, settle, ErrorCode.UPSTREAM_TIMEOUT.error(provider), "upstream_timeout");
+            case BROKEN -> failBilled(call, settle, ErrorCode.UPSTREAM_FAILED.error(provider,
+                    cause == null ? "IOException" : cause.getClass().getSimpleName()), "upstream_error");
         }
     }
 
@@ -312,46 +311,9 @@ final class HttpUpstream {
         call.client().respond(e.status(), "application/json", headers, ErrorBodies.render(call.request().endpoint().shape(), e));
     }
 
-    private static void discard(HttpResponse<Flow.Publisher<List<ByteBuffer>>> response) {
-        response.body().subscribe(new Flow.Subscriber<>() {
-            @Override public void onSubscribe(Flow.Subscription s) { s.cancel(); }
-            @Override public void onNext(List<ByteBuffer> item) { }
-            @Override public void onError(Throwable t) { }
-            @Override public void onComplete() { }
-        });
-    }
-
-    private static void collect(HttpResponse<Flow.Publisher<List<ByteBuffer>>> response, java.util.function.Consumer<String> done,
+    private static void collect(UpstreamClient.Body body, java.util.function.Consumer<String> done,
                                 java.util.function.Consumer<Throwable> failed) {
-        response.body().subscribe(new Flow.Subscriber<>() {
-            private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-            private Flow.Subscription s;
-
-            @Override
-            public void onSubscribe(Flow.Subscription s) {
-                this.s = s;
-                s.request(Long.MAX_VALUE);
-            }
-
-            @Override
-            public void onNext(List<ByteBuffer> items) {
-                for (ByteBuffer b : items) {
-                    byte[] a = new byte[b.remaining()];
-                    b.get(a);
-                    out.writeBytes(a);
-                }
-                if (out.size() > MAX_BODY) {
-                    s.cancel();
-                    failed.accept(new IOException("upstream body over " + MAX_BODY + " bytes"));
-                }
-            }
-
-            @Override
-            public void onError(Throwable t) { failed.accept(t); }
-
-            @Override
-            public void onComplete() { done.accept(out.toString(StandardCharsets.UTF_8)); }
-        });
+        body.collect(MAX_BODY, bytes -> done.accept(new String(bytes, StandardCharsets.UTF_8)), failed);
     }
 
     /**

@@ -2,7 +2,9 @@ package keyguard.providers;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
-import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import keyguard.policy.ProviderInfo;
 import keyguard.wire.ApiShape;
 import keyguard.wire.Endpoint;
@@ -36,13 +38,12 @@ public final class OpenAiProvider extends HttpProvider {
             }
             path = endpoint == Endpoint.EMBEDDINGS ? "/embeddings" : "/chat/completions";
         }
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(url(path)))
-                .timeout(timeout)
-                .header("content-type", "application/json")
-                .header("accept", call.request().stream() ? "text/event-stream" : "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
-        if (credential != null) req.header("authorization", "Bearer " + credential);
-        upstream.send(call, req.build(), Dialect.OPENAI, translate);
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("content-type", "application/json");
+        headers.put("accept", call.request().stream() ? "text/event-stream" : "application/json");
+        if (credential != null) headers.put("authorization", "Bearer " + credential);
+        upstream.send(call, new UpstreamClient.Request(URI.create(url(path)), headers, body.toString().getBytes(StandardCharsets.UTF_8), timeout),
+                Dialect.OPENAI, translate);
     }
 
 }

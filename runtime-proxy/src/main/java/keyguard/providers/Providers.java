@@ -37,10 +37,22 @@ public final class Providers {
     /** Provider name to the environment variable that is not set, for the start-up report. */
     public Map<String, String> missingCredentials() { return Map.copyOf(missingCredentials); }
 
-    /** One HTTP client for all providers and all policy revisions. */
+    /**
+     * One HTTP client for all providers and all policy revisions, made at the first HTTP
+     * provider (a gateway on the simulator alone never sets up TLS).
+     */
     public static final class HttpUpstreamHolder {
-        private final HttpUpstream upstream = new HttpUpstream();
+        private final java.nio.file.Path extraTrust;
+        private HttpUpstream upstream;
 
-        HttpUpstream get() { return upstream; }
+        /** @param extraTrust PEM certificates an HTTPS upstream may present beside the JDK's trust anchors (operator configuration), or null */
+        public HttpUpstreamHolder(java.nio.file.Path extraTrust) {
+            this.extraTrust = extraTrust;
+        }
+
+        synchronized HttpUpstream get() {
+            if (upstream == null) upstream = new HttpUpstream(UpstreamClient.Settings.DEFAULT, extraTrust);
+            return upstream;
+        }
     }
 }

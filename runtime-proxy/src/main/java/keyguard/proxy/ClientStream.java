@@ -188,6 +188,9 @@ public final class ClientStream implements keyguard.wire.Caller {
         }, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
+    @Override
+    public org.xnio.XnioIoThread ioThread() { return exchange.getIoThread(); }
+
     private void run(Runnable r) {
         if (exchange.getIoThread() == Thread.currentThread()) r.run();
         else exchange.getIoThread().execute(r);

@@ -28,4 +28,7 @@ public interface Caller {
 
     /** Runs {@code r} on the caller's IO thread after a delay, unless the caller is gone. */
     void after(long millis, Runnable r);
+
+    /** The IO thread of the caller's connection: the upstream call runs there too. */
+    org.xnio.XnioIoThread ioThread();
 }

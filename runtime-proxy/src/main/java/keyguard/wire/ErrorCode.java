@@ -84,6 +84,8 @@ public enum ErrorCode {
     UPSTREAM_STREAM_UNFINISHED(502, "api_error", "upstream_error", "upstream `{provider}` stream ended without finishing"),
     UPSTREAM_TIMEOUT(504, "api_error", "upstream_error", "upstream `{provider}` did not answer in time"),
     UPSTREAM_UNREACHABLE(502, "api_error", "upstream_error", "upstream `{provider}` is unreachable"),
+    UPSTREAM_BUSY(503, "api_error", "upstream_busy",
+            "the gateway holds its maximum of connections to upstream `{provider}` and its waiting line is full; retry shortly"),
     UPSTREAM_FAILED(502, "api_error", "upstream_error", "upstream `{provider}` failed: {cause}");
 
     private static final Pattern PLACEHOLDER = Pattern.compile("\\{([a-z_]+)}");

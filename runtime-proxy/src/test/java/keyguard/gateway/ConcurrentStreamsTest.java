@@ -37,6 +37,13 @@ class ConcurrentStreamsTest {
             // One key holds all 500: above the default per-key cap of 64, so its policy says so.
             java.nio.file.Files.writeString(h.policies.resolve("many.kgp"),
                     "policy many { models allow [\"up-held\", \"sim-small\"]  limit concurrent 1000 by key }\n");
+            // The harness's 1 s header timeout is for its `slow` upstream. Here a cold gateway and a
+            // thread-per-request fake upstream share two cores with 500 calls arriving at once: the
+            // fake's first headers can take longer than that, and this test is about how many calls
+            // can be in flight, not about timeouts.
+            Path models = h.platform.resolve("models.kgp");
+            java.nio.file.Files.writeString(models, java.nio.file.Files.readString(models).replace(
+                    "credential env(\"UP_API_KEY\") timeout 1s", "credential env(\"UP_API_KEY\") timeout 30s"));
             h.restart();
             String key = h.key("many", "many", Map.of());
             h.upstream.release = new CountDownLatch(1);

@@ -36,7 +36,8 @@ import java.util.concurrent.TimeUnit;
 public final class FakeUpstream implements AutoCloseable {
     public static final ObjectMapper JSON = new ObjectMapper();
 
-    public record Received(String path, Map<String, List<String>> headers, JsonNode body) {
+    /** {@code remotePort}: the gateway's end of the connection the request came on (one port, one connection). */
+    public record Received(String path, Map<String, List<String>> headers, JsonNode body, int remotePort) {
         public String header(String name) {
             for (var e : headers.entrySet()) if (e.getKey().equalsIgnoreCase(name)) return e.getValue().get(0);
             return null;
@@ -49,7 +50,19 @@ public final class FakeUpstream implements AutoCloseable {
     private final HttpServer server;
 
     FakeUpstream() throws IOException {
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1024);
+        this(null);
+    }
+
+    /** @param tls an HTTPS server with this context; null for plain HTTP */
+    public FakeUpstream(javax.net.ssl.SSLContext tls) throws IOException {
+        InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        if (tls == null) {
+            server = HttpServer.create(loopback, 1024);
+        } else {
+            com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(loopback, 1024);
+            https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(tls));
+            server = https;
+        }
         server.setExecutor(Executors.newCachedThreadPool());
         server.createContext("/openai/chat/completions", ex -> handle(ex, false));
         server.createContext("/openai/embeddings", this::embeddings);
@@ -61,7 +74,7 @@ public final class FakeUpstream implements AutoCloseable {
 
     private JsonNode record(HttpExchange ex) throws IOException {
         JsonNode body = JSON.readTree(ex.getRequestBody().readAllBytes());
-        received.add(new Received(ex.getRequestURI().getPath(), Map.copyOf(ex.getRequestHeaders()), body));
+        received.add(new Received(ex.getRequestURI().getPath(), Map.copyOf(ex.getRequestHeaders()), body, ex.getRemoteAddress().getPort()));
         return body;
     }
 

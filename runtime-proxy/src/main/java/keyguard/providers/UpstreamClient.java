@@ -1,0 +1,607 @@
+package keyguard.providers;
+
+import io.undertow.UndertowOptions;
+import io.undertow.client.ClientCallback;
+import io.undertow.client.ClientConnection;
+import io.undertow.client.ClientExchange;
+import io.undertow.client.ClientRequest;
+import io.undertow.client.UndertowClient;
+import io.undertow.connector.ByteBufferPool;
+import io.undertow.connector.PooledByteBuffer;
+import io.undertow.protocols.ssl.UndertowXnioSsl;
+import io.undertow.server.DefaultByteBufferPool;
+import io.undertow.util.HeaderMap;
+import io.undertow.util.Headers;
+import io.undertow.util.HttpString;
+import io.undertow.util.Methods;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+import org.xnio.ChannelListener;
+import org.xnio.ChannelListeners;
+import org.xnio.IoUtils;
+import org.xnio.OptionMap;
+import org.xnio.Options;
+import org.xnio.Xnio;
+import org.xnio.XnioExecutor;
+import org.xnio.XnioIoThread;
+import org.xnio.channels.StreamSinkChannel;
+import org.xnio.channels.StreamSourceChannel;
+
+/**
+ * The HTTP/1.1 client of provider calls, on Undertow's client over XNIO: a call runs on
+ * the IO thread of the caller's own connection, so the bytes of a request go from the
+ * caller's socket to the upstream's and back without a hop to another thread.
+ *
+ * <h2>Invariants</h2>
+ * <ul>
+ *   <li>Each IO thread has its own {@link Pool}; a pool and every {@link Attempt} on it
+ *       are touched only by that thread (work from another thread is posted to it).</li>
+ *   <li>A connection is idle in its pool, or carries exactly one attempt (pipelining off);
+ *       the open connections per target and thread (idle, busy or connecting) never exceed
+ *       {@link Settings#maxConnections}, and at most {@link Settings#maxWaiting} attempts
+ *       wait for one.</li>
+ *   <li>An attempt reports exactly one of {@link Handler#onResponse} and
+ *       {@link Handler#onFailure}. Its connection goes back to the pool only after the
+ *       response was read to its end with the connection still open; every other ending
+ *       closes it.</li>
+ *   <li>A request is never sent twice: a reused connection that fails is a failed call,
+ *       not a retry (the provider may have had, and billed, the first).</li>
+ * </ul>
+ */
+final class UpstreamClient {
+    /** How an attempt failed before the response headers. */
+    enum Failure {
+        /** No connection: refused, unresolvable, no TLS handshake, or not within the connect timeout. The provider never had the request. */
+        UNREACHABLE,
+        /** Connected, but no response headers within the request's timeout: the provider may be generating (and billing) it. */
+        TIMEOUT,
+        /** The connection failed after the request was sent: the provider may have had (and billed) it. */
+        BROKEN,
+        /**
+         * The connection failed before the request was all written (a refused TLS handshake,
+         * a kept-alive connection the server had just closed): the provider cannot have
+         * acted on a request it did not receive whole.
+         */
+        NOT_SENT,
+        /** Every connection to the target is busy and the waiting line is full. The provider never had the request. */
+        BUSY
+    }
+
+    /** What an attempt reports, on its IO thread. */
+    interface Handler {
+        void onResponse(int status, HeaderMap headers, Body body);
+
+        void onFailure(Failure failure, Throwable cause);
+    }
+
+    /** A streamed body's reader: {@code more} asks for the next chunk (reading pauses until then). */
+    interface Chunks {
+        void chunk(ByteBuffer data, Runnable more);
+
+        void end();
+
+        void error(Throwable cause);
+    }
+
+    /** One request to send. Header names are lower case; {@code host} and {@code content-length} are set by the client. */
+    record Request(URI uri, Map<String, String> headers, byte[] body, Duration timeout) {
+    }
+
+    /** @param idle how long an unused connection stays in the pool */
+    record Settings(int maxConnections, int maxWaiting, Duration connect, Duration idle) {
+        static final Settings DEFAULT = new Settings(512, 4096, Duration.ofSeconds(10), Duration.ofSeconds(30));
+    }
+
+    private record Target(String scheme, String host, int port) {
+        static Target of(URI uri) {
+            boolean tls = "https".equalsIgnoreCase(uri.getScheme());
+            return new Target(tls ? "https" : "http", uri.getHost(), uri.getPort() > 0 ? uri.getPort() : tls ? 443 : 80);
+        }
+
+        URI uri() { return URI.create(scheme + "://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port); }
+
+        String hostHeader() {
+            String h = host.contains(":") ? "[" + host + "]" : host;
+            return port == ("https".equals(scheme) ? 443 : 80) ? h : h + ":" + port;
+        }
+    }
+
+    private final Settings settings;
+    private final ByteBufferPool buffers = new DefaultByteBufferPool(true, 16 * 1024);
+    private final UndertowXnioSsl ssl;
+    private final OptionMap options = OptionMap.builder()
+            .set(UndertowOptions.ENABLE_HTTP2, false)
+            .set(Options.TCP_NODELAY, true)
+            .getMap();
+    private final Map<XnioIoThread, Pool> pools = new ConcurrentHashMap<>();
+
+    /** @param extraTrust PEM certificates to trust beside the JDK's (a private CA of a self-hosted model server), or null */
+    UpstreamClient(Settings settings, Path extraTrust) {
+        this.settings = settings;
+        this.ssl = new UndertowXnioSsl(Xnio.getInstance(UndertowClient.class.getClassLoader()), OptionMap.EMPTY, buffers, tls(extraTrust));
+    }
+
+    /** Sends {@code request} on {@code thread}; the handler hears the outcome there. Returns the attempt, to cancel it. */
+    Attempt send(XnioIoThread thread, Request request, Handler handler) {
+        Attempt a = new Attempt(pools.computeIfAbsent(thread, Pool::new), Target.of(request.uri()), request, handler);
+        if (Thread.currentThread() == thread) a.start();
+        else thread.execute(a::start);
+        return a;
+    }
+
+    /** The connections of one IO thread, by target; touched only on that thread. */
+    private final class Pool {
+        private final XnioIoThread thread;
+        private final Map<Target, Deque<Idle>> idle = new HashMap<>();
+        private final Map<Target, Integer> open = new HashMap<>();
+        private final Map<Target, Deque<Attempt>> waiting = new HashMap<>();
+
+        private record Idle(ClientConnection connection, long since) {
+        }
+
+        Pool(XnioIoThread thread) {
+            this.thread = thread;
+        }
+
+        /** Hands {@code a} a connection now, later (when one frees up) or never (BUSY). */
+        void acquire(Attempt a) {
+            Deque<Idle> free = idle.get(a.target);
+            long now = System.nanoTime();
+            while (free != null && !free.isEmpty()) {
+                Idle i = free.pollLast(); // the most recently used: the likeliest to be warm and open
+                if (i.connection.isOpen() && now - i.since < settings.idle().toNanos()) {
+                    a.connected(i.connection);
+                    return;
+                }
+                IoUtils.safeClose(i.connection);
+            }
+            int n = open.getOrDefault(a.target, 0);
+            if (n < settings.maxConnections()) {
+                open.put(a.target, n + 1);
+                connect(a);
+                return;
+            }
+            Deque<Attempt> line = waiting.computeIfAbsent(a.target, t -> new ArrayDeque<>());
+            if (line.size() >= settings.maxWaiting()) line.removeIf(w -> w.ended); // timed out or cancelled while waiting
+            if (line.size() >= settings.maxWaiting()) {
+                a.failed(Failure.BUSY, null);
+                return;
+            }
+            line.add(a);
+        }
+
+        private void connect(Attempt a) {
+            a.connecting = true;
+            a.connectTimer = new Deadline(thread, settings.connect(), () -> {
+                if (a.connection == null) a.failed(Failure.UNREACHABLE, new IOException("no connection within " + settings.connect().toMillis() + " ms"));
+            });
+            ClientCallback<ClientConnection> callback = new ClientCallback<>() {
+                private boolean done;
+
+                @Override
+                public void completed(ClientConnection c) {
+                    onThread(() -> {
+                        if (done) return; // Undertow's TLS path can report a connection twice (docs/internals.md)
+                        done = true;
+                        c.addCloseListener(closed -> onThread(() -> forget(a.target, closed)));
+                        a.connected(c);
+                    });
+                }
+
+                @Override
+                public void failed(IOException e) {
+                    onThread(() -> {
+                        if (done) return;
+                        done = true;
+                        closedOne(a.target);
+                        a.failed(Failure.UNREACHABLE, e);
+                    });
+                }
+            };
+            try {
+                UndertowClient.getInstance().connect(callback, a.target.uri(), thread, "https".equals(a.target.scheme) ? ssl : null, buffers, options);
+            } catch (RuntimeException e) { // an unresolvable host, a malformed address
+                callback.failed(new IOException(e));
+            }
+        }
+
+        /** A connection whose attempt read its response to the end. */
+        void release(Target target, ClientConnection c) {
+            if (!c.isOpen()) return; // its close listener counted it
+            Deque<Attempt> line = waiting.get(target);
+            while (line != null && !line.isEmpty()) {
+                Attempt next = line.poll();
+                if (!next.ended) {
+                    next.connected(c);
+                    return;
+                }
+            }
+            Deque<Idle> free = idle.computeIfAbsent(target, t -> new ArrayDeque<>());
+            free.addLast(new Idle(c, System.nanoTime()));
+            long now = System.nanoTime();
+            while (free.size() > 1 && now - free.peekFirst().since >= settings.idle().toNanos()) IoUtils.safeClose(free.pollFirst().connection);
+        }
+
+        /** A connection closed (by either side): it no longer counts, and a waiting attempt may open one. */
+        private void forget(Target target, ClientConnection c) {
+            Deque<Idle> free = idle.get(target);
+            if (free != null) free.removeIf(i -> i.connection == c);
+            closedOne(target);
+        }
+
+        private void closedOne(Target target) {
+            int n = open.getOrDefault(target, 1) - 1;
+            if (n <= 0) open.remove(target);
+            else open.put(target, n);
+            Deque<Attempt> line = waiting.get(target);
+            while (line != null && !line.isEmpty()) {
+                Attempt next = line.poll();
+                if (!next.ended) {
+                    open.merge(target, 1, Integer::sum);
+                    connect(next);
+                    return;
+                }
+            }
+        }
+
+        private void onThread(Runnable r) {
+            if (Thread.currentThread() == thread) r.run();
+            else thread.execute(r);
+        }
+    }
+
+    /** One request on one connection, from acquiring it to its response's last byte. Touched only on its pool's thread. */
+    final class Attempt {
+        private final Pool pool;
+        private final Target target;
+        private final Request request;
+        private final Handler handler;
+        private ClientConnection connection;
+        private Deadline timer;
+        private Deadline connectTimer;
+        /** A connection is being opened for this attempt (else it waits in line for one, or has one). */
+        private boolean connecting;
+        /** The handler heard its outcome (or the caller cancelled): later events only tidy up. */
+        private boolean ended;
+        /** The caller went away: nothing more is read. */
+        private boolean cancelled;
+        private boolean requestSent;
+        private boolean responded;
+
+        private Attempt(Pool pool, Target target, Request request, Handler handler) {
+            this.pool = pool;
+            this.target = target;
+            this.request = request;
+            this.handler = handler;
+        }
+
+        private void start() {
+            if (ended) return;
+            timer = new Deadline(pool.thread, request.timeout(), this::timedOut);
+            pool.acquire(this);
+        }
+
+        /** Stops the attempt (the caller went away): its connection is closed, the handler hears nothing more. From any thread. */
+        void cancel() {
+            pool.onThread(() -> {
+                ended = true;
+                cancelled = true;
+                stopTimer();
+                if (connection != null) IoUtils.safeClose(connection);
+            });
+        }
+
+        private void timedOut() {
+            timer = null;
+            if (ended || responded) return;
+            if (connection == null) failed(connecting ? Failure.UNREACHABLE : Failure.BUSY, null); // the provider never had it
+            else failed(Failure.TIMEOUT, null);
+        }
+
+        private void connected(ClientConnection c) {
+            if (ended) {
+                // Cancelled or timed out while the connection was coming: it is good, keep it for the next call.
+                pool.release(target, c);
+                return;
+            }
+            connection = c;
+            if (connectTimer != null) connectTimer.cancel();
+            connectTimer = null;
+            ClientRequest req = new ClientRequest().setMethod(Methods.POST).setPath(pathAndQuery(request.uri()));
+            HeaderMap h = req.getRequestHeaders();
+            h.put(Headers.HOST, target.hostHeader());
+            request.headers().forEach((k, v) -> h.put(new HttpString(k), v));
+            h.put(Headers.CONTENT_LENGTH, request.body().length);
+            c.sendRequest(req, new ClientCallback<>() {
+                @Override
+                public void completed(ClientExchange exchange) {
+                    exchange.setResponseListener(new ClientCallback<>() {
+                        @Override
+                        public void completed(ClientExchange ex) {
+                            responded = true;
+                            stopTimer();
+                            if (ended) {
+                                IoUtils.safeClose(connection);
+                                return;
+                            }
+                            ended = true;
+                            handler.onResponse(ex.getResponse().getResponseCode(), ex.getResponse().getResponseHeaders(),
+                                    new Body(Attempt.this, ex.getResponseChannel()));
+                        }
+
+                        @Override
+                        public void failed(IOException e) {
+                            Attempt.this.failed(Failure.BROKEN, e);
+                        }
+                    });
+                    writeBody(exchange.getRequestChannel());
+                }
+
+                @Override
+                public void failed(IOException e) {
+                    Attempt.this.failed(Failure.BROKEN, e);
+                }
+            });
+        }
+
+        private void writeBody(StreamSinkChannel channel) {
+            ByteBuffer buf = ByteBuffer.wrap(request.body());
+            ChannelListener<StreamSinkChannel> writer = new ChannelListener<>() {
+                @Override
+                public void handleEvent(StreamSinkChannel ch) {
+                    try {
+                        while (buf.hasRemaining()) {
+                            if (ch.write(buf) == 0) {
+                                ch.resumeWrites();
+                                return;
+                            }
+                        }
+                        ch.suspendWrites();
+                        ch.shutdownWrites();
+                        if (!ch.flush()) {
+                            ch.getWriteSetter().set(ChannelListeners.flushingChannelListener(x -> requestSent = true,
+                                    (x, e) -> failed(Failure.BROKEN, e)));
+                            ch.resumeWrites();
+                            return;
+                        }
+                        requestSent = true;
+                    } catch (IOException e) {
+                        failed(Failure.BROKEN, e);
+                    }
+                }
+            };
+            channel.getWriteSetter().set(writer);
+            writer.handleEvent(channel);
+        }
+
+        private void failed(Failure failure, Throwable cause) {
+            if (failure == Failure.BROKEN && !requestSent) failure = Failure.NOT_SENT;
+            stopTimer();
+            if (connection != null) IoUtils.safeClose(connection);
+            if (ended) return;
+            ended = true;
+            handler.onFailure(failure, cause);
+        }
+
+        private void stopTimer() {
+            if (timer != null) timer.cancel();
+            if (connectTimer != null) connectTimer.cancel();
+            timer = null;
+            connectTimer = null;
+        }
+
+        /** The response was read to its end: the connection serves the next call, if the request was all sent. */
+        private void finished() {
+            if (requestSent) pool.release(target, connection);
+            else IoUtils.safeClose(connection);
+        }
+
+        private void broken() {
+            IoUtils.safeClose(connection);
+        }
+    }
+
+    /**
+     * A response body, read once: whole ({@link #collect}), as chunks with backpressure
+     * ({@link #stream}), or not at all ({@link #discard}, which closes the connection).
+     */
+    final class Body {
+        private final Attempt attempt;
+        private final StreamSourceChannel channel;
+
+        private Body(Attempt attempt, StreamSourceChannel channel) {
+            this.attempt = attempt;
+            this.channel = channel;
+        }
+
+        /** The whole body; over {@code max} bytes it fails. */
+        void collect(int max, Consumer<byte[]> done, Consumer<Throwable> failed) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            stream(new Chunks() {
+                @Override
+                public void chunk(ByteBuffer data, Runnable more) {
+                    if (out.size() + data.remaining() > max) {
+                        discard();
+                        failed.accept(new IOException("upstream body over " + max + " bytes"));
+                        return;
+                    }
+                    byte[] a = new byte[data.remaining()];
+                    data.get(a);
+                    out.writeBytes(a);
+                    more.run();
+                }
+
+                @Override
+                public void end() { done.accept(out.toByteArray()); }
+
+                @Override
+                public void error(Throwable cause) { failed.accept(cause); }
+            });
+        }
+
+        /**
+         * Reads chunk by chunk; the next read waits for the previous chunk's {@code more}. A
+         * chunk's bytes are valid only during the call: the reader copies what it keeps.
+         */
+        void stream(Chunks reader) {
+            Reading reading = new Reading(reader);
+            channel.getReadSetter().set(reading);
+            reading.handleEvent(channel);
+        }
+
+        /** The read loop of {@link #stream}, with at most one chunk out with the reader. */
+        private final class Reading implements ChannelListener<StreamSourceChannel> {
+            private final Chunks reader;
+            /** A chunk is with the reader and its {@code more} has not come. */
+            private boolean out;
+            private boolean looping;
+            private boolean done;
+
+            Reading(Chunks reader) {
+                this.reader = reader;
+            }
+
+            @Override
+            public void handleEvent(StreamSourceChannel ch) {
+                if (done || out || looping || attempt.cancelled) return;
+                looping = true;
+                try (PooledByteBuffer pooled = buffers.allocate()) {
+                    ByteBuffer b = pooled.getBuffer();
+                    while (!out && !done && !attempt.cancelled) {
+                        b.clear();
+                        int n = ch.read(b);
+                        if (n == 0) {
+                            ch.resumeReads();
+                            return;
+                        }
+                        if (n < 0) {
+                            done = true;
+                            ch.suspendReads();
+                            attempt.finished();
+                            reader.end();
+                            return;
+                        }
+                        b.flip();
+                        out = true;
+                        reader.chunk(b, this::more);
+                    }
+                    ch.suspendReads(); // the reader holds a chunk, or dropped the body
+                } catch (IOException e) {
+                    done = true;
+                    attempt.broken();
+                    reader.error(e);
+                } finally {
+                    looping = false;
+                }
+            }
+
+            private void more() {
+                attempt.pool.onThread(() -> {
+                    if (!out) return;
+                    out = false;
+                    handleEvent(channel); // a no-op inside the loop, which goes on by itself
+                });
+            }
+        }
+
+        /** Drops the body and the connection with it. */
+        void discard() {
+            attempt.broken();
+        }
+    }
+
+    /**
+     * A timer on an IO thread that acts only after one more turn of the thread's loop: a
+     * thread busy with a burst of work runs its due timers before it looks at the sockets
+     * again, so a reply that came while it was busy must be read before the deadline is
+     * declared missed (a cold gateway handed 500 calls at once timed out most of them with
+     * their replies already waiting; docs/internals.md).
+     */
+    private static final class Deadline {
+        private final XnioIoThread thread;
+        private final Runnable act;
+        private XnioExecutor.Key key;
+        private boolean cancelled;
+
+        Deadline(XnioIoThread thread, Duration after, Runnable act) {
+            this.thread = thread;
+            this.act = act;
+            this.key = thread.executeAfter(this::due, Math.max(1, after.toMillis()), TimeUnit.MILLISECONDS);
+        }
+
+        private void due() {
+            if (!cancelled) key = thread.executeAfter(this::act, 1, TimeUnit.MILLISECONDS);
+        }
+
+        private void act() {
+            if (!cancelled) {
+                cancelled = true;
+                act.run();
+            }
+        }
+
+        void cancel() {
+            cancelled = true;
+            key.remove();
+        }
+    }
+
+    private static String pathAndQuery(URI uri) {
+        String p = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+        return uri.getRawQuery() == null ? p : p + "?" + uri.getRawQuery();
+    }
+
+    /** The JDK's trust anchors, plus the PEM certificates of {@code extra} if given. */
+    static SSLContext tls(Path extra) {
+        try {
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            if (extra == null) {
+                ctx.init(null, null, null);
+                return ctx;
+            }
+            TrustManagerFactory jdk = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            jdk.init((KeyStore) null);
+            KeyStore anchors = KeyStore.getInstance(KeyStore.getDefaultType());
+            anchors.load(null, null);
+            int i = 0;
+            for (TrustManager tm : jdk.getTrustManagers()) {
+                if (tm instanceof X509TrustManager x) for (X509Certificate c : x.getAcceptedIssuers()) anchors.setCertificateEntry("jdk-" + i++, c);
+            }
+            int added = 0;
+            try (InputStream in = Files.newInputStream(extra)) {
+                for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                    anchors.setCertificateEntry("extra-" + added++, c);
+                }
+            }
+            if (added == 0) throw new IllegalArgumentException("no PEM certificate in " + extra);
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(anchors);
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalArgumentException("cannot read the upstream trust file " + extra + ": " + e.getMessage(), e);
+        }
+    }
+}

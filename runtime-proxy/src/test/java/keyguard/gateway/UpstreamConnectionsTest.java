@@ -1,0 +1,126 @@
+package keyguard.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The gateway's upstream client: connections kept alive and reused, and HTTPS to a
+ * provider with a certificate from the operator's trust file ({@code KEYGUARD_UPSTREAM_CA}),
+ * against real loopback servers.
+ */
+class UpstreamConnectionsTest {
+    private static final String CHAT = "{\"model\":\"up-ok\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}";
+    private static final String STREAM = "{\"model\":\"up-ok\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}";
+
+    @Test
+    void sequentialCallsReuseOneUpstreamConnection(@TempDir Path tmp) throws Exception {
+        try (GatewayHarness h = new GatewayHarness(tmp)) {
+            String key = h.key("all", "reuse", Map.of());
+            for (int i = 0; i < 6; i++) {
+                HttpResponse<String> r = h.post("/v1/chat/completions", key, i % 2 == 0 ? CHAT : STREAM);
+                assertEquals(200, r.statusCode(), r.body());
+                assertTrue(r.body().contains(i % 2 == 0 ? "echo: hello there" : "data: [DONE]"), r.body());
+            }
+            List<Integer> ports = h.upstream.received.stream().map(FakeUpstream.Received::remotePort).distinct().toList();
+            assertEquals(1, ports.size(), "six calls one after the other, whole and streamed, on one kept-alive connection: " + ports);
+        }
+    }
+
+    @Test
+    void httpsUpstreamTrustedThroughTheOperatorsCaFileServesWholeAndStreamedReplies(@TempDir Path tmp) throws Exception {
+        Path pem = certificate(tmp, "trusted", "ip:127.0.0.1,dns:localhost");
+        try (FakeUpstream https = new FakeUpstream(serverContext(tmp, "trusted")); GatewayHarness h = new GatewayHarness(tmp, false)) {
+            routeTo(h, https);
+            h.env.put("KEYGUARD_UPSTREAM_CA", pem.toString());
+            h.start();
+            String key = h.key("all", "tls", Map.of());
+            HttpResponse<String> whole = h.post("/v1/chat/completions", key, CHAT);
+            assertEquals(200, whole.statusCode(), whole.body());
+            assertEquals("echo: hello there", GatewayHarness.json(whole).path("choices").path(0).path("message").path("content").asText());
+            HttpResponse<String> streamed = h.post("/v1/chat/completions", key, STREAM);
+            assertEquals(200, streamed.statusCode(), streamed.body());
+            assertTrue(streamed.body().contains("data: [DONE]"), streamed.body());
+            assertEquals(2, https.received.size());
+            assertEquals("Bearer " + GatewayHarness.UPSTREAM_CREDENTIAL, https.received.peek().header("authorization"));
+        }
+    }
+
+    @Test
+    void anUpstreamCertificateNobodyTrustedIsUnreachableAndNeverSeesTheCredential(@TempDir Path tmp) throws Exception {
+        certificate(tmp, "stranger", "ip:127.0.0.1,dns:localhost");
+        try (FakeUpstream https = new FakeUpstream(serverContext(tmp, "stranger")); GatewayHarness h = new GatewayHarness(tmp, false)) {
+            routeTo(h, https);
+            h.start();
+            HttpResponse<String> r = h.post("/v1/chat/completions", h.key("all", "tls", Map.of()), CHAT);
+            assertEquals(502, r.statusCode(), r.body());
+            assertTrue(r.body().contains("is unreachable"), r.body());
+            assertTrue(https.received.isEmpty(), "no request went over a connection to an untrusted server");
+        }
+    }
+
+    @Test
+    void aTrustedCertificateForAnotherNameIsRefused(@TempDir Path tmp) throws Exception {
+        Path pem = certificate(tmp, "elsewhere", "dns:models.example.internal");
+        try (FakeUpstream https = new FakeUpstream(serverContext(tmp, "elsewhere")); GatewayHarness h = new GatewayHarness(tmp, false)) {
+            routeTo(h, https);
+            h.env.put("KEYGUARD_UPSTREAM_CA", pem.toString());
+            h.start();
+            HttpResponse<String> r = h.post("/v1/chat/completions", h.key("all", "tls", Map.of()), CHAT);
+            assertEquals(502, r.statusCode(), r.body());
+            assertTrue(https.received.isEmpty(), "the host name is verified against the certificate");
+        }
+    }
+
+    /** Points the harness's `up` provider at {@code https} instead of its plain fake. */
+    private static void routeTo(GatewayHarness h, FakeUpstream https) throws Exception {
+        Files.writeString(h.platform.resolve("models.kgp"), GatewayHarness.models(h.upstream.port())
+                .replace("\"http://127.0.0.1:" + h.upstream.port() + "/openai\"", "\"https://127.0.0.1:" + https.port() + "/openai\""));
+    }
+
+    /** A self-signed certificate made by the JDK's keytool; returns its PEM. */
+    private static Path certificate(Path dir, String name, String san) throws Exception {
+        Path store = dir.resolve(name + ".p12");
+        Path pem = dir.resolve(name + ".pem");
+        run(keytool(), "-genkeypair", "-alias", name, "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=" + name,
+                "-ext", "SAN=" + san, "-validity", "2", "-keystore", store.toString(), "-storetype", "PKCS12",
+                "-storepass", "changeit", "-keypass", "changeit");
+        run(keytool(), "-exportcert", "-rfc", "-alias", name, "-keystore", store.toString(), "-storepass", "changeit", "-file", pem.toString());
+        return pem;
+    }
+
+    private static SSLContext serverContext(Path dir, String name) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(dir.resolve(name + ".p12"))) {
+            ks.load(in, "changeit".toCharArray());
+        }
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, "changeit".toCharArray());
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), null, null);
+        return ctx;
+    }
+
+    private static String keytool() {
+        return Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+    }
+
+    private static void run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "keytool did not finish");
+        assertEquals(0, p.exitValue(), out);
+    }
+}
