@@ -53,7 +53,9 @@ http {
 }
 NGINX
 }
-nginx_conf proxy "server { listen 127.0.0.1:18102; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+nginx_conf proxy "upstream origin_tls { server 127.0.0.1:18111; keepalive 128; keepalive_requests 10000000; }
+  server { listen 127.0.0.1:18102; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }
+  server { listen 127.0.0.1:18105; location / { proxy_pass https://origin_tls; proxy_ssl_session_reuse on; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 start_origin
 taskset -c 1 nginx -c "$work/proxy.conf" -g 'daemon off; master_process off;' & pids+=($!); nginx_pid=$!
 
@@ -75,7 +77,7 @@ phase() {
   if [ "$mode" = closed ]; then w=$cwarm; m=$cmeasure; args=(--closed --connections 32); else w=$warm; m=$measure; args=(--rate "$mode" --connections 64); fi
   out="$work/$label-$mode.out"
   taskset -c 0 "$JAVA_HOME/bin/java" -Xms256m -XX:+UseParallelGC -cp "$root/bench/target/benchmarks.jar" keyguard.bench.OpenLoopLoad \
-    --label "$label" --url "$url" ${k:+--key "$k"} --warmup "$w" --duration "$m" "${args[@]}" --hlog "$work/$label-$mode.hlog" > "$out" &
+    --label "$label" --url "$url" ${k:+--key "$k"} ${BODY:+--body "$BODY"} --warmup "$w" --duration "$m" "${args[@]}" --hlog "$work/$label-$mode.hlog" > "$out" &
   local load=$!
   sleep "$w"; sleep 0.2
   c0=$( [ -n "$pid" ] && cpu_ticks "$pid" || echo 0 )
@@ -99,6 +101,13 @@ machine_line | tee "$work/machine"
   phase direct   http://127.0.0.1:18101/v1/chat/completions ""     ""            "$mode"
   phase nginx    http://127.0.0.1:18102/v1/chat/completions ""     "$nginx_pid"  "$mode"
   phase keyguard http://127.0.0.1:18103/v1/chat/completions "$key" "$keyguard_pid" "$mode"
+done
+# The same through TLS to the upstream (nginx's `return 200` on 18111, self-signed; Keyguard
+# verifies it against KEYGUARD_UPSTREAM_CA, nginx does not verify by default).
+tls_body='{"model":"bench-model-tls","max_tokens":16,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}'
+[ "$phases" = 1 ] && for mode in closed 1000; do
+  phase nginx-tls    http://127.0.0.1:18105/v1/chat/completions ""     "$nginx_pid"    "$mode"
+  BODY="$tls_body" phase keyguard-tls http://127.0.0.1:18103/v1/chat/completions "$key" "$keyguard_pid" "$mode"
 done
 
 # Streaming at the target (500 streams) and at a load the single-core harness itself keeps
@@ -148,26 +157,34 @@ report="$work/report.md"
   read -r _ _ _ _ d50 _ d99 _ _ _ _ < <(row direct 1000)
   read -r _ _ _ _ n50 _ n99 _ _ ncpu _ < <(row nginx 1000)
   read -r _ _ _ _ k50 _ k99 _ _ kcpu _ < <(row keyguard 1000)
-  awk -v kc="$kg_closed" -v nc="$ng_closed" -v d50="$d50" -v d99="$d99" -v n50="$n50" -v n99="$n99" -v k50="$k50" -v k99="$k99" \
+  awk -v kc="$kg_closed" -v nc="$ng_closed" -v kcc="$kg_cpu_closed" -v ncc="$ng_cpu_closed" -v d50="$d50" -v d99="$d99" -v n50="$n50" -v n99="$n99" -v k50="$k50" -v k99="$k99" \
       -v ncpu="$ncpu" -v kcpu="$kcpu" 'function verdict(ok) { return ok ? "met" : "**missed**" } BEGIN {
-    printf "Targets (same run):\n\n"
-    printf "* closed-loop throughput ≥ 70%% of nginx: %.0f / %.0f = %.0f%% — %s\n", kc, nc, 100 * kc / nc, verdict(kc >= 0.7 * nc)
-    printf "* at 1,000/s, p50 delta ≤ nginx delta + 100 µs: %+.0f vs %+.0f + 100 — %s\n", k50 - d50, n50 - d50, verdict(k50 - d50 <= n50 - d50 + 100)
-    printf "* at 1,000/s, p99 delta ≤ 2× nginx delta: %+.0f vs 2 × %+.0f — %s\n", k99 - d99, n99 - d99, verdict(k99 - d99 <= 2 * (n99 - d99))
-    printf "* proxy CPU per request ≤ 1.5× nginx at 1,000/s: %s vs %s µs (%.1f×) — %s\n", kcpu, ncpu, kcpu / ncpu, verdict(kcpu <= 1.5 * ncpu)
+    printf "Targets of issue 16 (same run):\n\n"
+    printf "* closed-loop throughput ≥ 50%% of nginx (stretch 70%%): %.0f / %.0f = %.0f%% — %s\n", kc, nc, 100 * kc / nc, (kc >= 0.7 * nc ? "met, stretch too" : verdict(kc >= 0.5 * nc))
+    printf "* proxy CPU per request ≤ 2× nginx (stretch 1.5×), closed loop: %s vs %s µs (%.1f×) — %s\n", kcc, ncc, kcc / ncc, (kcc <= 1.5 * ncc ? "met, stretch too" : verdict(kcc <= 2 * ncc))
+    printf "* the same at 1,000/s: %s vs %s µs (%.1f×) — %s\n", kcpu, ncpu, kcpu / ncpu, verdict(kcpu <= 2 * ncpu)
+    printf "* at 1,000/s, added p50 ≤ 2× nginx added p50: %+.0f vs 2 × %+.0f — %s\n", k50 - d50, n50 - d50, verdict(k50 - d50 <= 2 * (n50 - d50))
+    printf "* at 1,000/s, added p99 ≤ 3 ms: %+.0f µs — %s\n", k99 - d99, verdict(k99 - d99 <= 3000)
+  }'
+  read -r _ _ kt_closed _ _ _ _ _ _ kt_cpu _ < <(row keyguard-tls closed)
+  read -r _ _ nt_closed _ _ _ _ _ _ nt_cpu _ < <(row nginx-tls closed)
+  read -r _ _ _ _ t50 _ t99 _ _ _ _ < <(row keyguard-tls 1000)
+  read -r _ _ _ _ u50 _ u99 _ _ _ _ < <(row nginx-tls 1000)
+  awk -v kc="$kt_closed" -v nc="$nt_closed" -v kcpu="$kt_cpu" -v ncpu="$nt_cpu" -v d50="$d50" -v d99="$d99" -v k50="$t50" -v k99="$t99" -v n50="$u50" -v n99="$u99" 'BEGIN {
+    printf "* HTTPS upstream, closed loop: Keyguard %.0f/s, nginx %.0f/s (%.0f%%); CPU %s vs %s µs (%.1f×); at 1,000/s added p50 %+.0f vs nginx %+.0f, added p99 %+.0f vs nginx %+.0f µs\n", kc, nc, 100 * kc / nc, kcpu, ncpu, kcpu / ncpu, k50 - d50, n50 - d50, k99 - d99, n99 - d99
   }'
   fi
   if [ -s "$work/sse.out" ]; then
     echo
-    echo "Streaming: concurrent streams × 50 chunks 20 ms apart, delay of each chunk from the upstream's write (a JDK HttpServer, one thread per stream) to the reader (virtual threads), both in one JVM on core 0 (µs):"
+    echo "Streaming: concurrent streams × 50 chunks 20 ms apart (phased over the gap), delay of each chunk from the upstream's write to the reader, both single selector threads in one JVM on core 0 (µs):"
     echo
     echo '```'
     grep -v '^RESULT' "$work/sse.out"
     echo '```'
     awk '/^RESULT sse-direct/ { d[$3] = $10; dp99[$3] = $8 } /^RESULT sse-keyguard/ {
            printf "\n* %s streams: failed streams %s (no 503: %s); Keyguard chunk delay p99 %s µs, max %s µs; direct p99 %s µs, max %s µs — ", $3, $5, $5 == 0 ? "met" : "**missed**", $8, $10, dp99[$3], d[$3]
-           if (dp99[$3] > 1000) printf "every chunk within 1 ms: cannot be judged at this load, the harness itself delivers direct chunks late"
-           else printf "every chunk within 1 ms: %s", $10 <= 1000 ? "met" : "**missed**" } END { print "" }' "$work/sse.out"
+           if (dp99[$3] > 1000) printf "added p99 ≤ 1 ms: cannot be judged at this load, the harness itself delivers direct chunks late"
+           else printf "added p99 ≤ 1 ms: %+.0f µs — %s", $8 - dp99[$3], ($8 - dp99[$3] <= 1000 ? "met" : "**missed**") } END { print "" }' "$work/sse.out"
   fi
   if [ "$soak" = 1 ] && [ -s "$work/soak.out" ]; then
     echo

@@ -16,7 +16,7 @@ trap cleanup EXIT
 start_keyguard() {
   local port="$1" admin="$2"; shift 2
   local data="${KG_DATA:-$work/data}" log="${KG_LOG:-$work/keyguard.log}"
-  BENCH_API_KEY=sk-bench taskset -c "${KG_CORES:-1}" "$JAVA_HOME/bin/java" $(keyguard_jvm_flags "$root") ${KEYGUARD_BENCH_JAVA_OPTS:-} \
+  BENCH_API_KEY=sk-bench KEYGUARD_UPSTREAM_CA="$( [ -f "$work/origin.pem" ] && echo "$work/origin.pem" || true )" taskset -c "${KG_CORES:-1}" "$JAVA_HOME/bin/java" $(keyguard_jvm_flags "$root") ${KEYGUARD_BENCH_JAVA_OPTS:-} \
     -jar "$root/runtime-proxy/target/keyguard.jar" serve --policies "$work/policies" --data "$data" \
     --port "$port" --admin-port "$admin" "$@" > "$log" 2>&1 &
   pids+=($!)
@@ -41,13 +41,19 @@ machine_line() {
 bench_reply='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench-upstream","choices":[{"index":0,"message":{"role":"assistant","content":"Hello, benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":4,"total_tokens":18}}'
 start_origin() {
   command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
+  # The same origin over TLS on 18111, with a self-signed certificate for 127.0.0.1
+  # ($work/origin.pem, which Keyguard is given as KEYGUARD_UPSTREAM_CA).
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/origin.key" -out "$work/origin.pem" \
+    -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
   cat > "$work/origin.conf" <<NGINX
 worker_processes 1;
 pid $work/origin.pid;
 error_log $work/origin-error.log;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 10000000;
-  server { listen 127.0.0.1:18101; location / { default_type application/json; return 200 '$bench_reply'; } } }
+  server { listen 127.0.0.1:18101; location / { default_type application/json; return 200 '$bench_reply'; } }
+  server { listen 127.0.0.1:18111 ssl; ssl_certificate $work/origin.pem; ssl_certificate_key $work/origin.key;
+    location / { default_type application/json; return 200 '$bench_reply'; } } }
 NGINX
   taskset -c 0 nginx -c "$work/origin.conf" -g 'daemon off; master_process off;' & pids+=($!)
 }
@@ -59,13 +65,15 @@ write_bench_policy() {
   mkdir -p "$work/policies/platform"
   cat > "$work/policies/platform/models.kgp" <<KGP
 provider origin { base_url "http://127.0.0.1:18101/v1" credential env("BENCH_API_KEY") }
+provider origin_tls { base_url "https://127.0.0.1:18111/v1" credential env("BENCH_API_KEY") }
 model "bench-model" { provider origin upstream "bench-upstream" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
+model "bench-model-tls" { provider origin_tls upstream "bench-upstream" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
 ${1:-}
 KGP
   cat > "$work/policies/bench.kgp" <<KGP
 policy bench {
   tags { team: "bench" }
-  models allow ["bench-model"${2:-}]
+  models allow ["bench-model", "bench-model-tls"${2:-}]
   limit requests 100_000_000 per 1m by key
   limit tokens 100_000_000_000 per 1d by policy
   limit concurrent 10_000 by key

@@ -1,14 +1,11 @@
 package keyguard.bench;
 
-import com.sun.net.httpserver.HttpServer;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
 
@@ -17,6 +14,12 @@ import org.HdrHistogram.Histogram;
  * caller has read it, directly and through a gateway. This JVM hosts both ends — an
  * OpenAI-shaped streaming upstream whose every chunk carries its {@code System.nanoTime()}
  * send time, and the reader — so the two times come from one clock.
+ *
+ * <p>Both ends are single selector threads ({@link SseUpstream}, {@link SseReaders}), and
+ * the streams' chunks are spread evenly over the gap instead of all falling due in the same
+ * millisecond: the earlier harness (a thread per stream on each side, all streams in step)
+ * delivered direct chunks 20 ms late at p99 on one core, so it could not judge a 1 ms
+ * target.
  *
  * <pre>
  * java -cp bench/target/benchmarks.jar keyguard.bench.SseChunkLatency --upstream-port 18401 \
@@ -54,26 +57,7 @@ public final class SseChunkLatency {
         }
         int n = chunks;
         int gap = gapMs;
-        HttpServer upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", upstreamPort), 1024);
-        upstream.setExecutor(Executors.newCachedThreadPool());
-        upstream.createContext("/v1/chat/completions", ex -> {
-            try (ex) {
-                ex.getRequestBody().readAllBytes();
-                ex.getResponseHeaders().add("content-type", "text/event-stream");
-                ex.sendResponseHeaders(200, 0);
-                OutputStream out = ex.getResponseBody();
-                for (int i = 0; i < n; i++) {
-                    sleep(gap);
-                    out.write(("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
-                            + "\"delta\":{\"content\":\"" + System.nanoTime() + "\"},\"finish_reason\":null}]}\n\n").getBytes(StandardCharsets.UTF_8));
-                    out.flush();
-                }
-                out.write(("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],"
-                        + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":" + n + ",\"total_tokens\":" + (n + 5) + "}}\n\ndata: [DONE]\n\n")
-                        .getBytes(StandardCharsets.UTF_8));
-            }
-        });
-        upstream.start();
+        SseUpstream upstream = SseUpstream.start(upstreamPort, n, gap);
         if (gateway == null) {
             Thread.currentThread().join();
             return;
@@ -89,7 +73,7 @@ public final class SseChunkLatency {
             measure("keyguard", gateway, key, model, streams, 1);
             measure("keyguard", gateway, key, model, streams, 0);
         }
-        upstream.stop(0);
+        upstream.close();
         System.exit(0);
     }
 
@@ -124,59 +108,27 @@ public final class SseChunkLatency {
     }
 
     /**
-     * All {@code streams} at once, each on a virtual thread: every chunk's delay from the
-     * upstream's write to the reader, and every stream that did not answer 200 (a 503 from
-     * a full connection pool, say).
+     * All {@code streams} at once, read by one selector thread ({@link SseReaders}): every
+     * chunk's delay from the upstream's write to the reader, and every stream that did not
+     * answer 200 (a 503 from a full connection pool, say).
      */
     private static void concurrently(String label, String base, String key, String model, int streams, boolean warm) throws Exception {
-        org.HdrHistogram.Recorder recorder = new org.HdrHistogram.Recorder(TimeUnit.SECONDS.toNanos(10), 3);
-        java.util.concurrent.atomic.AtomicLong failed = new java.util.concurrent.atomic.AtomicLong();
         java.net.URI u = java.net.URI.create(base);
         String body = "{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"go\"}]}";
-        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            for (int s = 0; s < streams; s++) {
-                pool.submit(() -> {
-                    try (Socket socket = new Socket(u.getHost(), u.getPort())) {
-                        socket.setTcpNoDelay(true);
-                        String req = "POST /v1/chat/completions HTTP/1.1\r\nHost: " + u.getHost() + "\r\n"
-                                + (key.isEmpty() ? "" : "Authorization: Bearer " + key + "\r\n")
-                                + "Content-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length
-                                + "\r\nConnection: close\r\n\r\n" + body;
-                        socket.getOutputStream().write(req.getBytes(StandardCharsets.UTF_8));
-                        BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
-                        String status = in.readLine();
-                        if (status == null || !status.startsWith("HTTP/1.1 200")) failed.incrementAndGet();
-                        for (String line = in.readLine(); line != null; line = in.readLine()) {
-                            int at = line.indexOf("\"content\":\"");
-                            if (!line.startsWith("data: ") || at < 0) continue;
-                            long now = System.nanoTime();
-                            String v = line.substring(at + 11, line.indexOf('"', at + 11));
-                            if (v.isEmpty() || !Character.isDigit(v.charAt(0))) continue;
-                            recorder.recordValue(Math.min(Math.max(0, now - Long.parseLong(v)), TimeUnit.SECONDS.toNanos(10)));
-                        }
-                    } catch (Exception e) {
-                        failed.incrementAndGet();
-                    }
-                    return null;
-                });
-            }
-        }
-        org.HdrHistogram.Histogram h = recorder.getIntervalHistogram();
+        String req = "POST /v1/chat/completions HTTP/1.1\r\nHost: " + u.getHost() + "\r\n"
+                + (key.isEmpty() ? "" : "Authorization: Bearer " + key + "\r\n")
+                + "Content-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length
+                + "\r\nConnection: close\r\n\r\n" + body;
+        SseReaders.Result r = SseReaders.run(new InetSocketAddress(u.getHost(), u.getPort()), req.getBytes(StandardCharsets.UTF_8), streams,
+                TimeUnit.MINUTES.toNanos(5));
+        Histogram h = r.delays();
         if (warm) return;
         System.out.printf("%-9s %d concurrent streams, chunks %6d, failed streams %d  p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %7.1f  max %8.1f us%n",
-                label, streams, h.getTotalCount(), failed.get(), h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3,
+                label, streams, h.getTotalCount(), r.failed(), h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3,
                 h.getValueAtPercentile(99) / 1e3, h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
-        System.out.printf(java.util.Locale.ROOT, "RESULT sse-%s %d %d %d %.1f %.1f %.1f %.1f %.1f%n", label, streams, h.getTotalCount(), failed.get(),
+        System.out.printf(java.util.Locale.ROOT, "RESULT sse-%s %d %d %d %.1f %.1f %.1f %.1f %.1f%n", label, streams, h.getTotalCount(), r.failed(),
                 h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3, h.getValueAtPercentile(99) / 1e3,
                 h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
 }

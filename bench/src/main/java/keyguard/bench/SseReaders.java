@@ -1,0 +1,141 @@
+package keyguard.bench;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import org.HdrHistogram.Histogram;
+
+/**
+ * {@code n} SSE streams read at once by one selector thread (this one): each connection
+ * sends {@code request} and reads until the server closes it; every chunk whose
+ * {@code "content"} is a {@code System.nanoTime()} stamp is recorded as now minus the
+ * stamp. A stream fails if its status is not 200, or it breaks, or the deadline passes.
+ */
+final class SseReaders {
+    record Result(Histogram delays, long failed) {
+    }
+
+    private static final byte[] CONTENT = "\"content\":\"".getBytes(StandardCharsets.US_ASCII);
+
+    private static final class Stream {
+        final ByteBuffer out;
+        byte[] buf = new byte[16384];
+        int len;
+        boolean statusSeen;
+
+        Stream(byte[] request) { out = ByteBuffer.wrap(request); }
+    }
+
+    private SseReaders() {}
+
+    static Result run(InetSocketAddress target, byte[] request, int n, long deadlineNanos) throws IOException {
+        Histogram h = new Histogram(java.util.concurrent.TimeUnit.SECONDS.toNanos(10), 3);
+        long failed = 0;
+        int open = 0;
+        long end = System.nanoTime() + deadlineNanos;
+        try (Selector selector = Selector.open()) {
+            for (int i = 0; i < n; i++) {
+                SocketChannel ch = SocketChannel.open();
+                ch.configureBlocking(false);
+                ch.socket().setTcpNoDelay(true);
+                ch.connect(target);
+                ch.register(selector, SelectionKey.OP_CONNECT, new Stream(request));
+                open++;
+            }
+            ByteBuffer in = ByteBuffer.allocate(65536);
+            while (open > 0 && System.nanoTime() < end) {
+                selector.select(100);
+                for (SelectionKey k : selector.selectedKeys()) {
+                    Stream s = (Stream) k.attachment();
+                    SocketChannel ch = (SocketChannel) k.channel();
+                    try {
+                        if (k.isConnectable()) {
+                            ch.finishConnect();
+                            k.interestOps(SelectionKey.OP_WRITE);
+                        }
+                        if (k.isValid() && k.isWritable()) {
+                            ch.write(s.out);
+                            if (!s.out.hasRemaining()) k.interestOps(SelectionKey.OP_READ);
+                        }
+                        if (k.isValid() && k.isReadable()) {
+                            in.clear();
+                            int r = ch.read(in);
+                            long now = System.nanoTime();
+                            if (r < 0) {
+                                if (!s.statusSeen) failed++;
+                                k.cancel();
+                                ch.close();
+                                open--;
+                                continue;
+                            }
+                            if (s.len + r > s.buf.length) s.buf = java.util.Arrays.copyOf(s.buf, Math.max(s.buf.length * 2, s.len + r));
+                            System.arraycopy(in.array(), 0, s.buf, s.len, r);
+                            s.len += r;
+                            if (!s.statusSeen && s.len >= 12) {
+                                s.statusSeen = true;
+                                if (!new String(s.buf, 0, 12, StandardCharsets.US_ASCII).equals("HTTP/1.1 200")) {
+                                    failed++;
+                                    k.cancel();
+                                    ch.close();
+                                    open--;
+                                    continue;
+                                }
+                            }
+                            s.len = stamps(s.buf, s.len, now, h);
+                        }
+                    } catch (IOException e) {
+                        failed++;
+                        k.cancel();
+                        ch.close();
+                        open--;
+                    }
+                }
+                selector.selectedKeys().clear();
+            }
+            failed += open; // past the deadline
+            for (SelectionKey k : selector.keys()) k.channel().close();
+        }
+        return new Result(h, failed);
+    }
+
+    /** Records every complete stamp in {@code buf[0, len)}; returns the length of what is kept (from the last incomplete one). */
+    private static int stamps(byte[] buf, int len, long now, Histogram h) {
+        int keep = 0;
+        int i = 0;
+        while (true) {
+            int at = indexOf(buf, len, i);
+            if (at < 0) {
+                keep = Math.max(i, len - CONTENT.length); // a stamp's marker may be cut in two
+                break;
+            }
+            int v = at + CONTENT.length;
+            int e = v;
+            while (e < len && buf[e] != '"') e++;
+            if (e >= len) {
+                keep = at;
+                break;
+            }
+            if (e > v && buf[v] >= '0' && buf[v] <= '9') {
+                long stamp = Long.parseLong(new String(buf, v, e - v, StandardCharsets.US_ASCII));
+                h.recordValue(Math.min(Math.max(0, now - stamp), h.getHighestTrackableValue()));
+            }
+            i = e + 1;
+        }
+        keep = Math.max(0, Math.min(keep, len));
+        System.arraycopy(buf, keep, buf, 0, len - keep);
+        return len - keep;
+    }
+
+    private static int indexOf(byte[] buf, int len, int from) {
+        outer:
+        for (int i = from; i + CONTENT.length <= len; i++) {
+            for (int j = 0; j < CONTENT.length; j++) if (buf[i + j] != CONTENT[j]) continue outer;
+            return i;
+        }
+        return -1;
+    }
+}
