@@ -63,9 +63,12 @@ public final class SseChunkLatency {
             return;
         }
         if (concurrent) {
-            concurrently("direct", "http://127.0.0.1:" + upstreamPort, "", model, Math.min(streams, 50), true);
+            // Warm-up passes at the measured load: the gateway's relay path is compiled by the JIT
+            // only after a few thousand chunks, and a compile on the gateway's one core delays
+            // chunks by a scheduler slice (milliseconds) while it runs.
+            for (int w = 0; w < 3; w++) concurrently("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, true);
             concurrently("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, false);
-            concurrently("keyguard", gateway, key, model, Math.min(streams, 50), true);
+            for (int w = 0; w < 3; w++) concurrently("keyguard", gateway, key, model, streams, true);
             concurrently("keyguard", gateway, key, model, streams, false);
         } else {
             measure("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, 1);

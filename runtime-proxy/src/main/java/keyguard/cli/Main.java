@@ -16,6 +16,8 @@ public final class Main {
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n");
             LogFormat.install();
+            // The gateway logs a line per request: written off the request's thread, in batches.
+            if (args.length > 0 && args[0].equals("serve")) AsyncLogHandler.install();
         }
         System.exit(run(args));
     }

@@ -1,8 +1,6 @@
 package keyguard.providers;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import keyguard.policy.ProviderInfo;
@@ -31,7 +29,7 @@ public final class AnthropicProvider extends HttpProvider {
         headers.put("content-type", "application/json");
         headers.put("anthropic-version", info.settings().getOrDefault("api_version", "2023-06-01"));
         if (credential != null) headers.put("x-api-key", credential);
-        upstream.send(call, new UpstreamClient.Request(URI.create(url("/messages")), headers, body.toString().getBytes(StandardCharsets.UTF_8), timeout),
+        upstream.send(call, new UpstreamClient.Request(url("/messages"), headers, json(body), timeout),
                 Dialect.ANTHROPIC, translate);
     }
 }

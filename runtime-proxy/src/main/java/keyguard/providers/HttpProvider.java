@@ -18,9 +18,22 @@ abstract sealed class HttpProvider implements Provider permits OpenAiProvider, A
         this.timeout = Duration.ofMillis(Long.parseLong(info.settings().getOrDefault("timeout", "60000")));
     }
 
-    /** The provider's base URL and a path, without a doubled slash. */
-    String url(String path) {
-        String base = info.baseUrl();
-        return (base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + path;
+    /** The provider's base URL and a path, without a doubled slash; parsed once per path, not per request. */
+    java.net.URI url(String path) {
+        return urls.computeIfAbsent(path, p -> {
+            String base = info.baseUrl();
+            return java.net.URI.create((base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + p);
+        });
+    }
+
+    private final java.util.Map<String, java.net.URI> urls = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The request body as UTF-8 JSON, serialized straight to bytes. */
+    static byte[] json(com.fasterxml.jackson.databind.JsonNode body) {
+        try {
+            return Dialect.JSON.writeValueAsBytes(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("a parsed request body could not be written back", e);
+        }
     }
 }

@@ -1,8 +1,6 @@
 package keyguard.providers;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import keyguard.policy.ProviderInfo;
@@ -42,7 +40,7 @@ public final class OpenAiProvider extends HttpProvider {
         headers.put("content-type", "application/json");
         headers.put("accept", call.request().stream() ? "text/event-stream" : "application/json");
         if (credential != null) headers.put("authorization", "Bearer " + credential);
-        upstream.send(call, new UpstreamClient.Request(URI.create(url(path)), headers, body.toString().getBytes(StandardCharsets.UTF_8), timeout),
+        upstream.send(call, new UpstreamClient.Request(url(path), headers, json(body), timeout),
                 Dialect.OPENAI, translate);
     }
 
