@@ -278,6 +278,7 @@ final class UpstreamClient {
         private final Target target;
         private final Request request;
         private final Handler handler;
+        /** Owned by this attempt from {@link #connected} until its response ends ({@link #finished}, {@link #broken}); null outside. */
         private ClientConnection connection;
         private Deadline timer;
         private Deadline connectTimer;
@@ -412,14 +413,24 @@ final class UpstreamClient {
             connectTimer = null;
         }
 
-        /** The response was read to its end: the connection serves the next call, if the request was all sent. */
+        /**
+         * The response was read to its end: the connection serves the next call, if the
+         * request was all sent. The attempt lets go of it either way, so that a late cancel
+         * (the caller hanging up while its last bytes are written) cannot close a connection
+         * that already carries another call.
+         */
         private void finished() {
-            if (requestSent) pool.release(target, connection);
-            else IoUtils.safeClose(connection);
+            ClientConnection c = connection;
+            connection = null;
+            if (c == null) return;
+            if (requestSent) pool.release(target, c);
+            else IoUtils.safeClose(c);
         }
 
         private void broken() {
-            IoUtils.safeClose(connection);
+            ClientConnection c = connection;
+            connection = null;
+            if (c != null) IoUtils.safeClose(c);
         }
     }
 
