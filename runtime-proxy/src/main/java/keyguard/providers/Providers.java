@@ -20,6 +20,15 @@ public final class Providers {
     public Providers(PolicySet set, Function<String, String> env, HttpUpstreamHolder http) {
         for (ProviderInfo p : set.providers().values()) {
             String credential = p.credentialEnv() == null ? null : env.apply(p.credentialEnv());
+            // A secret mounted from a file usually ends in a newline. Surrounding white space is
+            // dropped; a control character inside would split the request's header block (and
+            // could desynchronise a kept-alive connection), so such a value counts as unset.
+            if (credential != null) credential = credential.strip();
+            if (credential != null && credential.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+                System.getLogger("keyguard.providers").log(System.Logger.Level.WARNING, "the credential in " + p.credentialEnv()
+                        + " for provider `" + p.name() + "` contains a control character; it is not used");
+                credential = null;
+            }
             if (p.credentialEnv() != null && (credential == null || credential.isBlank())) {
                 missingCredentials.put(p.name(), p.credentialEnv());
                 credential = null;

@@ -73,16 +73,16 @@ import org.xnio.channels.StreamSourceChannel;
 final class UpstreamClient {
     /** How an attempt failed before the response headers. */
     enum Failure {
-        /** No connection: refused, unresolvable, no TLS handshake, or not within the connect timeout. The provider never had the request. */
+        /** No connection: refused, unresolvable, or not within the connect timeout. The provider never had the request. */
         UNREACHABLE,
         /** Connected, but no response headers within the request's timeout: the provider may be generating (and billing) it. */
         TIMEOUT,
         /** The connection failed after the request was sent: the provider may have had (and billed) it. */
         BROKEN,
         /**
-         * The connection failed before the request was all written (a refused TLS handshake,
-         * a kept-alive connection the server had just closed): the provider cannot have
-         * acted on a request it did not receive whole.
+         * The connection failed, or the timeout passed, before the request was all written (a
+         * refused or stalled TLS handshake, a kept-alive connection the server had just closed):
+         * the provider cannot have acted on a request it did not receive whole.
          */
         NOT_SENT,
         /** Every connection to the target is busy and the waiting line is full. The provider never had the request. */
@@ -107,6 +107,14 @@ final class UpstreamClient {
 
     /** One request to send. Header names are lower case; {@code host} and {@code content-length} are set by the client. */
     record Request(URI uri, Map<String, String> headers, byte[] body, Duration timeout) {
+        Request {
+            // Undertow writes header values byte for byte: a CR or LF would end the header block early.
+            headers.forEach((k, v) -> {
+                if (v.chars().anyMatch(c -> c < 0x20 && c != '\t' || c == 0x7f)) {
+                    throw new IllegalArgumentException("control character in upstream header " + k);
+                }
+            });
+        }
     }
 
     /** @param idle how long an unused connection stays in the pool */
@@ -120,11 +128,13 @@ final class UpstreamClient {
             return new Target(tls ? "https" : "http", uri.getHost(), uri.getPort() > 0 ? uri.getPort() : tls ? 443 : 80);
         }
 
-        URI uri() { return URI.create(scheme + "://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port); }
+        /** The host as it stands in a URI or a Host header: an IPv6 literal in brackets ({@link URI#getHost} keeps them). */
+        private String bracketed() { return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host; }
+
+        URI uri() { return URI.create(scheme + "://" + bracketed() + ":" + port); }
 
         String hostHeader() {
-            String h = host.contains(":") ? "[" + host + "]" : host;
-            return port == ("https".equals(scheme) ? 443 : 80) ? h : h + ":" + port;
+            return port == ("https".equals(scheme) ? 443 : 80) ? bracketed() : bracketed() + ":" + port;
         }
     }
 
@@ -133,6 +143,8 @@ final class UpstreamClient {
     private final UndertowXnioSsl ssl;
     private final OptionMap options = OptionMap.builder()
             .set(UndertowOptions.ENABLE_HTTP2, false)
+            // Verify the host name whatever -Dio.undertow.client.https.disableEndpointIdentification says.
+            .set(UndertowOptions.ENDPOINT_IDENTIFICATION_ALGORITHM, "HTTPS")
             .set(Options.TCP_NODELAY, true)
             .getMap();
     private final Map<XnioIoThread, Pool> pools = new ConcurrentHashMap<>();
@@ -398,7 +410,8 @@ final class UpstreamClient {
         }
 
         private void failed(Failure failure, Throwable cause) {
-            if (failure == Failure.BROKEN && !requestSent) failure = Failure.NOT_SENT;
+            // Not flushed whole (a TLS handshake that stalls or fails, a server that stops reading): never had it.
+            if ((failure == Failure.BROKEN || failure == Failure.TIMEOUT) && !requestSent) failure = Failure.NOT_SENT;
             stopTimer();
             if (connection != null) IoUtils.safeClose(connection);
             if (ended) return;

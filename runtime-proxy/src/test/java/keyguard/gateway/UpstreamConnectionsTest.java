@@ -84,6 +84,39 @@ class UpstreamConnectionsTest {
         }
     }
 
+    @Test
+    void anHttpsUpstreamThatNeverFinishesTheHandshakeIsUnreachableAndNotBilledAsATimeout(@TempDir Path tmp) throws Exception {
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+             GatewayHarness h = new GatewayHarness(tmp, false)) {
+            Thread.ofVirtual().start(() -> { // accepts, and never says a word
+                java.util.List<java.net.Socket> held = new java.util.ArrayList<>();
+                try {
+                    while (true) held.add(silent.accept());
+                } catch (java.io.IOException closed) {
+                    held.forEach(s -> { try { s.close(); } catch (java.io.IOException ignored) { } });
+                }
+            });
+            Files.writeString(h.platform.resolve("models.kgp"), GatewayHarness.models(h.upstream.port())
+                    .replace("\"http://127.0.0.1:" + h.upstream.port() + "/openai\"", "\"https://127.0.0.1:" + silent.getLocalPort() + "/openai\""));
+            h.start();
+            HttpResponse<String> r = h.post("/v1/chat/completions", h.key("all", "stall", Map.of()), CHAT);
+            assertEquals(502, r.statusCode(), "the request never left the gateway: not a 504 the caller is charged for; " + r.body());
+            assertTrue(r.body().contains("is unreachable"), r.body());
+        }
+    }
+
+    @Test
+    void aCredentialEndingInANewlineIsSentWithoutIt(@TempDir Path tmp) throws Exception {
+        try (GatewayHarness h = new GatewayHarness(tmp, false)) {
+            h.env.put("UP_API_KEY", GatewayHarness.UPSTREAM_CREDENTIAL + "\n"); // a secret mounted from a file
+            h.start();
+            String key = h.key("all", "newline", Map.of());
+            for (int i = 0; i < 2; i++) assertEquals(200, h.post("/v1/chat/completions", key, CHAT).statusCode());
+            assertEquals(2, h.upstream.received.size(), "two requests, not a header block split into more");
+            assertEquals("Bearer " + GatewayHarness.UPSTREAM_CREDENTIAL, h.upstream.received.peek().header("authorization"));
+        }
+    }
+
     /** Points the harness's `up` provider at {@code https} instead of its plain fake. */
     private static void routeTo(GatewayHarness h, FakeUpstream https) throws Exception {
         Files.writeString(h.platform.resolve("models.kgp"), GatewayHarness.models(h.upstream.port())
