@@ -29,7 +29,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -109,33 +108,33 @@ final class UpstreamClient {
     record Request(URI uri, Map<String, String> headers, byte[] body, Duration timeout) {
         Request {
             // Undertow writes header values byte for byte: a CR or LF would end the header block early.
-            headers.forEach((k, v) -> {
-                if (v.chars().anyMatch(c -> c < 0x20 && c != '\t' || c == 0x7f)) {
-                    throw new IllegalArgumentException("control character in upstream header " + k);
+            for (Map.Entry<String, String> h : headers.entrySet()) {
+                String v = h.getValue();
+                for (int i = 0; i < v.length(); i++) {
+                    char c = v.charAt(i);
+                    if (c < 0x20 && c != '\t' || c == 0x7f) throw new IllegalArgumentException("control character in upstream header " + h.getKey());
                 }
-            });
+            }
         }
     }
 
-    /** @param idle how long an unused connection stays in the pool */
+    /** @param idle how long an unused connection may wait in the pool and still be reused (an older one is closed when the pool next looks at it) */
     record Settings(int maxConnections, int maxWaiting, Duration connect, Duration idle) {
         static final Settings DEFAULT = new Settings(512, 4096, Duration.ofSeconds(10), Duration.ofSeconds(30));
     }
 
-    private record Target(String scheme, String host, int port) {
+    /** Where connections go; {@code hostHeader} follows from the rest, made once here instead of per request. */
+    private record Target(String scheme, String host, int port, String hostHeader) {
         static Target of(URI uri) {
             boolean tls = "https".equalsIgnoreCase(uri.getScheme());
-            return new Target(tls ? "https" : "http", uri.getHost(), uri.getPort() > 0 ? uri.getPort() : tls ? 443 : 80);
+            int port = uri.getPort() > 0 ? uri.getPort() : tls ? 443 : 80;
+            // An IPv6 literal stands in brackets in a URI and a Host header (URI#getHost keeps them).
+            String host = uri.getHost();
+            String bracketed = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+            return new Target(tls ? "https" : "http", bracketed, port, port == (tls ? 443 : 80) ? bracketed : bracketed + ":" + port);
         }
 
-        /** The host as it stands in a URI or a Host header: an IPv6 literal in brackets ({@link URI#getHost} keeps them). */
-        private String bracketed() { return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host; }
-
-        URI uri() { return URI.create(scheme + "://" + bracketed() + ":" + port); }
-
-        String hostHeader() {
-            return port == ("https".equals(scheme) ? 443 : 80) ? bracketed() : bracketed() + ":" + port;
-        }
+        URI uri() { return URI.create(scheme + "://" + host + ":" + port); }
     }
 
     private final Settings settings;
@@ -344,7 +343,7 @@ final class UpstreamClient {
             connectTimer = null;
             ClientRequest req = new ClientRequest().setMethod(Methods.POST).setPath(pathAndQuery(request.uri()));
             HeaderMap h = req.getRequestHeaders();
-            h.put(Headers.HOST, target.hostHeader());
+            h.put(Headers.HOST, target.hostHeader);
             request.headers().forEach((k, v) -> h.put(new HttpString(k), v));
             h.put(Headers.CONTENT_LENGTH, request.body().length);
             c.sendRequest(req, new ClientCallback<>() {
@@ -498,6 +497,7 @@ final class UpstreamClient {
         /** The read loop of {@link #stream}, with at most one chunk out with the reader. */
         private final class Reading implements ChannelListener<StreamSourceChannel> {
             private final Chunks reader;
+            private final Runnable more = this::more;
             /** A chunk is with the reader and its {@code more} has not come. */
             private boolean out;
             private boolean looping;
@@ -529,7 +529,7 @@ final class UpstreamClient {
                         }
                         b.flip();
                         out = true;
-                        reader.chunk(b, this::more);
+                        reader.chunk(b, more);
                     }
                     ch.suspendReads(); // the reader holds a chunk, or dropped the body
                 } catch (IOException e) {

@@ -43,9 +43,7 @@ class UpstreamConnectionsTest {
     void httpsUpstreamTrustedThroughTheOperatorsCaFileServesWholeAndStreamedReplies(@TempDir Path tmp) throws Exception {
         Path pem = certificate(tmp, "trusted", "ip:127.0.0.1,dns:localhost");
         try (FakeUpstream https = new FakeUpstream(serverContext(tmp, "trusted")); GatewayHarness h = new GatewayHarness(tmp, false)) {
-            routeTo(h, https);
-            h.env.put("KEYGUARD_UPSTREAM_CA", pem.toString());
-            h.start();
+            startRoutedTo(h, https, pem);
             String key = h.key("all", "tls", Map.of());
             HttpResponse<String> whole = h.post("/v1/chat/completions", key, CHAT);
             assertEquals(200, whole.statusCode(), whole.body());
@@ -62,8 +60,7 @@ class UpstreamConnectionsTest {
     void anUpstreamCertificateNobodyTrustedIsUnreachableAndNeverSeesTheCredential(@TempDir Path tmp) throws Exception {
         certificate(tmp, "stranger", "ip:127.0.0.1,dns:localhost");
         try (FakeUpstream https = new FakeUpstream(serverContext(tmp, "stranger")); GatewayHarness h = new GatewayHarness(tmp, false)) {
-            routeTo(h, https);
-            h.start();
+            startRoutedTo(h, https, null);
             HttpResponse<String> r = h.post("/v1/chat/completions", h.key("all", "tls", Map.of()), CHAT);
             assertEquals(502, r.statusCode(), r.body());
             assertTrue(r.body().contains("is unreachable"), r.body());
@@ -75,9 +72,7 @@ class UpstreamConnectionsTest {
     void aTrustedCertificateForAnotherNameIsRefused(@TempDir Path tmp) throws Exception {
         Path pem = certificate(tmp, "elsewhere", "dns:models.example.internal");
         try (FakeUpstream https = new FakeUpstream(serverContext(tmp, "elsewhere")); GatewayHarness h = new GatewayHarness(tmp, false)) {
-            routeTo(h, https);
-            h.env.put("KEYGUARD_UPSTREAM_CA", pem.toString());
-            h.start();
+            startRoutedTo(h, https, pem);
             HttpResponse<String> r = h.post("/v1/chat/completions", h.key("all", "tls", Map.of()), CHAT);
             assertEquals(502, r.statusCode(), r.body());
             assertTrue(https.received.isEmpty(), "the host name is verified against the certificate");
@@ -117,10 +112,12 @@ class UpstreamConnectionsTest {
         }
     }
 
-    /** Points the harness's `up` provider at {@code https} instead of its plain fake. */
-    private static void routeTo(GatewayHarness h, FakeUpstream https) throws Exception {
+    /** Starts the harness with its `up` provider on {@code https} instead of its plain fake, trusting {@code ca} (null: the JDK's anchors only). */
+    private static void startRoutedTo(GatewayHarness h, FakeUpstream https, Path ca) throws Exception {
         Files.writeString(h.platform.resolve("models.kgp"), GatewayHarness.models(h.upstream.port())
                 .replace("\"http://127.0.0.1:" + h.upstream.port() + "/openai\"", "\"https://127.0.0.1:" + https.port() + "/openai\""));
+        if (ca != null) h.env.put("KEYGUARD_UPSTREAM_CA", ca.toString());
+        h.start();
     }
 
     /** A self-signed certificate made by the JDK's keytool; returns its PEM. */
