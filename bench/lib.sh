@@ -29,7 +29,7 @@ start_keyguard() {
 # new_key ADMIN_PORT POLICY: prints a fresh key's secret.
 new_key() {
   KEYGUARD_ADMIN_URL="http://127.0.0.1:$1" "$JAVA_HOME/bin/java" -jar "$root/runtime-proxy/target/keyguard.jar" \
-    keys create --data "$work/data" --policy "$2" --name bench | tail -n 1
+    keys create --data "${KG_DATA:-$work/data}" --policy "$2" --name bench | tail -n 1
 }
 
 machine_line() {
