@@ -15,9 +15,10 @@ import java.util.logging.LogRecord;
 final class LogFormat extends Formatter {
     @Override
     public String format(LogRecord r) {
-        StringBuilder sb = new StringBuilder(200);
+        String message = formatMessage(r);
+        StringBuilder sb = new StringBuilder(message.length() + 80); // the line in one buffer: no copy as it grows
         sb.append(Instant.ofEpochMilli(r.getMillis())).append(' ').append(r.getLevel().getName()).append(' ')
-                .append(r.getLoggerName()).append(": ").append(formatMessage(r));
+                .append(r.getLoggerName()).append(": ").append(message);
         if (r.getThrown() != null) {
             StringWriter trace = new StringWriter();
             r.getThrown().printStackTrace(new PrintWriter(trace));

@@ -109,11 +109,15 @@ public final class KeyCounters implements UsageView {
      * limit.
      */
     public void rateLimitHeaders(long now, Map<String, String> headers) {
-        header(Metric.REQUESTS, "requests", now, headers);
-        header(Metric.TOKENS, "tokens", now, headers);
+        header(Metric.REQUESTS, REQUESTS_HEADERS, now, headers);
+        header(Metric.TOKENS, TOKENS_HEADERS, now, headers);
     }
 
-    private void header(Metric metric, String word, long now, Map<String, String> headers) {
+    /** Limit, remaining, reset: the header names, made once. */
+    private static final String[] REQUESTS_HEADERS = {"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"};
+    private static final String[] TOKENS_HEADERS = {"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"};
+
+    private void header(Metric metric, String[] names, long now, Map<String, String> headers) {
         int tightest = -1;
         long remaining = Long.MAX_VALUE;
         for (int i = 0; i < plan.size(); i++) {
@@ -125,9 +129,9 @@ public final class KeyCounters implements UsageView {
             }
         }
         if (tightest < 0) return;
-        headers.put("x-ratelimit-limit-" + word, Long.toString(plan.caps[tightest]));
-        headers.put("x-ratelimit-remaining-" + word, Long.toString(remaining));
-        headers.put("x-ratelimit-reset-" + word, formatDuration(ledger.millisUntilEmpty(handles[tightest], rows[tightest], now)));
+        headers.put(names[0], Long.toString(plan.caps[tightest]));
+        headers.put(names[1], Long.toString(remaining));
+        headers.put(names[2], formatDuration(ledger.millisUntilEmpty(handles[tightest], rows[tightest], now)));
     }
 
     /** Durations the way OpenAI writes them: {@code 20ms}, {@code 1.5s}, {@code 6m0s}, {@code 1h2m3s}. */

@@ -114,7 +114,7 @@ public final class AccessLog {
 
     /** The line's start. Names and the caller's model are escaped and bounded: no value can forge a line. */
     private static StringBuilder start(String decisionId, KeyRecord key, Endpoint endpoint, String model) {
-        StringBuilder sb = new StringBuilder(256).append(decisionId).append(" key=").append(key.id()).append(" name=");
+        StringBuilder sb = new StringBuilder(512).append(decisionId).append(" key=").append(key.id()).append(" name=");
         UntrustedText.append(sb, key.name(), 128).append(" policy=").append(key.policy()).append(' ').append(endpoint.path()).append(" model=");
         return UntrustedText.append(sb, model, 256);
     }

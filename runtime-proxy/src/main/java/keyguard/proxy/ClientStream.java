@@ -95,13 +95,25 @@ public final class ClientStream implements keyguard.wire.Caller {
     @Override
     public boolean isFinished() { return finished.get(); }
 
+    /** The names of the headers the gateway sets on every answer, as Undertow takes them: made once, not per response. */
+    private static final Map<String, HttpString> KNOWN_NAMES = java.util.stream.Stream.of(
+                    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+                    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+                    "x-keyguard-decision-id", "x-keyguard-policy-revision", "x-keyguard-routed-model", "x-keyguard-budget-warning")
+            .collect(java.util.stream.Collectors.toUnmodifiableMap(n -> n, HttpString::new));
+
+    static HttpString headerName(String name) {
+        HttpString known = KNOWN_NAMES.get(name);
+        return known != null ? known : new HttpString(name);
+    }
+
     /** Sets status and headers; must come before the first write. */
     @Override
     public void start(int status, String contentType, Map<String, String> headers) {
         run(() -> {
             exchange.setStatusCode(status);
             exchange.getResponseHeaders().put(io.undertow.util.Headers.CONTENT_TYPE, contentType);
-            headers.forEach((k, v) -> exchange.getResponseHeaders().put(new HttpString(k), v));
+            headers.forEach((k, v) -> exchange.getResponseHeaders().put(headerName(k), v));
             if (contentType.startsWith("text/event-stream")) {
                 exchange.getResponseHeaders().put(io.undertow.util.Headers.CACHE_CONTROL, "no-cache");
             }
@@ -171,7 +183,7 @@ public final class ClientStream implements keyguard.wire.Caller {
             if (finished.get()) return;
             exchange.setStatusCode(status);
             exchange.getResponseHeaders().put(io.undertow.util.Headers.CONTENT_TYPE, contentType);
-            headers.forEach((k, v) -> exchange.getResponseHeaders().put(new HttpString(k), v));
+            headers.forEach((k, v) -> exchange.getResponseHeaders().put(headerName(k), v));
             finished.set(true);
             complete(() -> {
                 guardCompletion();

@@ -264,7 +264,7 @@ public final class InferenceHandler implements HttpHandler {
                 Responses.error(exchange, shape, path.tooLarge(), Map.of("connection", "close"));
                 return;
             }
-            BodyReader reader = new BodyReader(path.maxBodyBytes());
+            BodyReader reader = new BodyReader(path.maxBodyBytes(), declared);
             BodyDeadline deadline = new BodyDeadline(exchange, path.timeouts());
             exchange.getRequestReceiver().receivePartialBytes(
                     (ex, bytes, last) -> {
@@ -338,11 +338,22 @@ public final class InferenceHandler implements HttpHandler {
     /** Collects a body up to the limit; past it, only counts (the rest is drained, not kept). */
     private static final class BodyReader {
         private final long max;
-        private byte[] buf = new byte[1024];
+        private byte[] buf;
         private int len;
         private boolean over;
 
-        BodyReader(long max) { this.max = max; }
+        /**
+         * {@code declared}: the Content-Length, -1 when chunked. A declared body up to
+         * {@link #PRESIZED} gets its buffer at once, exactly; a larger one grows as its bytes
+         * arrive (a caller that declares the maximum and sends nothing holds no more memory
+         * than one that declares nothing).
+         */
+        BodyReader(long max, long declared) {
+            this.max = max;
+            this.buf = new byte[(int) (declared >= 0 && declared <= Math.min(max, PRESIZED) ? declared : Math.min(1024, max))];
+        }
+
+        static final int PRESIZED = 64 * 1024;
 
         void add(byte[] bytes) {
             if (over) return;
@@ -358,7 +369,7 @@ public final class InferenceHandler implements HttpHandler {
 
         boolean tooLarge() { return over; }
 
-        byte[] bytes() { return java.util.Arrays.copyOf(buf, len); }
+        byte[] bytes() { return len == buf.length ? buf : java.util.Arrays.copyOf(buf, len); }
     }
 
     /**
