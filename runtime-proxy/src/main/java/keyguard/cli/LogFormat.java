@@ -15,7 +15,7 @@ import java.util.logging.LogRecord;
 final class LogFormat extends Formatter {
     @Override
     public String format(LogRecord r) {
-        String message = formatMessage(r);
+        String message = String.valueOf(formatMessage(r)); // null for a record without a message
         StringBuilder sb = new StringBuilder(message.length() + 80); // the line in one buffer: no copy as it grows
         sb.append(Instant.ofEpochMilli(r.getMillis())).append(' ').append(r.getLevel().getName()).append(' ')
                 .append(r.getLoggerName()).append(": ").append(message);

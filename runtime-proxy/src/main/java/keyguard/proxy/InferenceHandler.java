@@ -342,18 +342,20 @@ public final class InferenceHandler implements HttpHandler {
         private int len;
         private boolean over;
 
+        /** The Content-Length when it is within {@code max}, else -1 (chunked, or too large). */
+        private final long declared;
+
         /**
-         * {@code declared}: the Content-Length, -1 when chunked. A declared body up to
-         * {@link #PRESIZED} gets its buffer at once, exactly; a larger one grows as its bytes
-         * arrive (a caller that declares the maximum and sends nothing holds no more memory
-         * than one that declares nothing).
+         * The buffer is never larger than twice the bytes received (or 1 KB): a caller that
+         * declares a large body and sends nothing holds no more memory than one that declares
+         * nothing. It grows towards the declared length and stops there, so a body that
+         * arrives whole ends in a buffer of its exact size and is handed on without a copy.
          */
         BodyReader(long max, long declared) {
             this.max = max;
-            this.buf = new byte[(int) (declared >= 0 && declared <= Math.min(max, PRESIZED) ? declared : Math.min(1024, max))];
+            this.declared = declared >= 0 && declared <= max ? declared : -1;
+            this.buf = new byte[(int) (this.declared >= 0 && this.declared <= 1024 ? this.declared : Math.min(1024, max))];
         }
-
-        static final int PRESIZED = 64 * 1024;
 
         void add(byte[] bytes) {
             if (over) return;
@@ -362,7 +364,10 @@ public final class InferenceHandler implements HttpHandler {
                 buf = null;
                 return;
             }
-            if (len + bytes.length > buf.length) buf = java.util.Arrays.copyOf(buf, Math.max(buf.length * 2, len + bytes.length));
+            if (len + bytes.length > buf.length) {
+                long doubled = Math.min(buf.length * 2L, declared >= len + bytes.length ? declared : max);
+                buf = java.util.Arrays.copyOf(buf, (int) Math.max(doubled, len + bytes.length));
+            }
             System.arraycopy(bytes, 0, buf, len, bytes.length);
             len += bytes.length;
         }

@@ -36,6 +36,20 @@ class AsyncLogHandlerTest {
     }
 
     @Test
+    void aRecordWithoutAMessageKeepsItsLevelLoggerAndStackTrace() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        AsyncLogHandler h = new AsyncLogHandler(out, 100);
+        h.setFormatter(new LogFormat());
+        LogRecord r = record(Level.WARNING, null);
+        r.setThrown(new IllegalStateException("the cause"));
+        h.publish(r);
+        h.close();
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertTrue(text.contains(" WARNING keyguard.access: null"), text);
+        assertTrue(text.contains("java.lang.IllegalStateException: the cause"), text);
+    }
+
+    @Test
     void aStuckOutputNeverBlocksTheLoggerAndTheDroppedLinesAreCounted() throws Exception {
         CountDownLatch unstick = new CountDownLatch(1);
         ByteArrayOutputStream sink = new ByteArrayOutputStream();

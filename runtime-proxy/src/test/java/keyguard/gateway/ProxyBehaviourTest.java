@@ -67,6 +67,28 @@ class ProxyBehaviourTest {
         assertFalse(r.body().contains(GatewayHarness.UPSTREAM_CREDENTIAL));
     }
 
+    /** The body reader grows towards a declared length and hands an exact buffer on; chunked bodies grow by doubling. */
+    @Test
+    void requestBodiesOfEverySizeArriveWholeWhetherDeclaredOrChunked() throws Exception {
+        for (int size : new int[] {0, 1, 1023, 1024, 1025, 3000, 70_000}) {
+            String text = "w".repeat(size);
+            String body = "{\"model\":\"up-ok\",\"messages\":[{\"role\":\"user\",\"content\":\"" + text + "\"}]}";
+            byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+            for (boolean chunked : new boolean[] {false, true}) {
+                HttpRequest.BodyPublisher publisher = chunked
+                        // no length known up front: the client sends it chunked, in parts of 4 KB
+                        ? HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(bytes)))
+                        : HttpRequest.BodyPublishers.ofByteArray(bytes);
+                HttpRequest req = HttpRequest.newBuilder(URI.create(h.base() + "/v1/chat/completions"))
+                        .header("authorization", "Bearer " + key).header("content-type", "application/json").POST(publisher).build();
+                HttpResponse<String> r = h.http.send(req, HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, r.statusCode(), size + (chunked ? " chunked: " : " declared: ") + r.body());
+                assertEquals(text, h.upstream.last().body().path("messages").path(0).path("content").asText(),
+                        size + (chunked ? " bytes chunked" : " bytes declared"));
+            }
+        }
+    }
+
     @Test
     void anthropicCallsPassThroughWithTheAnthropicCredentialAndVersion() throws Exception {
         HttpRequest req = HttpRequest.newBuilder(URI.create(h.base() + "/v1/messages")).header("x-api-key", key)
