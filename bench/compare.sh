@@ -39,20 +39,6 @@ if [ "$quick" = 1 ]; then warm=5; measure=10; cwarm=3; cmeasure=8; soak_s=40; ss
 server_flags="$(keyguard_server_flags "$root" production | paste -sd' ')"
 export KEYGUARD_BENCH_JAVA_OPTS="$server_flags -Xlog:gc,safepoint:file=$work/gc.log:uptime,level,tags ${KEYGUARD_BENCH_JAVA_OPTS:-}"
 
-nginx_conf() { # NAME SERVER_BLOCK
-  cat > "$work/$1.conf" <<NGINX
-worker_processes 1;
-pid $work/$1.pid;
-error_log $work/$1-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  upstream origin { server 127.0.0.1:18101; keepalive 128; keepalive_requests 10000000; }
-  $2
-}
-NGINX
-}
 nginx_conf proxy "upstream origin_tls { server 127.0.0.1:18111; keepalive 128; keepalive_requests 10000000; }
   server { listen 127.0.0.1:18102; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }
   server { listen 127.0.0.1:18105; location / { proxy_pass https://origin_tls; proxy_ssl_session_reuse on; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"

@@ -82,3 +82,27 @@ policy bench {
 }
 KGP
 }
+
+# async_profiler: fetches async-profiler 4.2 from Maven Central into $work; prints its agent's path.
+async_profiler() {
+  (cd "$work" && mvn -q -B dependency:copy -Dartifact=tools.profiler:async-profiler:4.2 -DoutputDirectory="$work" >/dev/null)
+  unzip -q -o "$work/async-profiler-4.2.jar" 'linux-x64/*' -d "$work/ap"
+  echo "$work/ap/linux-x64/libasyncProfiler.so"
+}
+
+# nginx_conf NAME SERVER_BLOCKS: $work/NAME.conf, one worker, no access log, keep-alive to the
+# origin (upstream `origin` on 18101) with SERVER_BLOCKS inside its http block.
+nginx_conf() {
+  cat > "$work/$1.conf" <<NGINX
+worker_processes 1;
+pid $work/$1.pid;
+error_log $work/$1-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  upstream origin { server 127.0.0.1:18101; keepalive 128; keepalive_requests 10000000; }
+  $2
+}
+NGINX
+}

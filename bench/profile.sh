@@ -9,9 +9,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 rate="${1:-1000}"; window="${2:-40}"
 
-(cd "$work" && mvn -q -B dependency:copy -Dartifact=tools.profiler:async-profiler:4.2 -DoutputDirectory="$work" >/dev/null)
-unzip -q -o "$work/async-profiler-4.2.jar" 'linux-x64/*' -d "$work/ap"
-agent="$work/ap/linux-x64/libasyncProfiler.so"
+agent="$(async_profiler)"
 
 start_origin
 write_bench_policy

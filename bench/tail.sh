@@ -18,24 +18,15 @@ rate="${1:-1000}"; seconds="${2:-60}"; slow="${3:-3000}"; warm=30
 profile="${PROFILE:-}"
 if [ -n "$profile" ]; then
   case "$profile" in cpu) event="event=cpu,interval=1ms" ;; alloc) event="event=alloc,alloc=512k" ;; wall) event="wall=2ms" ;; *) echo "PROFILE=cpu, alloc or wall" >&2; exit 2 ;; esac
-  (cd "$work" && mvn -q -B dependency:copy -Dartifact=tools.profiler:async-profiler:4.2 -DoutputDirectory="$work" >/dev/null)
-  unzip -q -o "$work/async-profiler-4.2.jar" 'linux-x64/*' -d "$work/ap"
+  agent="$(async_profiler)"
   # (jcmd cannot start it later: its JVMTI.agent_load parses the agent's key=value options as its own.)
-  KEYGUARD_BENCH_JAVA_OPTS="-agentpath:$work/ap/linux-x64/libasyncProfiler.so=start,$event,threads,collapsed,loop=10s,file=$work/window-%n.collapsed ${KEYGUARD_BENCH_JAVA_OPTS:-}"
+  KEYGUARD_BENCH_JAVA_OPTS="-agentpath:$agent=start,$event,threads,collapsed,loop=10s,file=$work/window-%n.collapsed ${KEYGUARD_BENCH_JAVA_OPTS:-}"
 fi
 start_origin
 write_bench_policy
 export KEYGUARD_BENCH_JAVA_OPTS="$(keyguard_server_flags "$root" production | paste -sd' ') -Xlog:gc,safepoint:file=$work/gc.log:time,uptime,level,tags ${KEYGUARD_BENCH_JAVA_OPTS:-}"
 if [ "${TARGET:-keyguard}" = nginx ]; then
-  cat > "$work/proxy.conf" <<NGINX
-worker_processes 1;
-pid $work/proxy.pid;
-error_log $work/proxy-error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 10000000;
-  upstream origin { server 127.0.0.1:18101; keepalive 128; keepalive_requests 10000000; }
-  server { listen 127.0.0.1:18103; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-NGINX
+  nginx_conf proxy 'server { listen 127.0.0.1:18103; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; } }'
   taskset -c 1 nginx -c "$work/proxy.conf" -g 'daemon off; master_process off;' & pids+=($!); keyguard_pid=$!
   key=""; : > "$work/gc.log"; sleep 1
 else
@@ -69,7 +60,7 @@ threads > "$work/t1"; c1=$(awk '{print $14+$15}' "/proc/$keyguard_pid/stat")
 wait "$lp"
 grep -v '^RESULT' "$work/load.out"
 tck=$(getconf CLK_TCK)
-awk -v d=$((c1 - c0)) -v t="$tck" -v r="$rate" -v s="$seconds" 'BEGIN { printf "gateway CPU: %.0f us per request (%.1f%% of the core)\n", d / t * 1e6 / (r * s), 100 * d / t / s }'
+awk -v d=$((c1 - c0)) -v t="$tck" -v r="$rate" -v s="$seconds" 'BEGIN { printf "proxy CPU: %.0f us per request (%.1f%% of the core)\n", d / t * 1e6 / (r * s), 100 * d / t / s }'
 echo "by thread (names with digits folded): CPU us per request, run-queue wait us per time slice, time slices per request"
 awk -F'|' -v t="$tck" -v r="$rate" -v s="$seconds" 'NR == FNR { a[$1] += $2; w[$1] += $3; q[$1] += $4; next } { b[$1] += $2; w2[$1] += $3; q2[$1] += $4 } END {
   for (n in b) { g = n; gsub(/[0-9]+/, "#", g); c[g] += b[n] - a[n]; wait[g] += w2[n] - w[n]; sl[g] += q2[n] - q[n] }
