@@ -344,7 +344,7 @@ final class UpstreamClient {
             ClientRequest req = new ClientRequest().setMethod(Methods.POST).setPath(pathAndQuery(request.uri()));
             HeaderMap h = req.getRequestHeaders();
             h.put(Headers.HOST, target.hostHeader);
-            request.headers().forEach((k, v) -> h.put(new HttpString(k), v));
+            request.headers().forEach((k, v) -> h.put(HttpString.tryFromString(k), v)); // Undertow's own instance for a standard name
             h.put(Headers.CONTENT_LENGTH, request.body().length);
             c.sendRequest(req, new ClientCallback<>() {
                 @Override

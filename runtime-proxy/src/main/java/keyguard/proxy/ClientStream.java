@@ -104,7 +104,7 @@ public final class ClientStream implements keyguard.wire.Caller {
 
     static HttpString headerName(String name) {
         HttpString known = KNOWN_NAMES.get(name);
-        return known != null ? known : new HttpString(name);
+        return known != null ? known : HttpString.tryFromString(name); // Undertow's own instance for a standard name
     }
 
     /** Sets status and headers; must come before the first write. */
