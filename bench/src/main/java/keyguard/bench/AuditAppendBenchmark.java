@@ -59,7 +59,21 @@ public class AuditAppendBenchmark {
         long i = n++;
         return new AuditEvent("dec_" + Long.toHexString(0x1a2b3c4d5e6fL + i), 1_795_000_000_000L + i, "pvziyj3ymefr", "bench", "team-bench",
                 "bench", "kgp-0123456789ab", List.of(), "gpt-4o-mini", "gpt-4o-mini", "openai", 14, 14, 4, 22, "ok", 200, 56, 1,
-                "public", "", "", "none", Map.of("team", "bench"), List.of(), "bench", keyguard.policy.Usage.of(14, 4), "provider");
+                "public", "", "", "none", Map.of("team", "bench"), List.of(), "bench", keyguard.policy.Usage.of(14, 4), "provider", decided);
+    }
+
+    /** What a decision of a policy with three limits and two budgets records for replay (schema 2). */
+    private static final keyguard.audit.DecisionRecord decided;
+
+    static {
+        keyguard.policy.DecisionInput in = new keyguard.policy.DecisionInput().model("gpt-4o-mini").estimatedTokens(14).maxTokens(256)
+                .keyId("pvziyj3ymefr").keyName("bench").labels(Map.of("env", "prod")).epochMillis(1_795_000_000_000L);
+        keyguard.policy.UsageReadings readings = new keyguard.policy.UsageReadings(ref -> 1234, 5);
+        for (String c : List.of("requests.key.1m", "tokens.key.1m", "tokens.policy.1d", "spend.policy.day", "spend.key.month")) {
+            readings.used(keyguard.policy.CounterRef.parse(c), 0);
+        }
+        decided = new keyguard.audit.DecisionRecord(in, readings, new keyguard.policy.Decision(keyguard.policy.DecisionKind.ALLOWED, "bench",
+                List.of(), "", Map.of("team", "bench"), null, keyguard.policy.DataAction.NONE, null, List.of()));
     }
 
     @Benchmark

@@ -19,13 +19,15 @@ import java.util.Map;
  * @param chargedBy how its charge was found: {@code provider} (the provider's usage report),
  *     {@code counted} (no report: the gateway counted the prompt and what was generated) or
  *     {@code reservation} (the caller hung up before the report: the whole reservation)
+ * @param decided what the policy decided and on what, for {@code keyguard replay}; null for a
+ *     request refused before its policy could decide (malformed, no such policy)
  */
 public record AuditEvent(String decisionId, long epochMillis, String keyId, String keyName, String owner, String policy,
                          String revision, List<String> rules, String model, String routedModel, String provider,
                          long estimatedTokens, long promptTokens, long completionTokens, long costMicros, String outcome, int status,
                          long gatewayMicros, long totalMillis, String dataClass, String detected, String unscannable, String dataAction,
                          Map<String, String> tags, List<keyguard.policy.FunctionError> functionErrors, String node,
-                         keyguard.policy.Usage usage, String chargedBy) {
+                         keyguard.policy.Usage usage, String chargedBy, DecisionRecord decided) {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -36,6 +38,7 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
     public void writeJson(com.fasterxml.jackson.core.JsonGenerator g) throws java.io.IOException {
         g.writeStartObject();
         g.writeStringField("type", "decision");
+        g.writeNumberField("schema", DecisionRecord.SCHEMA);
         g.writeStringField("decision_id", decisionId);
         g.writeStringField("node", node);
         g.writeStringField("time", java.time.Instant.ofEpochMilli(epochMillis).toString());
@@ -92,6 +95,7 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
             }
             g.writeEndArray();
         }
+        if (decided != null) decided.writeJson(g);
         g.writeEndObject();
     }
 }

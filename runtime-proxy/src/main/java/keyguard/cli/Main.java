@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 @Command(name = "keyguard", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
         description = "On-premise AI gateway with virtual API keys and policy-as-code.",
         subcommands = {ServeCommand.class, KeysCommand.class, AuditCommand.class, SpendCommand.class, FleetCommand.class, CheckCommand.class, TestCommand.class,
-                FmtCommand.class, ExplainCommand.class,
+                FmtCommand.class, ExplainCommand.class, ReplayCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 

@@ -6,6 +6,7 @@ import keyguard.policy.CounterRef;
 import keyguard.policy.Limit;
 import keyguard.policy.Metric;
 import keyguard.policy.Policy;
+import keyguard.policy.UsageReadings;
 import keyguard.policy.UsageView;
 
 /**
@@ -51,6 +52,16 @@ public final class KeyCounters implements UsageView {
     public long usedForCap(CounterRef counter, long nowMillis) {
         int i = plan.index(counter);
         return i < 0 ? 0 : ledger.usedForCap(handles[i], rows[i], tag(i, nowMillis), nowMillis);
+    }
+
+    /** A view for one decision that remembers what it read ({@link UsageReadings}), sized for this key's counters. */
+    public UsageReadings readings() {
+        return new UsageReadings(this, plan.size());
+    }
+
+    /** Reads into {@code readings}, as of {@code now}, each of this key's counters it has not read yet. */
+    public void readAll(UsageReadings readings, long now) {
+        readings.readAll(plan.refs, now);
     }
 
     /** The limit's counter at {@code now}. */

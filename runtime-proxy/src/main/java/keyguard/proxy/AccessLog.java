@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import keyguard.audit.AuditEvent;
 import keyguard.audit.AuditLog;
+import keyguard.audit.DecisionRecord;
 import keyguard.audit.UntrustedText;
 import keyguard.classify.Classification;
 import keyguard.keys.KeyRecord;
@@ -59,21 +60,23 @@ public final class AccessLog {
     }
 
     /**
-     * Refused before a decision could be made (a malformed request, a policy missing from the
-     * revision). {@code then} (the answer) runs once the audit event is appended.
+     * Refused by the gateway rather than by the policy: before a decision could be made (a
+     * malformed request, a policy missing from the revision; {@code decided} null), or after
+     * the policy allowed it (a model of the wrong kind, the audit log or the counter store
+     * unavailable, overload). {@code then} (the answer) runs once the audit event is appended.
      */
     public void refused(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, int status, String outcome,
-                        AuditLog.Then then) {
+                        DecisionRecord decided, AuditLog.Then then) {
         Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
                 : () -> emit(start(decisionId, key, endpoint, model).append(" status=").append(status).append(" outcome=").append(outcome));
         audit(decisionId, revision, key, List.of(), model, "", "", 0, 0, 0, 0, outcome, status, 0, 0, Classification.NOTHING, "none", Map.of(),
-                List.of(), null, null, then, line);
+                List.of(), null, null, decided, then, line);
         if (metrics != null) metrics.requested(key.policy(), model, outcome);
     }
 
     /** A refused decision, with the prompt's data class and detector hits (types and counts, never values). */
     public void decided(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, Decision d, int status,
-                        Classification data, List<FunctionError> functionErrors, AuditLog.Then then) {
+                        Classification data, List<FunctionError> functionErrors, DecisionRecord decided, AuditLog.Then then) {
         functionsFailed(decisionId, functionErrors);
         String outcome = d.kind().name().toLowerCase(java.util.Locale.ROOT);
         Runnable line = !LOG.isLoggable(java.util.logging.Level.INFO) ? null
@@ -81,7 +84,7 @@ public final class AccessLog {
                         .append(" rules=").append(String.join(",", d.rules())).append(" data_class=").append(data.dataClass().word())
                         .append(" detected=").append(data.summary()));
         audit(decisionId, revision, key, d.rules(), model, "", "", 0, 0, 0, 0, outcome, status,
-                0, 0, data, d.dataAction().word(), d.tags(), functionErrors, null, null, then, line);
+                0, 0, data, d.dataAction().word(), d.tags(), functionErrors, null, null, decided, then, line);
         if (metrics != null) metrics.requested(key.policy(), model, outcome);
     }
 
@@ -92,7 +95,8 @@ public final class AccessLog {
      */
     public void completed(String decisionId, String revision, KeyRecord key, Endpoint endpoint, String model, ModelInfo routed, Decision d,
                           int status, String outcome, long estimated, keyguard.policy.Usage usage, String chargedBy, long costMicros,
-                          long overheadNanos, long totalNanos, Classification data, List<FunctionError> functionErrors, AuditLog.Then then) {
+                          long overheadNanos, long totalNanos, Classification data, List<FunctionError> functionErrors, DecisionRecord decided,
+                          AuditLog.Then then) {
         long prompt = usage.promptTokens();
         long completion = usage.completionTokens();
         functionsFailed(decisionId, functionErrors);
@@ -105,7 +109,7 @@ public final class AccessLog {
                         .append(" data_action=").append(d.dataAction().word()).append(" tags=").append(UntrustedText.quote(d.tags().toString(), 512)));
         audit(decisionId, revision, key, d.rules(), model, routed.name(), routed.provider(), estimated, prompt, completion, costMicros,
                 outcome, status, overheadNanos / 1000, totalNanos / 1_000_000, data, d.dataAction().word(), d.tags(), functionErrors,
-                usage, chargedBy, then, line);
+                usage, chargedBy, decided, then, line);
         if (metrics != null) {
             metrics.requested(key.policy(), model, outcome);
             metrics.completed(key.policy(), routed.name(), prompt, completion, costMicros, overheadNanos, totalNanos);
@@ -135,7 +139,7 @@ public final class AccessLog {
     private void audit(String decisionId, String revision, KeyRecord key, List<String> rules, String model, String routed, String provider,
                        long estimated, long prompt, long completion, long cost, String outcome, int status, long gatewayMicros,
                        long totalMillis, Classification data, String action, Map<String, String> tags, List<FunctionError> functionErrors,
-                       keyguard.policy.Usage usage, String chargedBy, AuditLog.Then then, Runnable line) {
+                       keyguard.policy.Usage usage, String chargedBy, DecisionRecord decided, AuditLog.Then then, Runnable line) {
         AuditLog.Then after = recorded -> {
             if (then != null) then.run(recorded || failOpen);
             if (line != null) line.run();
@@ -147,7 +151,7 @@ public final class AccessLog {
         audit.record(new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
                 totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors, node,
-                usage, chargedBy), after);
+                usage, chargedBy, decided), after);
     }
 
     /**

@@ -15,6 +15,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import keyguard.audit.AuditLog;
+import keyguard.audit.DecisionRecord;
 import keyguard.classify.Classification;
 import keyguard.counters.Admission;
 import keyguard.counters.Enforcer;
@@ -35,6 +36,7 @@ import keyguard.policy.ModelInfo;
 import keyguard.policy.Policy;
 import keyguard.policy.PolicyEvaluator;
 import keyguard.policy.ProviderInfo;
+import keyguard.policy.UsageReadings;
 import keyguard.providers.Call;
 import keyguard.providers.CallListener;
 import keyguard.providers.Provider;
@@ -118,7 +120,7 @@ public final class InferenceHandler implements HttpHandler {
         void refused(HttpServerExchange exchange, Request r, int status, String outcome, GatewayError e) {
             if (r.counters != null && status < 500) enforcer.countRefused(r.counters);
             log.refused(r.decisionId, r.lp.set().revision(), r.key, endpoint, r.request == null ? null : r.request.model(), status, outcome,
-                    answer(exchange, shape(), e.detail("decision_id", r.decisionId), r.headers));
+                    r.decided(), answer(exchange, shape(), e.detail("decision_id", r.decisionId), r.headers));
         }
     }
 
@@ -145,6 +147,8 @@ public final class InferenceHandler implements HttpHandler {
         PromptTokens prompt;
         Classification classification;
         DecisionInput in;
+        /** The counter values {@link #in} was decided on, kept for the audit event. */
+        UsageReadings readings;
         Decision decision;
         long now;
         ParsedRequest forwarded;
@@ -154,6 +158,11 @@ public final class InferenceHandler implements HttpHandler {
 
         static Request of(HttpServerExchange exchange) {
             return exchange.getAttachment(KEY);
+        }
+
+        /** What the policy decided and on what, for the audit event; null before the decision. */
+        DecisionRecord decided() {
+            return decision == null ? null : new DecisionRecord(in, readings, decision);
         }
     }
 
@@ -411,7 +420,7 @@ public final class InferenceHandler implements HttpHandler {
                 Decision throttled = Decisions.throttled(policy, gate.limit());
                 r.counters.rateLimitHeaders(now, r.headers);
                 path.log().decided(r.decisionId, r.lp.set().revision(), r.key, endpoint, null, throttled, 429, Classification.NOTHING, List.of(),
-                        answer(exchange, path.shape(), DecisionErrors.of(throttled, r.lp.set().revision(), r.decisionId, gate, now), r.headers));
+                        null, answer(exchange, path.shape(), DecisionErrors.of(throttled, r.lp.set().revision(), r.decisionId, gate, now), r.headers));
                 return;
             }
             try {
@@ -425,8 +434,7 @@ public final class InferenceHandler implements HttpHandler {
             if (r.requested == null || !policy.allows(r.requested)) {
                 // Refused whatever the prompt holds: decided without counting or scanning it.
                 r.now = now;
-                r.in = decisionInput(r, 0, DataClass.PUBLIC, false);
-                r.decision = r.evaluator.decide(r.in);
+                decide(r, 0, DataClass.PUBLIC, false);
                 if (!r.decision.allowed()) {
                     refuse(path, exchange, r, Classification.NOTHING);
                     return;
@@ -513,8 +521,7 @@ public final class InferenceHandler implements HttpHandler {
             Request r = Request.of(exchange);
             Endpoint endpoint = path.endpoint();
             r.now = path.clock().millis();
-            r.in = decisionInput(r, r.prompt.estimate(), r.classification.dataClass(), r.classification.hasUnscannable());
-            r.decision = r.evaluator.decide(r.in);
+            decide(r, r.prompt.estimate(), r.classification.dataClass(), r.classification.hasUnscannable());
             if (!r.decision.allowed()) {
                 refuse(path, exchange, r, r.classification);
                 return;
@@ -602,8 +609,8 @@ public final class InferenceHandler implements HttpHandler {
                 Decision throttled = Decisions.throttled(r.evaluator.policy(), refused.limit());
                 r.counters.rateLimitHeaders(r.now, r.headers);
                 path.log().decided(r.decisionId, r.lp.set().revision(), r.key, path.endpoint(), r.request.model(), throttled, 429, r.classification,
-                        r.in.functionErrors(), answer(exchange, shape, DecisionErrors.of(throttled, r.lp.set().revision(), r.decisionId, refused, r.now),
-                                r.headers));
+                        r.in.functionErrors(), r.decided(),
+                        answer(exchange, shape, DecisionErrors.of(throttled, r.lp.set().revision(), r.decisionId, refused, r.now), r.headers));
                 return;
             }
             r.admission = admission;
@@ -649,7 +656,7 @@ public final class InferenceHandler implements HttpHandler {
                 path.log().completed(r.decisionId, r.lp.set().revision(), r.key, path.endpoint(), r.request.model(), r.routed, r.decision, status,
                         outcome, reservation.promptTokens(), usage == null ? reservation.asUsage(r.forwarded.billables()) : usage,
                         consumed ? charge.chargedBy() : "none", consumed ? charge.costMicros() : 0,
-                        overheadNanos, System.nanoTime() - r.start, r.classification, r.in.functionErrors(),
+                        overheadNanos, System.nanoTime() - r.start, r.classification, r.in.functionErrors(), r.decided(),
                         recorded -> {
                             if (recorded) client.release();
                             else client.fail(shape, auditFailed(r.decisionId)); // usage stays charged: the provider billed it
@@ -670,13 +677,21 @@ public final class InferenceHandler implements HttpHandler {
         return hi != 0 || lo < 0 ? Long.MAX_VALUE : lo;
     }
 
-    private static DecisionInput decisionInput(Request r, long promptTokens, DataClass dataClass, boolean unscannable) {
-        return new DecisionInput()
+    /**
+     * The policy decides at {@code r.now}, on counters read once each and kept
+     * ({@link UsageReadings}); then every counter of the key it did not read is read too, so
+     * the audit event says where all of them stood.
+     */
+    private static void decide(Request r, long promptTokens, DataClass dataClass, boolean unscannable) {
+        r.readings = r.counters.readings();
+        r.in = new DecisionInput()
                 .model(r.request.model()).estimatedTokens(promptTokens).maxTokens(r.output).stream(r.request.stream())
                 .classification(dataClass).unscannable(unscannable)
                 .metadata(r.request.metadata()).keyId(r.key.id()).keyName(r.key.name()).keyOwner(r.key.owner())
                 .labels(r.key.trustedLabels(r.lp.set().labels()))
-                .epochMillis(r.now).usage(r.counters);
+                .epochMillis(r.now).usage(r.readings);
+        r.decision = r.evaluator.decide(r.in);
+        r.counters.readAll(r.readings, r.now);
     }
 
     /** Answers a decision that is not an allow (counted against the request limit); a throttle says when to come back. */
@@ -702,7 +717,7 @@ public final class InferenceHandler implements HttpHandler {
             if (classification.hasUnscannable()) error = error.detail("unscannable", classification.unscannableSummary());
         }
         path.log().decided(r.decisionId, r.lp.set().revision(), r.key, path.endpoint(), r.request.model(), decision, DecisionErrors.status(decision),
-                classification, in.functionErrors(), answer(exchange, path.shape(), error, r.headers));
+                classification, in.functionErrors(), r.decided(), answer(exchange, path.shape(), error, r.headers));
     }
 
     /**

@@ -1,0 +1,78 @@
+package keyguard.replay;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import keyguard.policy.DataClass;
+import keyguard.policy.DecisionInput;
+import keyguard.policy.Outcome;
+
+/**
+ * One decision of the audit log as replay reads it (docs/spec/audit-event.md, schema 2):
+ * what the policy decided on, what it decided, and what the request then used. Events
+ * without an {@code input} (schema 1, or a request refused before its policy decided) are
+ * not decisions replay can repeat: {@link #parse} returns null for them.
+ *
+ * @param counters the counter values the decision read, by counter name ({@code tokens.key.1m})
+ * @param countersForCap where a fleet node read its own part of a counter for a cap, that value
+ * @param forwarded whether the request reached its provider (the event has {@code usage})
+ * @param tokens what it was charged in tokens (prompt and completion), 0 when not forwarded
+ * @param costMicros what it was charged, 0 when not forwarded
+ */
+public record RecordedDecision(String decisionId, long decidedAt, String keyId, String keyName, String keyOwner, String policy,
+                               String revision, String model, long estimatedTokens, long maxTokens, boolean stream, DataClass dataClass,
+                               boolean unscannable, Map<String, String> labels, Map<String, String> metadata, Map<String, String> requestTags,
+                               Map<String, Long> counters, Map<String, Long> countersForCap, Outcome outcome, String kind, List<String> rules,
+                               String routedModel, boolean forwarded, long tokens, long costMicros) {
+
+    /** The decision of an audit event, or null for an event replay cannot repeat (an admin action, schema 1, refused before deciding). */
+    public static RecordedDecision parse(JsonNode e) {
+        if (!"decision".equals(e.path("type").asText())) return null;
+        JsonNode in = e.get("input");
+        JsonNode d = e.get("decision");
+        if (in == null || d == null || !in.isObject() || !d.isObject()) return null;
+        Outcome outcome = switch (d.path("outcome").asText()) {
+            case "allow" -> Outcome.ALLOW;
+            case "deny" -> Outcome.DENY;
+            case "throttle" -> Outcome.THROTTLE;
+            default -> null;
+        };
+        DataClass dataClass = DataClass.parse(in.path("data_class").asText());
+        if (outcome == null || dataClass == null) return null;
+        List<String> rules = new java.util.ArrayList<>();
+        d.path("rules").forEach(r -> rules.add(r.asText()));
+        JsonNode usage = e.get("usage");
+        boolean forwarded = usage != null && usage.isObject() && !"none".equals(usage.path("charged_by").asText());
+        return new RecordedDecision(e.path("decision_id").asText(), in.path("decided_at_ms").asLong(), e.path("key_id").asText(),
+                e.path("key_name").asText(), e.path("owner").asText(), e.path("policy").asText(), e.path("revision").asText(),
+                in.path("model").asText(), in.path("estimated_tokens").asLong(), in.path("max_tokens").asLong(), in.path("stream").asBoolean(),
+                dataClass, in.path("unscannable").asBoolean(), strings(in.get("labels")), strings(in.get("metadata")),
+                strings(in.get("request_tags")), numbers(in.get("counters")), numbers(in.get("counters_for_cap")), outcome,
+                d.path("kind").asText(), List.copyOf(rules), d.hasNonNull("routed_model") ? d.get("routed_model").asText() : null, forwarded,
+                forwarded ? e.path("prompt_tokens").asLong() + e.path("completion_tokens").asLong() : 0,
+                forwarded ? e.path("cost_micros").asLong() : 0);
+    }
+
+    /** The input as the policy reads it, with {@code usage} as the counters it sees. */
+    DecisionInput input(keyguard.policy.UsageView usage) {
+        return new DecisionInput().model(model).estimatedTokens(estimatedTokens).maxTokens(maxTokens).stream(stream)
+                .classification(dataClass).unscannable(unscannable).metadata(metadata).requestTags(requestTags).keyId(keyId)
+                .keyName(keyName).keyOwner(keyOwner).labels(labels).epochMillis(decidedAt).usage(usage);
+    }
+
+    private static Map<String, String> strings(JsonNode o) {
+        if (o == null || !o.isObject() || o.isEmpty()) return Map.of();
+        Map<String, String> m = new LinkedHashMap<>();
+        o.properties().forEach(p -> m.put(p.getKey(), p.getValue().asText()));
+        return java.util.Collections.unmodifiableMap(m);
+    }
+
+    private static Map<String, Long> numbers(JsonNode o) {
+        if (o == null || !o.isObject() || o.isEmpty()) return Map.of();
+        Map<String, Long> m = new HashMap<>();
+        o.properties().forEach(p -> m.put(p.getKey(), p.getValue().asLong()));
+        return m;
+    }
+}

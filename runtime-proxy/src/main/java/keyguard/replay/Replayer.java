@@ -1,0 +1,278 @@
+package keyguard.replay;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import keyguard.counters.Calendar;
+import keyguard.counters.PolicyCounters;
+import keyguard.policy.CounterRef;
+import keyguard.policy.Decision;
+import keyguard.policy.Metric;
+import keyguard.policy.ModelInfo;
+import keyguard.policy.Outcome;
+import keyguard.policy.Period;
+import keyguard.policy.Policy;
+import keyguard.policy.PolicyEvaluator;
+import keyguard.policy.PolicySet;
+import keyguard.policy.UsageView;
+
+/**
+ * Decides recorded requests again under a candidate revision, with its compiled evaluators,
+ * in the order they were decided, keeping counters the way the gateway would have kept them
+ * under the candidate.
+ *
+ * <p>A counter the serving revision also had is read as its recorded value plus the
+ * <em>drift</em>: what the candidate's decisions added to it minus what the recorded ones
+ * did, over the replayed requests still inside its window (or budget period). A tighter
+ * token limit thus refuses a request, and the tokens that request did not use leave room
+ * for a later one. A counter the serving revision did not have starts at zero at the first
+ * replayed request and counts what the candidate admits. What a request adds, as the
+ * gateway counts it: one unit of each {@code requests} counter (a refused request too, except
+ * on a counter without room); when admitted, the tokens and cost it was charged (or, for one
+ * the recorded revision refused, its reservation: prompt estimate plus output cap, and their
+ * price). Concurrency is read as recorded. Requests refused before their policy decided
+ * (malformed; the request-limit gate) are not in the replay and count nowhere.
+ *
+ * <p>Invariants: decisions must be fed in ascending {@code decidedAt}; one instance replays
+ * one log against one candidate, on one thread.
+ */
+public final class Replayer {
+    /**
+     * The candidate's answer for one recorded request, and what it would have cost under it:
+     * what it was charged when both revisions admit it, its reservation's price when only the
+     * candidate does, nothing when the candidate refuses it.
+     */
+    public record Verdict(Outcome outcome, String kind, List<String> rules, String routedModel, long costMicros) {
+        /** The recorded revision's answer, in the same terms. */
+        public static Verdict of(RecordedDecision r) {
+            return new Verdict(r.outcome(), r.kind(), r.rules(), r.routedModel(), r.costMicros());
+        }
+
+        /** Whether two answers differ: outcome, why (kind and rules), or where an allowed request goes. */
+        public boolean differs(Verdict o) {
+            return outcome != o.outcome || !kind.equals(o.kind) || !rules.equals(o.rules) || !java.util.Objects.equals(routedModel, o.routedModel);
+        }
+
+        /** {@code allow}, {@code deny (model_not_allowed)}, {@code throttle (limit.tokens.key.1m)}. */
+        public String describe() {
+            if (outcome == Outcome.ALLOW) return routedModel == null ? "allow" : "allow (routed to " + routedModel + ")";
+            return outcome.word() + " (" + (rules.isEmpty() ? kind : String.join(", ", rules)) + ")";
+        }
+    }
+
+    /** The candidate has no policy of the key's name: the gateway would refuse every request (403 policy_missing). */
+    static final String POLICY_MISSING = "policy_missing";
+
+    private final PolicySet candidate;
+    private final Map<String, PolicyEvaluator> evaluators;
+    private final Map<String, CounterRef[]> countersByPolicy = new HashMap<>();
+    /** Per policy, aligned with its counters: the tightest rate limit's amount, or {@code Long.MAX_VALUE}. */
+    private final Map<String, long[]> capsByPolicy = new HashMap<>();
+    private final Map<String, Sim> sims = new HashMap<>();
+    private final Map<String, Sim[]> byKey = new HashMap<>();
+    private final View view = new View();
+    private long last = Long.MIN_VALUE;
+
+    public Replayer(PolicySet candidate, Map<String, PolicyEvaluator> evaluators) {
+        this.candidate = candidate;
+        this.evaluators = evaluators;
+    }
+
+    public PolicySet candidate() { return candidate; }
+
+    /** Decides {@code r} under the candidate and counts what it would have used. */
+    public Verdict replay(RecordedDecision r) {
+        if (r.decidedAt() < last) throw new IllegalArgumentException("decisions must be replayed in the order they were made");
+        last = r.decidedAt();
+        PolicyEvaluator evaluator = evaluators.get(r.policy());
+        if (evaluator == null) return new Verdict(Outcome.DENY, POLICY_MISSING, List.of(), null, 0);
+        Policy policy = evaluator.policy();
+        CounterRef[] refs = countersByPolicy.computeIfAbsent(policy.name(), n -> {
+            CounterRef[] c = PolicyCounters.of(policy);
+            capsByPolicy.put(n, caps(policy, c));
+            return c;
+        });
+        Sim[] counters = byKey.computeIfAbsent(r.keyId() + '\u0000' + policy.name(), k -> bind(policy, refs, r.keyId()));
+        for (Sim s : counters) s.advance(r.decidedAt());
+        view.bind(r, refs, counters);
+        Decision d = evaluator.decide(r.input(view));
+
+        boolean wasAllowed = r.outcome() == Outcome.ALLOW;
+        boolean allowed = d.outcome() == Outcome.ALLOW;
+        long tokens = 0;
+        long cost = 0;
+        if (allowed && wasAllowed) {
+            tokens = r.tokens();
+            cost = r.costMicros();
+        } else if (allowed) {
+            tokens = saturatingAdd(r.estimatedTokens(), r.maxTokens());
+            cost = estimatedCost(r, d);
+        }
+        long[] caps = capsByPolicy.get(policy.name());
+        for (int i = 0; i < counters.length; i++) {
+            Sim s = counters[i];
+            switch (s.ref.metric()) {
+                // A refused request still takes a unit of each requests counter with room (limits.md): not of the one it was throttled on.
+                case REQUESTS -> s.add(r.decidedAt(), wasAllowed || !r.rules().contains("limit." + s.name) ? 1 : 0,
+                        allowed || s.read(r.counters().get(s.name)) < caps[i] ? 1 : 0);
+                case TOKENS -> s.add(r.decidedAt(), r.tokens(), tokens);
+                case SPEND -> s.add(r.decidedAt(), r.costMicros(), cost);
+                case CONCURRENT -> { }
+            }
+        }
+        return new Verdict(d.outcome(), d.kind().name().toLowerCase(Locale.ROOT), d.rules(), d.routedModel(), cost);
+    }
+
+    /** What a request the recorded revision refused would cost where the candidate admits it: its reservation's price. */
+    long estimatedCost(RecordedDecision r, Decision d) {
+        ModelInfo m = candidate.model(d.routedModel() != null ? d.routedModel() : r.model());
+        return m == null ? 0 : m.costMicros(r.estimatedTokens(), r.maxTokens());
+    }
+
+    private static long[] caps(Policy policy, CounterRef[] refs) {
+        long[] caps = new long[refs.length];
+        java.util.Arrays.fill(caps, Long.MAX_VALUE);
+        for (keyguard.policy.LimitSpec l : policy.rateLimits()) {
+            for (int i = 0; i < refs.length; i++) if (refs[i].equals(l.counter())) caps[i] = Math.min(caps[i], l.amount());
+        }
+        return caps;
+    }
+
+    private Sim[] bind(Policy policy, CounterRef[] refs, String keyId) {
+        Sim[] out = new Sim[refs.length];
+        for (int i = 0; i < refs.length; i++) {
+            CounterRef ref = refs[i];
+            String name = (ref.scope() == keyguard.policy.Scope.KEY ? "k/" + keyId : "p/" + policy.name()) + "/" + ref;
+            out[i] = sims.computeIfAbsent(name, n -> new Sim(ref, ref.metric() == Metric.SPEND
+                    ? new Calendar(policy.zone(), Period.parse(ref.window())) : null));
+        }
+        return out;
+    }
+
+    private static long saturatingAdd(long a, long b) {
+        long s = a + b;
+        return ((a ^ s) & (b ^ s)) < 0 ? Long.MAX_VALUE : s;
+    }
+
+    /** The counters one replayed decision reads: recorded values plus drift, or the simulation alone. */
+    private static final class View implements UsageView {
+        private RecordedDecision r;
+        private CounterRef[] refs;
+        private Sim[] sims;
+
+        void bind(RecordedDecision r, CounterRef[] refs, Sim[] sims) {
+            this.r = r;
+            this.refs = refs;
+            this.sims = sims;
+        }
+
+        @Override
+        public long used(CounterRef counter) {
+            return used(counter, r.decidedAt());
+        }
+
+        @Override
+        public long used(CounterRef counter, long nowMillis) {
+            Sim s = find(counter);
+            return s == null ? 0 : s.read(r.counters().get(s.name));
+        }
+
+        @Override
+        public long usedForCap(CounterRef counter, long nowMillis) {
+            Sim s = find(counter);
+            if (s == null) return 0;
+            Long forCap = r.countersForCap().get(s.name);
+            return s.read(forCap != null ? forCap : r.counters().get(s.name));
+        }
+
+        private Sim find(CounterRef c) {
+            for (int i = 0; i < refs.length; i++) if (refs[i] == c) return sims[i];
+            for (int i = 0; i < refs.length; i++) if (refs[i].equals(c)) return sims[i];
+            return null;
+        }
+    }
+
+    /**
+     * One counter under the candidate: what the recorded decisions and the candidate's added
+     * to it over the replayed requests inside its window (a ring of entries, oldest first) or
+     * its current budget period.
+     */
+    static final class Sim {
+        final CounterRef ref;
+        final String name;
+        private final long windowMillis;
+        private final Calendar calendar;
+        private long period = Long.MIN_VALUE;
+        private long[] at = new long[16];
+        private long[] recorded = new long[16];
+        private long[] replayed = new long[16];
+        private int head;
+        private int size;
+        long recordedSum;
+        long replayedSum;
+
+        Sim(CounterRef ref, Calendar calendar) {
+            this.ref = ref;
+            this.name = ref.toString();
+            this.windowMillis = ref.windowSeconds() * 1000;
+            this.calendar = calendar;
+        }
+
+        /** The value the candidate sees: {@code recorded} plus the drift, or, for a counter not recorded, what the candidate added. */
+        long read(Long recordedValue) {
+            if (ref.metric() == Metric.CONCURRENT) return recordedValue == null ? 0 : recordedValue;
+            if (recordedValue == null) return replayedSum;
+            return Math.max(0, recordedValue + replayedSum - recordedSum);
+        }
+
+        /** Forgets what has left the window or the period by {@code now}. */
+        void advance(long now) {
+            if (calendar != null) {
+                long p = calendar.at(now).index();
+                if (p != period) {
+                    period = p;
+                    recordedSum = 0;
+                    replayedSum = 0;
+                }
+                return;
+            }
+            if (windowMillis <= 0) return;
+            while (size > 0 && at[head] <= now - windowMillis) {
+                recordedSum -= recorded[head];
+                replayedSum -= replayed[head];
+                head = (head + 1) & (at.length - 1);
+                size--;
+            }
+        }
+
+        void add(long now, long recordedUnits, long replayedUnits) {
+            recordedSum += recordedUnits;
+            replayedSum += replayedUnits;
+            if (calendar != null || windowMillis <= 0) return;
+            if (size == at.length) grow();
+            int tail = (head + size) & (at.length - 1);
+            at[tail] = now;
+            recorded[tail] = recordedUnits;
+            replayed[tail] = replayedUnits;
+            size++;
+        }
+
+        private void grow() {
+            int n = at.length * 2;
+            long[] a = new long[n];
+            long[] b = new long[n];
+            long[] c = new long[n];
+            for (int i = 0; i < size; i++) {
+                int j = (head + i) & (at.length - 1);
+                a[i] = at[j];
+                b[i] = recorded[j];
+                c[i] = replayed[j];
+            }
+            at = a;
+            recorded = b;
+            replayed = c;
+            head = 0;
+        }
+    }
+}
