@@ -66,9 +66,13 @@ public final class AdminApi implements HttpHandler {
     /** The fleet this gateway is in, or null for a single node. */
     private final keyguard.fleet.Fleet fleet;
 
+    /** The shadow revision's holder (loaded and stopped through {@code /admin/shadow}). */
+    private final keyguard.replay.Shadow shadow;
+
     public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, OidcConfig oidc,
-                    String token, String metricsToken, Clock clock, keyguard.fleet.Fleet fleet) {
+                    String token, String metricsToken, Clock clock, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow) {
         this.fleet = fleet;
+        this.shadow = shadow;
         this.metricsToken = metricsToken == null ? null : metricsToken.getBytes(StandardCharsets.UTF_8);
         this.oidc = oidc == null ? null : new OidcVerifier(oidc);
         this.audit = audit;
@@ -251,9 +255,47 @@ public final class AdminApi implements HttpHandler {
             ObjectNode out = policyStatus(after, who);
             out.put("reloaded", after != before);
             Responses.json(exchange, failed ? 422 : 200, out.toString());
+        } else if (path.equals("/admin/shadow") && post) {
+            require(who.admin(), who, "load a shadow revision");
+            startShadow(exchange, body(exchange), who);
+        } else if (path.equals("/admin/shadow") && get) {
+            require(who.readsEverything(), who, "read the shadow");
+            Responses.json(exchange, 200, shadow.status().toString());
+        } else if (path.equals("/admin/shadow") && exchange.getRequestMethod().equals(Methods.DELETE)) {
+            require(who.admin(), who, "stop the shadow");
+            String revision = shadow.revision();
+            if (!shadow.stop()) throw new BadAdminRequest(404, "no shadow revision is loaded");
+            audit.recordAdmin(who.subject(), "shadow.stop", revision, "stopped");
+            Responses.json(exchange, 200, shadow.status().toString());
         } else {
             throw new BadAdminRequest(404, "no admin route " + exchange.getRequestMethod() + " " + path);
         }
+    }
+
+    /**
+     * {@code POST /admin/shadow} with {@code {"revision": "REF"}} (a git revision of the policy
+     * repository) or {@code {"directory": "PATH"}}: compiled and tested as a reload would,
+     * then deciding live traffic beside the serving revision (docs/policy-changes.md).
+     */
+    private void startShadow(HttpServerExchange exchange, JsonNode body, AdminPrincipal who) throws BadAdminRequest {
+        JsonNode revision = body.get("revision");
+        JsonNode directory = body.get("directory");
+        if ((revision == null) == (directory == null) || !(revision == null ? directory : revision).isTextual()) {
+            throw new BadAdminRequest(400, "give the candidate as {\"revision\": \"<git revision of the policy repository>\"} or {\"directory\": \"<path>\"}");
+        }
+        String source = revision != null ? revision.asText() : directory.asText();
+        if (source.length() > 1024) throw new BadAdminRequest(400, "the revision or directory is at most 1024 characters");
+        PolicyLoader.Compiled candidate;
+        try {
+            candidate = loader.candidate(revision != null ? source : null, directory != null ? java.nio.file.Path.of(source) : null);
+        } catch (IllegalArgumentException | java.io.UncheckedIOException e) { // InvalidPathException too
+            throw new BadAdminRequest(400, e.getMessage());
+        } catch (keyguard.revision.PolicyLoadException e) {
+            throw new BadAdminRequest(422, "the candidate does not load (" + e.getMessage() + "):\n" + e.report());
+        }
+        shadow.start(candidate.set(), candidate.evaluators(), (revision != null ? "revision " : "directory ") + source, who.subject());
+        audit.recordAdmin(who.subject(), "shadow.start", candidate.set().revision(), "started");
+        Responses.json(exchange, 201, shadow.status().toString());
     }
 
     private static Map<String, String> query(HttpServerExchange exchange) {

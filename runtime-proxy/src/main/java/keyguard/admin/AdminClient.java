@@ -37,6 +37,10 @@ public final class AdminClient {
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString())));
     }
 
+    public Reply delete(String path) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(base.resolve(path)).DELETE());
+    }
+
     private Reply send(HttpRequest.Builder b) throws IOException, InterruptedException {
         try {
             HttpResponse<String> r = http.send(b.header("authorization", "Bearer " + token).timeout(Duration.ofSeconds(30)).build(),

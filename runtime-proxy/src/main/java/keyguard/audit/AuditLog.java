@@ -80,6 +80,19 @@ public final class AuditLog implements AutoCloseable {
         com.fasterxml.jackson.databind.node.ObjectNode o = AuditEvent.JSON.createObjectNode();
         o.put("type", "admin").put("time", Instant.now().toString()).put("actor", actor).put("action", action)
                 .put("target", target).put("outcome", outcome);
+        return appendText("an admin event", o);
+    }
+
+    /**
+     * Records a shadow event (a live request a shadow revision decides otherwise,
+     * {@code keyguard.replay.Shadow}); {@code o} starts with its type and time. Written at
+     * once; false when it could not be (logged at ERROR).
+     */
+    public boolean recordShadow(com.fasterxml.jackson.databind.node.ObjectNode o) {
+        return appendText("a shadow event", o);
+    }
+
+    private boolean appendText(String what, com.fasterxml.jackson.databind.node.ObjectNode o) {
         try {
             if (closed) throw new IllegalStateException("the audit log is closed");
             synchronized (appender) {
@@ -89,7 +102,7 @@ public final class AuditLog implements AutoCloseable {
             return true;
         } catch (RuntimeException e) {
             writable = false;
-            LOG.log(System.Logger.Level.ERROR, "an admin event could not be written: " + o, e);
+            LOG.log(System.Logger.Level.ERROR, what + " could not be written: " + o, e);
             return false;
         }
     }

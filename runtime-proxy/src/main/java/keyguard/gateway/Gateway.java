@@ -45,9 +45,11 @@ public final class Gateway implements AutoCloseable {
     private final String adminToken;
     private final DataDirectory dir;
     private final keyguard.fleet.Fleet fleet;
+    private final keyguard.replay.Shadow shadow;
 
     private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, AuditLog audit, PolicyLoader current,
-                    String adminToken, DataDirectory dir, keyguard.fleet.Fleet fleet) {
+                    String adminToken, DataDirectory dir, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow) {
+        this.shadow = shadow;
         this.fleet = fleet;
         this.data = data;
         this.admin = admin;
@@ -84,6 +86,7 @@ public final class Gateway implements AutoCloseable {
         Enforcer enforcer = null;
         AuditLog audit = null;
         keyguard.fleet.Fleet fleet = null;
+        keyguard.replay.Shadow shadow = null;
         java.util.concurrent.atomic.AtomicReference<Enforcer> inFlight = new java.util.concurrent.atomic.AtomicReference<>();
         // Policies compile beside the opening of the data directory's files (both take a second or
         // so on a small machine); a fleet node compiles first, since it joins with its revision.
@@ -121,7 +124,9 @@ public final class Gateway implements AutoCloseable {
             Enforcer counters = enforcer;
             Metrics metrics = new Metrics(current::current, current::failures, counters::inFlight);
             if (fleet != null) metrics.fleet(fleet);
-            AccessLog log = new AccessLog(audit, metrics, cfg.auditFailOpen(), cfg.node());
+            shadow = new keyguard.replay.Shadow(audit, cfg.clock());
+            metrics.shadow(shadow);
+            AccessLog log = new AccessLog(audit, metrics, cfg.auditFailOpen(), cfg.node(), shadow);
             keyguard.proxy.CallerTimeouts callerTimeouts = cfg.connections().caller();
             Map<String, HttpHandler> routes = Map.of(
                     Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),
@@ -165,7 +170,7 @@ public final class Gateway implements AutoCloseable {
                     .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(conn.keepAliveIdle()))
                     // Admin bodies are read blocking on a worker: XNIO's read timeout bounds that wait.
                     .setSocketOption(org.xnio.Options.READ_TIMEOUT, millis(conn.bodyRead()))
-                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet))
+                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet, shadow))
                     .build();
             dataServer.start();
             try {
@@ -176,9 +181,10 @@ public final class Gateway implements AutoCloseable {
                 adminServer.stop();
                 throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
             }
-            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet);
+            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet, shadow);
         } catch (RuntimeException | java.io.IOException e) {
             if (compiling != null) compiling.exceptionally(t -> null).join(); // never close the loader under a compile
+            if (shadow != null) shadow.close();
             if (enforcer != null) enforcer.close();
             if (fleet != null) fleet.close();
             else if (keys != null) keys.close();
@@ -245,6 +251,9 @@ public final class Gateway implements AutoCloseable {
 
     public AuditLog audit() { return audit; }
 
+    /** The shadow revision's holder ({@code /admin/shadow}). */
+    public keyguard.replay.Shadow shadow() { return shadow; }
+
     /** The fleet this gateway is part of, or null for a single node. */
     public keyguard.fleet.Fleet fleet() { return fleet; }
 
@@ -264,6 +273,7 @@ public final class Gateway implements AutoCloseable {
                         if (fleet != null) fleet.close(); // returns the node's slices, sends its last spend, closes the key store
                         else keys.close();
                     } finally {
+                        shadow.close();
                         audit.close();
                     }
                 }

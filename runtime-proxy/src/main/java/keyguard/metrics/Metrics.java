@@ -121,6 +121,26 @@ public final class Metrics {
                 .callback(cb -> cb.call(fleet.redisUp() ? 1 : 0)).register(registry);
     }
 
+    /**
+     * The shadow revision's decisions (docs/policy-changes.md): agreed, disagreed and
+     * dropped (the shadow fell behind), and disagreements by policy and outcomes.
+     */
+    public void shadow(keyguard.replay.Shadow shadow) {
+        CounterWithCallback.builder().name("keyguard_shadow_decisions_total")
+                .help("Live requests decided again by the shadow revision, by result (agree, disagree, dropped: the shadow fell behind)")
+                .labelNames("result").callback(cb -> {
+                    cb.call(shadow.agreed(), "agree");
+                    cb.call(shadow.disagreed(), "disagree");
+                    cb.call(shadow.dropped(), "dropped");
+                }).register(registry);
+        CounterWithCallback.builder().name("keyguard_shadow_disagreements_total")
+                .help("Requests the shadow revision decides otherwise, by policy and outcome (live, shadow)")
+                .labelNames("policy", "from", "to").callback(cb -> shadow.forEachDisagreement((k, v) -> cb.call(v, k.get(0), k.get(1), k.get(2))))
+                .register(registry);
+        GaugeWithCallback.builder().name("keyguard_shadow_active").help("Whether a shadow revision is loaded (1) or not (0)")
+                .callback(cb -> cb.call(shadow.active() ? 1 : 0)).register(registry);
+    }
+
     public String scrape() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {

@@ -39,7 +39,11 @@ public final class AccessLog {
     /** This gateway's name, in every audit event. */
     private final String node;
 
-    public AccessLog(AuditLog audit, Metrics metrics, boolean failOpen, String node) {
+    /** Where finished events go to be decided again by a shadow revision, if one is loaded; null for none. */
+    private final keyguard.replay.Shadow shadow;
+
+    public AccessLog(AuditLog audit, Metrics metrics, boolean failOpen, String node, keyguard.replay.Shadow shadow) {
+        this.shadow = shadow;
         this.audit = audit;
         this.metrics = metrics;
         this.failOpen = failOpen;
@@ -47,7 +51,7 @@ public final class AccessLog {
     }
 
     public AccessLog() {
-        this(null, null, false, "");
+        this(null, null, false, "", null);
     }
 
     /**
@@ -148,10 +152,12 @@ public final class AccessLog {
             after.run(true);
             return;
         }
-        audit.record(new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
+        AuditEvent event = new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
                 totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors, node,
-                usage, chargedBy, decided), after);
+                usage, chargedBy, decided);
+        audit.record(event, after);
+        if (shadow != null) shadow.offer(event); // after the answer: the shadow never delays it
     }
 
     /**

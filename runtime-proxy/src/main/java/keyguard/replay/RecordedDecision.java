@@ -55,6 +55,27 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                 forwarded ? e.path("cost_micros").asLong() : 0);
     }
 
+    /**
+     * The decision of an event as the gateway is about to append it (the shadow reads live
+     * events so), or null for one refused before its policy decided.
+     */
+    public static RecordedDecision of(keyguard.audit.AuditEvent e) {
+        keyguard.audit.DecisionRecord d = e.decided();
+        if (d == null) return null;
+        DecisionInput in = d.input();
+        Map<String, Long> counters = new HashMap<>();
+        d.counters().forEachUsed((ref, v) -> counters.put(ref.toString(), v));
+        Map<String, Long> forCap = new HashMap<>();
+        d.counters().forEachForCap((ref, v) -> forCap.put(ref.toString(), v));
+        boolean forwarded = e.usage() != null && !"none".equals(e.chargedBy());
+        keyguard.policy.Decision decision = d.decision();
+        return new RecordedDecision(e.decisionId(), in.epochMillis(), e.keyId(), e.keyName(), e.owner(), e.policy(), e.revision(), in.model(),
+                in.estimatedTokens(), in.maxTokens(), in.stream(), in.classification(), in.unscannable(), in.labels(), in.metadata(),
+                in.requestTags(), counters, forCap, decision.outcome(), decision.kind().name().toLowerCase(java.util.Locale.ROOT),
+                decision.rules(), decision.routedModel(), forwarded, forwarded ? e.promptTokens() + e.completionTokens() : 0,
+                forwarded ? e.costMicros() : 0);
+    }
+
     /** The input as the policy reads it, with {@code usage} as the counters it sees. */
     DecisionInput input(keyguard.policy.UsageView usage) {
         return new DecisionInput().model(model).estimatedTokens(estimatedTokens).maxTokens(maxTokens).stream(stream)

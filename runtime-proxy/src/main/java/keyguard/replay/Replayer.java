@@ -34,8 +34,9 @@ import keyguard.policy.UsageView;
  * price). Concurrency is read as recorded. Requests refused before their policy decided
  * (malformed; the request-limit gate) are not in the replay and count nowhere.
  *
- * <p>Invariants: decisions must be fed in ascending {@code decidedAt}; one instance replays
- * one log against one candidate, on one thread.
+ * <p>Invariants: counters only move forward in time (decisions come in ascending
+ * {@code decidedAt}, or are taken as made at the latest time seen: {@link #live}); one
+ * instance replays one stream of decisions against one candidate, on one thread.
  */
 public final class Replayer {
     /**
@@ -74,17 +75,38 @@ public final class Replayer {
     private final View view = new View();
     private long last = Long.MIN_VALUE;
 
+    /** Whether decisions out of order are refused (a log, sorted) or taken as made at the latest time seen (live traffic, {@link Shadow}). */
+    private final boolean strictOrder;
+
+    /** Replays a log's decisions, which must come in the order they were made. */
     public Replayer(PolicySet candidate, Map<String, PolicyEvaluator> evaluators) {
+        this(candidate, evaluators, true);
+    }
+
+    private Replayer(PolicySet candidate, Map<String, PolicyEvaluator> evaluators, boolean strictOrder) {
         this.candidate = candidate;
         this.evaluators = evaluators;
+        this.strictOrder = strictOrder;
+    }
+
+    /**
+     * Decides live requests as they end (the shadow): they arrive nearly, not exactly, in
+     * the order they were decided, and one decided before the latest seen counts as decided then.
+     */
+    public static Replayer live(PolicySet candidate, Map<String, PolicyEvaluator> evaluators) {
+        return new Replayer(candidate, evaluators, false);
     }
 
     public PolicySet candidate() { return candidate; }
 
     /** Decides {@code r} under the candidate and counts what it would have used. */
     public Verdict replay(RecordedDecision r) {
-        if (r.decidedAt() < last) throw new IllegalArgumentException("decisions must be replayed in the order they were made");
-        last = r.decidedAt();
+        long at = r.decidedAt();
+        if (at < last) {
+            if (strictOrder) throw new IllegalArgumentException("decisions must be replayed in the order they were made");
+            at = last;
+        }
+        last = at;
         PolicyEvaluator evaluator = evaluators.get(r.policy());
         if (evaluator == null) return new Verdict(Outcome.DENY, POLICY_MISSING, List.of(), null, 0);
         Policy policy = evaluator.policy();
@@ -94,7 +116,7 @@ public final class Replayer {
             return c;
         });
         Sim[] counters = byKey.computeIfAbsent(r.keyId() + '\u0000' + policy.name(), k -> bind(policy, refs, r.keyId()));
-        for (Sim s : counters) s.advance(r.decidedAt());
+        for (Sim s : counters) s.advance(at);
         view.bind(r, refs, counters);
         Decision d = evaluator.decide(r.input(view));
 
@@ -114,10 +136,10 @@ public final class Replayer {
             Sim s = counters[i];
             switch (s.ref.metric()) {
                 // A refused request still takes a unit of each requests counter with room (limits.md): not of the one it was throttled on.
-                case REQUESTS -> s.add(r.decidedAt(), wasAllowed || !r.rules().contains("limit." + s.name) ? 1 : 0,
+                case REQUESTS -> s.add(at, wasAllowed || !r.rules().contains("limit." + s.name) ? 1 : 0,
                         allowed || s.read(r.counters().get(s.name)) < caps[i] ? 1 : 0);
-                case TOKENS -> s.add(r.decidedAt(), r.tokens(), tokens);
-                case SPEND -> s.add(r.decidedAt(), r.costMicros(), cost);
+                case TOKENS -> s.add(at, r.tokens(), tokens);
+                case SPEND -> s.add(at, r.costMicros(), cost);
                 case CONCURRENT -> { }
             }
         }

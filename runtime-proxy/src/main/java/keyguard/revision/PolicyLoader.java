@@ -130,11 +130,38 @@ public final class PolicyLoader implements AutoCloseable {
     private LoadedPolicies compile() {
         PolicyCompiler.Sources sources = PolicyCompiler.readDirectory(dir, trust);
         String revision = PolicyRevision.of(dir, sources.files());
-        PolicyCompiler.Result compiled = PolicyCompiler.compile(sources, revision, plugins, trust);
+        Compiled c = tested(PolicyCompiler.compile(sources, revision, plugins, trust));
+        return new LoadedPolicies(c.set(), c.evaluators(), new Providers(c.set(), env, http), clock.instant(), new Classifier(c.set().detectors()));
+    }
+
+    /** A revision compiled and tested, not served: its set and evaluators. */
+    public record Compiled(keyguard.policy.PolicySet set, java.util.Map<String, keyguard.policy.PolicyEvaluator> evaluators) {}
+
+    /**
+     * Compiles a candidate as a reload would (this loader's plugins and trust; its inline
+     * tests run on the evaluators returned) without serving it: a git revision of the
+     * policy directory's repository, or another directory. Throws
+     * {@link PolicyLoadException} when it does not compile or a test fails, and
+     * {@link IllegalArgumentException} when there is no such revision or directory.
+     */
+    public Compiled candidate(String revision, Path directory) {
+        PolicyCompiler.Result r;
+        if (directory != null) {
+            if (!Files.isDirectory(directory)) throw new IllegalArgumentException("`" + directory + "` is not a directory");
+            r = PolicyCompiler.compileDirectory(directory, plugins, trust);
+        } else {
+            r = Candidate.fromRevision(revision, dir, plugins, trust);
+        }
+        return tested(r);
+    }
+
+    /** The compiled set with its evaluators, compiled once: the inline tests run on the very classes that will serve. */
+    private Compiled tested(PolicyCompiler.Result compiled) {
         if (!compiled.ok()) throw new PolicyLoadException(compiled.diagnostics(), this::isOperatorFile);
+        java.util.Map<String, keyguard.policy.PolicyEvaluator> evaluators = Backend.COMPILED.evaluators(compiled.set());
         StringBuilder failed = new StringBuilder();
         int failedCount = 0;
-        for (PolicyTestRunner.Outcome o : PolicyTestRunner.run(compiled.set(), Backend.COMPILED)) {
+        for (PolicyTestRunner.Outcome o : PolicyTestRunner.run(compiled.set(), evaluators)) {
             if (o.passed()) continue;
             failedCount++;
             failed.append("test failed: ").append(o.test().policy()).append(" / \"").append(o.test().name()).append("\": ")
@@ -144,8 +171,7 @@ public final class PolicyLoader implements AutoCloseable {
             compiled.set().close();
             throw new PolicyLoadException(failedCount + " inline test(s) fail", failed.toString());
         }
-        return new LoadedPolicies(compiled.set(), Backend.COMPILED.evaluators(compiled.set()), new Providers(compiled.set(), env, http),
-                clock.instant(), new Classifier(compiled.set().detectors()));
+        return new Compiled(compiled.set(), evaluators);
     }
 
     /** Whether a source path (as read: the directory, then the relative path) is in the operator's folder. */

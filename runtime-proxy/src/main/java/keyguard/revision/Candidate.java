@@ -1,4 +1,4 @@
-package keyguard.replay;
+package keyguard.revision;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -28,28 +28,38 @@ public final class Candidate {
     private Candidate() {}
 
     /**
-     * Compiles the candidate: {@code policies} is a directory, or a git revision of the
+     * Compiles the candidate: {@code policies} is a directory, or else a git revision of the
      * repository holding {@code policyDir}; the result's set is null when it has errors.
      */
     public static PolicyCompiler.Result compile(String policies, Path policyDir, FunctionLibrary plugins, Trust trust) {
         Path dir = Path.of(policies);
         if (Files.isDirectory(dir)) return PolicyCompiler.compileDirectory(dir, plugins, trust);
+        return fromRevision(policies, policyDir, plugins, trust);
+    }
+
+    /** Compiles the policy directory {@code policyDir} as git revision {@code revision} has it. */
+    public static PolicyCompiler.Result fromRevision(String revision, Path policyDir, FunctionLibrary plugins, Trust trust) {
         FileRepositoryBuilder builder = new FileRepositoryBuilder().findGitDir(policyDir.toAbsolutePath().toFile());
         if (builder.getGitDir() == null) {
-            throw new IllegalArgumentException("`" + policies + "` is not a directory, and " + policyDir + " is not in a git repository to find it in");
+            throw new IllegalArgumentException("`" + revision + "` is not a directory, and " + policyDir + " is not in a git repository to find it in");
+        }
+        if (revision.isBlank() || revision.startsWith("-") || revision.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+            throw new IllegalArgumentException("`" + revision.replaceAll("\\p{Cntrl}", "?") + "` is not a git revision");
         }
         try (Repository repo = builder.build(); RevWalk walk = new RevWalk(repo)) {
-            ObjectId id = repo.resolve(policies + "^{commit}");
-            if (id == null) throw new IllegalArgumentException("`" + policies + "` is neither a directory nor a git revision of " + repo.getWorkTree());
+            ObjectId id = repo.resolve(revision + "^{commit}");
+            if (id == null) throw new IllegalArgumentException("`" + revision + "` is neither a directory nor a git revision of " + repo.getWorkTree());
             RevCommit commit = walk.parseCommit(id);
             String prefix = repo.getWorkTree().toPath().toRealPath().relativize(policyDir.toRealPath()).toString().replace('\\', '/');
             PolicyCompiler.Sources sources = read(repo, commit, prefix, policyDir, trust);
             if (sources.files().isEmpty() && sources.refused().isEmpty()) {
-                throw new IllegalArgumentException("revision `" + policies + "` has no policy files under `" + (prefix.isEmpty() ? "." : prefix) + "`");
+                throw new IllegalArgumentException("revision `" + revision + "` has no policy files under `" + (prefix.isEmpty() ? "." : prefix) + "`");
             }
             return PolicyCompiler.compile(sources, commit.abbreviate(12).name(), plugins, trust);
+        } catch (org.eclipse.jgit.errors.RevisionSyntaxException e) {
+            throw new IllegalArgumentException("`" + revision + "` is not a git revision: " + e.getMessage());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read revision `" + policies + "`: " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read revision `" + revision + "`: " + e.getMessage(), e);
         }
     }
 
