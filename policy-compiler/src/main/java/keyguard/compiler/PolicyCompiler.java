@@ -114,6 +114,7 @@ public final class PolicyCompiler {
         }
         if (diagnostics.hasErrors()) return new Result(null, diagnostics, files);
         PolicySet set = Checker.check(files, revision, diagnostics, new FunctionScope(plugins, others), trust, teamFiles);
+        if (set != null) keyguard.compiler.analysis.PolicyAnalysis.analyze(set, diagnostics); // warnings only
         return new Result(set, diagnostics, files);
     }
 
