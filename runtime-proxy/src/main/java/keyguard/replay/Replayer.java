@@ -71,7 +71,8 @@ public final class Replayer {
     /** Per policy, aligned with its counters: the tightest rate limit's amount, or {@code Long.MAX_VALUE}. */
     private final Map<String, long[]> capsByPolicy = new HashMap<>();
     private final Map<String, Sim> sims = new HashMap<>();
-    private final Map<String, Sim[]> byKey = new HashMap<>();
+    /** By policy, then key: the counters a key's requests under that policy read (no key string is built per decision). */
+    private final Map<String, Map<String, Sim[]>> byKey = new HashMap<>();
     private final View view = new View();
     private long last = Long.MIN_VALUE;
 
@@ -115,7 +116,7 @@ public final class Replayer {
             capsByPolicy.put(n, caps(policy, c));
             return c;
         });
-        Sim[] counters = byKey.computeIfAbsent(r.keyId() + '\u0000' + policy.name(), k -> bind(policy, refs, r.keyId()));
+        Sim[] counters = byKey.computeIfAbsent(policy.name(), n -> new HashMap<>()).computeIfAbsent(r.keyId(), k -> bind(policy, refs, k));
         for (Sim s : counters) s.advance(at);
         view.bind(r, refs, counters);
         Decision d = evaluator.decide(r.input(view));
@@ -136,7 +137,7 @@ public final class Replayer {
             Sim s = counters[i];
             switch (s.ref.metric()) {
                 // A refused request still takes a unit of each requests counter with room (limits.md): not of the one it was throttled on.
-                case REQUESTS -> s.add(at, wasAllowed || !r.rules().contains("limit." + s.name) ? 1 : 0,
+                case REQUESTS -> s.add(at, wasAllowed || !r.rules().contains(s.limitId) ? 1 : 0,
                         allowed || s.read(r.counters().get(s.name)) < caps[i] ? 1 : 0);
                 case TOKENS -> s.add(at, r.tokens(), tokens);
                 case SPEND -> s.add(at, r.costMicros(), cost);
@@ -223,6 +224,8 @@ public final class Replayer {
     static final class Sim {
         final CounterRef ref;
         final String name;
+        /** The id of a limit on this counter ({@code limit.requests.key.1m}). */
+        final String limitId;
         private final long windowMillis;
         private final Calendar calendar;
         private long period = Long.MIN_VALUE;
@@ -237,6 +240,7 @@ public final class Replayer {
         Sim(CounterRef ref, Calendar calendar) {
             this.ref = ref;
             this.name = ref.toString();
+            this.limitId = keyguard.policy.LimitSpec.idOf(ref);
             this.windowMillis = ref.windowSeconds() * 1000;
             this.calendar = calendar;
         }
