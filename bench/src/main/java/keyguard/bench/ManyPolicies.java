@@ -47,12 +47,17 @@ public final class ManyPolicies {
         System.out.printf("heap kept           %,d MB (after full GC)%n", (heapAfter - heapBefore) / (1024 * 1024));
         System.out.printf("metaspace           %,d MB (%,d bytes per compiled policy)%n", (metaAfter - metaBefore) / (1024 * 1024),
                 (metaAfter - metaBefore) / Math.max(1, evaluators.size()));
+        long t3 = System.nanoTime();
+        PolicyCompiler.analyze(r);
+        long t4 = System.nanoTime();
+        System.out.printf("analysis            %,d ms (keyguard check only; %,d findings)%n", (t4 - t3) / 1_000_000,
+                r.diagnostics().sorted().stream().filter(d -> d.code().id().startsWith("KG09")).count());
         if (evaluators.size() != n) throw new IllegalStateException("expected " + n + " policies, got " + evaluators.size());
     }
 
     static List<PolicyCompiler.Source> generate(int n) {
         List<PolicyCompiler.Source> out = new ArrayList<>();
-        StringBuilder models = new StringBuilder("provider sim { builtin simulator }\n");
+        StringBuilder models = new StringBuilder("provider sim { builtin simulator }\nlabel env { set_by operator }\n");
         for (int m = 0; m < 20; m++) {
             models.append("model \"m").append(m).append("\" { provider sim price input ").append(m + 1)
                     .append(" usd per 1m tokens, output ").append(2 * m + 1).append(" usd per 1m tokens max_class ")

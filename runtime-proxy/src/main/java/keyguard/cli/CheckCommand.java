@@ -39,7 +39,7 @@ final class CheckCommand implements Callable<Integer> {
             return 2;
         }
         long start = System.nanoTime();
-        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(dir, plugins.library(), trustOptions.trust());
+        PolicyCompiler.Result r = PolicyCompiler.analyze(PolicyCompiler.compileDirectory(dir, plugins.library(), trustOptions.trust()));
         err.print(r.diagnostics().render());
         err.flush();
         if (!r.ok()) {

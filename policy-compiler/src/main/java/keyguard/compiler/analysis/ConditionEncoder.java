@@ -97,6 +97,7 @@ final class ConditionEncoder {
         Object at(Object baseValue) { return fn.apply(baseValue); }
     }
 
+    /** The encoder's own factory: one shared by every policy of a large set grew its caches until it was slower than one per policy. */
     private final FormulaFactory f = new FormulaFactory();
     private final List<ModelInfo> models;
     private final Map<String, LabelSpec> labels;
@@ -441,22 +442,23 @@ final class ConditionEncoder {
 
     // ---------------------------------------------------------------- solving
 
-    /** The domain: each base involved in {@code formula} has exactly one value. */
-    private Formula domains(Formula formula) {
-        Set<Variable> used = formula.variables();
-        List<Formula> out = new ArrayList<>();
-        for (Base b : bases.values()) {
-            if (b.vars.stream().anyMatch(used::contains)) out.add(f.exo(b.vars));
-        }
-        return f.and(out);
-    }
+    /**
+     * One incremental solver per encoder: every base's domain (exactly one value) is added
+     * once, and each query {@code q} as {@code selector -> q}, solved under the assumption of
+     * its selector, so later queries reuse what the solver learnt.
+     */
+    private SATSolver solver;
+    private int basesInSolver;
+    private int queries;
 
     /** A request for which {@code formula} holds, as {@code field = value} lines; null when there is none. */
     List<String> example(Formula formula) {
-        SATSolver solver = MiniSat.miniSat(f);
-        solver.add(formula);
-        solver.add(domains(formula));
-        if (solver.sat() != Tristate.TRUE) return null;
+        if (solver == null) solver = MiniSat.miniSat(f);
+        List<Base> all = new ArrayList<>(bases.values());
+        for (; basesInSolver < all.size(); basesInSolver++) solver.add(f.exo(all.get(basesInSolver).vars));
+        Variable selector = f.variable("query" + queries++);
+        solver.add(f.or(f.not(selector), formula));
+        if (solver.sat(selector) != Tristate.TRUE) return null;
         Assignment model = solver.model();
         Set<Variable> used = formula.variables();
         List<String> out = new ArrayList<>();

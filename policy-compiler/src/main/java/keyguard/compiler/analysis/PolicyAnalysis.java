@@ -41,8 +41,17 @@ public final class PolicyAnalysis {
     public static void analyze(PolicySet set, Diagnostics out) {
         Set<String> seen = new LinkedHashSet<>();
         List<Diagnostic> found = new ArrayList<>();
+        // Policies built from one template usually share their rules and models: decided once.
+        java.util.Map<List<Object>, RuleFindings> memo = new java.util.HashMap<>();
         for (Policy p : set.policies().values()) {
-            rules(set, p, found);
+            if (!p.forbids().isEmpty()) {
+                RuleFindings r = memo.computeIfAbsent(List.of(p.forbids(), p.allowedModels()), k -> rules(set, p));
+                found.addAll(r.diagnostics());
+                r.forbiddenModels().forEach((model, by) -> found.add(Diagnostic.warning(Code.KG0903, p.span(), "model `" + model
+                                + "` is allowed by policy `" + p.name() + "` but every request for it is forbidden")
+                        .label("by " + names(by))
+                        .help("remove `" + model + "` from `models allow`, or narrow the rules")));
+            }
             limits(set, p, found);
         }
         for (Diagnostic d : found) if (seen.add(d.code() + "|" + d.span() + "|" + d.message())) out.add(d);
@@ -50,9 +59,13 @@ public final class PolicyAnalysis {
 
     // ---------------------------------------------------------------- rules
 
-    private static void rules(PolicySet set, Policy p, List<Diagnostic> out) {
+    /** What a policy's rules (with its allowed models) give: findings about the rules, and the allowed models they forbid entirely, with the rules that do. */
+    private record RuleFindings(List<Diagnostic> diagnostics, java.util.Map<String, List<ForbidRule>> forbiddenModels) {}
+
+    private static RuleFindings rules(PolicySet set, Policy p) {
+        List<Diagnostic> out = new ArrayList<>();
+        java.util.Map<String, List<ForbidRule>> forbiddenModels = new java.util.LinkedHashMap<>();
         List<ForbidRule> rules = p.forbids();
-        if (rules.isEmpty()) return;
         List<Ir> conditions = new ArrayList<>();
         for (ForbidRule r : rules) {
             conditions.add(r.when());
@@ -108,11 +121,9 @@ public final class PolicyAnalysis {
             if (enc.satisfiable(open)) continue;
             List<ForbidRule> by = new ArrayList<>();
             for (int i = 0; i < rules.size(); i++) if (enc.satisfiable(f.and(enc.modelIs(model), fires.get(i)))) by.add(rules.get(i));
-            out.add(Diagnostic.warning(Code.KG0903, p.span(), "model `" + model + "` is allowed by policy `" + p.name()
-                            + "` but every request for it is forbidden")
-                    .label("by " + names(by))
-                    .help("remove `" + model + "` from `models allow`, or narrow the rules"));
+            forbiddenModels.put(model, by);
         }
+        return new RuleFindings(out, forbiddenModels);
     }
 
     private static String names(List<ForbidRule> rules) {

@@ -30,9 +30,9 @@ import org.junit.jupiter.api.Test;
 class PolicyAnalysisTest {
 
     static List<Diagnostic> analysis(String source) {
-        PolicyCompiler.Result r = PolicyCompiler.compile(List.of(
+        PolicyCompiler.Result r = PolicyCompiler.analyze(PolicyCompiler.compile(List.of(
                 new PolicyCompiler.Source("models.kgp", Snippets.MODELS.getBytes(StandardCharsets.UTF_8)),
-                new PolicyCompiler.Source("input.kgp", source.getBytes(StandardCharsets.UTF_8))));
+                new PolicyCompiler.Source("input.kgp", source.getBytes(StandardCharsets.UTF_8)))));
         assertTrue(r.ok(), r.diagnostics().render());
         return r.diagnostics().sorted().stream().filter(d -> d.code().id().startsWith("KG09")).toList();
     }
@@ -160,7 +160,7 @@ class PolicyAnalysisTest {
 
     @Test
     void theExamplePolicyRepositoryIsFreeOfFindings() {
-        PolicyCompiler.Result r = PolicyCompiler.compileDirectory(keyguard.compiler.Repo.root().resolve("policies"));
+        PolicyCompiler.Result r = PolicyCompiler.analyze(PolicyCompiler.compileDirectory(keyguard.compiler.Repo.root().resolve("policies")));
         assertTrue(r.ok(), r.diagnostics().render());
         assertEquals(List.of(), r.diagnostics().sorted().stream().filter(d -> d.code().id().startsWith("KG09")).map(Diagnostic::toString).toList());
     }

@@ -51,8 +51,8 @@ class DiagnosticGoldenTest {
         List<PolicyCompiler.Source> sources = List.of(
                 new PolicyCompiler.Source("input.kgp", Files.readAllBytes(caseDir.resolve("input.kgp")), owner),
                 new PolicyCompiler.Source("prelude.kgp", Files.readAllBytes(casesDir().resolve("prelude.kgp"))));
-        return PolicyCompiler.compile(new PolicyCompiler.Sources(sources, refused), PolicyCompiler.revision(sources),
-                keyguard.functions.FunctionLibrary.NONE, trust);
+        return PolicyCompiler.analyze(PolicyCompiler.compile(new PolicyCompiler.Sources(sources, refused), PolicyCompiler.revision(sources),
+                keyguard.functions.FunctionLibrary.NONE, trust)); // as `keyguard check` does
     }
 
     @TestFactory
