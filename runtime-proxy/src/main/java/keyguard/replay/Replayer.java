@@ -218,22 +218,23 @@ public final class Replayer {
 
     /**
      * One counter under the candidate: what the recorded decisions and the candidate's added
-     * to it over the replayed requests inside its window (a ring of entries, oldest first) or
-     * its current budget period.
+     * to it over the replayed requests inside its window, or its current budget period.
+     * Windows are kept as the gateway keeps them (docs/spec/counters.md): ten buckets of a
+     * tenth of the window plus the current one, so a unit leaves between W and W + W/10
+     * after it was counted, and a counter holds eleven buckets however much traffic it sees.
      */
     static final class Sim {
+        private static final int BUCKETS = 11;
         final CounterRef ref;
         final String name;
         /** The id of a limit on this counter ({@code limit.requests.key.1m}). */
         final String limitId;
-        private final long windowMillis;
+        private final long bucketMillis;
         private final Calendar calendar;
         private long period = Long.MIN_VALUE;
-        private long[] at = new long[16];
-        private long[] recorded = new long[16];
-        private long[] replayed = new long[16];
-        private int head;
-        private int size;
+        private final long[] epochs = new long[BUCKETS];
+        private final long[] recorded = new long[BUCKETS];
+        private final long[] replayed = new long[BUCKETS];
         long recordedSum;
         long replayedSum;
 
@@ -241,8 +242,9 @@ public final class Replayer {
             this.ref = ref;
             this.name = ref.toString();
             this.limitId = keyguard.policy.LimitSpec.idOf(ref);
-            this.windowMillis = ref.windowSeconds() * 1000;
+            this.bucketMillis = Math.max(1, ref.windowSeconds() * 1000 / 10);
             this.calendar = calendar;
+            java.util.Arrays.fill(epochs, Long.MIN_VALUE);
         }
 
         /** The value the candidate sees: {@code recorded} plus the drift, or, for a counter not recorded, what the candidate added. */
@@ -263,42 +265,29 @@ public final class Replayer {
                 }
                 return;
             }
-            if (windowMillis <= 0) return;
-            while (size > 0 && at[head] <= now - windowMillis) {
-                recordedSum -= recorded[head];
-                replayedSum -= replayed[head];
-                head = (head + 1) & (at.length - 1);
-                size--;
+            if (ref.windowSeconds() <= 0) return;
+            long oldest = Math.floorDiv(now, bucketMillis) - (BUCKETS - 1);
+            for (int i = 0; i < BUCKETS; i++) {
+                if (epochs[i] != Long.MIN_VALUE && epochs[i] < oldest) {
+                    recordedSum -= recorded[i];
+                    replayedSum -= replayed[i];
+                    recorded[i] = 0;
+                    replayed[i] = 0;
+                    epochs[i] = Long.MIN_VALUE;
+                }
             }
         }
 
+        /** Counts units at {@code now}, after {@link #advance} to it. */
         void add(long now, long recordedUnits, long replayedUnits) {
             recordedSum += recordedUnits;
             replayedSum += replayedUnits;
-            if (calendar != null || windowMillis <= 0) return;
-            if (size == at.length) grow();
-            int tail = (head + size) & (at.length - 1);
-            at[tail] = now;
-            recorded[tail] = recordedUnits;
-            replayed[tail] = replayedUnits;
-            size++;
-        }
-
-        private void grow() {
-            int n = at.length * 2;
-            long[] a = new long[n];
-            long[] b = new long[n];
-            long[] c = new long[n];
-            for (int i = 0; i < size; i++) {
-                int j = (head + i) & (at.length - 1);
-                a[i] = at[j];
-                b[i] = recorded[j];
-                c[i] = replayed[j];
-            }
-            at = a;
-            recorded = b;
-            replayed = c;
-            head = 0;
+            if (calendar != null || ref.windowSeconds() <= 0) return;
+            long epoch = Math.floorDiv(now, bucketMillis);
+            int slot = (int) Math.floorMod(epoch, (long) BUCKETS);
+            epochs[slot] = epoch; // a slot's earlier epoch was forgotten by advance(now)
+            recorded[slot] += recordedUnits;
+            replayed[slot] += replayedUnits;
         }
     }
 }

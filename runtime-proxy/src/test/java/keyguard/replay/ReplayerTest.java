@@ -74,9 +74,13 @@ class ReplayerTest {
                 }
                 """);
         assertEquals(Outcome.DENY, r.replay(allowed("d0", T0, "b", Map.of("tokens.key.1m", 0L))).outcome());
-        // 61 s later the live counter had forgotten d0's tokens, and so has the drift: 40 recorded is 40, not 20.
-        assertEquals(Outcome.THROTTLE, r.replay(allowed("d1", T0 + 61_000, "a", Map.of("tokens.key.1m", 40L))).outcome());
-        assertEquals(Outcome.ALLOW, r.replay(allowed("d2", T0 + 62_000, "a", Map.of("tokens.key.1m", 20L))).outcome());
+        // 59 s later d0's unused tokens still leave room: 40 recorded reads as 20.
+        assertEquals(Outcome.ALLOW, r.replay(allowed("d1", T0 + 59_000, "a", Map.of("tokens.key.1m", 40L))).outcome());
+        // A unit leaves a window of W between W and W + W/10 after it was counted, as on the gateway (counters.md):
+        // 67 s after d0 its drift is gone, and so is d1's after 67 s more.
+        assertEquals(Outcome.THROTTLE, r.replay(allowed("d2", T0 + 67_000, "a", Map.of("tokens.key.1m", 40L))).outcome(),
+                "d0 has left; d1 (allowed here too) drifts nothing");
+        assertEquals(Outcome.ALLOW, r.replay(allowed("d3", T0 + 68_000, "a", Map.of("tokens.key.1m", 20L))).outcome());
     }
 
     @Test
@@ -89,7 +93,7 @@ class ReplayerTest {
                 """);
         List<RecordedDecision> in = new ArrayList<>();
         for (int i = 0; i < 4; i++) in.add(allowed("d" + i, T0 + i * 60_000, "a", Map.of()));
-        in.add(allowed("d4", T0 + 3_601_000, "a", Map.of())); // the first has left the hour
+        in.add(allowed("d4", T0 + 4_000_000, "a", Map.of())); // the first two have left the hour (and its tenth: counters.md)
         assertEquals(List.of(Outcome.ALLOW, Outcome.ALLOW, Outcome.THROTTLE, Outcome.THROTTLE, Outcome.ALLOW), outcomes(r, in));
     }
 

@@ -330,6 +330,14 @@ final class ConditionEncoder {
             case Ir.And a -> f.and(encode(a.left()), encode(a.right()));
             case Ir.Or o -> f.or(encode(o.left()), encode(o.right()));
             case Ir.Read r -> atom(ir, List.of(term(ir)), v -> tri((Boolean) v[0]));
+            // Booleans compare as formulas: `startsWith(k, "a") == true`, `f(x) != (y > 3)`.
+            case Ir.Compare c when c.left().type() == Type.BOOL -> c.op() == Ir.Op.EQ ? f.equivalence(encode(c.left()), encode(c.right()))
+                    : f.not(f.equivalence(encode(c.left()), encode(c.right())));
+            case Ir.InList l when l.element().type() == Type.BOOL -> {
+                List<Formula> any = new ArrayList<>();
+                for (Object v : l.values()) any.add((Boolean) v ? encode(l.element()) : f.not(encode(l.element())));
+                yield f.or(any);
+            }
             case Ir.Compare c -> atom(ir, List.of(term(c.left()), term(c.right())), v -> compare(c.op(), v[0], v[1]));
             case Ir.InList l -> atom(ir, List.of(term(l.element())), v -> {
                 Tri any = Tri.FALSE;
@@ -349,8 +357,51 @@ final class ConditionEncoder {
         };
     }
 
+    /**
+     * The variable of a part nothing is known of. Equal parts share one (a condition that
+     * reads {@code f(x)} twice reads one value), unless they call a function that is not pure.
+     */
     private Variable freeVariable(Ir ir) {
+        if (callsImpure(ir)) return f.variable("impure" + impure++);
         return free.computeIfAbsent(ir, k -> f.variable("free" + free.size()));
+    }
+
+    private int impure;
+
+    private static boolean callsImpure(Ir ir) {
+        return switch (ir) {
+            case Ir.Invoke c -> !c.function().pure() || c.args().stream().anyMatch(ConditionEncoder::callsImpure);
+            case Ir.Call c -> c.args().stream().anyMatch(ConditionEncoder::callsImpure);
+            case Ir.Compare c -> callsImpure(c.left()) || callsImpure(c.right());
+            case Ir.InList l -> callsImpure(l.element());
+            case Ir.InRange r -> callsImpure(r.element());
+            case Ir.Lookup l -> callsImpure(l.map()) || callsImpure(l.key());
+            case Ir.Not n -> callsImpure(n.operand());
+            case Ir.Neg n -> callsImpure(n.operand());
+            default -> false;
+        };
+    }
+
+    /** Whether a condition calls a policy function (JavaScript or plugin), which can fail. */
+    static boolean callsFunction(Ir ir) {
+        return switch (ir) {
+            case Ir.Invoke c -> true;
+            case Ir.Call c -> c.args().stream().anyMatch(ConditionEncoder::callsFunction);
+            case Ir.Compare c -> callsFunction(c.left()) || callsFunction(c.right());
+            case Ir.InList l -> callsFunction(l.element());
+            case Ir.InRange r -> callsFunction(r.element());
+            case Ir.Lookup l -> callsFunction(l.map()) || callsFunction(l.key());
+            case Ir.Not n -> callsFunction(n.operand());
+            case Ir.Neg n -> callsFunction(n.operand());
+            case Ir.And a -> callsFunction(a.left()) || callsFunction(a.right());
+            case Ir.Or o -> callsFunction(o.left()) || callsFunction(o.right());
+            default -> false;
+        };
+    }
+
+    /** A fresh variable: "this rule's function failed". */
+    Variable failure() {
+        return f.variable("failed" + impure++);
     }
 
     private interface Eval {

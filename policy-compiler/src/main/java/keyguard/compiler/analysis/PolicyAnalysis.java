@@ -28,7 +28,9 @@ import org.logicng.formulas.FormulaFactory;
  * decide alone, allowed models no request can use, reroutes outside the allow-list, limits
  * that can never bind or always bind, and budgets below budgets (KG0901–KG0907, warnings).
  * Conditions are decided by {@link ConditionEncoder} and a SAT solver, not by their syntax;
- * limits by arithmetic on the policy's own numbers. Every finding is sound: a rule reported
+ * limits by arithmetic on the policy's own numbers (one limit bounding another; not the
+ * models' context windows: a request's reservation has no bound from them when it asks for
+ * several choices or a large output). Every finding is sound: a rule reported
  * as never firing fires for no request (the encoding over-approximates what it cannot
  * decide), a limit reported as never binding cannot be reached under the stated assumption.
  *
@@ -78,6 +80,11 @@ public final class PolicyAnalysis {
         for (ForbidRule r : rules) {
             Formula when = enc.encode(r.when());
             Formula fire = r.unless() == null ? when : f.and(when, f.not(enc.encode(r.unless())));
+            if (ConditionEncoder.callsFunction(r.when()) || r.unless() != null && ConditionEncoder.callsFunction(r.unless())) {
+                // A function that fails makes the rule fire (`on error deny`) or not (`on error allow`), whatever its condition says.
+                org.logicng.formulas.Variable failed = enc.failure();
+                fire = p.allowOnFunctionError() ? f.and(fire, f.not(failed)) : f.or(fire, failed);
+            }
             fires.add(fire);
             boolean sat = enc.satisfiable(fire);
             canFire.add(sat);
@@ -248,29 +255,6 @@ public final class PolicyAnalysis {
             if (max != null && (best == null || max < best.max())) {
                 best = new Bound(max, "`" + o.id() + "` admits at most " + max + " in " + l.counter().window()
                         + (o.counter().scope() != l.counter().scope() ? " for the whole policy" : ""));
-            }
-        }
-        if (l.counter().metric() == Metric.TOKENS) {
-            long context = 0;
-            // requests × the largest context window of the models a request can reach
-            for (String name : p.allowedModels()) {
-                ModelInfo m = set.model(name);
-                if (m == null || m.context() <= 0) return best;
-                context = Math.max(context, m.context());
-            }
-            if (p.data().reroute() != null) {
-                if (p.data().reroute().context() <= 0) return best;
-                context = Math.max(context, p.data().reroute().context());
-            }
-            for (LimitSpec o : p.rateLimits()) {
-                if (o.counter().metric() != Metric.REQUESTS) continue;
-                Long requests = within(o, l);
-                if (requests == null || context == 0) continue;
-                long tokens = requests > Long.MAX_VALUE / context ? Long.MAX_VALUE : requests * context;
-                if (best == null || tokens < best.max()) {
-                    best = new Bound(tokens, "`" + o.id() + "` admits at most " + requests + " requests in " + l.counter().window()
-                            + ", of at most " + context + " tokens each (the largest context window)");
-                }
             }
         }
         return best;

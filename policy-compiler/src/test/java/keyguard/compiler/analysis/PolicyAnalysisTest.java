@@ -55,7 +55,10 @@ class PolicyAnalysisTest {
                 "forbid when { request.max_tokens > 4000 } unless { request.max_tokens > 8000 }",
                 "forbid when { key.labels[\"team\"] == \"a\" } unless { key.env == \"prod\" }",
                 "forbid when { model.max_class == restricted && request.classification >= confidential }",
-                "forbid when { time.weekday in sat..sun && usage.requests.key.1h > 10 }")) {
+                "forbid when { time.weekday in sat..sun && usage.requests.key.1h > 10 }",
+                "forbid when { startsWith(key.name, \"a\") == true }",
+                "forbid when { contains(key.owner, \"x\") != (request.max_tokens > 10) }",
+                "forbid when { request.stream in [true] && matches(key.name, \"^svc-[0-9]+$\") }")) {
             quiet("policy p {\n  models allow [\"small\", \"big\", \"onprem\"]\n  @id(\"r\") " + rule + "\n}\n");
         }
     }
@@ -108,6 +111,34 @@ class PolicyAnalysisTest {
                 """);
         // 5 a minute for the whole policy bounds each key's minute; 3 a second for one key does not bound the policy's hour.
         assertEquals(List.of("`limit.requests.key.1m` (10) can never bind in policy `p`"), found.stream().map(Diagnostic::message).toList());
+    }
+
+    @Test
+    void aRuleCallingAFunctionThatMayFailDecidesAloneUnderOnErrorDeny() {
+        String js = "function flagged(owner) { return owner.startsWith(\"x\"); }\n";
+        String policy = """
+                function js flagged(owner: string) -> bool = file("functions/flagged.js")
+
+                policy p {
+                  models allow ["small", "big"]
+                  %s
+                  @id("big") forbid when { request.model == "big" && request.stream }
+                  @id("flagged-big") forbid when { flagged(key.owner) && request.model == "big" && request.stream }
+                }
+                """;
+        // `on error deny` (the default): if `flagged` fails, the second rule fires for any model, alone.
+        assertEquals(List.of(), withFunction(policy.formatted(""), js));
+        // `on error allow`: a failure makes it not fire; when it fires, `big` does too.
+        assertEquals(List.of("KG0902"), withFunction(policy.formatted("on error allow"), js));
+    }
+
+    static List<String> withFunction(String policy, String js) {
+        PolicyCompiler.Result r = PolicyCompiler.analyze(PolicyCompiler.compile(List.of(
+                new PolicyCompiler.Source("pol/models.kgp", Snippets.MODELS.getBytes(StandardCharsets.UTF_8)),
+                new PolicyCompiler.Source("pol/input.kgp", policy.getBytes(StandardCharsets.UTF_8)),
+                new PolicyCompiler.Source("pol/functions/flagged.js", js.getBytes(StandardCharsets.UTF_8)))));
+        assertTrue(r.ok(), r.diagnostics().render());
+        return r.diagnostics().sorted().stream().map(d -> d.code().id()).filter(c -> c.startsWith("KG09")).toList();
     }
 
     // ---------------------------------------------------------------- soundness on random requests
