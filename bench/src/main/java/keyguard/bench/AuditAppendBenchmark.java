@@ -73,7 +73,7 @@ public class AuditAppendBenchmark {
             readings.used(keyguard.policy.CounterRef.parse(c), 0);
         }
         decided = new keyguard.audit.DecisionRecord(in, readings, new keyguard.policy.Decision(keyguard.policy.DecisionKind.ALLOWED, "bench",
-                List.of(), "", Map.of("team", "bench"), null, keyguard.policy.DataAction.NONE, null, List.of()));
+                List.of(), "", Map.of("team", "bench"), null, keyguard.policy.DataAction.NONE, null, List.of()), null);
     }
 
     @Benchmark

@@ -293,8 +293,13 @@ public final class AdminApi implements HttpHandler {
         } catch (keyguard.revision.PolicyLoadException e) {
             throw new BadAdminRequest(422, "the candidate does not load (" + e.getMessage() + "):\n" + e.report());
         }
-        shadow.start(candidate.set(), candidate.evaluators(), (revision != null ? "revision " : "directory ") + source, who.subject());
-        audit.recordAdmin(who.subject(), "shadow.start", candidate.set().revision(), "started");
+        if (candidate.set().revision().equals(policies.get().set().revision())) {
+            candidate.set().close();
+            throw new BadAdminRequest(409, "revision " + candidate.set().revision() + " is the one serving: a shadow of it would disagree with nothing");
+        }
+        String described = (revision != null ? "revision " : "directory ") + source;
+        shadow.start(candidate.set(), candidate.evaluators(), described, who.subject());
+        audit.recordAdmin(who.subject(), "shadow.start", candidate.set().revision() + " (" + described + ")", "started");
         Responses.json(exchange, 201, shadow.status().toString());
     }
 

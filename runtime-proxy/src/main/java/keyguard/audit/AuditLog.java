@@ -89,19 +89,27 @@ public final class AuditLog implements AutoCloseable {
      * once; false when it could not be (logged at ERROR).
      */
     public boolean recordShadow(com.fasterxml.jackson.databind.node.ObjectNode o) {
-        return appendText("a shadow event", o);
+        return appendText("a shadow event", o, false);
     }
 
     private boolean appendText(String what, com.fasterxml.jackson.databind.node.ObjectNode o) {
+        return appendText(what, o, true);
+    }
+
+    /**
+     * @param probes whether the append says if the log is {@link #writable}: a shadow's event
+     *     does not, so that a failure of the shadow's own writes never turns live requests away
+     */
+    private boolean appendText(String what, com.fasterxml.jackson.databind.node.ObjectNode o, boolean probes) {
         try {
             if (closed) throw new IllegalStateException("the audit log is closed");
             synchronized (appender) {
                 appender.writeText(o.toString());
             }
-            writable = true;
+            if (probes) writable = true;
             return true;
         } catch (RuntimeException e) {
-            writable = false;
+            if (probes) writable = false;
             LOG.log(System.Logger.Level.ERROR, what + " could not be written: " + o, e);
             return false;
         }

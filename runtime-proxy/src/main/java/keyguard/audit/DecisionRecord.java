@@ -14,17 +14,70 @@ import keyguard.policy.UsageReadings;
  * {@code keyguard replay} can decide the same request again under another revision.
  *
  * <p>The input is everything the policy reads except prompt text: model, token estimate and
- * output cap, stream, data class, unscannable content, the caller's metadata (bounded by the
- * parser: 16 pairs of 64 and 512 characters), the key's trusted labels, request tags, the
+ * output cap, stream, data class, unscannable content, the caller's metadata entries that the
+ * key's policy reads (no others: see {@link #metadataRead}), the key's trusted labels, request tags, the
  * decision's instant, and the counter values the decision read ({@link UsageReadings}, every
  * counter of the key's policy). The decision is the evaluator's own answer: a request the
  * policy allowed may still be refused later (at admission, by the upstream), which the
  * event's {@code outcome} says.
  */
-public record DecisionRecord(DecisionInput input, UsageReadings counters, Decision decision) {
+public record DecisionRecord(DecisionInput input, UsageReadings counters, Decision decision, keyguard.policy.Policy policy) {
 
     /** The version of the event schema that carries these fields. */
     public static final int SCHEMA = 2;
+
+    /** Per policy, the metadata keys its rules or reasons read ({@code request.metadata["k"]}); computed once per compiled policy. */
+    private static final java.util.Map<keyguard.policy.Policy, java.util.Set<String>> METADATA_READ =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    /**
+     * The caller's metadata as the event keeps it: only the entries the key's policy reads.
+     * The rest is the caller's own and may hold anything (an e-mail address, a token), which
+     * the audit log must not keep; the classifier scans it but the event would store it as is.
+     */
+    private Map<String, String> metadataRead() {
+        Map<String, String> all = input.metadata();
+        if (all.isEmpty() || policy == null) return Map.of();
+        java.util.Set<String> keys = METADATA_READ.computeIfAbsent(policy, DecisionRecord::metadataKeys);
+        if (keys.isEmpty()) return Map.of();
+        Map<String, String> kept = new java.util.TreeMap<>();
+        for (String k : keys) {
+            String v = all.get(k);
+            if (v != null) kept.put(k, v);
+        }
+        return kept;
+    }
+
+    private static java.util.Set<String> metadataKeys(keyguard.policy.Policy p) {
+        java.util.Set<String> keys = new java.util.TreeSet<>();
+        for (keyguard.policy.ForbidRule r : p.forbids()) {
+            collect(r.when(), keys);
+            if (r.unless() != null) collect(r.unless(), keys);
+            for (Object part : r.reason().parts()) if (part instanceof keyguard.policy.ir.Ir ir) collect(ir, keys);
+        }
+        return java.util.Set.copyOf(keys);
+    }
+
+    private static void collect(keyguard.policy.ir.Ir ir, java.util.Set<String> keys) {
+        switch (ir) {
+            case keyguard.policy.ir.Ir.Lookup l -> {
+                if (l.map() instanceof keyguard.policy.ir.Ir.Read m && m.field() == keyguard.policy.ir.Field.REQUEST_METADATA
+                        && l.key() instanceof keyguard.policy.ir.Ir.Const c) keys.add((String) c.value());
+                collect(l.map(), keys);
+                collect(l.key(), keys);
+            }
+            case keyguard.policy.ir.Ir.Not n -> collect(n.operand(), keys);
+            case keyguard.policy.ir.Ir.Neg n -> collect(n.operand(), keys);
+            case keyguard.policy.ir.Ir.And a -> { collect(a.left(), keys); collect(a.right(), keys); }
+            case keyguard.policy.ir.Ir.Or o -> { collect(o.left(), keys); collect(o.right(), keys); }
+            case keyguard.policy.ir.Ir.Compare c -> { collect(c.left(), keys); collect(c.right(), keys); }
+            case keyguard.policy.ir.Ir.InList l -> collect(l.element(), keys);
+            case keyguard.policy.ir.Ir.InRange r -> collect(r.element(), keys);
+            case keyguard.policy.ir.Ir.Call c -> c.args().forEach(a -> collect(a, keys));
+            case keyguard.policy.ir.Ir.Invoke c -> c.args().forEach(a -> collect(a, keys));
+            default -> { }
+        }
+    }
 
     void writeJson(JsonGenerator g) throws IOException {
         DecisionInput in = input;
@@ -37,7 +90,7 @@ public record DecisionRecord(DecisionInput input, UsageReadings counters, Decisi
         g.writeStringField("data_class", in.classification().word());
         g.writeBooleanField("unscannable", in.unscannable());
         strings(g, "labels", in.labels());
-        strings(g, "metadata", in.metadata());
+        strings(g, "metadata", metadataRead());
         strings(g, "request_tags", in.requestTags());
         g.writeObjectFieldStart("counters");
         counters.forEachUsed((ref, v) -> number(g, ref.toString(), v));

@@ -125,6 +125,11 @@ final class ReplayCommand implements Callable<Integer> {
             default -> report.text();
         });
         out.flush();
+        if (condition != null && report.replayed() == 0) {
+            // A gate that saw nothing must not pass: a wrong range or a log from before schema 2 would always look clean.
+            err.println("error: nothing was replayed (no decision events of schema 2 in the range); --fail-on cannot be judged");
+            return 2;
+        }
         if (condition != null && condition.holds(report.variables())) {
             err.println("--fail-on `" + condition + "` holds");
             return 1;

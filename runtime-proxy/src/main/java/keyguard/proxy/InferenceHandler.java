@@ -162,7 +162,7 @@ public final class InferenceHandler implements HttpHandler {
 
         /** What the policy decided and on what, for the audit event; null before the decision. */
         DecisionRecord decided() {
-            return decision == null ? null : new DecisionRecord(in, readings, decision);
+            return decision == null ? null : new DecisionRecord(in, readings, decision, evaluator.policy());
         }
     }
 
@@ -691,7 +691,8 @@ public final class InferenceHandler implements HttpHandler {
                 .labels(r.key.trustedLabels(r.lp.set().labels()))
                 .epochMillis(r.now).usage(r.readings);
         r.decision = r.evaluator.decide(r.in);
-        r.counters.readAll(r.readings, r.now);
+        // An unknown model is refused before any counter matters: its event need not read them all.
+        if (r.decision.kind() != keyguard.policy.DecisionKind.UNKNOWN_MODEL) r.counters.readAll(r.readings, r.now);
     }
 
     /** Answers a decision that is not an allow (counted against the request limit); a throttle says when to come back. */

@@ -40,7 +40,8 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
             default -> null;
         };
         DataClass dataClass = DataClass.parse(in.path("data_class").asText());
-        if (outcome == null || dataClass == null) return null;
+        JsonNode at = in.get("decided_at_ms");
+        if (outcome == null || dataClass == null || at == null || !at.isIntegralNumber()) return null;
         List<String> rules = new java.util.ArrayList<>();
         d.path("rules").forEach(r -> rules.add(r.asText()));
         JsonNode usage = e.get("usage");
@@ -93,7 +94,9 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
     private static Map<String, Long> numbers(JsonNode o) {
         if (o == null || !o.isObject() || o.isEmpty()) return Map.of();
         Map<String, Long> m = new HashMap<>();
-        o.properties().forEach(p -> m.put(p.getKey(), p.getValue().asLong()));
+        o.properties().forEach(p -> {
+            if (p.getValue().isIntegralNumber()) m.put(p.getKey(), p.getValue().asLong()); // anything else: as if not recorded
+        });
         return m;
     }
 }

@@ -46,7 +46,16 @@ public final class Replay {
 
     /** Decides each of {@code decisions} (in decision order) under the candidate and adds it to {@code report}. */
     public static ReplayReport run(List<RecordedDecision> decisions, Replayer replayer, ReplayReport report) {
-        for (RecordedDecision r : decisions) report.add(r, Replayer.Verdict.of(r), replayer.replay(r));
+        for (RecordedDecision r : decisions) {
+            Replayer.Verdict now;
+            try {
+                now = replayer.replay(r);
+            } catch (RuntimeException e) {
+                report.failed(r, e); // one decision the candidate cannot make does not end the replay
+                continue;
+            }
+            report.add(r, Replayer.Verdict.of(r), now);
+        }
         return report;
     }
 }

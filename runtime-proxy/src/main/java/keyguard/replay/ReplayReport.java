@@ -61,6 +61,15 @@ public final class ReplayReport {
         skipped++;
     }
 
+    /** A recorded decision the candidate could not decide (its evaluator threw): counted, with the first few ids. */
+    public void failed(RecordedDecision r, RuntimeException e) {
+        failed++;
+        if (failedExamples.size() < examplesPerChange) failedExamples.add(r.decisionId() + ": " + keyguard.audit.UntrustedText.quote(String.valueOf(e), 200));
+    }
+
+    private long failed;
+    private final List<String> failedExamples = new ArrayList<>();
+
     /** One replayed decision: what was decided, and what the candidate decides. */
     public void add(RecordedDecision r, Replayer.Verdict was, Replayer.Verdict now) {
         replayed++;
@@ -93,7 +102,8 @@ public final class ReplayReport {
     public long changed() { return changed; }
 
     /**
-     * What {@code --fail-on} can test: {@code replayed}, {@code skipped}, {@code changed},
+     * What {@code --fail-on} can test: {@code replayed}, {@code skipped}, {@code failed}
+     * (decisions the candidate could not make), {@code changed},
      * {@code denied}, {@code throttled}, {@code allowed} (requests whose outcome became that),
      * {@code refused} (denied + throttled), {@code spend_refused_usd}, {@code spend_admitted_usd}.
      */
@@ -101,6 +111,7 @@ public final class ReplayReport {
         Map<String, Double> v = new LinkedHashMap<>();
         v.put("replayed", (double) replayed);
         v.put("skipped", (double) skipped);
+        v.put("failed", (double) failed);
         v.put("changed", (double) changed);
         v.put("denied", (double) nowDenied);
         v.put("throttled", (double) nowThrottled);
@@ -138,6 +149,7 @@ public final class ReplayReport {
         sb.append("candidate ").append(candidate).append(" against ").append(replayed).append(" decisions of revision")
                 .append(serving.size() == 1 ? " " : "s ").append(String.join(", ", serving)).append(" (").append(span()).append(")\n");
         if (skipped > 0) sb.append("not replayable: ").append(skipped).append(" events (refused before their policy decided, or written before schema 2)\n");
+        if (failed > 0) sb.append("could not be decided by the candidate: ").append(failed).append(", e.g. ").append(String.join("; ", failedExamples)).append('\n');
         if (changed > 0) {
             sb.append("\nchanges:\n");
             for (Map.Entry<String, Group> e : sortedGroups()) {
@@ -175,6 +187,7 @@ public final class ReplayReport {
         sb.append("| now allowed | ").append(nowAllowed).append(" |\n");
         sb.append("| spend | ").append(spendLine().replace("$", "\\$")).append(" |\n");
         if (skipped > 0) sb.append("| not replayable | ").append(skipped).append(" events |\n");
+        if (failed > 0) sb.append("| could not be decided | ").append(failed).append(" |\n");
         if (changed > 0) {
             sb.append("\n#### Changes\n\n| requests | from → to | examples |\n|---:|---|---|\n");
             for (Map.Entry<String, Group> e : sortedGroups()) {

@@ -42,6 +42,8 @@ public final class Shadow implements AutoCloseable {
         final String startedBy;
         final Instant startedAt;
         final AtomicLong dropped = new AtomicLong();
+        /** Disagreements beyond {@link #EVENTS_PER_SECOND}: counted, not written to the audit log. */
+        long unwritten;
 
         Run(PolicySet set, Map<String, PolicyEvaluator> evaluators, String source, String startedBy, Instant startedAt) {
             this.set = set;
@@ -91,7 +93,8 @@ public final class Shadow implements AutoCloseable {
         Run before = current;
         current = new Run(set, evaluators, source, who, clock.instant());
         if (before != null) retire(before);
-        LOG.log(System.Logger.Level.INFO, "shadow revision " + set.revision() + " from " + source + " loaded by " + who);
+        LOG.log(System.Logger.Level.INFO, "shadow revision " + set.revision() + " from " + keyguard.audit.UntrustedText.quote(source, 1024)
+                + " loaded by " + keyguard.audit.UntrustedText.quote(who, 256));
     }
 
     /** Stops the shadow; false when none was loaded. */
@@ -134,7 +137,7 @@ public final class Shadow implements AutoCloseable {
         o.put("active", current != null);
         if (r == null) return o;
         o.put("revision", r.set.revision()).put("source", r.source).put("started_by", r.startedBy).put("started_at", r.startedAt.toString());
-        o.put("dropped", r.dropped.get());
+        o.put("dropped", r.dropped.get()).put("events_not_written", r.unwritten);
         try {
             o.set("report", JSON.readTree(r.report.json()));
         } catch (java.io.IOException e) {
@@ -182,6 +185,10 @@ public final class Shadow implements AutoCloseable {
         }
         disagreed.increment();
         disagreements.computeIfAbsent(java.util.List.of(rd.policy(), was.outcome().word(), now.outcome().word()), k -> new LongAdder()).increment();
+        if (!eventBudget(clock.millis())) {
+            r.unwritten++;
+            return; // counted above; the audit log gets at most EVENTS_PER_SECOND of them
+        }
         ObjectNode o = JSON.createObjectNode();
         o.put("type", "shadow").put("time", Instant.ofEpochMilli(clock.millis()).toString()).put("decision_id", rd.decisionId())
                 .put("key_id", rd.keyId()).put("key_name", rd.keyName()).put("policy", rd.policy()).put("revision", rd.revision())
@@ -189,6 +196,24 @@ public final class Shadow implements AutoCloseable {
         verdict(o.putObject("live"), was);
         verdict(o.putObject("shadow"), now);
         audit.recordShadow(o);
+    }
+
+    /**
+     * At most this many shadow events a second go to the audit log: a candidate that
+     * disagrees with most of the traffic must not double the log's writes (or take its lock
+     * from the requests). Every disagreement is counted in /metrics and the report all the same.
+     */
+    static final int EVENTS_PER_SECOND = 50;
+    private long eventSecond = Long.MIN_VALUE;
+    private int eventsThisSecond;
+
+    private boolean eventBudget(long nowMillis) {
+        long second = Math.floorDiv(nowMillis, 1000);
+        if (second != eventSecond) {
+            eventSecond = second;
+            eventsThisSecond = 0;
+        }
+        return eventsThisSecond++ < EVENTS_PER_SECOND;
     }
 
     private static void verdict(ObjectNode o, Replayer.Verdict v) {

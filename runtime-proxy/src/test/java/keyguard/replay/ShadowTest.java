@@ -162,6 +162,7 @@ class ShadowTest {
         assertEquals(400, admin.post("admin/shadow", JSON.createObjectNode().put("revision", "x").put("directory", "/tmp")).status());
         assertEquals(400, admin.post("admin/shadow", directory(tmp.resolve("nowhere"))).status());
         assertEquals(400, admin.post("admin/shadow", JSON.createObjectNode().put("revision", "main")).status(), "the policies are not in git");
+        assertEquals(409, admin.post("admin/shadow", directory(h.policies)).status(), "the serving revision itself");
         Path broken = tmp.resolve("broken");
         Files.createDirectories(broken);
         Files.writeString(broken.resolve("team.kgp"), "policy team { models allow [\"nope\"] }\n");
