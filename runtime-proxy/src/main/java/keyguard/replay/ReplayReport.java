@@ -228,9 +228,11 @@ public final class ReplayReport {
             o.put("to", Instant.ofEpochMilli(last).toString());
         }
         variables().forEach((k, v) -> {
-            if (k.endsWith("_usd")) o.put(k, v);
-            else o.put(k, v.longValue());
+            if (!k.endsWith("_usd")) o.put(k, v.longValue());
         });
+        // Exact decimals, not doubles (8e-06): micro-dollars with six places.
+        o.put("spend_refused_usd", java.math.BigDecimal.valueOf(spendRefused, 6));
+        o.put("spend_admitted_usd", java.math.BigDecimal.valueOf(spendAdmitted, 6));
         ArrayNode ch = o.putArray("changes");
         for (Map.Entry<String, Group> e : sortedGroups()) {
             ObjectNode c = ch.addObject().put("change", e.getKey()).put("count", e.getValue().count);

@@ -230,6 +230,8 @@ class ReplayGatewayTest {
         JsonNode report = JSON.readTree(json[1]);
         assertEquals(HOURS * 7, report.get("changed").asInt());
         assertEquals(malformed, report.get("skipped").asInt());
+        assertTrue(report.get("spend_refused_usd").isNumber() && report.get("spend_refused_usd").decimalValue().signum() > 0, json[1]);
+        assertTrue(json[1].matches("(?s).*\"spend_refused_usd\" : 0\\.\\d{6}\\b.*"), "dollars with six places, never 8e-06: " + json[1]);
     }
 
     @Test
