@@ -60,6 +60,20 @@ public final class UsageReadings implements UsageView {
         for (CounterRef c : counters) used(c, nowMillis);
     }
 
+    /** How many counters were read. */
+    public int size() { return size; }
+
+    /** The {@code i}-th counter read. */
+    public CounterRef counter(int i) { return refs[i]; }
+
+    /** Its value ({@link #used}, or the value for caps when only that was read). */
+    public long value(int i) { return used[i] != UNREAD ? used[i] : forCap[i]; }
+
+    /** Its value for caps when that was read and differs from {@link #value}, else {@code Long.MIN_VALUE}. */
+    public long forCapIfDifferent(int i) {
+        return forCap[i] != UNREAD && used[i] != UNREAD && forCap[i] != used[i] ? forCap[i] : Long.MIN_VALUE;
+    }
+
     /** Each counter read, with its value ({@link #used}, or the value for caps when only that was read). */
     public void forEachUsed(BiConsumer<CounterRef, Long> out) {
         for (int i = 0; i < size; i++) out.accept(refs[i], used[i] != UNREAD ? used[i] : forCap[i]);

@@ -93,13 +93,18 @@ public record DecisionRecord(DecisionInput input, UsageReadings counters, Decisi
         strings(g, "metadata", metadataRead());
         strings(g, "request_tags", in.requestTags());
         g.writeObjectFieldStart("counters");
-        counters.forEachUsed((ref, v) -> number(g, ref.toString(), v));
+        boolean forCap = false;
+        for (int i = 0; i < counters.size(); i++) {
+            g.writeNumberField(name(counters.counter(i)), counters.value(i));
+            forCap |= counters.forCapIfDifferent(i) != Long.MIN_VALUE;
+        }
         g.writeEndObject();
-        boolean[] any = {false};
-        counters.forEachForCap((ref, v) -> any[0] = true);
-        if (any[0]) {
+        if (forCap) {
             g.writeObjectFieldStart("counters_for_cap");
-            counters.forEachForCap((ref, v) -> number(g, ref.toString(), v));
+            for (int i = 0; i < counters.size(); i++) {
+                long v = counters.forCapIfDifferent(i);
+                if (v != Long.MIN_VALUE) g.writeNumberField(name(counters.counter(i)), v);
+            }
             g.writeEndObject();
         }
         g.writeEndObject();
@@ -123,11 +128,15 @@ public record DecisionRecord(DecisionInput input, UsageReadings counters, Decisi
         g.writeEndObject();
     }
 
-    private static void number(JsonGenerator g, String name, long v) {
-        try {
-            g.writeNumberField(name, v);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+    /** Counter names, made once each ({@code CounterRef.toString} builds a string every time). */
+    private static final java.util.concurrent.ConcurrentHashMap<keyguard.policy.CounterRef, String> NAMES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static String name(keyguard.policy.CounterRef ref) {
+        String n = NAMES.get(ref);
+        if (n == null) {
+            n = ref.toString();
+            if (NAMES.size() < 10_000) NAMES.put(ref, n); // the counters of loaded policies; bounded whatever is loaded over time
         }
+        return n;
     }
 }
