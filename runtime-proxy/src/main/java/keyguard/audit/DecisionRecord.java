@@ -59,24 +59,12 @@ public record DecisionRecord(DecisionInput input, UsageReadings counters, Decisi
     }
 
     private static void collect(keyguard.policy.ir.Ir ir, java.util.Set<String> keys) {
-        switch (ir) {
-            case keyguard.policy.ir.Ir.Lookup l -> {
-                if (l.map() instanceof keyguard.policy.ir.Ir.Read m && m.field() == keyguard.policy.ir.Field.REQUEST_METADATA
-                        && l.key() instanceof keyguard.policy.ir.Ir.Const c) keys.add((String) c.value());
-                collect(l.map(), keys);
-                collect(l.key(), keys);
+        keyguard.policy.ir.Ir.forEach(ir, n -> {
+            if (n instanceof keyguard.policy.ir.Ir.Lookup l && l.map() instanceof keyguard.policy.ir.Ir.Read m
+                    && m.field() == keyguard.policy.ir.Field.REQUEST_METADATA && l.key() instanceof keyguard.policy.ir.Ir.Const c) {
+                keys.add((String) c.value());
             }
-            case keyguard.policy.ir.Ir.Not n -> collect(n.operand(), keys);
-            case keyguard.policy.ir.Ir.Neg n -> collect(n.operand(), keys);
-            case keyguard.policy.ir.Ir.And a -> { collect(a.left(), keys); collect(a.right(), keys); }
-            case keyguard.policy.ir.Ir.Or o -> { collect(o.left(), keys); collect(o.right(), keys); }
-            case keyguard.policy.ir.Ir.Compare c -> { collect(c.left(), keys); collect(c.right(), keys); }
-            case keyguard.policy.ir.Ir.InList l -> collect(l.element(), keys);
-            case keyguard.policy.ir.Ir.InRange r -> collect(r.element(), keys);
-            case keyguard.policy.ir.Ir.Call c -> c.args().forEach(a -> collect(a, keys));
-            case keyguard.policy.ir.Ir.Invoke c -> c.args().forEach(a -> collect(a, keys));
-            default -> { }
-        }
+        });
     }
 
     void writeJson(JsonGenerator g) throws IOException {

@@ -98,21 +98,10 @@ final class Plan {
     }
 
     private static void collect(Ir ir, Map<CounterRef, Limit> byRef, boolean[] readsEstimate) {
-        switch (ir) {
-            case Ir.Usage u -> byRef.putIfAbsent(u.counter(), null);
-            case Ir.Read r -> { if (r.field() == Field.REQUEST_ESTIMATED_TOKENS) readsEstimate[0] = true; }
-            case Ir.Lookup l -> { collect(l.map(), byRef, readsEstimate); collect(l.key(), byRef, readsEstimate); }
-            case Ir.Not n -> collect(n.operand(), byRef, readsEstimate);
-            case Ir.Neg n -> collect(n.operand(), byRef, readsEstimate);
-            case Ir.And a -> { collect(a.left(), byRef, readsEstimate); collect(a.right(), byRef, readsEstimate); }
-            case Ir.Or o -> { collect(o.left(), byRef, readsEstimate); collect(o.right(), byRef, readsEstimate); }
-            case Ir.Compare c -> { collect(c.left(), byRef, readsEstimate); collect(c.right(), byRef, readsEstimate); }
-            case Ir.InList l -> collect(l.element(), byRef, readsEstimate);
-            case Ir.InRange r -> collect(r.element(), byRef, readsEstimate);
-            case Ir.Call c -> c.args().forEach(a -> collect(a, byRef, readsEstimate));
-            case Ir.Invoke c -> c.args().forEach(a -> collect(a, byRef, readsEstimate));
-            case Ir.Const c -> { }
-        }
+        Ir.forEach(ir, n -> {
+            if (n instanceof Ir.Usage u) byRef.putIfAbsent(u.counter(), null);
+            if (n instanceof Ir.Read r && r.field() == Field.REQUEST_ESTIMATED_TOKENS) readsEstimate[0] = true;
+        });
     }
 
     int size() { return refs.length; }

@@ -369,34 +369,12 @@ final class ConditionEncoder {
     private int impure;
 
     private static boolean callsImpure(Ir ir) {
-        return switch (ir) {
-            case Ir.Invoke c -> !c.function().pure() || c.args().stream().anyMatch(ConditionEncoder::callsImpure);
-            case Ir.Call c -> c.args().stream().anyMatch(ConditionEncoder::callsImpure);
-            case Ir.Compare c -> callsImpure(c.left()) || callsImpure(c.right());
-            case Ir.InList l -> callsImpure(l.element());
-            case Ir.InRange r -> callsImpure(r.element());
-            case Ir.Lookup l -> callsImpure(l.map()) || callsImpure(l.key());
-            case Ir.Not n -> callsImpure(n.operand());
-            case Ir.Neg n -> callsImpure(n.operand());
-            default -> false;
-        };
+        return Ir.anyMatch(ir, n -> n instanceof Ir.Invoke c && !c.function().pure());
     }
 
     /** Whether a condition calls a policy function (JavaScript or plugin), which can fail. */
     static boolean callsFunction(Ir ir) {
-        return switch (ir) {
-            case Ir.Invoke c -> true;
-            case Ir.Call c -> c.args().stream().anyMatch(ConditionEncoder::callsFunction);
-            case Ir.Compare c -> callsFunction(c.left()) || callsFunction(c.right());
-            case Ir.InList l -> callsFunction(l.element());
-            case Ir.InRange r -> callsFunction(r.element());
-            case Ir.Lookup l -> callsFunction(l.map()) || callsFunction(l.key());
-            case Ir.Not n -> callsFunction(n.operand());
-            case Ir.Neg n -> callsFunction(n.operand());
-            case Ir.And a -> callsFunction(a.left()) || callsFunction(a.right());
-            case Ir.Or o -> callsFunction(o.left()) || callsFunction(o.right());
-            default -> false;
-        };
+        return Ir.anyMatch(ir, n -> n instanceof Ir.Invoke);
     }
 
     /** A fresh variable: "this rule's function failed". */

@@ -12,6 +12,33 @@ import keyguard.policy.CounterRef;
 public sealed interface Ir {
     Type type();
 
+    /** Visits {@code ir} and every part of it, parents before their parts. */
+    static void forEach(Ir ir, java.util.function.Consumer<Ir> visit) {
+        visit.accept(ir);
+        switch (ir) {
+            case Lookup l -> { forEach(l.map(), visit); forEach(l.key(), visit); }
+            case Not n -> forEach(n.operand(), visit);
+            case Neg n -> forEach(n.operand(), visit);
+            case And a -> { forEach(a.left(), visit); forEach(a.right(), visit); }
+            case Or o -> { forEach(o.left(), visit); forEach(o.right(), visit); }
+            case Compare c -> { forEach(c.left(), visit); forEach(c.right(), visit); }
+            case InList l -> forEach(l.element(), visit);
+            case InRange r -> forEach(r.element(), visit);
+            case Call c -> c.args().forEach(a -> forEach(a, visit));
+            case Invoke c -> c.args().forEach(a -> forEach(a, visit));
+            case Const c -> { }
+            case Read r -> { }
+            case Usage u -> { }
+        }
+    }
+
+    /** Whether {@code ir} or any part of it satisfies {@code test}. */
+    static boolean anyMatch(Ir ir, java.util.function.Predicate<Ir> test) {
+        boolean[] found = {false};
+        forEach(ir, n -> found[0] |= test.test(n));
+        return found[0];
+    }
+
     record Const(Type type, Object value) implements Ir {
         public static final Const TRUE = new Const(Type.BOOL, Boolean.TRUE);
         public static final Const FALSE = new Const(Type.BOOL, Boolean.FALSE);
