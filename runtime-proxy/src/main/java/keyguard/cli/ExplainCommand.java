@@ -29,7 +29,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "explain", sortOptions = false, description = {
         "Explain the decision a policy makes for one request: every check in order, what it read, and which one decided.",
-        "The request is an OpenAI-shaped JSON body (model, max_tokens, stream, metadata)."})
+        "The request is an OpenAI-shaped JSON body (model, max_tokens, stream, metadata),",
+        "or a recorded decision: --decision ID --audit DIR explains it from what its audit event recorded."})
 final class ExplainCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -42,14 +43,23 @@ final class ExplainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     TrustOptions trustOptions = new TrustOptions();
 
-    @Option(names = "--policies", paramLabel = "DIR", description = "policy directory (default: ./policies)")
-    Path policies = Path.of("policies");
+    @Option(names = "--policies", paramLabel = "DIR|REV", description = "policy directory (default: ./policies); with --decision also a git revision of its repository")
+    String policies = "policies";
 
-    @Option(names = "--policy", required = true, paramLabel = "NAME", description = "the policy bound to the key")
+    @Option(names = "--policy", paramLabel = "NAME", description = "the policy bound to the key (with --request)")
     String policyName;
 
-    @Option(names = "--request", required = true, paramLabel = "FILE.json", description = "request body; `-` reads standard input")
+    @Option(names = "--request", paramLabel = "FILE.json", description = "request body; `-` reads standard input")
     String request;
+
+    @Option(names = "--decision", paramLabel = "ID", description = "a recorded decision (dec_…) to explain from its audit event, instead of --request")
+    String decisionId;
+
+    @Option(names = "--audit", paramLabel = "DIR", description = "with --decision: a gateway's data directory or its audit folder (default: ./data)")
+    Path audit = Path.of("data");
+
+    @Option(names = "--policy-dir", paramLabel = "DIR", description = "with --decision and a git revision: where the policies lie in their repository (default: policies)")
+    Path policyDir = Path.of("policies");
 
     @Option(names = "--estimated-tokens", paramLabel = "N", description = "prompt tokens (default: the request's `estimated_tokens` field, else 0)")
     Long estimatedTokens;
@@ -76,7 +86,12 @@ final class ExplainCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(policies, plugins.library(), trustOptions.trust());
+        if (decisionId != null) return recorded(out, err);
+        if (policyName == null || request == null) {
+            err.println("error: give --policy and --request, or --decision with --audit");
+            return 2;
+        }
+        PolicyCompiler.Result compiled = PolicyCompiler.compileDirectory(Path.of(policies), plugins.library(), trustOptions.trust());
         if (!compiled.ok()) {
             compiled.diagnostics().sorted().stream().filter(keyguard.lang.diag.Diagnostic::isError)
                     .forEach(d -> err.println(keyguard.lang.diag.DiagnosticRenderer.render(d)));
@@ -141,6 +156,83 @@ final class ExplainCommand implements Callable<Integer> {
                 .usage(ref -> counters.getOrDefault(ref, 0L));
         PolicyEvaluator evaluator = Backend.COMPILED.evaluators(compiled.set()).get(policyName);
         Decision decision = evaluator.decide(in);
+        out.print(Explainer.explain(compiled.set(), policy, in, decision).render());
+        out.flush();
+        return 0;
+    }
+
+    /**
+     * A recorded decision, explained from its audit event (schema 2): the same input and
+     * counters, under the policies given (by default the directory as it is now; a git
+     * revision to see it under the revision that decided, or a candidate).
+     */
+    private Integer recorded(PrintWriter out, PrintWriter err) {
+        Path dir = Files.isDirectory(AuditCommand.auditDir(audit)) ? AuditCommand.auditDir(audit) : audit;
+        if (!Files.isDirectory(dir)) {
+            err.println("error: no audit log in " + audit);
+            return 2;
+        }
+        keyguard.replay.RecordedDecision r = null;
+        boolean found = false;
+        String needle = "\"decision_id\":\"" + decisionId + "\"";
+        try (net.openhft.chronicle.queue.ChronicleQueue q = keyguard.audit.AuditLog.openForReading(dir)) {
+            java.util.List<String> hits = new java.util.ArrayList<>();
+            keyguard.audit.AuditLog.read(q, null, null, line -> {
+                if (hits.isEmpty() && line.contains(needle) && line.contains("\"type\":\"decision\"")) hits.add(line);
+            });
+            if (!hits.isEmpty()) {
+                found = true;
+                r = keyguard.replay.RecordedDecision.parse(JSON.readTree(hits.get(0)));
+            }
+        } catch (JacksonException e) {
+            err.println("error: the event of " + decisionId + " is not valid JSON");
+            return 2;
+        }
+        if (!found) {
+            err.println("error: no decision `" + keyguard.audit.UntrustedText.quote(decisionId, 64) + "` in " + dir);
+            return 2;
+        }
+        if (r == null) {
+            err.println("error: decision " + decisionId + " was refused before its policy decided, or recorded before schema 2: it has no input to explain");
+            return 2;
+        }
+        PolicyCompiler.Result compiled;
+        try {
+            compiled = keyguard.revision.Candidate.compile(policies, policyDir, plugins.library(), trustOptions.trust());
+        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+            err.println("error: " + e.getMessage());
+            return 2;
+        }
+        if (!compiled.ok()) {
+            err.print(compiled.diagnostics().render());
+            err.println("error: the policies do not compile");
+            return 1;
+        }
+        Policy policy = compiled.set().policy(r.policy());
+        if (policy == null) {
+            err.println("error: revision " + compiled.set().revision() + " has no policy `" + r.policy() + "` (the key's policy)");
+            return 2;
+        }
+        keyguard.replay.RecordedDecision rec = r;
+        DecisionInput in = r.input(new keyguard.policy.UsageView() {
+            @Override
+            public long used(CounterRef c) {
+                return rec.counters().getOrDefault(c.toString(), 0L);
+            }
+
+            @Override
+            public long usedForCap(CounterRef c, long now) {
+                Long v = rec.countersForCap().get(c.toString());
+                return v != null ? v : used(c);
+            }
+        });
+        Decision decision = Backend.COMPILED.evaluators(compiled.set()).get(r.policy()).decide(in);
+        out.println("recorded: " + decisionId + " at " + Instant.ofEpochMilli(r.decidedAt()) + ", key " + r.keyId() + " ("
+                + keyguard.audit.UntrustedText.quote(r.keyName(), 128) + "), policy " + r.policy() + ", revision " + r.revision() + ": "
+                + r.outcome().word() + (r.rules().isEmpty() ? "" : " by " + String.join(", ", r.rules())));
+        if (!compiled.set().revision().equals(r.revision())) {
+            out.println("explained under revision " + compiled.set().revision() + " (not the one that decided)");
+        }
         out.print(Explainer.explain(compiled.set(), policy, in, decision).render());
         out.flush();
         return 0;

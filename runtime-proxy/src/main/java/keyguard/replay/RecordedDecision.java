@@ -78,7 +78,7 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
     }
 
     /** The input as the policy reads it, with {@code usage} as the counters it sees. */
-    DecisionInput input(keyguard.policy.UsageView usage) {
+    public DecisionInput input(keyguard.policy.UsageView usage) {
         return new DecisionInput().model(model).estimatedTokens(estimatedTokens).maxTokens(maxTokens).stream(stream)
                 .classification(dataClass).unscannable(unscannable).metadata(metadata).requestTags(requestTags).keyId(keyId)
                 .keyName(keyName).keyOwner(keyOwner).labels(labels).epochMillis(decidedAt).usage(usage);

@@ -235,6 +235,33 @@ class ReplayGatewayTest {
     }
 
     @Test
+    void explainShowsARecordedDecisionFromItsEventUnderAnyRevision() throws Exception {
+        List<JsonNode> events = events();
+        JsonNode denied = events.stream().filter(e -> e.path("status").asInt() == 403).findFirst().orElseThrow();
+        String[] same = run("explain", "--decision", denied.get("decision_id").asText(), "--audit", h.data.toString(), "--policies", h.policies.toString());
+        assertEquals("0", same[0], same[2]);
+        assertTrue(same[1].startsWith("recorded: " + denied.get("decision_id").asText()), same[1]);
+        assertTrue(same[1].contains("decision: deny"), same[1]);
+        assertTrue(!same[1].contains("not the one that decided"), "the serving revision: " + same[1]);
+
+        // The ninth request of an hour for alpha (the counter read 8): allowed then, throttled under the tighter limit.
+        JsonNode ninth = events.stream().filter(e -> e.has("input") && e.get("key_name").asText().equals("alpha")
+                && e.get("input").get("counters").get("requests.key.1m").asLong() == 8).findFirst().orElseThrow();
+        Path tighter = candidate("explained", SERVING.replace("limit requests 1000 per 1m", "limit requests 5 per 1m"));
+        String[] under = run("explain", "--decision", ninth.get("decision_id").asText(), "--audit", h.data.toString(), "--policies", tighter.toString());
+        assertEquals("0", under[0], under[2]);
+        assertTrue(under[1].contains("not the one that decided") && under[1].contains("decision: throttle"), under[1]);
+
+        String[] none = run("explain", "--decision", "dec_nope", "--audit", h.data.toString());
+        assertEquals("2", none[0]);
+        assertTrue(none[2].contains("no decision `dec_nope`"), none[2]);
+        JsonNode malformedEvent = events.stream().filter(e -> !e.has("input")).findFirst().orElseThrow();
+        String[] noInput = run("explain", "--decision", malformedEvent.get("decision_id").asText(), "--audit", h.data.toString());
+        assertEquals("2", noInput[0]);
+        assertTrue(noInput[2].contains("no input to explain"), noInput[2]);
+    }
+
+    @Test
     void badArgumentsAreErrorsNotReports() throws Exception {
         String[] noLog = run("replay", "--audit", tmp.resolve("nowhere").toString(), "--policies", h.policies.toString());
         assertEquals("2", noLog[0]);
