@@ -67,6 +67,8 @@ import org.xnio.channels.StreamSourceChannel;
  *       closes it.</li>
  *   <li>A request is never sent twice: a reused connection that fails is a failed call,
  *       not a retry (the provider may have had, and billed, the first).</li>
+ *   <li>Nothing blocks an IO thread: host names are resolved by {@link HostNames} on its own
+ *       threads, and connections are opened to the address with the name given to TLS.</li>
  * </ul>
  */
 final class UpstreamClient {
@@ -231,9 +233,30 @@ final class UpstreamClient {
                     });
                 }
             };
+            if (HostNames.isLiteral(a.target.host)) {
+                open(a, callback, a.target.uri(), options);
+                return;
+            }
+            // A host name is resolved on a resolver thread, never here: a slow DNS would stall every caller of this IO thread.
+            HostNames.INSTANCE.resolve(a.target.host).whenComplete((address, error) -> onThread(() -> {
+                if (error != null) {
+                    callback.failed(new IOException("cannot resolve " + a.target.host + ": " + error.getMessage(), error));
+                } else if (a.ended) {
+                    closedOne(a.target); // timed out or cancelled while the name was looked up: nothing was opened
+                } else {
+                    String ip = address.getHostAddress();
+                    URI direct = URI.create(a.target.scheme + "://" + (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + a.target.port);
+                    // TLS names the host itself (SNI, and the certificate's name is checked against it), not the address.
+                    open(a, callback, direct, OptionMap.builder().addAll(options).set(Options.SSL_PEER_HOST_NAME, a.target.host)
+                            .set(Options.SSL_PEER_PORT, a.target.port).getMap());
+                }
+            }));
+        }
+
+        private void open(Attempt a, ClientCallback<ClientConnection> callback, URI uri, OptionMap connectOptions) {
             try {
-                UndertowClient.getInstance().connect(callback, a.target.uri(), thread, "https".equals(a.target.scheme) ? ssl : null, buffers, options);
-            } catch (RuntimeException e) { // an unresolvable host, a malformed address
+                UndertowClient.getInstance().connect(callback, uri, thread, "https".equals(a.target.scheme) ? ssl : null, buffers, connectOptions);
+            } catch (RuntimeException e) { // a malformed address
                 callback.failed(new IOException(e));
             }
         }

@@ -80,6 +80,31 @@ class UpstreamConnectionsTest {
     }
 
     @Test
+    void anUpstreamNamedByHostIsCalledAtItsAddressWithTheNameCheckedAgainstItsCertificate(@TempDir Path tmp) throws Exception {
+        // The certificate names the host only, not its address: the gateway connects to the address it
+        // resolved off the IO thread, and TLS must still present and verify the name.
+        Path pem = certificate(tmp, "byname", "dns:localhost");
+        try (FakeUpstream https = new FakeUpstream(serverContext(tmp, "byname")); GatewayHarness h = new GatewayHarness(tmp, false)) {
+            Files.writeString(h.platform.resolve("models.kgp"), GatewayHarness.models(h.upstream.port())
+                    .replace("\"http://127.0.0.1:" + h.upstream.port() + "/openai\"", "\"https://localhost:" + https.port() + "/openai\""));
+            h.env.put("KEYGUARD_UPSTREAM_CA", pem.toString());
+            h.start();
+            String key = h.key("all", "byname", Map.of());
+            for (String body : List.of(CHAT, STREAM)) assertEquals(200, h.post("/v1/chat/completions", key, body).statusCode());
+            assertEquals("localhost:" + https.port(), https.received.peek().header("host"), "the Host header names the host, not the address");
+        }
+        Path other = certificate(tmp, "othername", "dns:models.example.internal");
+        try (FakeUpstream https = new FakeUpstream(serverContext(tmp, "othername")); GatewayHarness h = new GatewayHarness(tmp.resolve("b"), false)) {
+            Files.writeString(h.platform.resolve("models.kgp"), GatewayHarness.models(h.upstream.port())
+                    .replace("\"http://127.0.0.1:" + h.upstream.port() + "/openai\"", "\"https://localhost:" + https.port() + "/openai\""));
+            h.env.put("KEYGUARD_UPSTREAM_CA", other.toString());
+            h.start();
+            assertEquals(502, h.post("/v1/chat/completions", h.key("all", "byname", Map.of()), CHAT).statusCode());
+            assertTrue(https.received.isEmpty(), "a certificate for another name is refused, address or not");
+        }
+    }
+
+    @Test
     void anHttpsUpstreamThatNeverFinishesTheHandshakeIsUnreachableAndNotBilledAsATimeout(@TempDir Path tmp) throws Exception {
         try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
              GatewayHarness h = new GatewayHarness(tmp, false)) {
