@@ -213,19 +213,7 @@ final class ExplainCommand implements Callable<Integer> {
             err.println("error: revision " + compiled.set().revision() + " has no policy `" + r.policy() + "` (the key's policy)");
             return 2;
         }
-        keyguard.replay.RecordedDecision rec = r;
-        DecisionInput in = r.input(new keyguard.policy.UsageView() {
-            @Override
-            public long used(CounterRef c) {
-                return rec.counters().getOrDefault(c.toString(), 0L);
-            }
-
-            @Override
-            public long usedForCap(CounterRef c, long now) {
-                Long v = rec.countersForCap().get(c.toString());
-                return v != null ? v : used(c);
-            }
-        });
+        DecisionInput in = r.input(r.recordedUsage());
         Decision decision = Backend.COMPILED.evaluators(compiled.set()).get(r.policy()).decide(in);
         out.println("recorded: " + decisionId + " at " + Instant.ofEpochMilli(r.decidedAt()) + ", key " + r.keyId() + " ("
                 + keyguard.audit.UntrustedText.quote(r.keyName(), 128) + "), policy " + r.policy() + ", revision " + r.revision() + ": "

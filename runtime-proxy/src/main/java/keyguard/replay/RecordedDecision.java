@@ -77,6 +77,22 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                 forwarded ? e.costMicros() : 0);
     }
 
+    /** The counters exactly as the decision read them (0 for one it did not record): what {@code explain --decision} shows. */
+    public keyguard.policy.UsageView recordedUsage() {
+        return new keyguard.policy.UsageView() {
+            @Override
+            public long used(keyguard.policy.CounterRef c) {
+                return counters.getOrDefault(c.toString(), 0L);
+            }
+
+            @Override
+            public long usedForCap(keyguard.policy.CounterRef c, long now) {
+                Long v = countersForCap.get(c.toString());
+                return v != null ? v : used(c);
+            }
+        };
+    }
+
     /** The input as the policy reads it, with {@code usage} as the counters it sees. */
     public DecisionInput input(keyguard.policy.UsageView usage) {
         return new DecisionInput().model(model).estimatedTokens(estimatedTokens).maxTokens(maxTokens).stream(stream)
