@@ -43,6 +43,11 @@ import keyguard.wire.Responses;
 public final class AdminApi implements HttpHandler {
     /** The most events one page of {@code GET /admin/audit} holds. */
     public static final int MAX_AUDIT_PAGE = 10_000;
+    /**
+     * The most events one filtered {@code GET /admin/audit} reads: a filter that matches
+     * little answers in bounded time, with a cursor where it stopped.
+     */
+    public static final long MAX_AUDIT_SCAN = 200_000;
     private static final io.undertow.util.HttpString NEXT_CURSOR = new io.undertow.util.HttpString("x-keyguard-next-cursor");
     /** The shortest bootstrap admin token the gateway accepts. */
     public static final int MIN_TOKEN_CHARS = 32;
@@ -69,8 +74,17 @@ public final class AdminApi implements HttpHandler {
     /** The shadow revision's holder (loaded and stopped through {@code /admin/shadow}). */
     private final keyguard.replay.Shadow shadow;
 
+    /** The console's sign-in sessions ({@code /admin/session}). */
+    private final Sessions sessions;
+
+    /** Where keys' limits and budgets are counted ({@code /admin/keys/ID/usage}). */
+    private final keyguard.counters.Enforcer enforcer;
+
     public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, OidcConfig oidc,
-                    String token, String metricsToken, Clock clock, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow) {
+                    String token, String metricsToken, Clock clock, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow,
+                    Sessions sessions, keyguard.counters.Enforcer enforcer) {
+        this.sessions = sessions;
+        this.enforcer = enforcer;
         this.fleet = fleet;
         this.shadow = shadow;
         this.metricsToken = metricsToken == null ? null : metricsToken.getBytes(StandardCharsets.UTF_8);
@@ -105,7 +119,11 @@ public final class AdminApi implements HttpHandler {
             // Open on a loopback admin listener (scrapers carry no token there); elsewhere the
             // metrics token or the admin token (GatewayConfig.MetricsAuth).
             byte[] p = presented.getBytes(StandardCharsets.UTF_8);
-            if (metricsToken != null && (presented.isEmpty() || !(MessageDigest.isEqual(p, metricsToken) || MessageDigest.isEqual(p, token)))) {
+            // The console's Live page reads it with the session of an admin or auditor.
+            io.undertow.server.handlers.Cookie cookie = presented.isEmpty() ? exchange.getRequestCookie(Sessions.COOKIE) : null;
+            Sessions.Session session = cookie == null ? null : sessions.find(cookie.getValue());
+            boolean console = session != null && session.who().readsEverything() && crossSite(exchange) == null;
+            if (metricsToken != null && !console && (presented.isEmpty() || !(MessageDigest.isEqual(p, metricsToken) || MessageDigest.isEqual(p, token)))) {
                 Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error("/metrics needs `Authorization: Bearer <metrics token>`"), Map.of());
                 return;
             }
@@ -113,27 +131,37 @@ public final class AdminApi implements HttpHandler {
             exchange.getResponseSender().send(metrics.scrape());
             return;
         }
+        if (path.equals("/admin/session") && exchange.getRequestMethod().equals(Methods.POST)) {
+            signIn(exchange);
+            return;
+        }
         AdminPrincipal who;
         if (presented.isEmpty()) { // an absent credential is never compared with anything
-            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error("missing admin credential: send `Authorization: Bearer <admin token>`"
-                    + (oidc == null ? "" : " or an identity-provider token")), Map.of());
-            return;
-        } else if (MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) {
-            who = AdminPrincipal.bootstrap();
-        } else if (oidc != null && presented.chars().filter(c -> c == '.').count() == 2) {
-            try {
-                who = oidc.verify(presented);
-            } catch (OidcVerifier.Rejected r) {
-                GatewayError e = (r.status == 401 ? ErrorCode.ADMIN_UNAUTHORIZED : r.status == 403 ? ErrorCode.ADMIN_FORBIDDEN
-                        : ErrorCode.ADMIN_UNAVAILABLE).error(r.getMessage());
-                if (e.status() != r.status) e = e.withStatus(r.status);
-                Responses.error(exchange, ApiShape.OPENAI, e, Map.of());
+            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.COOKIE);
+            Sessions.Session session = cookie == null ? null : sessions.find(cookie.getValue());
+            if (session == null) {
+                Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error((cookie == null ? "missing admin credential"
+                        : "the console session has ended; sign in again") + ": send `Authorization: Bearer <admin token>`"
+                        + (oidc == null ? "" : " or an identity-provider token") + ", or sign in to the console"), Map.of());
                 return;
             }
+            // A browser's call: the cookie alone proves nothing about who made the page that sent it.
+            String refused = crossSite(exchange);
+            if (refused == null && !safe(exchange) && !session.csrfMatches(exchange.getRequestHeaders().getFirst(Sessions.CSRF_HEADER))) {
+                refused = "a console call that changes something needs the session's CSRF token in `" + Sessions.CSRF_HEADER + "`";
+            }
+            if (refused != null) {
+                Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_FORBIDDEN.error(refused), Map.of());
+                return;
+            }
+            who = session.who();
         } else {
-            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error(oidc == null ? "missing or wrong admin token"
-                    : "missing or wrong admin token or identity-provider bearer token"), Map.of());
-            return;
+            try {
+                who = bearer(presented);
+            } catch (Refusal r) {
+                Responses.error(exchange, ApiShape.OPENAI, r.error, Map.of());
+                return;
+            }
         }
         try {
             route(exchange, path, who);
@@ -141,6 +169,128 @@ public final class AdminApi implements HttpHandler {
             GatewayError error = (e.status == 403 ? ErrorCode.ADMIN_FORBIDDEN : e.status >= 500 ? ErrorCode.ADMIN_STORE_UNAVAILABLE
                     : ErrorCode.ADMIN_INVALID_REQUEST).error(e.getMessage());
             Responses.error(exchange, ApiShape.OPENAI, error.status() == e.status ? error : error.withStatus(e.status), Map.of());
+        }
+    }
+
+    /** What a bearer credential stands for: the bootstrap token, or an identity provider's JWT. */
+    private AdminPrincipal bearer(String presented) throws Refusal {
+        if (MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) return AdminPrincipal.bootstrap();
+        if (oidc != null && presented.chars().filter(c -> c == '.').count() == 2) {
+            try {
+                return oidc.verify(presented);
+            } catch (OidcVerifier.Rejected r) {
+                GatewayError e = (r.status == 401 ? ErrorCode.ADMIN_UNAUTHORIZED : r.status == 403 ? ErrorCode.ADMIN_FORBIDDEN
+                        : ErrorCode.ADMIN_UNAVAILABLE).error(r.getMessage());
+                throw new Refusal(e.status() != r.status ? e.withStatus(r.status) : e);
+            }
+        }
+        throw new Refusal(ErrorCode.ADMIN_UNAUTHORIZED.error(oidc == null ? "missing or wrong admin token"
+                : "missing or wrong admin token or identity-provider bearer token"));
+    }
+
+    /**
+     * {@code POST /admin/session} with {@code {"token": "..."}} (the bootstrap admin token or
+     * an identity-provider JWT): signs a browser in to the console. Answers who signed in,
+     * the session's CSRF token and when it ends, and sets the session cookie. Only JSON is
+     * accepted, and only from this listener's own pages, so that another site cannot sign a
+     * visitor in under its own credential.
+     */
+    private void signIn(HttpServerExchange exchange) {
+        String type = exchange.getRequestHeaders().getFirst(Headers.CONTENT_TYPE);
+        String refused = crossSite(exchange);
+        if (refused == null && (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("application/json"))) {
+            refused = "sign in with `Content-Type: application/json`";
+        }
+        if (refused != null) {
+            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_FORBIDDEN.error(refused), Map.of());
+            return;
+        }
+        AdminPrincipal who;
+        try {
+            JsonNode body = body(exchange);
+            String presented = text(body, "token", true, 16_384).strip();
+            who = bearer(presented);
+        } catch (BadAdminRequest e) {
+            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_INVALID_REQUEST.error(e.getMessage()), Map.of());
+            return;
+        } catch (Refusal r) {
+            Responses.error(exchange, ApiShape.OPENAI, r.error, Map.of());
+            return;
+        }
+        Sessions.Session session = startSession(exchange, who, "token");
+        Responses.json(exchange, 201, sessionView(who, session).toString());
+    }
+
+    /**
+     * Signs {@code who} in: a new session, its cookie on the response, and an admin audit
+     * event naming how ({@code token} or {@code oidc}). Used by the token form and by the
+     * console's identity-provider sign-in.
+     */
+    public Sessions.Session startSession(HttpServerExchange exchange, AdminPrincipal who, String how) {
+        Sessions.Created created = sessions.create(who);
+        long maxAge = Math.max(1, java.time.Duration.between(clock.instant(), created.session().ends()).toSeconds());
+        exchange.getResponseHeaders().add(Headers.SET_COOKIE, Sessions.cookie(created.id(), maxAge, secure(exchange)));
+        audit.recordAdmin(who.subject(), "session.create", how, "signed in to the console as " + who.role());
+        return created.session();
+    }
+
+    private static ObjectNode sessionView(AdminPrincipal who, Sessions.Session session) {
+        ObjectNode out = JSON.createObjectNode().put("subject", who.subject()).put("role", who.role())
+                .put("admin", who.admin()).put("auditor", who.auditor());
+        ArrayNode team = out.putArray("team_policies");
+        who.teamPolicies().stream().sorted().forEach(team::add);
+        if (session != null) out.put("csrf_token", session.csrf()).put("ends_at", session.ends().toString());
+        return out;
+    }
+
+    /** Whether the console is served over TLS here (directly, or behind a proxy that says so). */
+    private static boolean secure(HttpServerExchange exchange) {
+        return "https".equalsIgnoreCase(exchange.getRequestScheme())
+                || "https".equalsIgnoreCase(exchange.getRequestHeaders().getFirst(io.undertow.util.Headers.X_FORWARDED_PROTO));
+    }
+
+    private static boolean safe(HttpServerExchange exchange) {
+        return exchange.getRequestMethod().equals(Methods.GET) || exchange.getRequestMethod().equals(Methods.HEAD);
+    }
+
+    /**
+     * Why a browser's request is refused as coming from another site, or null: an
+     * {@code Origin} (or, failing that, {@code Sec-Fetch-Site}) that is not this listener's.
+     */
+    private static String crossSite(HttpServerExchange exchange) {
+        String origin = exchange.getRequestHeaders().getFirst(Headers.ORIGIN);
+        String host = exchange.getRequestHeaders().getFirst(Headers.HOST);
+        if (origin != null && !origin.equals("null")) {
+            String own = origin.replaceFirst("^https?://", "");
+            if (host == null || !own.equalsIgnoreCase(host)) return "a request from another site (`Origin` is not this listener)";
+        } else if (origin != null) {
+            return "a request from an opaque origin";
+        }
+        String site = exchange.getRequestHeaders().getFirst("Sec-Fetch-Site");
+        if (site != null && !site.equals("same-origin") && !site.equals("none")) return "a request from another site (`Sec-Fetch-Site: " + (site.length() > 20 ? "…" : site) + "`)";
+        return null;
+    }
+
+    /**
+     * Signs a browser in with a credential the console obtained itself (the identity
+     * provider's sign-in): verified exactly as a bearer token is. Null when signed in, else
+     * why not (safe to show).
+     */
+    public String signInWith(HttpServerExchange exchange, String credential, String how) {
+        try {
+            startSession(exchange, bearer(credential), how);
+            return null;
+        } catch (Refusal r) {
+            return r.error.message();
+        }
+    }
+
+    private static final class Refusal extends Exception {
+        final GatewayError error;
+
+        Refusal(GatewayError error) {
+            super(error.message(), null, false, false);
+            this.error = error;
         }
     }
 
@@ -155,6 +305,17 @@ public final class AdminApi implements HttpHandler {
             // Fail closed: no change that could not be audited.
             throw new BadAdminRequest(503, "the audit log cannot be written; admin changes are refused until it can");
         }
+        if (path.equals("/admin/session") && get) {
+            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.COOKIE);
+            Responses.json(exchange, 200, sessionView(who, cookie == null ? null : sessions.find(cookie.getValue())).toString());
+            return;
+        } else if (path.equals("/admin/session") && exchange.getRequestMethod().equals(Methods.DELETE)) {
+            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.COOKIE);
+            if (cookie == null || !sessions.end(cookie.getValue())) throw new BadAdminRequest(404, "no console session to end");
+            exchange.getResponseHeaders().add(Headers.SET_COOKIE, Sessions.expiredCookie(secure(exchange)));
+            Responses.json(exchange, 200, "{\"signed_out\":true}");
+            return;
+        }
         if (path.equals("/admin/keys") && post) {
             create(exchange, body(exchange), who);
         } else if (path.equals("/admin/keys") && get) {
@@ -168,13 +329,17 @@ public final class AdminApi implements HttpHandler {
             revoke(exchange, path.substring("/admin/keys/".length(), path.length() - "/revoke".length()), who);
         } else if (path.startsWith("/admin/keys/") && path.endsWith("/rotate") && post) {
             rotate(exchange, path.substring("/admin/keys/".length(), path.length() - "/rotate".length()), body(exchange), who);
+        } else if (path.startsWith("/admin/keys/") && path.endsWith("/usage") && get) {
+            usage(exchange, path.substring("/admin/keys/".length(), path.length() - "/usage".length()), who);
         } else if (path.startsWith("/admin/keys/") && get) {
             KeyRecord k = keys.get(path.substring("/admin/keys/".length()));
             if (k != null) require(who.readsKeysOf(k.policy()), who, "read keys of policy `" + k.policy() + "`");
             if (k == null) throw new BadAdminRequest(404, "no key `" + path.substring("/admin/keys/".length()) + "`");
             Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
+        } else if (path.equals("/admin/audit/explain") && get) {
+            explain(exchange, query(exchange).getOrDefault("decision", ""), who);
         } else if (path.equals("/admin/audit") && get) {
-            require(who.readsEverything(), who, "read the audit log");
+            require(who.readsEverything() || !who.teamPolicies().isEmpty(), who, "read the audit log");
             Map<String, String> q = query(exchange);
             Instant since = instant(q.get("since"), "since");
             Instant until = instant(q.get("until"), "until");
@@ -188,13 +353,20 @@ public final class AdminApi implements HttpHandler {
                     throw new BadAdminRequest(400, "`cursor` is the `x-keyguard-next-cursor` of an earlier page");
                 }
             }
+            AuditFilter filter;
+            try {
+                filter = AuditFilter.of(q, who);
+            } catch (IllegalArgumentException e) {
+                throw new BadAdminRequest(400, e.getMessage());
+            }
+            long scan = filter.everything() ? Long.MAX_VALUE : MAX_AUDIT_SCAN;
             List<String> events;
             long next;
             if (cursor < 0 && since == null) { // the tail: the last `limit` events, then follow with the cursor
                 next = audit.endIndex(); // first: an event appended while reading is then on the next page, not skipped
-                events = AuditLog.last(audit.queue(), null, until, limit);
+                events = AuditLog.last(audit.queue(), null, until, limit, filter, scan);
             } else {
-                AuditLog.Page page = AuditLog.page(audit.queue(), since, until, cursor, limit);
+                AuditLog.Page page = AuditLog.page(audit.queue(), since, until, cursor, limit, filter, scan);
                 events = page.events();
                 next = page.next() >= 0 ? page.next() : audit.endIndex();
             }
@@ -204,12 +376,25 @@ public final class AdminApi implements HttpHandler {
             for (String l : events) sb.append(l).append('\n');
             exchange.getResponseSender().send(sb.toString());
         } else if (path.equals("/admin/spend") && get) {
-            require(who.readsEverything(), who, "read spend");
+            require(who.readsEverything() || !who.teamPolicies().isEmpty(), who, "read spend");
             Map<String, String> q = query(exchange);
             List<String> groupBy = q.containsKey("group_by") ? List.of(q.get("group_by").split(",")) : List.of("policy");
             for (String g : groupBy) {
                 if (!SpendIndex.DIMENSIONS.contains(g)) throw new BadAdminRequest(400, "`group_by` takes " + SpendIndex.DIMENSIONS + ", not `" + g + "`");
             }
+            // Filters and a team admin's scope: read grouped by what they test too, keep, sum again.
+            Map<String, String> filters = new LinkedHashMap<>();
+            for (String f : List.of("policy", "key", "model")) {
+                String v = q.get(f);
+                if (v != null && !v.isEmpty()) {
+                    if (v.length() > MAX_NAME) throw new BadAdminRequest(400, "`" + f + "` is at most " + MAX_NAME + " characters");
+                    filters.put(f, v);
+                }
+            }
+            List<String> read = new java.util.ArrayList<>(groupBy);
+            filters.keySet().forEach(f -> { if (!read.contains(f)) read.add(f); });
+            boolean scoped = !who.readsEverything();
+            if (scoped && !read.contains("policy")) read.add("policy");
             java.time.LocalDate today = java.time.LocalDate.ofInstant(clock.instant(), java.time.ZoneOffset.UTC);
             java.time.LocalDate from = date(q.get("from"), today.minusDays(30), "from");
             java.time.LocalDate to = date(q.get("to"), today, "to");
@@ -217,19 +402,27 @@ public final class AdminApi implements HttpHandler {
                 throw new BadAdminRequest(400, "`from`..`to` must be a range of at most " + SpendIndex.MAX_DAYS + " days, `from` first");
             }
             ObjectNode root = JSON.createObjectNode().put("from", from.toString()).put("to", to.toString());
+            if (scoped) {
+                ArrayNode scope = root.putArray("policies");
+                who.teamPolicies().stream().sorted().forEach(scope::add);
+            }
             ArrayNode rows = root.putArray("rows");
             long total = 0;
             long requests = 0;
             List<SpendIndex.Row> spendRows;
             if (fleet == null) {
-                spendRows = audit.spend().query(groupBy, from, to);
+                spendRows = audit.spend().query(read, from, to);
             } else {
                 try {
-                    spendRows = fleet.spend(groupBy, from, to);
+                    spendRows = fleet.spend(read, from, to);
                 } catch (keyguard.fleet.Fleet.Unreachable e) {
                     throw new BadAdminRequest(503, "the fleet's spend is in Redis, which cannot be reached: " + e.getMessage());
                 }
                 root.put("scope", "fleet");
+            }
+            if (scoped || !filters.isEmpty()) {
+                spendRows = SpendIndex.regroup(spendRows, groupBy, g -> (!scoped || who.teamPolicies().contains(g.get("policy")))
+                        && filters.entrySet().stream().allMatch(f -> f.getValue().equals(g.get(f.getKey()))));
             }
             for (SpendIndex.Row r : spendRows) {
                 ObjectNode row = rows.addObject();
@@ -245,6 +438,8 @@ public final class AdminApi implements HttpHandler {
             Responses.json(exchange, 200, fleetView().toString());
         } else if (path.equals("/admin/policies") && get) {
             Responses.json(exchange, 200, policyStatus(policies.get(), who).toString());
+        } else if (path.startsWith("/admin/policies/") && get && !path.equals("/admin/policies/reload")) {
+            policyDetail(exchange, path.substring("/admin/policies/".length()), who);
         } else if (path.equals("/admin/policies/reload") && post) {
             LoadedPolicies before = policies.get();
             require(who.admin(), who, "reload policies");
@@ -270,6 +465,129 @@ public final class AdminApi implements HttpHandler {
         } else {
             throw new BadAdminRequest(404, "no admin route " + exchange.getRequestMethod() + " " + path);
         }
+    }
+
+    /**
+     * {@code GET /admin/keys/ID/usage}: each limit and budget of the key's policy with what
+     * is used now (the numbers of the {@code x-ratelimit-*} headers), and for budgets the
+     * period, the share used and, at the period's rate so far, when the cap would be
+     * reached (null when not within the period); then the key's requests and spend over the
+     * last 30 days and the last day it was used, from the spend index.
+     */
+    private void usage(HttpServerExchange exchange, String id, AdminPrincipal who) throws BadAdminRequest {
+        KeyRecord k = keys.get(id);
+        if (k != null) require(who.readsKeysOf(k.policy()), who, "read keys of policy `" + k.policy() + "`");
+        if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
+        LoadedPolicies lp = policies.get();
+        keyguard.policy.Policy policy = lp.set().policy(k.policy());
+        ObjectNode out = JSON.createObjectNode().put("key", k.id()).put("policy", k.policy()).put("revision", lp.set().revision());
+        ArrayNode list = out.putArray("limits");
+        long now = clock.millis();
+        if (policy != null) {
+            for (keyguard.counters.KeyCounters.Usage u : enforcer.counters(k.id(), policy).usage(now)) {
+                ObjectNode o = list.addObject().put("id", u.limit().id()).put("counter", u.limit().counter().toString())
+                        .put("metric", u.limit().counter().metric().word()).put("scope", u.limit().counter().scope().word());
+                long cap = u.limit().amount();
+                if (u.period() == null) {
+                    o.put("kind", "limit").put("window", u.limit().counter().window()).put("limit", cap).put("used", u.used())
+                            .put("remaining", Math.max(0, cap - u.used())).put("reset", keyguard.counters.KeyCounters.formatDuration(u.millisUntilEmpty()));
+                } else {
+                    keyguard.policy.BudgetSpec b = (keyguard.policy.BudgetSpec) u.limit();
+                    o.put("kind", "budget").put("hard", b.hard()).put("period", u.limit().counter().window()).put("zone", u.zone().getId())
+                            .put("period_start", Instant.ofEpochMilli(u.period().startMillis()).toString())
+                            .put("period_end", Instant.ofEpochMilli(u.period().endMillis()).toString())
+                            .put("cap_micros", cap).put("cap_usd", keyguard.policy.Money.format(cap))
+                            .put("used_micros", u.used()).put("used_usd", keyguard.policy.Money.format(u.used()))
+                            .put("used_percent", cap == 0 ? 100.0 : Math.round(u.used() * 1000.0 / cap) / 10.0);
+                    long elapsed = now - u.period().startMillis();
+                    if (u.used() >= cap) {
+                        o.put("projected_exhaustion", "reached");
+                    } else if (u.used() > 0 && elapsed > 0) {
+                        long at = now + (long) ((cap - u.used()) * (double) elapsed / u.used());
+                        if (at < u.period().endMillis()) o.put("projected_exhaustion", Instant.ofEpochMilli(at).toString());
+                        else o.putNull("projected_exhaustion");
+                    } else {
+                        o.putNull("projected_exhaustion");
+                    }
+                }
+            }
+        }
+        java.time.LocalDate today = java.time.LocalDate.ofInstant(clock.instant(), java.time.ZoneOffset.UTC);
+        List<SpendIndex.Row> days = SpendIndex.regroup(audit.spend().query(List.of("key", "day"), today.minusDays(29), today),
+                List.of("day"), g -> k.id().equals(g.get("key")));
+        long cost = 0;
+        long requests = 0;
+        String lastDay = null;
+        for (SpendIndex.Row r : days) {
+            cost += r.costMicros();
+            requests += r.requests();
+            if (r.requests() > 0) lastDay = r.group().get("day");
+        }
+        out.putObject("last_30_days").put("requests", requests).put("cost_micros", cost).put("cost_usd", keyguard.policy.Money.format(cost))
+                .put("scope", fleet == null ? "node" : "node (this gateway's audit log)");
+        if (lastDay == null) out.putNull("last_used_day");
+        else out.put("last_used_day", lastDay);
+        Responses.json(exchange, 200, out.toString());
+    }
+
+    /**
+     * {@code GET /admin/audit/explain?decision=ID}: the recorded decision explained under
+     * the serving revision, as {@code keyguard explain --decision} prints it (text). A team
+     * admin may explain the decisions of its policies only.
+     */
+    private void explain(HttpServerExchange exchange, String decisionId, AdminPrincipal who) throws BadAdminRequest {
+        if (decisionId.isEmpty() || decisionId.length() > 128) throw new BadAdminRequest(400, "give `decision`: the decision id (dec_…)");
+        require(who.readsEverything() || !who.teamPolicies().isEmpty(), who, "read the audit log");
+        AuditFilter filter = AuditFilter.of(Map.of("decision", decisionId, "type", "decision"), who);
+        List<String> hits = AuditLog.last(audit.queue(), null, null, 1, filter, MAX_AUDIT_SCAN * 5);
+        if (hits.isEmpty()) throw new BadAdminRequest(404, "no decision `" + keyguard.audit.UntrustedText.quote(decisionId, 64) + "` in the audit log you may read");
+        keyguard.replay.RecordedDecision r;
+        try {
+            r = keyguard.replay.RecordedDecision.parse(JSON.readTree(hits.get(0)));
+        } catch (IOException e) {
+            throw new BadAdminRequest(500, "the event of " + decisionId + " is not valid JSON");
+        }
+        if (r == null) throw new BadAdminRequest(422, "decision " + decisionId + " was refused before its policy decided, or recorded before schema 2: it has no input to explain");
+        LoadedPolicies lp = policies.get();
+        keyguard.policy.PolicyEvaluator evaluator = lp.evaluators().get(r.policy());
+        if (evaluator == null) throw new BadAdminRequest(422, "the serving revision " + lp.set().revision() + " has no policy `" + r.policy() + "` (the key's policy)");
+        exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "text/plain; charset=utf-8");
+        exchange.getResponseSender().send(r.explain(lp.set(), evaluator));
+    }
+
+    /**
+     * {@code GET /admin/policies/NAME}: one policy of the serving revision as its team wrote
+     * it (the source file), with its models, limits, budgets, data ceiling and inline tests
+     * (all passed: a revision whose tests fail never serves). Only team-owned files are
+     * quoted; the operator's part shows as the models it declares.
+     */
+    private void policyDetail(HttpServerExchange exchange, String name, AdminPrincipal who) throws BadAdminRequest {
+        LoadedPolicies lp = policies.get();
+        keyguard.policy.Policy p = lp.set().policy(name);
+        if (p == null) throw new BadAdminRequest(404, "no policy `" + keyguard.audit.UntrustedText.quote(name, 128) + "` in revision " + lp.set().revision());
+        require(who.readsKeysOf(name), who, "read policy `" + name + "`");
+        ObjectNode out = JSON.createObjectNode().put("name", p.name()).put("revision", lp.set().revision()).put("zone", p.zone().getId());
+        if (p.template() != null) out.put("template", p.template());
+        ArrayNode models = out.putArray("models");
+        p.allowedModels().forEach(models::add);
+        ArrayNode limits = out.putArray("limits");
+        for (keyguard.policy.LimitSpec l : p.rateLimits()) limits.addObject().put("id", l.id()).put("counter", l.counter().toString()).put("amount", l.amount());
+        for (keyguard.policy.LimitSpec l : p.concurrency()) limits.addObject().put("id", l.id()).put("counter", l.counter().toString()).put("amount", l.amount());
+        ArrayNode budgets = out.putArray("budgets");
+        for (keyguard.policy.BudgetSpec b : p.budgets()) {
+            budgets.addObject().put("id", b.id()).put("counter", b.counter().toString()).put("cap_usd", keyguard.policy.Money.format(b.amount()))
+                    .put("cap_micros", b.amount()).put("hard", b.hard()).put("warn_percent", b.warnPercent());
+        }
+        out.put("data_ceiling", p.data().max().name().toLowerCase(java.util.Locale.ROOT)).put("data_action", p.data().action().name().toLowerCase(java.util.Locale.ROOT));
+        ArrayNode rules = out.putArray("forbid_rules");
+        p.forbids().forEach(f -> rules.add(f.id()));
+        ObjectNode tags = out.putObject("audit_tags");
+        p.tags().forEach(tags::put);
+        ArrayNode tests = out.putArray("tests");
+        lp.set().tests().stream().filter(t -> t.policy().equals(name)).forEach(t -> tests.addObject().put("name", t.name()).put("result", "passed"));
+        keyguard.lang.source.SourceFile file = p.span() == null ? null : p.span().file();
+        if (file != null && !loader.operatorOwned(file.path())) out.put("file", file.path()).put("source", file.text());
+        Responses.json(exchange, 200, out.toString());
     }
 
     /**

@@ -74,7 +74,8 @@ public final class OidcVerifier {
         if (!admin && !auditor && policies.isEmpty()) {
             throw new Rejected(403, "`" + claims.getSubject() + "` has no Keyguard role (claim `" + config.rolesClaim() + "` names none of its groups)");
         }
-        return new AdminPrincipal(claims.getSubject(), admin, auditor, Set.copyOf(policies));
+        return new AdminPrincipal(claims.getSubject(), admin, auditor, Set.copyOf(policies),
+                claims.getExpirationTime() == null ? null : claims.getExpirationTime().toInstant());
     }
 
     /** After a failed discovery, no new attempt before this (System.nanoTime); the wait doubles up to a minute. */

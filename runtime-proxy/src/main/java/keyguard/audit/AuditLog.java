@@ -306,6 +306,17 @@ public final class AuditLog implements AutoCloseable {
      * just before midnight may sit in the next day's file). Reads only what the page needs.
      */
     public static Page page(ChronicleQueue queue, Instant since, Instant until, long cursor, int limit) {
+        return page(queue, since, until, cursor, limit, line -> true, Long.MAX_VALUE);
+    }
+
+    /**
+     * {@link #page}, keeping only the events {@code keep} accepts, and reading at most
+     * {@code maxScan} events: a page cut short by the bound ends where the reading stopped,
+     * so that a selective filter over a large log answers in bounded time and the next page
+     * goes on from there.
+     */
+    public static Page page(ChronicleQueue queue, Instant since, Instant until, long cursor, int limit,
+                            java.util.function.Predicate<String> keep, long maxScan) {
         java.util.List<String> out = new java.util.ArrayList<>();
         try (ExcerptTailer t = queue.createTailer()) {
             if (cursor >= 0) {
@@ -313,10 +324,11 @@ public final class AuditLog implements AutoCloseable {
             } else if (since != null && !moveToCycleOf(queue, t, since)) {
                 return new Page(out, -1);
             }
-            while (out.size() < limit) {
+            long scanned = 0;
+            while (out.size() < limit && scanned++ < maxScan) {
                 String line = readEvent(t);
                 if (line == null) return new Page(out, -1);
-                if (within(line, since, until)) out.add(line);
+                if (within(line, since, until) && keep.test(line)) out.add(line);
             }
             return new Page(out, t.index());
         }
@@ -324,11 +336,18 @@ public final class AuditLog implements AutoCloseable {
 
     /** The last {@code limit} events of {@code [since, until)}, oldest first, read backwards from the end. */
     public static java.util.List<String> last(ChronicleQueue queue, Instant since, Instant until, int limit) {
+        return last(queue, since, until, limit, line -> true, Long.MAX_VALUE);
+    }
+
+    /** {@link #last}, keeping only the events {@code keep} accepts among the last {@code maxScan} read. */
+    public static java.util.List<String> last(ChronicleQueue queue, Instant since, Instant until, int limit,
+                                              java.util.function.Predicate<String> keep, long maxScan) {
         java.util.ArrayDeque<String> out = new java.util.ArrayDeque<>();
         try (ExcerptTailer t = queue.createTailer().direction(net.openhft.chronicle.queue.TailerDirection.BACKWARD).toEnd()) {
             String line;
-            while (out.size() < limit && (line = readEvent(t)) != null) {
-                if (within(line, since, until)) out.addFirst(line);
+            long scanned = 0;
+            while (out.size() < limit && scanned++ < maxScan && (line = readEvent(t)) != null) {
+                if (within(line, since, until) && keep.test(line)) out.addFirst(line);
             }
         }
         return java.util.List.copyOf(out);

@@ -87,20 +87,36 @@ public final class SpendIndex {
 
     /** Cells' sums ({cost micros, requests}) grouped by the given dimensions, in the groups' order. */
     public static List<Row> group(Map<Cell, long[]> cells, List<String> groupBy) {
-        Map<List<String>, long[]> sums = new TreeMap<>((a, b) -> String.join("\u0000", a).compareTo(String.join("\u0000", b)));
+        List<Row> all = new ArrayList<>(cells.size());
         cells.forEach((c, a) -> {
-            List<String> key = new ArrayList<>();
-            for (String g : groupBy) key.add(c.value(g));
-            long[] s = sums.computeIfAbsent(key, k -> new long[2]);
-            s[0] += a[0];
-            s[1] += a[1];
+            Map<String, String> g = new java.util.HashMap<>();
+            for (String d : groupBy) g.put(d, c.value(d));
+            all.add(new Row(g, a[0], a[1]));
         });
-        List<Row> rows = new ArrayList<>();
+        return regroup(all, groupBy, g -> true);
+    }
+
+    /**
+     * Rows grouped by more dimensions than asked, kept where {@code keep} accepts their
+     * group, then summed by {@code groupBy} (in the groups' order): how a filter or a team's
+     * scope applies to any spend source (this index, or the fleet's).
+     */
+    public static List<Row> regroup(List<Row> rows, List<String> groupBy, java.util.function.Predicate<Map<String, String>> keep) {
+        Map<List<String>, long[]> sums = new TreeMap<>((a, b) -> String.join("\u0000", a).compareTo(String.join("\u0000", b)));
+        for (Row r : rows) {
+            if (!keep.test(r.group())) continue;
+            List<String> key = new ArrayList<>();
+            for (String g : groupBy) key.add(r.group().get(g));
+            long[] s = sums.computeIfAbsent(key, k -> new long[2]);
+            s[0] += r.costMicros();
+            s[1] += r.requests();
+        }
+        List<Row> out = new ArrayList<>();
         sums.forEach((k, s) -> {
             Map<String, String> group = new java.util.LinkedHashMap<>();
             for (int i = 0; i < groupBy.size(); i++) group.put(groupBy.get(i), k.get(i));
-            rows.add(new Row(group, s[0], s[1]));
+            out.add(new Row(group, s[0], s[1]));
         });
-        return rows;
+        return out;
     }
 }

@@ -213,15 +213,7 @@ final class ExplainCommand implements Callable<Integer> {
             err.println("error: revision " + compiled.set().revision() + " has no policy `" + r.policy() + "` (the key's policy)");
             return 2;
         }
-        DecisionInput in = r.input(r.recordedUsage());
-        Decision decision = Backend.COMPILED.evaluators(compiled.set()).get(r.policy()).decide(in);
-        out.println("recorded: " + decisionId + " at " + Instant.ofEpochMilli(r.decidedAt()) + ", key " + r.keyId() + " ("
-                + keyguard.audit.UntrustedText.quote(r.keyName(), 128) + "), policy " + r.policy() + ", revision " + r.revision() + ": "
-                + r.outcome().word() + (r.rules().isEmpty() ? "" : " by " + String.join(", ", r.rules())));
-        if (!compiled.set().revision().equals(r.revision())) {
-            out.println("explained under revision " + compiled.set().revision() + " (not the one that decided)");
-        }
-        out.print(Explainer.explain(compiled.set(), policy, in, decision).render());
+        out.print(r.explain(compiled.set(), Backend.COMPILED.evaluators(compiled.set()).get(r.policy())));
         out.flush();
         return 0;
     }

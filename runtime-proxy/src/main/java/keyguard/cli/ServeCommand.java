@@ -69,12 +69,18 @@ final class ServeCommand implements Callable<Integer> {
             description = "a group whose members manage the keys of these policies only (repeatable)")
     java.util.Map<String, String> oidcTeams = new java.util.LinkedHashMap<>();
 
+    @Option(names = "--oidc-client-id", paramLabel = "ID",
+            description = "the console's client at the identity provider: offers sign-in there (authorization code with PKCE); "
+                    + "a confidential client's secret from KEYGUARD_OIDC_CLIENT_SECRET")
+    String oidcClientId;
+
     keyguard.admin.OidcConfig oidc() {
         if (oidcIssuer == null) return null;
         java.util.Map<String, java.util.Set<String>> teams = new java.util.LinkedHashMap<>();
         oidcTeams.forEach((g, ps) -> teams.put(g, java.util.Set.of(ps.split(","))));
+        String secret = System.getenv("KEYGUARD_OIDC_CLIENT_SECRET");
         return new keyguard.admin.OidcConfig(oidcIssuer, oidcAudience, oidcJwks, oidcRolesClaim, java.util.Set.copyOf(oidcAdmins),
-                java.util.Set.copyOf(oidcAuditors), teams);
+                java.util.Set.copyOf(oidcAuditors), teams, oidcClientId, oidcClientId == null || secret == null || secret.isBlank() ? null : secret);
     }
 
     @Option(names = "--plugins", paramLabel = "DIR",

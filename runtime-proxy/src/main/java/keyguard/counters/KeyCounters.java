@@ -145,6 +145,27 @@ public final class KeyCounters implements UsageView {
         headers.put(names[2], formatDuration(ledger.millisUntilEmpty(handles[tightest], rows[tightest], now)));
     }
 
+    /**
+     * One limit or budget of the key's policy as it stands: the cap ({@code amount} of the
+     * limit; for a soft budget the amount it warns at, not a cap), what is used now (the
+     * same reading as the {@code x-ratelimit-*} headers), milliseconds until the window
+     * holds nothing of today, and for a budget its calendar period.
+     */
+    public record Usage(Limit limit, long used, long millisUntilEmpty, Calendar.Span period, java.time.ZoneId zone) {}
+
+    /** Each limit and budget of the key's policy, in the order of the decision, as of {@code now}. */
+    public java.util.List<Usage> usage(long now) {
+        java.util.List<Usage> out = new java.util.ArrayList<>();
+        for (int i = 0; i < plan.size(); i++) {
+            Limit limit = plan.limits[i];
+            if (limit == null) continue; // a counter only conditions read
+            boolean spend = plan.kinds[i] == Lease.SPEND;
+            out.add(new Usage(limit, used(i, now), spend ? 0 : ledger.millisUntilEmpty(handles[i], rows[i], now),
+                    spend ? plan.calendars[i].at(now) : null, spend ? plan.calendars[i].zone() : null));
+        }
+        return out;
+    }
+
     /** Durations the way OpenAI writes them: {@code 20ms}, {@code 1.5s}, {@code 6m0s}, {@code 1h2m3s}. */
     public static String formatDuration(long millis) {
         if (millis < 1000) return millis + "ms";

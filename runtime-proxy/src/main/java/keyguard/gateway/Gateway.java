@@ -163,6 +163,10 @@ public final class Gateway implements AutoCloseable {
                     .setSocketOption(org.xnio.Options.TCP_NODELAY, true)
                     .setHandler(router)
                     .build();
+            AdminApi adminApi = new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet, shadow,
+                    new keyguard.admin.Sessions(cfg.clock()), enforcer);
+            keyguard.console.OidcSignIn signIn = cfg.oidc() != null && cfg.oidc().clientId() != null
+                    ? new keyguard.console.OidcSignIn(cfg.oidc(), adminApi) : null;
             Undertow adminServer = Undertow.builder()
                     .addHttpListener(cfg.adminPort(), cfg.adminHost())
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 1L << 20)
@@ -170,7 +174,8 @@ public final class Gateway implements AutoCloseable {
                     .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(conn.keepAliveIdle()))
                     // Admin bodies are read blocking on a worker: XNIO's read timeout bounds that wait.
                     .setSocketOption(org.xnio.Options.READ_TIMEOUT, millis(conn.bodyRead()))
-                    .setHandler(new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet, shadow))
+                    // The console's files and sign-in, then the admin API (docs/console.md).
+                    .setHandler(new keyguard.console.Console(adminApi, signIn))
                     .build();
             dataServer.start();
             try {

@@ -100,6 +100,27 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                 .keyName(keyName).keyOwner(keyOwner).labels(labels).epochMillis(decidedAt).usage(usage);
     }
 
+    /**
+     * The decision explained from what it recorded, under {@code set} and its evaluator for
+     * the key's policy (which must be there): a line saying what was recorded, a line when
+     * {@code set} is not the revision that decided, then every check in order as
+     * {@code keyguard explain} prints it. {@code keyguard explain --decision} and
+     * {@code GET /admin/audit/explain} both answer with this text.
+     */
+    public String explain(keyguard.policy.PolicySet set, keyguard.policy.PolicyEvaluator evaluator) {
+        DecisionInput in = input(recordedUsage());
+        keyguard.policy.Decision decision = evaluator.decide(in);
+        StringBuilder out = new StringBuilder();
+        out.append("recorded: ").append(decisionId).append(" at ").append(java.time.Instant.ofEpochMilli(decidedAt)).append(", key ").append(keyId)
+                .append(" (").append(keyguard.audit.UntrustedText.quote(keyName, 128)).append("), policy ").append(policy).append(", revision ")
+                .append(revision).append(": ").append(outcome.word()).append(rules.isEmpty() ? "" : " by " + String.join(", ", rules)).append('\n');
+        if (!set.revision().equals(revision)) {
+            out.append("explained under revision ").append(set.revision()).append(" (not the one that decided)\n");
+        }
+        out.append(keyguard.compiler.explain.Explainer.explain(set, set.policy(policy), in, decision).render());
+        return out.toString();
+    }
+
     private static Map<String, String> strings(JsonNode o) {
         if (o == null || !o.isObject() || o.isEmpty()) return Map.of();
         Map<String, String> m = new LinkedHashMap<>();

@@ -174,6 +174,20 @@ public final class PolicyLoader implements AutoCloseable {
         return new Compiled(compiled.set(), evaluators);
     }
 
+    /**
+     * Whether a compiled source file ({@code SourceFile.path()}: relative to the policy
+     * directory, or as read) belongs to the operator, and so is never quoted to a team.
+     * Anything that cannot be placed counts as the operator's.
+     */
+    public boolean operatorOwned(String sourcePath) {
+        try {
+            Path p = Path.of(sourcePath);
+            return p.isAbsolute() ? isOperatorFile(sourcePath) : trust.isOperatorFile(p.normalize());
+        } catch (java.nio.file.InvalidPathException e) {
+            return true;
+        }
+    }
+
     /** Whether a source path (as read: the directory, then the relative path) is in the operator's folder. */
     private boolean isOperatorFile(String path) {
         try {
