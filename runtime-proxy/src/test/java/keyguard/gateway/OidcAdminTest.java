@@ -76,7 +76,18 @@ class OidcAdminTest {
         assertEquals(1, listed.size(), "only its own policy's keys: " + listed);
         assertEquals(201, team.post("admin/keys/" + own.body().path("id").asText() + "/rotate", FakeUpstream.JSON.createObjectNode()).status());
         assertEquals(403, team.post("admin/policies/reload", FakeUpstream.JSON.createObjectNode()).status());
-        assertEquals(403, team.get("admin/spend").status());
+        // Reading: its own policies' spend, decisions, usage and sources; nothing of another team's.
+        AdminClient.Reply spend = team.get("admin/spend?group_by=policy");
+        assertEquals(200, spend.status(), spend.raw());
+        assertEquals("[\"demo\"]", spend.body().path("policies").toString());
+        for (JsonNode r : spend.body().path("rows")) assertEquals("demo", r.path("policy").asText(), spend.raw());
+        AdminClient.Reply teamAudit = team.get("admin/audit");
+        assertEquals(200, teamAudit.status());
+        assertTrue(!teamAudit.raw().contains("\"type\":\"admin\""), "no admin events, which name other teams' keys: " + teamAudit.raw());
+        assertEquals(403, team.get("admin/keys/" + otherId + "/usage").status());
+        assertEquals(200, team.get("admin/keys/" + own.body().path("id").asText() + "/usage").status());
+        assertEquals(403, team.get("admin/policies/all").status());
+        assertEquals(200, team.get("admin/policies/demo").status());
         assertEquals(200, admin.get("admin/keys/" + otherId).status());
 
         String audit = admin.get("admin/audit").raw();
