@@ -48,6 +48,8 @@ public final class AdminApi implements HttpHandler {
      * little answers in bounded time, with a cursor where it stopped.
      */
     public static final long MAX_AUDIT_SCAN = 200_000;
+    /** Filtered audit reads (and explanations) at once: the rest wait up to 5 s, then 503, so readers cannot take every core. */
+    private final java.util.concurrent.Semaphore scans = new java.util.concurrent.Semaphore(2);
     private static final io.undertow.util.HttpString NEXT_CURSOR = new io.undertow.util.HttpString("x-keyguard-next-cursor");
     /** The shortest bootstrap admin token the gateway accepts. */
     public static final int MIN_TOKEN_CHARS = 32;
@@ -120,7 +122,7 @@ public final class AdminApi implements HttpHandler {
             // metrics token or the admin token (GatewayConfig.MetricsAuth).
             byte[] p = presented.getBytes(StandardCharsets.UTF_8);
             // The console's Live page reads it with the session of an admin or auditor.
-            io.undertow.server.handlers.Cookie cookie = presented.isEmpty() ? exchange.getRequestCookie(Sessions.COOKIE) : null;
+            io.undertow.server.handlers.Cookie cookie = presented.isEmpty() ? exchange.getRequestCookie(Sessions.cookieName(secure(exchange))) : null;
             Sessions.Session session = cookie == null ? null : sessions.find(cookie.getValue());
             boolean console = session != null && session.who().readsEverything() && crossSite(exchange) == null;
             if (metricsToken != null && !console && (presented.isEmpty() || !(MessageDigest.isEqual(p, metricsToken) || MessageDigest.isEqual(p, token)))) {
@@ -137,7 +139,7 @@ public final class AdminApi implements HttpHandler {
         }
         AdminPrincipal who;
         if (presented.isEmpty()) { // an absent credential is never compared with anything
-            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.COOKIE);
+            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.cookieName(secure(exchange)));
             Sessions.Session session = cookie == null ? null : sessions.find(cookie.getValue());
             if (session == null) {
                 Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error((cookie == null ? "missing admin credential"
@@ -203,6 +205,11 @@ public final class AdminApi implements HttpHandler {
         }
         if (refused != null) {
             Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_FORBIDDEN.error(refused), Map.of());
+            return;
+        }
+        if (!audit.writable()) {
+            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_STORE_UNAVAILABLE.error("the audit log cannot be written; sign-ins are refused until it can")
+                    .withStatus(503), Map.of());
             return;
         }
         AdminPrincipal who;
@@ -277,6 +284,7 @@ public final class AdminApi implements HttpHandler {
      * why not (safe to show).
      */
     public String signInWith(HttpServerExchange exchange, String credential, String how) {
+        if (!audit.writable()) return "the audit log cannot be written; sign-ins are refused until it can";
         try {
             startSession(exchange, bearer(credential), how);
             return null;
@@ -306,12 +314,13 @@ public final class AdminApi implements HttpHandler {
             throw new BadAdminRequest(503, "the audit log cannot be written; admin changes are refused until it can");
         }
         if (path.equals("/admin/session") && get) {
-            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.COOKIE);
+            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.cookieName(secure(exchange)));
             Responses.json(exchange, 200, sessionView(who, cookie == null ? null : sessions.find(cookie.getValue())).toString());
             return;
         } else if (path.equals("/admin/session") && exchange.getRequestMethod().equals(Methods.DELETE)) {
-            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.COOKIE);
+            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.cookieName(secure(exchange)));
             if (cookie == null || !sessions.end(cookie.getValue())) throw new BadAdminRequest(404, "no console session to end");
+            audit.recordAdmin(who.subject(), "session.end", "console", "signed out");
             exchange.getResponseHeaders().add(Headers.SET_COOKIE, Sessions.expiredCookie(secure(exchange)));
             Responses.json(exchange, 200, "{\"signed_out\":true}");
             return;
@@ -334,7 +343,7 @@ public final class AdminApi implements HttpHandler {
         } else if (path.startsWith("/admin/keys/") && get) {
             KeyRecord k = keys.get(path.substring("/admin/keys/".length()));
             if (k != null) require(who.readsKeysOf(k.policy()), who, "read keys of policy `" + k.policy() + "`");
-            if (k == null) throw new BadAdminRequest(404, "no key `" + path.substring("/admin/keys/".length()) + "`");
+            if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(path.substring("/admin/keys/".length()), 64) + "`");
             Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
         } else if (path.equals("/admin/audit/explain") && get) {
             explain(exchange, query(exchange).getOrDefault("decision", ""), who);
@@ -362,13 +371,19 @@ public final class AdminApi implements HttpHandler {
             long scan = filter.everything() ? Long.MAX_VALUE : MAX_AUDIT_SCAN;
             List<String> events;
             long next;
-            if (cursor < 0 && since == null) { // the tail: the last `limit` events, then follow with the cursor
-                next = audit.endIndex(); // first: an event appended while reading is then on the next page, not skipped
-                events = AuditLog.last(audit.queue(), null, until, limit, filter, scan);
-            } else {
-                AuditLog.Page page = AuditLog.page(audit.queue(), since, until, cursor, limit, filter, scan);
-                events = page.events();
-                next = page.next() >= 0 ? page.next() : audit.endIndex();
+            boolean bounded = !filter.everything();
+            if (bounded) scanSlot();
+            try {
+                if (cursor < 0 && since == null) { // the tail: the last `limit` events, then follow with the cursor
+                    next = audit.endIndex(); // first: an event appended while reading is then on the next page, not skipped
+                    events = AuditLog.last(audit.queue(), null, until, limit, filter, scan);
+                } else {
+                    AuditLog.Page page = AuditLog.page(audit.queue(), since, until, cursor, limit, filter, scan);
+                    events = page.events();
+                    next = page.next() >= 0 ? page.next() : audit.endIndex();
+                }
+            } finally {
+                if (bounded) scans.release();
             }
             exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/x-ndjson");
             if (next >= 0) exchange.getResponseHeaders().put(NEXT_CURSOR, Long.toHexString(next));
@@ -380,7 +395,9 @@ public final class AdminApi implements HttpHandler {
             Map<String, String> q = query(exchange);
             List<String> groupBy = q.containsKey("group_by") ? List.of(q.get("group_by").split(",")) : List.of("policy");
             for (String g : groupBy) {
-                if (!SpendIndex.DIMENSIONS.contains(g)) throw new BadAdminRequest(400, "`group_by` takes " + SpendIndex.DIMENSIONS + ", not `" + g + "`");
+                if (!SpendIndex.DIMENSIONS.contains(g)) {
+                    throw new BadAdminRequest(400, "`group_by` takes " + SpendIndex.DIMENSIONS + ", not `" + keyguard.audit.UntrustedText.quote(g, 32) + "`");
+                }
             }
             // Filters and a team admin's scope: read grouped by what they test too, keep, sum again.
             Map<String, String> filters = new LinkedHashMap<>();
@@ -477,7 +494,7 @@ public final class AdminApi implements HttpHandler {
     private void usage(HttpServerExchange exchange, String id, AdminPrincipal who) throws BadAdminRequest {
         KeyRecord k = keys.get(id);
         if (k != null) require(who.readsKeysOf(k.policy()), who, "read keys of policy `" + k.policy() + "`");
-        if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
+        if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
         LoadedPolicies lp = policies.get();
         keyguard.policy.Policy policy = lp.set().policy(k.policy());
         ObjectNode out = JSON.createObjectNode().put("key", k.id()).put("policy", k.policy()).put("revision", lp.set().revision());
@@ -530,6 +547,17 @@ public final class AdminApi implements HttpHandler {
         Responses.json(exchange, 200, out.toString());
     }
 
+    private void scanSlot() throws BadAdminRequest {
+        try {
+            if (!scans.tryAcquire(5, java.util.concurrent.TimeUnit.SECONDS)) {
+                throw new BadAdminRequest(503, "two audit searches are running; try again in a moment");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BadAdminRequest(503, "interrupted while waiting for an audit search to end");
+        }
+    }
+
     /**
      * {@code GET /admin/audit/explain?decision=ID}: the recorded decision explained under
      * the serving revision, as {@code keyguard explain --decision} prints it (text). A team
@@ -539,8 +567,17 @@ public final class AdminApi implements HttpHandler {
         if (decisionId.isEmpty() || decisionId.length() > 128) throw new BadAdminRequest(400, "give `decision`: the decision id (dec_…)");
         require(who.readsEverything() || !who.teamPolicies().isEmpty(), who, "read the audit log");
         AuditFilter filter = AuditFilter.of(Map.of("decision", decisionId, "type", "decision"), who);
-        List<String> hits = AuditLog.last(audit.queue(), null, null, 1, filter, MAX_AUDIT_SCAN * 5);
-        if (hits.isEmpty()) throw new BadAdminRequest(404, "no decision `" + keyguard.audit.UntrustedText.quote(decisionId, 64) + "` in the audit log you may read");
+        List<String> hits;
+        scanSlot();
+        try {
+            hits = AuditLog.last(audit.queue(), null, null, 1, filter, MAX_AUDIT_SCAN);
+        } finally {
+            scans.release();
+        }
+        if (hits.isEmpty()) {
+            throw new BadAdminRequest(404, "no decision `" + keyguard.audit.UntrustedText.quote(decisionId, 64) + "` among the last " + MAX_AUDIT_SCAN
+                    + " events you may read (`keyguard explain --decision ID --audit DIR` reads the whole log)");
+        }
         keyguard.replay.RecordedDecision r;
         try {
             r = keyguard.replay.RecordedDecision.parse(JSON.readTree(hits.get(0)));
@@ -557,7 +594,7 @@ public final class AdminApi implements HttpHandler {
 
     /**
      * {@code GET /admin/policies/NAME}: one policy of the serving revision as its team wrote
-     * it (the source file), with its models, limits, budgets, data ceiling and inline tests
+     * it (the source file, when the caller may read every policy in it), with its models, limits, budgets, data ceiling and inline tests
      * (all passed: a revision whose tests fail never serves). Only team-owned files are
      * quoted; the operator's part shows as the models it declares.
      */
@@ -586,7 +623,10 @@ public final class AdminApi implements HttpHandler {
         ArrayNode tests = out.putArray("tests");
         lp.set().tests().stream().filter(t -> t.policy().equals(name)).forEach(t -> tests.addObject().put("name", t.name()).put("result", "passed"));
         keyguard.lang.source.SourceFile file = p.span() == null ? null : p.span().file();
-        if (file != null && !loader.operatorOwned(file.path())) out.put("file", file.path()).put("source", file.text());
+        // A file is quoted whole, so only to someone who may read every policy it declares.
+        boolean mayQuote = file != null && !loader.operatorOwned(file.path()) && lp.set().policies().values().stream()
+                .filter(o -> o.span() != null && o.span().file() == file).allMatch(o -> who.readsKeysOf(o.name()));
+        if (mayQuote) out.put("file", file.path()).put("source", file.text());
         Responses.json(exchange, 200, out.toString());
     }
 
@@ -713,7 +753,7 @@ public final class AdminApi implements HttpHandler {
         List<String> unacknowledged = List.of();
         synchronized (keys) {
             k = keys.get(id);
-            if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
+            if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
             require(who.managesKeysOf(k.policy()), who, "revoke keys of policy `" + k.policy() + "`");
             k = k.withState(KeyState.REVOKED);
             unacknowledged = confirm(k);
@@ -805,7 +845,7 @@ public final class AdminApi implements HttpHandler {
         List<String> unacknowledged = List.of();
         synchronized (keys) {
             k = keys.get(id);
-            if (k == null) throw new BadAdminRequest(404, "no key `" + id + "`");
+            if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
             require(who.managesKeysOf(k.policy()), who, "rotate keys of policy `" + k.policy() + "`");
             if (k.state() == KeyState.REVOKED) throw new BadAdminRequest(409, "key `" + id + "` is revoked; create a new key instead");
             KeyRecord.Rotation last = k.rotation();

@@ -42,6 +42,13 @@ final class AuditFilter implements Predicate<String> {
         return new AuditFilter(Map.copyOf(wanted), who.readsEverything() ? null : Set.copyOf(who.teamPolicies()));
     }
 
+    /** Whether a line can be a decision of the scope's policies (events are compact JSON; policy names need no escaping). */
+    private boolean inScope(String line) {
+        if (!line.contains("\"type\":\"decision\"")) return false;
+        for (String p : scope) if (line.contains("\"policy\":\"" + p + "\"")) return true;
+        return false;
+    }
+
     /** Whether every event passes (then reading is not bounded by a scan limit). */
     boolean everything() {
         return wanted.isEmpty() && scope == null;
@@ -51,6 +58,7 @@ final class AuditFilter implements Predicate<String> {
     public boolean test(String line) {
         if (everything()) return true;
         for (String v : wanted.values()) if (!line.contains(v)) return false; // cheap first: most lines fail here
+        if (scope != null && !inScope(line)) return false;
         JsonNode e;
         try {
             e = JSON.readTree(line);

@@ -13,7 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The console's sign-in sessions. A browser that signed in holds an opaque session id in
  * a cookie ({@link #COOKIE}: {@code HttpOnly}, {@code SameSite=Strict}, {@code Secure} over
- * TLS) and sends each state-changing call with the session's CSRF token in
+ * TLS, then named {@code __Host-kg_session} so that no other host or path can set it) and sends each state-changing call with the session's CSRF token in
  * {@link #CSRF_HEADER}; the admin API then treats it as the principal that signed in.
  *
  * <p>Invariants: an id is 256 random bits and is kept only as its SHA-256 (a heap dump
@@ -29,6 +29,8 @@ public final class Sessions {
     public static final Duration IDLE = Duration.ofMinutes(30);
     public static final Duration LIFETIME = Duration.ofHours(12);
     public static final int MAX_SESSIONS = 10_000;
+    /** Sessions one subject holds at once; its oldest goes first, never someone else's. */
+    public static final int MAX_PER_SUBJECT = 20;
 
     /** One signed-in browser: who, its CSRF token, and until when it may be used. */
     public static final class Session {
@@ -74,6 +76,7 @@ public final class Sessions {
         if (who.expires() != null && who.expires().isBefore(ends)) ends = who.expires();
         String id = random();
         Session s = new Session(who, random(), ends, now);
+        dropOldestOf(who.subject());
         if (byHash.size() >= MAX_SESSIONS) evict(now);
         byHash.put(hash(id), s);
         return new Created(id, s);
@@ -101,6 +104,13 @@ public final class Sessions {
 
     public int size() { return byHash.size(); }
 
+    /** Makes room for one more session of {@code subject}: its least recently used go beyond the cap. */
+    private void dropOldestOf(String subject) {
+        java.util.List<java.util.Map.Entry<String, Session>> own = byHash.entrySet().stream()
+                .filter(e -> e.getValue().who.subject().equals(subject)).sorted(java.util.Comparator.comparing(e -> e.getValue().lastUsed)).toList();
+        for (int i = 0; i <= own.size() - MAX_PER_SUBJECT; i++) byHash.remove(own.get(i).getKey(), own.get(i).getValue());
+    }
+
     /** Drops ended sessions; if none had ended, the one used least recently. */
     private void evict(Instant now) {
         byHash.entrySet().removeIf(e -> !now.isBefore(e.getValue().ends) || !now.isBefore(e.getValue().lastUsed.plus(IDLE)));
@@ -116,7 +126,12 @@ public final class Sessions {
      * console is served over TLS; {@code Max-Age} the session's remaining lifetime.
      */
     public static String cookie(String id, long maxAgeSeconds, boolean secure) {
-        return COOKIE + "=" + id + "; Path=/; Max-Age=" + maxAgeSeconds + "; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "");
+        return cookieName(secure) + "=" + id + "; Path=/; Max-Age=" + maxAgeSeconds + "; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "");
+    }
+
+    /** The session cookie's name: with the {@code __Host-} prefix over TLS (the browser then refuses it from any other origin). */
+    public static String cookieName(boolean secure) {
+        return secure ? "__Host-" + COOKIE : COOKIE;
     }
 
     /** The {@code Set-Cookie} value that removes the session cookie. */

@@ -55,6 +55,11 @@ public final class Console implements HttpHandler {
     public void handleRequest(HttpServerExchange exchange) throws Exception {
         String path = exchange.getRelativePath();
         if (!path.equals("/") && !path.equals("/console") && !path.startsWith("/console/")) {
+            // The admin API's answers hold keys, spend and recorded requests: never cached, never sniffed, never framed.
+            var h = exchange.getResponseHeaders();
+            h.put(new HttpString("X-Content-Type-Options"), "nosniff");
+            h.put(Headers.CACHE_CONTROL, "no-store");
+            h.put(new HttpString("Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'");
             admin.handleRequest(exchange);
             return;
         }

@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import keyguard.admin.AdminApi;
 import keyguard.admin.OidcConfig;
 
@@ -25,34 +24,41 @@ import keyguard.admin.OidcConfig;
  * The console's sign-in through the identity provider: OpenID Connect authorization code
  * with PKCE (S256). {@code /console/oidc/start} sends the browser to the provider with a
  * fresh {@code state} (also set in a cookie of this browser) and code challenge;
- * {@code /console/oidc/callback} checks the state against the cookie and the pending
- * sign-ins, redeems the code with its verifier at the token endpoint, and signs the
+ * {@code /console/oidc/callback} checks the state against the sealed cookie, redeems the code with its verifier at the token endpoint, and signs the
  * browser in with the access token, verified exactly as an admin bearer token is (issuer,
  * audience, signature, roles from groups).
  *
- * <p>Invariants: a state is used at most once, within {@link #PENDING_FOR}, by the browser
- * that started it; at most {@link #MAX_PENDING} sign-ins wait at once; the provider's
- * answers are bounded and never shown raw.
+ * <p>Invariants: a sign-in in progress is held by the browser that started it, not by the
+ * gateway: its state, code verifier and deadline travel in one cookie sealed with this
+ * process's key (HMAC-SHA256), so starting sign-ins costs the gateway nothing and cannot
+ * crowd out anyone else's; the callback accepts it only with the same state in the URL,
+ * within {@link #PENDING_FOR}. A failed discovery is not retried before a backoff (1 s,
+ * doubling to a minute), so a down provider does not hold the admin workers. The
+ * provider's answers are bounded and never shown raw.
  */
 public final class OidcSignIn {
     static final Duration PENDING_FOR = Duration.ofMinutes(10);
-    static final int MAX_PENDING = 1000;
     private static final String STATE_COOKIE = "kg_oidc_state";
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private record Pending(String verifier, long startedNanos) {}
-
     private final OidcConfig config;
     private final AdminApi admin;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).followRedirects(HttpClient.Redirect.NEVER).build();
-    private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+    /** Seals the sign-in cookies of this process (a restart abandons sign-ins in progress). */
+    private final byte[] sealKey = new byte[32];
+    private final java.time.Clock clock;
     private volatile JsonNode discovery;
+    private volatile long retryAt;
+    private volatile boolean backingOff;
+    private long backoffNanos = 1_000_000_000L;
 
-    public OidcSignIn(OidcConfig config, AdminApi admin) {
+    public OidcSignIn(OidcConfig config, AdminApi admin, java.time.Clock clock) {
         if (config.clientId() == null) throw new IllegalArgumentException("the console's sign-in needs the client id");
         this.config = config;
         this.admin = admin;
+        this.clock = clock;
+        RANDOM.nextBytes(sealKey);
     }
 
     void start(HttpServerExchange exchange) {
@@ -63,15 +69,9 @@ public final class OidcSignIn {
             Console.plain(exchange, 503, "the identity provider cannot be reached to sign in: " + bounded(e.getMessage()));
             return;
         }
-        long now = System.nanoTime();
-        pending.entrySet().removeIf(e -> now - e.getValue().startedNanos() > PENDING_FOR.toNanos());
-        if (pending.size() >= MAX_PENDING) {
-            Console.plain(exchange, 503, "too many sign-ins are waiting for the identity provider; try again in a few minutes");
-            return;
-        }
         String state = random();
         String verifier = random();
-        pending.put(state, new Pending(verifier, now));
+        long deadline = clock.millis() + PENDING_FOR.toMillis();
         Map<String, String> q = new LinkedHashMap<>();
         q.put("response_type", "code");
         q.put("client_id", config.clientId());
@@ -81,7 +81,7 @@ public final class OidcSignIn {
         q.put("code_challenge", challenge(verifier));
         q.put("code_challenge_method", "S256");
         String endpoint = d.path("authorization_endpoint").asText();
-        exchange.getResponseHeaders().add(Headers.SET_COOKIE, STATE_COOKIE + "=" + state + "; Path=/console/oidc/; Max-Age="
+        exchange.getResponseHeaders().add(Headers.SET_COOKIE, STATE_COOKIE + "=" + seal(state + "." + verifier + "." + deadline) + "; Path=/console/oidc/; Max-Age="
                 + PENDING_FOR.toSeconds() + "; HttpOnly; SameSite=Lax" + (secure(exchange) ? "; Secure" : ""));
         exchange.setStatusCode(302);
         exchange.getResponseHeaders().put(Headers.LOCATION, endpoint + (endpoint.contains("?") ? "&" : "?") + form(q));
@@ -98,13 +98,15 @@ public final class OidcSignIn {
         }
         String state = q.getOrDefault("state", "");
         Cookie cookie = exchange.getRequestCookie(STATE_COOKIE);
-        Pending p = state.isEmpty() || state.length() > 100 ? null : pending.remove(state);
-        if (p == null || cookie == null || !MessageDigest.isEqual(cookie.getValue().getBytes(StandardCharsets.UTF_8), state.getBytes(StandardCharsets.UTF_8))
-                || System.nanoTime() - p.startedNanos() > PENDING_FOR.toNanos()) {
-            Console.plain(exchange, 400, "this sign-in was not started by this browser, was used already, or took longer than "
+        String[] held = cookie == null ? null : unseal(cookie.getValue()); // state, verifier, deadline
+        if (held == null || held.length != 3 || state.isEmpty()
+                || !MessageDigest.isEqual(held[0].getBytes(StandardCharsets.UTF_8), state.getBytes(StandardCharsets.UTF_8))
+                || clock.millis() > parseLong(held[2])) {
+            Console.plain(exchange, 400, "this sign-in was not started by this browser, or took longer than "
                     + PENDING_FOR.toMinutes() + " minutes; start again at /console/");
             return;
         }
+        String verifier = held[1];
         String code = q.getOrDefault("code", "");
         if (code.isEmpty() || code.length() > 4096) {
             Console.plain(exchange, 400, "the identity provider sent no authorization code");
@@ -112,7 +114,7 @@ public final class OidcSignIn {
         }
         String accessToken;
         try {
-            accessToken = redeem(code, p.verifier(), redirectUri(exchange));
+            accessToken = redeem(code, verifier, redirectUri(exchange));
         } catch (Exception e) {
             Console.plain(exchange, 502, "the identity provider did not redeem the sign-in: " + bounded(e.getMessage()));
             return;
@@ -154,15 +156,68 @@ public final class OidcSignIn {
     private JsonNode discovery() throws Exception {
         JsonNode d = discovery;
         if (d != null) return d;
-        String url = config.issuer().endsWith("/") ? config.issuer() + ".well-known/openid-configuration" : config.issuer() + "/.well-known/openid-configuration";
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() != 200) throw new IllegalStateException("discovery at " + url + " answered " + r.statusCode());
-        d = JSON.readTree(r.body());
-        for (String field : new String[] {"authorization_endpoint", "token_endpoint"}) {
-            if (!d.path(field).isTextual() || !d.path(field).asText().matches("https?://.*")) throw new IllegalStateException("discovery at " + url + " has no " + field);
+        synchronized (this) {
+            if (discovery != null) return discovery;
+            long wait = retryAt - System.nanoTime();
+            if (backingOff && wait > 0) throw new IllegalStateException("discovery failed; retrying in " + (wait / 1_000_000_000L + 1) + " s");
+            String url = config.issuer().endsWith("/") ? config.issuer() + ".well-known/openid-configuration" : config.issuer() + "/.well-known/openid-configuration";
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() != 200) throw new IllegalStateException("discovery at " + url + " answered " + r.statusCode());
+                d = JSON.readTree(r.body());
+                for (String field : new String[] {"authorization_endpoint", "token_endpoint"}) {
+                    if (!d.path(field).isTextual() || !d.path(field).asText().matches("https?://.*")) throw new IllegalStateException("discovery at " + url + " has no " + field);
+                }
+            } catch (Exception e) {
+                retryAt = System.nanoTime() + backoffNanos; // one caller waits on a down provider, the others are told at once
+                backingOff = true;
+                backoffNanos = Math.min(60_000_000_000L, backoffNanos * 2);
+                throw e;
+            }
+            discovery = d;
+            backingOff = false;
+            return d;
         }
-        discovery = d;
-        return d;
+    }
+
+    /** {@code value} with its HMAC under this process's key, for a cookie. */
+    String seal(String value) {
+        String v = Base64.getUrlEncoder().withoutPadding().encodeToString(value.getBytes(StandardCharsets.UTF_8));
+        return v + "." + Base64.getUrlEncoder().withoutPadding().encodeToString(mac(v));
+    }
+
+    /** The parts ({@code .}-separated) of a value this process sealed, or null for anything else. */
+    String[] unseal(String sealed) {
+        if (sealed == null || sealed.length() > 1024) return null;
+        int dot = sealed.indexOf('.');
+        if (dot < 0) return null;
+        String v = sealed.substring(0, dot);
+        byte[] presented;
+        try {
+            presented = Base64.getUrlDecoder().decode(sealed.substring(dot + 1));
+            if (!MessageDigest.isEqual(presented, mac(v))) return null;
+            return new String(Base64.getUrlDecoder().decode(v), StandardCharsets.UTF_8).split("\\.", -1);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private byte[] mac(String v) {
+        try {
+            javax.crypto.Mac m = javax.crypto.Mac.getInstance("HmacSHA256");
+            m.init(new javax.crypto.spec.SecretKeySpec(sealKey, "HmacSHA256"));
+            return m.doFinal(v.getBytes(StandardCharsets.US_ASCII));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long parseLong(String s) {
+        try {
+            return Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            return Long.MIN_VALUE;
+        }
     }
 
     /** Where the provider sends the browser back: this listener as the browser reached it. */

@@ -70,22 +70,42 @@ class SessionsTest {
 
     @Test
     void atMostTenThousandSessionsLiveAndTheLeastRecentlyUsedGoesFirst() {
-        Sessions.Created first = sessions.create(AdminPrincipal.bootstrap());
+        Sessions.Created first = sessions.create(user(0));
         clock.advance(1);
-        Sessions.Created second = sessions.create(AdminPrincipal.bootstrap());
+        Sessions.Created second = sessions.create(user(1));
         clock.advance(1);
         assertNotNull(sessions.find(first.id()), "the first is now used more recently than the second");
-        for (int i = 2; i < Sessions.MAX_SESSIONS + 1; i++) sessions.create(AdminPrincipal.bootstrap());
+        for (int i = 2; i < Sessions.MAX_SESSIONS + 1; i++) sessions.create(user(i));
         assertEquals(Sessions.MAX_SESSIONS, sessions.size());
         assertNull(sessions.find(second.id()), "evicted: used least recently");
         assertNotNull(sessions.find(first.id()));
+    }
+
+    static AdminPrincipal user(int i) {
+        return new AdminPrincipal("user-" + i, false, true, Set.of(), null);
     }
 
     @Test
     void theCookieIsHttpOnlyStrictAndSecureOnlyOverTls() {
         String plain = Sessions.cookie("abc", 60, false);
         assertEquals("kg_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict", plain);
-        assertTrue(Sessions.cookie("abc", 60, true).endsWith("; Secure"));
+        assertEquals("__Host-kg_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure", Sessions.cookie("abc", 60, true),
+                "over TLS the __Host- prefix: no other origin can set it");
         assertTrue(Sessions.expiredCookie(false).contains("Max-Age=0"));
+    }
+
+    @Test
+    void oneSubjectHoldsAtMostTwentySessionsAndItsOwnOldestGoesNotAnyoneElses() {
+        Sessions.Created admin = sessions.create(AdminPrincipal.bootstrap());
+        AdminPrincipal bob = new AdminPrincipal("bob", false, false, Set.of("search"), null);
+        java.util.List<Sessions.Created> bobs = new java.util.ArrayList<>();
+        for (int i = 0; i < Sessions.MAX_PER_SUBJECT + 5; i++) {
+            clock.advance(1);
+            bobs.add(sessions.create(bob));
+        }
+        assertEquals(Sessions.MAX_PER_SUBJECT + 1, sessions.size());
+        assertNull(sessions.find(bobs.get(0).id()), "bob's oldest went");
+        assertNotNull(sessions.find(bobs.get(bobs.size() - 1).id()));
+        assertNotNull(sessions.find(admin.id()), "bob signing in again and again never signs anyone else out");
     }
 }

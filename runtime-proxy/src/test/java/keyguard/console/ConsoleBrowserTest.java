@@ -307,8 +307,11 @@ class ConsoleBrowserTest {
         assertEquals(403, http.send(create.copy().header("X-Keyguard-CSRF", csrf).header("Origin", "http://evil.example").build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode(), "another site's page");
         assertEquals(201, http.send(create.copy().header("X-Keyguard-CSRF", csrf).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
-        assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(console() + "/admin/keys")).header("Cookie", cookie).build(),
-                HttpResponse.BodyHandlers.ofString()).statusCode(), "reading needs no CSRF token");
+        HttpResponse<String> read = http.send(HttpRequest.newBuilder(URI.create(console() + "/admin/keys")).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, read.statusCode(), "reading needs no CSRF token");
+        assertEquals("no-store", read.headers().firstValue("cache-control").orElseThrow(), "admin answers are never cached");
+        assertEquals("nosniff", read.headers().firstValue("x-content-type-options").orElseThrow());
         HttpResponse<String> foreignSignIn = http.send(HttpRequest.newBuilder(URI.create(console() + "/admin/session"))
                 .header("Content-Type", "text/plain").POST(HttpRequest.BodyPublishers.ofString("{\"token\":\"" + h.gateway.adminToken() + "\"}")).build(),
                 HttpResponse.BodyHandlers.ofString());
@@ -321,6 +324,29 @@ class ConsoleBrowserTest {
                 HttpResponse.BodyHandlers.ofString()).statusCode(), "signed out: the cookie is worth nothing");
         String audit = h.admin().get("admin/audit?type=admin").raw();
         assertTrue(audit.contains("\"action\":\"session.create\""), audit);
+    }
+
+    @Test
+    void anIdentityProviderSignInIsAcceptedOnlyFromTheBrowserThatStartedIt() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> start = http.send(HttpRequest.newBuilder(URI.create(console() + "/console/oidc/start")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(302, start.statusCode(), start.body());
+        String location = start.headers().firstValue("location").orElseThrow();
+        assertTrue(location.startsWith(idp.issuerUrl("default").toString()) && location.contains("code_challenge_method=S256"), location);
+        String state = location.replaceAll(".*[?&]state=([^&]+).*", "$1");
+        String sealed = start.headers().firstValue("set-cookie").orElseThrow();
+        assertTrue(sealed.contains("HttpOnly") && sealed.contains("SameSite=Lax") && sealed.contains("Path=/console/oidc/"), sealed);
+        String cookie = sealed.substring(0, sealed.indexOf(';'));
+        String callback = console() + "/console/oidc/callback?code=anything&state=";
+        assertEquals(400, http.send(HttpRequest.newBuilder(URI.create(callback + state)).build(), HttpResponse.BodyHandlers.ofString()).statusCode(),
+                "without the cookie of the browser that started it");
+        assertEquals(400, http.send(HttpRequest.newBuilder(URI.create(callback + "other")).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode(), "another sign-in's state");
+        String forged = cookie.substring(0, cookie.length() - 2) + (cookie.endsWith("AA") ? "BB" : "AA");
+        assertEquals(400, http.send(HttpRequest.newBuilder(URI.create(callback + state)).header("Cookie", forged).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode(), "a cookie not sealed by this gateway");
+        HttpResponse<String> redeemed = http.send(HttpRequest.newBuilder(URI.create(callback + state)).header("Cookie", cookie).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(502, redeemed.statusCode(), "the right browser gets as far as the provider, which does not know this code: " + redeemed.body());
     }
 
     @Test

@@ -86,6 +86,14 @@ class OidcAdminTest {
         assertTrue(!teamAudit.raw().contains("\"type\":\"admin\""), "no admin events, which name other teams' keys: " + teamAudit.raw());
         assertEquals(403, team.get("admin/keys/" + otherId + "/usage").status());
         assertEquals(200, team.get("admin/keys/" + own.body().path("id").asText() + "/usage").status());
+        assertEquals(0, team.get("admin/spend?policy=all").body().path("rows").size(), "a filter naming another team's policy finds nothing");
+        String otherSecret = h.key("all", "other-team", Map.of());
+        assertEquals(200, h.post("/v1/chat/completions", otherSecret, "{\"model\":\"sim-small\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").statusCode());
+        String otherDecision = FakeUpstream.JSON.readTree(admin.get("admin/audit?type=decision&policy=all").raw().strip().lines().reduce((a, b) -> b).orElseThrow())
+                .path("decision_id").asText();
+        assertEquals(200, admin.get("admin/audit/explain?decision=" + otherDecision).status());
+        assertEquals(404, team.get("admin/audit/explain?decision=" + otherDecision).status(), "another team's decision is not there for a team admin");
+        assertEquals("", team.get("admin/audit?decision=" + otherDecision).raw().strip());
         assertEquals(403, team.get("admin/policies/all").status());
         assertEquals(200, team.get("admin/policies/demo").status());
         assertEquals(200, admin.get("admin/keys/" + otherId).status());
