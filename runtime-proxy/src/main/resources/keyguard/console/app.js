@@ -249,7 +249,10 @@
   function spendPage(root) {
     const range = select('range', [['7', 'last 7 days'], ['30', 'last 30 days'], ['90', 'last 90 days'], ['365', 'last 365 days']], '30');
     const size = select('size', [['day', 'by day'], ['week', 'by week'], ['month', 'by month']], 'day');
-    const by = select('by', [['policy', 'policy'], ['key', 'key'], ['model', 'model'], ['tag', 'audit tags']], 'policy');
+    const by = select('by', [['policy', 'policy'], ['team', 'team (audit tag team)'], ['key', 'key'], ['model', 'model'], ['tag', 'audit tags']], 'policy');
+    /** The admin API's dimension for a choice: a team is the `team` entry of the audit tags. */
+    const dim = () => by.value === 'team' ? 'tag' : by.value;
+    const groupOf = r => by.value === 'team' ? teamOf(r.tag) : (r[by.value] || '(none)');
     const fPolicy = h('input', { name: 'policy', placeholder: 'any' });
     const fKey = h('input', { name: 'key', placeholder: 'any (key id)' });
     const fModel = h('input', { name: 'model', placeholder: 'any' });
@@ -288,7 +291,7 @@
       const q = p => { const u = new URLSearchParams(filters); for (const [k, v] of Object.entries(p)) u.set(k, v); return '/admin/spend?' + u; };
       try {
         const [series, total, byKey, byModel] = await Promise.all([
-          api('GET', q({ group_by: 'day,' + by.value })), api('GET', q({ group_by: by.value })),
+          api('GET', q({ group_by: 'day,' + dim() })), api('GET', q({ group_by: dim() })),
           api('GET', q({ group_by: 'key' })), api('GET', q({ group_by: 'model' }))]);
         drawSeries(series, from, to);
         drawTotals(total);
@@ -310,7 +313,7 @@
       const groups = new Map();
       shown = [];
       for (const r of data.rows) {
-        const g = r[by.value] || '(none)';
+        const g = groupOf(r);
         const b = bucketOf(r.day, size.value);
         if (!groups.has(g)) groups.set(g, new Map());
         const m = groups.get(g);
@@ -327,9 +330,16 @@
     }
 
     function drawTotals(data) {
-      const rows = data.rows.slice().sort((a, b) => b.cost_micros - a.cost_micros);
+      const sums = new Map();
+      for (const r of data.rows) {
+        const g = groupOf(r);
+        const c = sums.get(g) || { group: g, cost_micros: 0, requests: 0 };
+        c.cost_micros += r.cost_micros; c.requests += r.requests;
+        sums.set(g, c);
+      }
+      const rows = [...sums.values()].sort((a, b) => b.cost_micros - a.cost_micros);
       const t = table('Spend from ' + data.from + ' to ' + data.to + ' by ' + by.value, [
-        { label: by.value, value: r => r[by.value] || '(none)' },
+        { label: by.value, value: r => r.group },
         { label: 'Spend', num: true, value: r => usdExact(r.cost_micros) },
         { label: 'Requests', num: true, value: r => r.requests },
         { label: 'Share', num: true, value: r => data.total_cost_micros ? (100 * r.cost_micros / data.total_cost_micros).toFixed(1) + '%' : '' },
@@ -357,6 +367,12 @@
     }
 
     load();
+  }
+
+  /** The value of `team` in a tag set as the spend index writes it (`k=v,k=v`). */
+  function teamOf(tags) {
+    for (const kv of String(tags || '').split(',')) if (kv.startsWith('team=')) return kv.slice(5);
+    return '(no team tag)';
   }
 
   function sum(m) { let s = 0; for (const c of m.values()) s += c.cost; return s; }
