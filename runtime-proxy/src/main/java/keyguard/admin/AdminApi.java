@@ -10,7 +10,6 @@ import io.undertow.util.Headers;
 import io.undertow.util.Methods;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -36,9 +35,12 @@ import keyguard.wire.GatewayError;
 import keyguard.wire.Responses;
 
 /**
- * The admin API (its own listener, loopback by default), JSON, authenticated by the
- * bootstrap admin token: create, list, show, revoke and rotate keys; policy status.
- * Responses never contain a key's hash, and a secret only in the create and rotate responses.
+ * The admin API (its own listener, loopback by default), JSON: create, list, show, revoke
+ * and rotate keys and read their usage; policy status, policy detail and reload; the audit
+ * log, its explanations and spend; the fleet and the shadow revision. Who is calling is
+ * {@link AdminAuth}'s answer (the admin token, an identity provider's JWT, or a console
+ * session); what they may do is {@link AdminPrincipal}'s. Responses never contain a key's
+ * hash, and a secret only in the create and rotate responses.
  */
 public final class AdminApi implements HttpHandler {
     /** The most events one page of {@code GET /admin/audit} holds. */
@@ -59,16 +61,12 @@ public final class AdminApi implements HttpHandler {
     private final KeySecrets secrets;
     private final Supplier<LoadedPolicies> policies;
     private final PolicyLoader loader;
-    private final byte[] token;
     private final Clock clock;
 
     private final AuditLog audit;
 
     private final Metrics metrics;
-    private final OidcVerifier oidc;
 
-    /** The token {@code GET /metrics} needs besides the admin token; null when /metrics is open. */
-    private final byte[] metricsToken;
 
     /** The fleet this gateway is in, or null for a single node. */
     private final keyguard.fleet.Fleet fleet;
@@ -76,8 +74,8 @@ public final class AdminApi implements HttpHandler {
     /** The shadow revision's holder (loaded and stopped through {@code /admin/shadow}). */
     private final keyguard.replay.Shadow shadow;
 
-    /** The console's sign-in sessions ({@code /admin/session}). */
-    private final Sessions sessions;
+    /** Who is calling, and the console's sessions ({@code /admin/session}). */
+    private final AdminAuth auth;
 
     /** Where keys' limits and budgets are counted ({@code /admin/keys/ID/usage}). */
     private final keyguard.counters.Enforcer enforcer;
@@ -85,12 +83,9 @@ public final class AdminApi implements HttpHandler {
     public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, OidcConfig oidc,
                     String token, String metricsToken, Clock clock, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow,
                     Sessions sessions, keyguard.counters.Enforcer enforcer) {
-        this.sessions = sessions;
         this.enforcer = enforcer;
         this.fleet = fleet;
         this.shadow = shadow;
-        this.metricsToken = metricsToken == null ? null : metricsToken.getBytes(StandardCharsets.UTF_8);
-        this.oidc = oidc == null ? null : new OidcVerifier(oidc);
         this.audit = audit;
         this.metrics = metrics;
         this.keys = keys;
@@ -100,9 +95,13 @@ public final class AdminApi implements HttpHandler {
         if (token == null || token.strip().length() < MIN_TOKEN_CHARS) {
             throw new IllegalArgumentException("the admin token must have at least " + MIN_TOKEN_CHARS + " characters");
         }
-        this.token = token.getBytes(StandardCharsets.UTF_8);
         this.clock = clock;
+        this.auth = new AdminAuth(token.getBytes(StandardCharsets.UTF_8), oidc, metricsToken == null ? null : metricsToken.getBytes(StandardCharsets.UTF_8),
+                sessions, audit, clock);
     }
+
+    /** Who is calling, and the console's sign-in: the console's identity-provider sign-in ends there. */
+    public AdminAuth auth() { return auth; }
 
     @Override
     public void handleRequest(HttpServerExchange exchange) {
@@ -115,17 +114,10 @@ public final class AdminApi implements HttpHandler {
             Responses.json(exchange, 200, "{\"status\":\"ok\"}");
             return;
         }
-        String auth = exchange.getRequestHeaders().getFirst(Headers.AUTHORIZATION);
-        String presented = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).strip() : "";
         if (path.equals("/metrics") && exchange.getRequestMethod().equals(Methods.GET)) {
             // Open on a loopback admin listener (scrapers carry no token there); elsewhere the
-            // metrics token or the admin token (GatewayConfig.MetricsAuth).
-            byte[] p = presented.getBytes(StandardCharsets.UTF_8);
-            // The console's Live page reads it with the session of an admin or auditor.
-            io.undertow.server.handlers.Cookie cookie = presented.isEmpty() ? exchange.getRequestCookie(Sessions.cookieName(secure(exchange))) : null;
-            Sessions.Session session = cookie == null ? null : sessions.find(cookie.getValue());
-            boolean console = session != null && session.who().readsEverything() && crossSite(exchange) == null;
-            if (metricsToken != null && !console && (presented.isEmpty() || !(MessageDigest.isEqual(p, metricsToken) || MessageDigest.isEqual(p, token)))) {
+            // metrics token or the admin token (GatewayConfig.MetricsAuth), or a console session.
+            if (!auth.mayReadMetrics(exchange)) {
                 Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error("/metrics needs `Authorization: Bearer <metrics token>`"), Map.of());
                 return;
             }
@@ -134,171 +126,17 @@ public final class AdminApi implements HttpHandler {
             return;
         }
         if (path.equals("/admin/session") && exchange.getRequestMethod().equals(Methods.POST)) {
-            signIn(exchange);
+            auth.signIn(exchange);
             return;
         }
-        AdminPrincipal who;
-        if (presented.isEmpty()) { // an absent credential is never compared with anything
-            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.cookieName(secure(exchange)));
-            Sessions.Session session = cookie == null ? null : sessions.find(cookie.getValue());
-            if (session == null) {
-                Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_UNAUTHORIZED.error((cookie == null ? "missing admin credential"
-                        : "the console session has ended; sign in again") + ": send `Authorization: Bearer <admin token>`"
-                        + (oidc == null ? "" : " or an identity-provider token") + ", or sign in to the console"), Map.of());
-                return;
-            }
-            // A browser's call: the cookie alone proves nothing about who made the page that sent it.
-            String refused = crossSite(exchange);
-            if (refused == null && !safe(exchange) && !session.csrfMatches(exchange.getRequestHeaders().getFirst(Sessions.CSRF_HEADER))) {
-                refused = "a console call that changes something needs the session's CSRF token in `" + Sessions.CSRF_HEADER + "`";
-            }
-            if (refused != null) {
-                Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_FORBIDDEN.error(refused), Map.of());
-                return;
-            }
-            who = session.who();
-        } else {
-            try {
-                who = bearer(presented);
-            } catch (Refusal r) {
-                Responses.error(exchange, ApiShape.OPENAI, r.error, Map.of());
-                return;
-            }
-        }
+        AdminPrincipal who = auth.authenticate(exchange);
+        if (who == null) return; // answered
         try {
             route(exchange, path, who);
         } catch (BadAdminRequest e) {
             GatewayError error = (e.status == 403 ? ErrorCode.ADMIN_FORBIDDEN : e.status >= 500 ? ErrorCode.ADMIN_STORE_UNAVAILABLE
                     : ErrorCode.ADMIN_INVALID_REQUEST).error(e.getMessage());
             Responses.error(exchange, ApiShape.OPENAI, error.status() == e.status ? error : error.withStatus(e.status), Map.of());
-        }
-    }
-
-    /** What a bearer credential stands for: the bootstrap token, or an identity provider's JWT. */
-    private AdminPrincipal bearer(String presented) throws Refusal {
-        if (MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) return AdminPrincipal.bootstrap();
-        if (oidc != null && presented.chars().filter(c -> c == '.').count() == 2) {
-            try {
-                return oidc.verify(presented);
-            } catch (OidcVerifier.Rejected r) {
-                GatewayError e = (r.status == 401 ? ErrorCode.ADMIN_UNAUTHORIZED : r.status == 403 ? ErrorCode.ADMIN_FORBIDDEN
-                        : ErrorCode.ADMIN_UNAVAILABLE).error(r.getMessage());
-                throw new Refusal(e.status() != r.status ? e.withStatus(r.status) : e);
-            }
-        }
-        throw new Refusal(ErrorCode.ADMIN_UNAUTHORIZED.error(oidc == null ? "missing or wrong admin token"
-                : "missing or wrong admin token or identity-provider bearer token"));
-    }
-
-    /**
-     * {@code POST /admin/session} with {@code {"token": "..."}} (the bootstrap admin token or
-     * an identity-provider JWT): signs a browser in to the console. Answers who signed in,
-     * the session's CSRF token and when it ends, and sets the session cookie. Only JSON is
-     * accepted, and only from this listener's own pages, so that another site cannot sign a
-     * visitor in under its own credential.
-     */
-    private void signIn(HttpServerExchange exchange) {
-        String type = exchange.getRequestHeaders().getFirst(Headers.CONTENT_TYPE);
-        String refused = crossSite(exchange);
-        if (refused == null && (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("application/json"))) {
-            refused = "sign in with `Content-Type: application/json`";
-        }
-        if (refused != null) {
-            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_FORBIDDEN.error(refused), Map.of());
-            return;
-        }
-        if (!audit.writable()) {
-            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_STORE_UNAVAILABLE.error("the audit log cannot be written; sign-ins are refused until it can")
-                    .withStatus(503), Map.of());
-            return;
-        }
-        AdminPrincipal who;
-        try {
-            JsonNode body = body(exchange);
-            String presented = text(body, "token", true, 16_384).strip();
-            who = bearer(presented);
-        } catch (BadAdminRequest e) {
-            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_INVALID_REQUEST.error(e.getMessage()), Map.of());
-            return;
-        } catch (Refusal r) {
-            Responses.error(exchange, ApiShape.OPENAI, r.error, Map.of());
-            return;
-        }
-        Sessions.Session session = startSession(exchange, who, "token");
-        Responses.json(exchange, 201, sessionView(who, session).toString());
-    }
-
-    /**
-     * Signs {@code who} in: a new session, its cookie on the response, and an admin audit
-     * event naming how ({@code token} or {@code oidc}). Used by the token form and by the
-     * console's identity-provider sign-in.
-     */
-    public Sessions.Session startSession(HttpServerExchange exchange, AdminPrincipal who, String how) {
-        Sessions.Created created = sessions.create(who);
-        long maxAge = Math.max(1, java.time.Duration.between(clock.instant(), created.session().ends()).toSeconds());
-        exchange.getResponseHeaders().add(Headers.SET_COOKIE, Sessions.cookie(created.id(), maxAge, secure(exchange)));
-        audit.recordAdmin(who.subject(), "session.create", how, "signed in to the console as " + who.role());
-        return created.session();
-    }
-
-    private static ObjectNode sessionView(AdminPrincipal who, Sessions.Session session) {
-        ObjectNode out = JSON.createObjectNode().put("subject", who.subject()).put("role", who.role())
-                .put("admin", who.admin()).put("auditor", who.auditor());
-        ArrayNode team = out.putArray("team_policies");
-        who.teamPolicies().stream().sorted().forEach(team::add);
-        if (session != null) out.put("csrf_token", session.csrf()).put("ends_at", session.ends().toString());
-        return out;
-    }
-
-    /** Whether the console is served over TLS here (directly, or behind a proxy that says so). */
-    private static boolean secure(HttpServerExchange exchange) {
-        return "https".equalsIgnoreCase(exchange.getRequestScheme())
-                || "https".equalsIgnoreCase(exchange.getRequestHeaders().getFirst(io.undertow.util.Headers.X_FORWARDED_PROTO));
-    }
-
-    private static boolean safe(HttpServerExchange exchange) {
-        return exchange.getRequestMethod().equals(Methods.GET) || exchange.getRequestMethod().equals(Methods.HEAD);
-    }
-
-    /**
-     * Why a browser's request is refused as coming from another site, or null: an
-     * {@code Origin} (or, failing that, {@code Sec-Fetch-Site}) that is not this listener's.
-     */
-    private static String crossSite(HttpServerExchange exchange) {
-        String origin = exchange.getRequestHeaders().getFirst(Headers.ORIGIN);
-        String host = exchange.getRequestHeaders().getFirst(Headers.HOST);
-        if (origin != null && !origin.equals("null")) {
-            String own = origin.replaceFirst("^https?://", "");
-            if (host == null || !own.equalsIgnoreCase(host)) return "a request from another site (`Origin` is not this listener)";
-        } else if (origin != null) {
-            return "a request from an opaque origin";
-        }
-        String site = exchange.getRequestHeaders().getFirst("Sec-Fetch-Site");
-        if (site != null && !site.equals("same-origin") && !site.equals("none")) return "a request from another site (`Sec-Fetch-Site: " + (site.length() > 20 ? "…" : site) + "`)";
-        return null;
-    }
-
-    /**
-     * Signs a browser in with a credential the console obtained itself (the identity
-     * provider's sign-in): verified exactly as a bearer token is. Null when signed in, else
-     * why not (safe to show).
-     */
-    public String signInWith(HttpServerExchange exchange, String credential, String how) {
-        if (!audit.writable()) return "the audit log cannot be written; sign-ins are refused until it can";
-        try {
-            startSession(exchange, bearer(credential), how);
-            return null;
-        } catch (Refusal r) {
-            return r.error.message();
-        }
-    }
-
-    private static final class Refusal extends Exception {
-        final GatewayError error;
-
-        Refusal(GatewayError error) {
-            super(error.message(), null, false, false);
-            this.error = error;
         }
     }
 
@@ -314,15 +152,10 @@ public final class AdminApi implements HttpHandler {
             throw new BadAdminRequest(503, "the audit log cannot be written; admin changes are refused until it can");
         }
         if (path.equals("/admin/session") && get) {
-            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.cookieName(secure(exchange)));
-            Responses.json(exchange, 200, sessionView(who, cookie == null ? null : sessions.find(cookie.getValue())).toString());
+            auth.describe(exchange, who);
             return;
         } else if (path.equals("/admin/session") && exchange.getRequestMethod().equals(Methods.DELETE)) {
-            io.undertow.server.handlers.Cookie cookie = exchange.getRequestCookie(Sessions.cookieName(secure(exchange)));
-            if (cookie == null || !sessions.end(cookie.getValue())) throw new BadAdminRequest(404, "no console session to end");
-            audit.recordAdmin(who.subject(), "session.end", "console", "signed out");
-            exchange.getResponseHeaders().add(Headers.SET_COOKIE, Sessions.expiredCookie(secure(exchange)));
-            Responses.json(exchange, 200, "{\"signed_out\":true}");
+            if (!auth.signOut(exchange, who)) throw new BadAdminRequest(404, "no console session to end");
             return;
         }
         if (path.equals("/admin/keys") && post) {

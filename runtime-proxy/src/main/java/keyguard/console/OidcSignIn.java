@@ -17,7 +17,7 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import keyguard.admin.AdminApi;
+import keyguard.admin.AdminAuth;
 import keyguard.admin.OidcConfig;
 
 /**
@@ -43,7 +43,7 @@ public final class OidcSignIn {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final OidcConfig config;
-    private final AdminApi admin;
+    private final AdminAuth admin;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).followRedirects(HttpClient.Redirect.NEVER).build();
     /** Seals the sign-in cookies of this process (a restart abandons sign-ins in progress). */
     private final byte[] sealKey = new byte[32];
@@ -53,7 +53,7 @@ public final class OidcSignIn {
     private volatile boolean backingOff;
     private long backoffNanos = 1_000_000_000L;
 
-    public OidcSignIn(OidcConfig config, AdminApi admin, java.time.Clock clock) {
+    public OidcSignIn(OidcConfig config, AdminAuth admin, java.time.Clock clock) {
         if (config.clientId() == null) throw new IllegalArgumentException("the console's sign-in needs the client id");
         this.config = config;
         this.admin = admin;
@@ -82,7 +82,7 @@ public final class OidcSignIn {
         q.put("code_challenge_method", "S256");
         String endpoint = d.path("authorization_endpoint").asText();
         exchange.getResponseHeaders().add(Headers.SET_COOKIE, STATE_COOKIE + "=" + seal(state + "." + verifier + "." + deadline) + "; Path=/console/oidc/; Max-Age="
-                + PENDING_FOR.toSeconds() + "; HttpOnly; SameSite=Lax" + (secure(exchange) ? "; Secure" : ""));
+                + PENDING_FOR.toSeconds() + "; HttpOnly; SameSite=Lax" + (AdminAuth.secure(exchange) ? "; Secure" : ""));
         exchange.setStatusCode(302);
         exchange.getResponseHeaders().put(Headers.LOCATION, endpoint + (endpoint.contains("?") ? "&" : "?") + form(q));
         exchange.endExchange();
@@ -222,12 +222,7 @@ public final class OidcSignIn {
 
     /** Where the provider sends the browser back: this listener as the browser reached it. */
     private static String redirectUri(HttpServerExchange exchange) {
-        return (secure(exchange) ? "https" : "http") + "://" + exchange.getHostAndPort() + "/console/oidc/callback";
-    }
-
-    private static boolean secure(HttpServerExchange exchange) {
-        return "https".equalsIgnoreCase(exchange.getRequestScheme())
-                || "https".equalsIgnoreCase(exchange.getRequestHeaders().getFirst(Headers.X_FORWARDED_PROTO));
+        return (AdminAuth.secure(exchange) ? "https" : "http") + "://" + exchange.getHostAndPort() + "/console/oidc/callback";
     }
 
     private static String form(Map<String, String> fields) {

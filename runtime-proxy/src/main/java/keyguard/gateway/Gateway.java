@@ -166,7 +166,7 @@ public final class Gateway implements AutoCloseable {
             AdminApi adminApi = new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet, shadow,
                     new keyguard.admin.Sessions(cfg.clock()), enforcer);
             keyguard.console.OidcSignIn signIn = cfg.oidc() != null && cfg.oidc().clientId() != null
-                    ? new keyguard.console.OidcSignIn(cfg.oidc(), adminApi, cfg.clock()) : null;
+                    ? new keyguard.console.OidcSignIn(cfg.oidc(), adminApi.auth(), cfg.clock()) : null;
             Undertow adminServer = Undertow.builder()
                     .addHttpListener(cfg.adminPort(), cfg.adminHost())
                     .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, 1L << 20)

@@ -334,6 +334,33 @@ class ConsoleBrowserTest {
         assertTrue(audit.contains("\"action\":\"session.create\""), audit);
     }
 
+    /** Signs in over HTTP with a credential; the session's cookie. */
+    String sessionCookie(HttpClient http, String credential) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(console() + "/admin/session")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"token\":\"" + credential + "\"}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(201, r.statusCode(), r.body());
+        String setCookie = r.headers().firstValue("set-cookie").orElseThrow();
+        return setCookie.substring(0, setCookie.indexOf(';'));
+    }
+
+    @Test
+    void metricsBehindATokenAreReadWithTheConsoleSessionOfAnAdminOrAuditorOnly() throws Exception {
+        h.configure = c -> c.withMetricsAuth(keyguard.gateway.GatewayConfig.MetricsAuth.TOKEN);
+        h.restart();
+        HttpClient http = HttpClient.newHttpClient();
+        HttpRequest.Builder metrics = HttpRequest.newBuilder(URI.create(console() + "/metrics"));
+        assertEquals(401, http.send(metrics.copy().build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        String admin = sessionCookie(http, h.gateway.adminToken());
+        assertEquals(200, http.send(metrics.copy().header("Cookie", admin).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        assertEquals(401, http.send(metrics.copy().header("Cookie", admin).header("Origin", "http://evil.example").build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode(), "not from another site's page");
+        String auditor = sessionCookie(http, idp.issueToken("default", "carol", "keyguard", Map.of("groups", List.of("kg-auditors")), 3600L).serialize());
+        assertEquals(200, http.send(metrics.copy().header("Cookie", auditor).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        String team = sessionCookie(http, idp.issueToken("default", "bob", "keyguard", Map.of("groups", List.of("team-search")), 3600L).serialize());
+        assertEquals(401, http.send(metrics.copy().header("Cookie", team).build(), HttpResponse.BodyHandlers.ofString()).statusCode(),
+                "metrics span every team's policies: not for a team admin");
+    }
+
     @Test
     void anIdentityProviderSignInIsAcceptedOnlyFromTheBrowserThatStartedIt() throws Exception {
         HttpClient http = HttpClient.newHttpClient();
