@@ -77,13 +77,17 @@ public final class AdminApi implements HttpHandler {
     /** Who is calling, and the console's sessions ({@code /admin/session}). */
     private final AdminAuth auth;
 
+    /** The users and groups provisioned over SCIM: a key's {@code user:} or {@code group:} owner must be one of them. */
+    private final keyguard.identity.Directory directory;
+
     /** Where keys' limits and budgets are counted ({@code /admin/keys/ID/usage}). */
     private final keyguard.counters.Enforcer enforcer;
 
     public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, OidcConfig oidc,
                     String token, String metricsToken, Clock clock, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow,
-                    Sessions sessions, keyguard.counters.Enforcer enforcer) {
+                    Sessions sessions, keyguard.counters.Enforcer enforcer, keyguard.identity.Directory directory) {
         this.enforcer = enforcer;
+        this.directory = directory;
         this.fleet = fleet;
         this.shadow = shadow;
         this.audit = audit;
@@ -708,6 +712,7 @@ public final class AdminApi implements HttpHandler {
         String name = text(body, "name", true, MAX_NAME);
         String owner = text(body, "owner", false, MAX_NAME);
         require(who.managesKeysOf(policy), who, "create keys for policy `" + policy + "`");
+        owner = owner(owner);
         keyguard.policy.PolicySet set = policies.get().set();
         if (set.policy(policy) == null) {
             throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + set.revision() + "; policies are " + set.policies().keySet());
@@ -767,6 +772,28 @@ public final class AdminApi implements HttpHandler {
         out.put("secret", secret.secret());
         if (fleet != null) acknowledgements(out, unacknowledged);
         Responses.json(exchange, 201, out.toString());
+    }
+
+    /**
+     * A key's owner as stored: {@code user:<userName>} for a user and {@code group:<displayName>}
+     * for a group of the SCIM directory (which must be there, and a user active: their keys
+     * are revoked when the identity provider deactivates or deletes them), spelled as the
+     * directory spells them; any other text as given (a team or service name, unmanaged).
+     */
+    private String owner(String owner) throws BadAdminRequest {
+        String lower = owner.toLowerCase(java.util.Locale.ROOT);
+        if (lower.startsWith("user:")) {
+            ObjectNode u = directory.userNamed(owner.substring(5));
+            if (u == null) throw new BadAdminRequest(400, "no user `" + keyguard.audit.UntrustedText.quote(owner.substring(5), 128) + "` in the directory (users come from the identity provider over SCIM)");
+            if (!u.path("active").asBoolean(true)) throw new BadAdminRequest(400, "user `" + u.path("userName").asText() + "` is deactivated");
+            return "user:" + u.path("userName").asText();
+        }
+        if (lower.startsWith("group:")) {
+            ObjectNode g = directory.groupNamed(owner.substring(6));
+            if (g == null) throw new BadAdminRequest(400, "no group `" + keyguard.audit.UntrustedText.quote(owner.substring(6), 128) + "` in the directory (groups come from the identity provider over SCIM)");
+            return "group:" + g.path("displayName").asText();
+        }
+        return owner;
     }
 
     private static final int MAX_NAME = 128;

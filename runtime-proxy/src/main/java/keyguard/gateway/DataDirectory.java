@@ -133,6 +133,25 @@ public final class DataDirectory {
     }
 
     /**
+     * The bearer token of the SCIM endpoint ({@code /scim/v2}): the given one
+     * ({@code KEYGUARD_SCIM_TOKEN}), or {@code scim.token}, created at first start. The same
+     * length rule as the admin token.
+     */
+    public String scimToken(String fromEnvironment) {
+        Path file = root.resolve("scim.token");
+        String t = fromEnvironment != null ? fromEnvironment.strip()
+                : readOrCreate(file, () -> "kgs-" + HexFormat.of().formatHex(KeySecrets.newServerSecret()));
+        if (t.length() < AdminApi.MIN_TOKEN_CHARS) {
+            throw new IllegalStateException((fromEnvironment != null ? "KEYGUARD_SCIM_TOKEN" : file.toString()) + " holds a token of "
+                    + t.length() + " characters; a SCIM token needs at least " + AdminApi.MIN_TOKEN_CHARS);
+        }
+        return t;
+    }
+
+    /** Where the users and groups provisioned over SCIM are kept. */
+    public Path directoryFile() { return root.resolve("directory.jsonl"); }
+
+    /**
      * The file's stripped text; when it does not exist, {@code fresh} written to a temporary
      * file (mode 0600), forced to the disk, renamed into place and the directory forced too,
      * so that a crash leaves either no file or the whole value, never an empty one.

@@ -46,9 +46,13 @@ public final class Gateway implements AutoCloseable {
     private final DataDirectory dir;
     private final keyguard.fleet.Fleet fleet;
     private final keyguard.replay.Shadow shadow;
+    /** The users and groups provisioned over SCIM. */
+    private final keyguard.identity.Directory directory;
 
     private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, AuditLog audit, PolicyLoader current,
-                    String adminToken, DataDirectory dir, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow) {
+                    String adminToken, DataDirectory dir, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow,
+                    keyguard.identity.Directory directory) {
+        this.directory = directory;
         this.shadow = shadow;
         this.fleet = fleet;
         this.data = data;
@@ -80,6 +84,7 @@ public final class Gateway implements AutoCloseable {
         KeySecrets secrets = new KeySecrets(dir.serverSecret(cfg.env().apply("KEYGUARD_SERVER_SECRET")));
         String adminToken = dir.adminToken(cfg.env().apply("KEYGUARD_ADMIN_TOKEN"));
         String metricsToken = cfg.metricsNeedToken() ? dir.metricsToken(cfg.env().apply("KEYGUARD_METRICS_TOKEN")) : null;
+        String scimToken = dir.scimToken(cfg.env().apply("KEYGUARD_SCIM_TOKEN"));
 
         PolicyLoader current = new PolicyLoader(cfg.policies(), cfg.env(), new Providers.HttpUpstreamHolder(upstreamTrust(cfg)), cfg.clock(), plugins, cfg.trust());
         KeyStore keys = null;
@@ -87,6 +92,7 @@ public final class Gateway implements AutoCloseable {
         AuditLog audit = null;
         keyguard.fleet.Fleet fleet = null;
         keyguard.replay.Shadow shadow = null;
+        keyguard.identity.Directory directory = null;
         java.util.concurrent.atomic.AtomicReference<Enforcer> inFlight = new java.util.concurrent.atomic.AtomicReference<>();
         // Policies compile beside the opening of the data directory's files (both take a second or
         // so on a small machine); a fleet node compiles first, since it joins with its revision.
@@ -163,8 +169,9 @@ public final class Gateway implements AutoCloseable {
                     .setSocketOption(org.xnio.Options.TCP_NODELAY, true)
                     .setHandler(router)
                     .build();
+            directory = keyguard.identity.Directory.open(dir.directoryFile());
             AdminApi adminApi = new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet, shadow,
-                    new keyguard.admin.Sessions(cfg.clock()), enforcer);
+                    new keyguard.admin.Sessions(cfg.clock()), enforcer, directory);
             keyguard.console.OidcSignIn signIn = cfg.oidc() != null && cfg.oidc().clientId() != null
                     ? new keyguard.console.OidcSignIn(cfg.oidc(), adminApi.auth(), cfg.clock()) : null;
             Undertow adminServer = Undertow.builder()
@@ -174,8 +181,9 @@ public final class Gateway implements AutoCloseable {
                     .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(conn.keepAliveIdle()))
                     // Admin bodies are read blocking on a worker: XNIO's read timeout bounds that wait.
                     .setSocketOption(org.xnio.Options.READ_TIMEOUT, millis(conn.bodyRead()))
-                    // The console's files and sign-in, then the admin API (docs/console.md).
-                    .setHandler(new keyguard.console.Console(adminApi, signIn))
+                    // SCIM provisioning (docs/identity.md); the console's files and sign-in, then the admin API (docs/console.md).
+                    .setHandler(io.undertow.Handlers.path(new keyguard.console.Console(adminApi, signIn))
+                            .addPrefixPath("/scim/v2", new keyguard.identity.ScimApi(scimToken, directory, keys, audit, cfg.clock())))
                     .build();
             dataServer.start();
             try {
@@ -186,8 +194,9 @@ public final class Gateway implements AutoCloseable {
                 adminServer.stop();
                 throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
             }
-            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet, shadow);
+            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet, shadow, directory);
         } catch (RuntimeException | java.io.IOException e) {
+            if (directory != null) directory.close();
             if (compiling != null) compiling.exceptionally(t -> null).join(); // never close the loader under a compile
             if (shadow != null) shadow.close();
             if (enforcer != null) enforcer.close();
@@ -279,6 +288,7 @@ public final class Gateway implements AutoCloseable {
                         else keys.close();
                     } finally {
                         shadow.close();
+                        directory.close();
                         audit.close();
                     }
                 }

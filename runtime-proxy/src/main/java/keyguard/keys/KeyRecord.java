@@ -96,4 +96,9 @@ public record KeyRecord(String id, String name, String owner, String policy, Map
     public KeyRecord withState(KeyState s) {
         return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, s, secretHash, rotation, labelsByAdmin);
     }
+
+    /** The same key with another owner (a user or group renamed at the identity provider). */
+    public KeyRecord withOwner(String o) {
+        return new KeyRecord(id, name, o, policy, labels, createdAt, expiresAt, state, secretHash, rotation, labelsByAdmin);
+    }
 }
