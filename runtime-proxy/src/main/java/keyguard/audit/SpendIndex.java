@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.LongAdder;
  * events are written (and rebuilt from the log at start), so "who spent what" is a lookup.
  */
 public final class SpendIndex {
-    public static final Set<String> DIMENSIONS = Set.of("day", "key", "policy", "model", "tag");
+    public static final Set<String> DIMENSIONS = Set.of("day", "key", "policy", "model", "tag", "owner");
     /**
      * The model of a request that was refused before it was routed: its requested model is
      * the caller's string, and must not become a group of its own (one per made-up name).
@@ -24,8 +24,12 @@ public final class SpendIndex {
     /** The longest span a spend query covers. */
     public static final int MAX_DAYS = 400;
 
-    /** One group of the finest grain: a UTC day, key, policy, routed model and tag set ({@code k=v,k=v}). */
-    public record Cell(String day, String key, String policy, String model, String tags) {
+    /**
+     * One group of the finest grain: a UTC day, key, policy, routed model, tag set
+     * ({@code k=v,k=v}) and the key's owner when it decided ({@code user:…}, {@code group:…},
+     * free text, or empty).
+     */
+    public record Cell(String day, String key, String policy, String model, String tags, String owner) {
         /** The cell of an audit event read back from the log; null when it is no decision or has no time. */
         public static Cell of(JsonNode event) {
             if (!"decision".equals(event.path("type").asText("decision"))) return null;
@@ -34,7 +38,7 @@ public final class SpendIndex {
             StringBuilder tags = new StringBuilder();
             event.path("tags").properties().forEach(e -> tags.append(tags.isEmpty() ? "" : ",").append(e.getKey()).append('=').append(e.getValue().asText()));
             return new Cell(time.substring(0, 10), event.path("key_id").asText(), event.path("policy").asText(),
-                    event.path("routed_model").asText(NOT_ROUTED), tags.toString());
+                    event.path("routed_model").asText(NOT_ROUTED), tags.toString(), event.path("owner").asText(""));
         }
 
         String value(String dimension) {
@@ -43,6 +47,7 @@ public final class SpendIndex {
                 case "key" -> key;
                 case "policy" -> policy;
                 case "model" -> model;
+                case "owner" -> owner;
                 default -> tags;
             };
         }
@@ -56,7 +61,7 @@ public final class SpendIndex {
         StringBuilder tags = new StringBuilder();
         e.tags().forEach((k, v) -> tags.append(tags.isEmpty() ? "" : ",").append(k).append('=').append(v));
         Cell c = new Cell(day, e.keyId(), e.policy(), e.routedModel() == null ? NOT_ROUTED : e.routedModel(), // as replay reads it
-                tags.toString());
+                tags.toString(), e.owner() == null ? "" : e.owner());
         LongAdder[] a = cells.computeIfAbsent(c, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
         a[0].add(e.costMicros());
         a[1].increment();

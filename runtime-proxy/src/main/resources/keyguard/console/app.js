@@ -249,7 +249,7 @@
   function spendPage(root) {
     const range = select('range', [['7', 'last 7 days'], ['30', 'last 30 days'], ['90', 'last 90 days'], ['365', 'last 365 days']], '30');
     const size = select('size', [['day', 'by day'], ['week', 'by week'], ['month', 'by month']], 'day');
-    const by = select('by', [['policy', 'policy'], ['team', 'team (audit tag team)'], ['key', 'key'], ['model', 'model'], ['tag', 'audit tags']], 'policy');
+    const by = select('by', [['policy', 'policy'], ['team', 'team (audit tag team)'], ['key', 'key'], ['owner', 'owner'], ['model', 'model'], ['tag', 'audit tags']], 'policy');
     /** The admin API's dimension for a choice: a team is the `team` entry of the audit tags. */
     const dim = () => by.value === 'team' ? 'tag' : by.value;
     const groupOf = r => by.value === 'team' ? teamOf(r.tag) : (r[by.value] || '(none)');

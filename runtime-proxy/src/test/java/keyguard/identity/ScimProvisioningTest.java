@@ -90,6 +90,11 @@ class ScimProvisioningTest {
 
         String key = keyOwnedBy("user:alice@example.com");
         assertEquals(200, chat(key));
+        JsonNode byOwner = h.admin().get("admin/spend?group_by=owner").body();
+        assertEquals("user:alice@example.com", byOwner.path("rows").get(0).path("owner").asText(), byOwner.toString());
+        assertEquals(byOwner.path("total_cost_micros").asLong(), h.admin().get("admin/spend?owner=" + q("user:alice@example.com")).body()
+                .path("total_cost_micros").asLong(), "spend by owner, and filtered to one");
+        assertTrue(byOwner.path("total_cost_micros").asLong() > 0);
         assertEquals(400, h.admin().post("admin/keys", FakeUpstream.JSON.createObjectNode().put("policy", "demo").put("name", "x")
                 .put("owner", "user:nobody@example.com")).status(), "an owner the directory does not know");
 
