@@ -69,6 +69,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "a group whose members manage the keys of these policies only (repeatable)")
     java.util.Map<String, String> oidcTeams = new java.util.LinkedHashMap<>();
 
+    @Option(names = "--workload-identity", paramLabel = "FILE",
+            description = "let workloads call with JWTs from the issuers this file trusts, mapped to policies (see docs/identity.md)")
+    Path workloadIdentity;
+
     @Option(names = "--oidc-client-id", paramLabel = "ID",
             description = "the console's client at the identity provider: offers sign-in there (authorization code with PKCE); "
                     + "a confidential client's secret from KEYGUARD_OIDC_CLIENT_SECRET")
@@ -139,7 +143,7 @@ final class ServeCommand implements Callable<Integer> {
             GatewayConfig base = GatewayConfig.defaults(policies, data);
             if (node != null) base = base.withNode(node);
             gateway = Gateway.start(base.withFleet(fleet()).withListeners(host, port, adminHost, adminPort).withOidc(oidc())
-                    .withPlugins(plugins).withTrust(trust).withMetricsAuth(metricsAuth).withAuditFailOpen(auditFailure.equals("open"))
+                    .withPlugins(plugins).withWorkloadIdentity(workloadIdentity).withTrust(trust).withMetricsAuth(metricsAuth).withAuditFailOpen(auditFailure.equals("open"))
                     .withConnections(new GatewayConfig.Connections(c.requestHeaders(), c.bodyRead(), c.responseWrite(), c.keepAliveIdle(), maxConnections)));
         } catch (PolicyLoadException e) {
             err.print(e.report());

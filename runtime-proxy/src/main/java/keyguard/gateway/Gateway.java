@@ -48,11 +48,14 @@ public final class Gateway implements AutoCloseable {
     private final keyguard.replay.Shadow shadow;
     /** The users and groups provisioned over SCIM. */
     private final keyguard.identity.Directory directory;
+    /** Trusted workload-token issuers, or null. */
+    private final keyguard.identity.WorkloadIdentity workloads;
 
     private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, AuditLog audit, PolicyLoader current,
                     String adminToken, DataDirectory dir, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow,
-                    keyguard.identity.Directory directory) {
+                    keyguard.identity.Directory directory, keyguard.identity.WorkloadIdentity workloads) {
         this.directory = directory;
+        this.workloads = workloads;
         this.shadow = shadow;
         this.fleet = fleet;
         this.data = data;
@@ -93,6 +96,7 @@ public final class Gateway implements AutoCloseable {
         keyguard.fleet.Fleet fleet = null;
         keyguard.replay.Shadow shadow = null;
         keyguard.identity.Directory directory = null;
+        keyguard.identity.WorkloadIdentity workloads = null;
         java.util.concurrent.atomic.AtomicReference<Enforcer> inFlight = new java.util.concurrent.atomic.AtomicReference<>();
         // Policies compile beside the opening of the data directory's files (both take a second or
         // so on a small machine); a fleet node compiles first, since it joins with its revision.
@@ -126,7 +130,8 @@ public final class Gateway implements AutoCloseable {
             }
             inFlight.set(enforcer);
             if (compiling != null) compiled(compiling);
-            KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock());
+            workloads = cfg.workloadIdentity() == null ? null : keyguard.identity.WorkloadIdentity.load(cfg.workloadIdentity(), cfg.clock());
+            KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock(), workloads);
             Enforcer counters = enforcer;
             Metrics metrics = new Metrics(current::current, current::failures, counters::inFlight);
             if (fleet != null) metrics.fleet(fleet);
@@ -194,9 +199,10 @@ public final class Gateway implements AutoCloseable {
                 adminServer.stop();
                 throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
             }
-            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet, shadow, directory);
+            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet, shadow, directory, workloads);
         } catch (RuntimeException | java.io.IOException e) {
             if (directory != null) directory.close();
+            if (workloads != null) workloads.close();
             if (compiling != null) compiling.exceptionally(t -> null).join(); // never close the loader under a compile
             if (shadow != null) shadow.close();
             if (enforcer != null) enforcer.close();
@@ -289,6 +295,7 @@ public final class Gateway implements AutoCloseable {
                     } finally {
                         shadow.close();
                         directory.close();
+                        if (workloads != null) workloads.close();
                         audit.close();
                     }
                 }

@@ -25,13 +25,15 @@ import keyguard.compiler.Trust;
  * @param auditFailOpen false (the default): a request whose audit event cannot be written
  *     is answered 503 and nothing is forwarded; true keeps serving and logs the loss
  * @param node this gateway's name, in every audit event (the host name by default)
+ * @param workloadIdentity the operator's file of trusted workload-token issuers
+ *     (docs/identity.md), or null: then only {@code kg-} keys are accepted
  * @param fleet when set, keys, limits, budgets and spend are shared through Redis with
  *     the other gateways of the fleet; null for a single node
  */
 public record GatewayConfig(Path policies, Path data, String host, int port, String adminHost, int adminPort, long maxBodyBytes,
                             Function<String, String> env, Clock clock, Counters counters, Duration policyWatchDebounce,
                             OidcConfig oidc, Path plugins, Connections connections, Trust trust, MetricsAuth metricsAuth,
-                            boolean auditFailOpen, String node, keyguard.fleet.FleetConfig fleet) {
+                            boolean auditFailOpen, String node, keyguard.fleet.FleetConfig fleet, Path workloadIdentity) {
 
     public static final long DEFAULT_MAX_BODY = 10L << 20;
 
@@ -84,77 +86,82 @@ public record GatewayConfig(Path policies, Path data, String host, int port, Str
     public static GatewayConfig defaults(Path policies, Path data) {
         return new GatewayConfig(policies, data, "127.0.0.1", 8080, "127.0.0.1", 8081, DEFAULT_MAX_BODY, System::getenv,
                 Clock.systemUTC(), Counters.DEFAULT, Duration.ofMillis(300), null, null, Connections.DEFAULT, Trust.DEFAULT,
-                MetricsAuth.AUTO, false, keyguard.fleet.FleetConfig.hostName(), null);
+                MetricsAuth.AUTO, false, keyguard.fleet.FleetConfig.hostName(), null, null);
     }
 
     public GatewayConfig withListeners(String host, int port, String adminHost, int adminPort) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withMaxBodyBytes(long v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, v, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withEnv(Function<String, String> v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, v, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withClock(Clock v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, v, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withCounters(Counters v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, v,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withPolicyWatch(Duration v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                v, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
+                v, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withOidc(OidcConfig v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, v, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet);
+                policyWatchDebounce, v, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withPlugins(Path v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, v, connections, trust, metricsAuth, auditFailOpen, node, fleet);
+                policyWatchDebounce, oidc, v, connections, trust, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withConnections(Connections v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, v, trust, metricsAuth, auditFailOpen, node, fleet);
+                policyWatchDebounce, oidc, plugins, v, trust, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withTrust(Trust v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, v, metricsAuth, auditFailOpen, node, fleet);
+                policyWatchDebounce, oidc, plugins, connections, v, metricsAuth, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withMetricsAuth(MetricsAuth v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, v, auditFailOpen, node, fleet);
+                policyWatchDebounce, oidc, plugins, connections, trust, v, auditFailOpen, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withAuditFailOpen(boolean v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, v, node, fleet);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, v, node, fleet, workloadIdentity);
     }
 
     public GatewayConfig withNode(String v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, v, fleet);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, v, fleet, workloadIdentity);
     }
 
     public GatewayConfig withFleet(keyguard.fleet.FleetConfig v) {
         return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
-                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, v == null ? node : v.node(), v);
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, v == null ? node : v.node(), v, workloadIdentity);
+    }
+
+    public GatewayConfig withWorkloadIdentity(Path v) {
+        return new GatewayConfig(policies, data, host, port, adminHost, adminPort, maxBodyBytes, env, clock, counters,
+                policyWatchDebounce, oidc, plugins, connections, trust, metricsAuth, auditFailOpen, node, fleet, v);
     }
 
     /** Whether {@code /metrics} asks for a token under this configuration. */

@@ -26,11 +26,19 @@ public final class KeyAuth {
     private final Clock clock;
     private final AuthFailures failures;
 
+    /** Trusted workload-token issuers, or null: only keys. */
+    private final keyguard.identity.WorkloadIdentity workloads;
+
     public KeyAuth(KeyStore keys, KeySecrets secrets, Clock clock) {
+        this(keys, secrets, clock, null);
+    }
+
+    public KeyAuth(KeyStore keys, KeySecrets secrets, Clock clock, keyguard.identity.WorkloadIdentity workloads) {
         this.keys = keys;
         this.secrets = secrets;
         this.clock = clock;
         this.failures = new AuthFailures(clock);
+        this.workloads = workloads;
     }
 
     /** How failed authentications are answered (slower for an address that keeps failing). */
@@ -51,6 +59,13 @@ public final class KeyAuth {
         String presented = presented(exchange);
         if (presented == null) {
             return new Authentication.Refusal(ErrorCode.MISSING_API_KEY.error());
+        }
+        if (workloads != null && keyguard.identity.WorkloadIdentity.looksLikeJwt(presented)) {
+            // A workload's JWT (docs/identity.md): decided, limited and audited as a key of its mapped policy.
+            return switch (workloads.verify(presented)) {
+                case keyguard.identity.WorkloadIdentity.Workload w -> new Authentication.Key(w.record());
+                case keyguard.identity.WorkloadIdentity.Refused r -> new Authentication.Refusal(ErrorCode.INVALID_WORKLOAD_TOKEN.error(r.reason()));
+            };
         }
         String id = KeySecrets.idOf(presented);
         KeyRecord record = id == null ? null : keys.get(id);

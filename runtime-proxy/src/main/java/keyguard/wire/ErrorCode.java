@@ -20,6 +20,7 @@ public enum ErrorCode {
             "this secret of API key `{key}` was replaced at {replaced_at} and stopped working at {valid_until}; use the new secret"),
     KEY_REVOKED(401, "authentication_error", "invalid_api_key", "API key `{key}` has been revoked"),
     KEY_EXPIRED(401, "authentication_error", "invalid_api_key", "API key `{key}` expired at {expires_at}"),
+    INVALID_WORKLOAD_TOKEN(401, "authentication_error", "invalid_api_key", "the workload token is refused: {reason}"),
     KEY_STORE_UNAVAILABLE(503, "api_error", "key_store_unavailable",
             "this gateway cannot confirm its keys are current (the fleet's key store is unreachable); retry shortly"),
     TOO_MANY_FAILED_AUTHENTICATIONS(429, "rate_limit_error", "too_many_failed_authentications",
