@@ -83,11 +83,22 @@ public final class AdminApi implements HttpHandler {
     /** Where keys' limits and budgets are counted ({@code /admin/keys/ID/usage}). */
     private final keyguard.counters.Enforcer enforcer;
 
+    /** Which groups may issue keys to themselves ({@code serve --self-service}). */
+    private final keyguard.identity.SelfService selfService;
+
+    private final Sessions sessions;
+
+    /** The identity provider, for {@code GET /admin/login} ({@code keyguard login}); null without one. */
+    private final OidcConfig oidc;
+
     public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, OidcConfig oidc,
                     String token, String metricsToken, Clock clock, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow,
                     Sessions sessions, keyguard.counters.Enforcer enforcer, keyguard.identity.Directory directory) {
         this.enforcer = enforcer;
         this.directory = directory;
+        this.oidc = oidc;
+        this.selfService = oidc == null ? keyguard.identity.SelfService.NONE : oidc.selfService();
+        this.sessions = sessions;
         this.fleet = fleet;
         this.shadow = shadow;
         this.audit = audit;
@@ -101,7 +112,11 @@ public final class AdminApi implements HttpHandler {
         }
         this.clock = clock;
         this.auth = new AdminAuth(token.getBytes(StandardCharsets.UTF_8), oidc, metricsToken == null ? null : metricsToken.getBytes(StandardCharsets.UTF_8),
-                sessions, audit, clock);
+                sessions, audit, clock, this::caller);
+    }
+
+    private Caller caller(AdminPrincipal who) {
+        return Caller.of(who, directory, selfService);
     }
 
     /** Who is calling, and the console's sign-in: the console's identity-provider sign-in ends there. */
@@ -133,10 +148,21 @@ public final class AdminApi implements HttpHandler {
             auth.signIn(exchange);
             return;
         }
+        if (path.equals("/admin/login") && exchange.getRequestMethod().equals(Methods.GET)) {
+            login(exchange);
+            return;
+        }
         AdminPrincipal who = auth.authenticate(exchange);
         if (who == null) return; // answered
+        Caller caller = caller(who);
+        if (caller.deactivated()) {
+            // The identity provider deactivated this person: no session and no token of theirs works any more.
+            sessions.endAllOf(who.userName());
+            Responses.error(exchange, ApiShape.OPENAI, AdminAuth.deactivated(who), Map.of());
+            return;
+        }
         try {
-            route(exchange, path, who);
+            route(exchange, path, caller);
         } catch (BadAdminRequest e) {
             GatewayError error = (e.status == 403 ? ErrorCode.ADMIN_FORBIDDEN : e.status >= 500 ? ErrorCode.ADMIN_STORE_UNAVAILABLE
                     : ErrorCode.ADMIN_INVALID_REQUEST).error(e.getMessage());
@@ -148,40 +174,59 @@ public final class AdminApi implements HttpHandler {
         if (!allowed) throw new BadAdminRequest(403, "`" + who.subject() + "` may not " + what);
     }
 
-    private void route(HttpServerExchange exchange, String path, AdminPrincipal who) throws BadAdminRequest {
+    /**
+     * {@code GET /admin/login} (no credential needed): how {@code keyguard login} signs in to
+     * this gateway: the identity provider, the CLI's public client and its scopes. 404 when
+     * the CLI has no client here.
+     */
+    private void login(HttpServerExchange exchange) {
+        if (oidc == null || oidc.cliClientId() == null) {
+            Responses.error(exchange, ApiShape.OPENAI, ErrorCode.ADMIN_INVALID_REQUEST.error("`keyguard login` is not configured on this gateway (serve --oidc-cli-client-id)")
+                    .withStatus(404), Map.of());
+            return;
+        }
+        Responses.json(exchange, 200, JSON.createObjectNode().put("issuer", oidc.issuer()).put("client_id", oidc.cliClientId())
+                .put("scope", oidc.cliScope()).put("audience", oidc.audience()).toString());
+    }
+
+    private void route(HttpServerExchange exchange, String path, Caller caller) throws BadAdminRequest {
+        AdminPrincipal who = caller.who();
         boolean get = exchange.getRequestMethod().equals(Methods.GET);
         boolean post = exchange.getRequestMethod().equals(Methods.POST);
-        if (post && !audit.writable()) {
+        boolean delete = exchange.getRequestMethod().equals(Methods.DELETE);
+        if ((post || (delete && !path.equals("/admin/session"))) && !audit.writable()) {
             // Fail closed: no change that could not be audited.
             throw new BadAdminRequest(503, "the audit log cannot be written; admin changes are refused until it can");
         }
         if (path.equals("/admin/session") && get) {
-            auth.describe(exchange, who);
+            auth.describe(exchange, caller);
             return;
         } else if (path.equals("/admin/session") && exchange.getRequestMethod().equals(Methods.DELETE)) {
             if (!auth.signOut(exchange, who)) throw new BadAdminRequest(404, "no console session to end");
             return;
         }
         if (path.equals("/admin/keys") && post) {
-            create(exchange, body(exchange), who);
+            create(exchange, body(exchange), caller);
         } else if (path.equals("/admin/keys") && get) {
             ArrayNode list = JSON.createArrayNode();
-            keys.all().stream().filter(k -> who.readsKeysOf(k.policy()))
-                    .sorted(Comparator.comparing(KeyRecord::createdAt).thenComparing(KeyRecord::id)).forEach(k -> list.add(KeyRecordJson.view(k)));
+            keys.all().stream().filter(caller::reads)
+                    .sorted(Comparator.comparing(KeyRecord::createdAt).thenComparing(KeyRecord::id)).forEach(k -> list.add(view(k, caller)));
             ObjectNode root = JSON.createObjectNode();
             root.set("keys", list);
             Responses.json(exchange, 200, root.toString());
         } else if (path.startsWith("/admin/keys/") && path.endsWith("/revoke") && post) {
-            revoke(exchange, path.substring("/admin/keys/".length(), path.length() - "/revoke".length()), who);
+            revoke(exchange, path.substring("/admin/keys/".length(), path.length() - "/revoke".length()), caller);
         } else if (path.startsWith("/admin/keys/") && path.endsWith("/rotate") && post) {
-            rotate(exchange, path.substring("/admin/keys/".length(), path.length() - "/rotate".length()), body(exchange), who);
+            rotate(exchange, path.substring("/admin/keys/".length(), path.length() - "/rotate".length()), body(exchange), caller);
         } else if (path.startsWith("/admin/keys/") && path.endsWith("/usage") && get) {
-            usage(exchange, path.substring("/admin/keys/".length(), path.length() - "/usage".length()), who);
+            usage(exchange, path.substring("/admin/keys/".length(), path.length() - "/usage".length()), caller);
         } else if (path.startsWith("/admin/keys/") && get) {
             KeyRecord k = keys.get(path.substring("/admin/keys/".length()));
-            if (k != null) require(who.readsKeysOf(k.policy()), who, "read keys of policy `" + k.policy() + "`");
+            if (k != null) require(caller.reads(k), who, "read key `" + k.id() + "` (policy `" + k.policy() + "`, owner `" + k.owner() + "`)");
             if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(path.substring("/admin/keys/".length()), 64) + "`");
-            Responses.json(exchange, 200, KeyRecordJson.view(k).toString());
+            Responses.json(exchange, 200, view(k, caller).toString());
+        } else if (path.startsWith("/admin/service-accounts")) {
+            serviceAccounts(exchange, path.substring("/admin/service-accounts".length()), caller);
         } else if (path.equals("/admin/audit/explain") && get) {
             explain(exchange, query(exchange).getOrDefault("decision", ""), who);
         } else if (path.equals("/admin/audit") && get) {
@@ -293,7 +338,7 @@ public final class AdminApi implements HttpHandler {
         } else if (path.equals("/admin/policies") && get) {
             Responses.json(exchange, 200, policyStatus(policies.get(), who).toString());
         } else if (path.startsWith("/admin/policies/") && get && !path.equals("/admin/policies/reload")) {
-            policyDetail(exchange, path.substring("/admin/policies/".length()), who);
+            policyDetail(exchange, path.substring("/admin/policies/".length()), caller);
         } else if (path.equals("/admin/policies/reload") && post) {
             LoadedPolicies before = policies.get();
             require(who.admin(), who, "reload policies");
@@ -328,9 +373,9 @@ public final class AdminApi implements HttpHandler {
      * reached (null when not within the period); then the key's requests and spend over the
      * last 30 days and the last day it was used, from the spend index.
      */
-    private void usage(HttpServerExchange exchange, String id, AdminPrincipal who) throws BadAdminRequest {
+    private void usage(HttpServerExchange exchange, String id, Caller caller) throws BadAdminRequest {
         KeyRecord k = keys.get(id);
-        if (k != null) require(who.readsKeysOf(k.policy()), who, "read keys of policy `" + k.policy() + "`");
+        if (k != null) require(caller.reads(k), caller.who(), "read key `" + k.id() + "` (policy `" + k.policy() + "`, owner `" + k.owner() + "`)");
         if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
         LoadedPolicies lp = policies.get();
         keyguard.policy.Policy policy = lp.set().policy(k.policy());
@@ -435,11 +480,12 @@ public final class AdminApi implements HttpHandler {
      * (all passed: a revision whose tests fail never serves). Only team-owned files are
      * quoted; the operator's part shows as the models it declares.
      */
-    private void policyDetail(HttpServerExchange exchange, String name, AdminPrincipal who) throws BadAdminRequest {
+    private void policyDetail(HttpServerExchange exchange, String name, Caller caller) throws BadAdminRequest {
+        AdminPrincipal who = caller.who();
         LoadedPolicies lp = policies.get();
         keyguard.policy.Policy p = lp.set().policy(name);
         if (p == null) throw new BadAdminRequest(404, "no policy `" + keyguard.audit.UntrustedText.quote(name, 128) + "` in revision " + lp.set().revision());
-        require(who.readsKeysOf(name), who, "read policy `" + name + "`");
+        require(who.readsKeysOf(name) || caller.allowances().containsKey(name), who, "read policy `" + name + "`");
         ObjectNode out = JSON.createObjectNode().put("name", p.name()).put("revision", lp.set().revision()).put("zone", p.zone().getId());
         if (p.template() != null) out.put("template", p.template());
         ArrayNode models = out.putArray("models");
@@ -585,18 +631,19 @@ public final class AdminApi implements HttpHandler {
      * answer lists those that did not (they refuse all authentication once their proof of
      * being current is older than the fleet's lease). Revoking twice is fine.
      */
-    private void revoke(HttpServerExchange exchange, String id, AdminPrincipal who) throws BadAdminRequest {
+    private void revoke(HttpServerExchange exchange, String id, Caller caller) throws BadAdminRequest {
+        AdminPrincipal who = caller.who();
         KeyRecord k;
         List<String> unacknowledged = List.of();
         synchronized (keys) {
             k = keys.get(id);
             if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
-            require(who.managesKeysOf(k.policy()), who, "revoke keys of policy `" + k.policy() + "`");
+            require(caller.manages(k), who, "revoke key `" + k.id() + "` (policy `" + k.policy() + "`, owner `" + k.owner() + "`)");
             k = k.withState(KeyState.REVOKED);
             unacknowledged = confirm(k);
         }
         audit.recordAdmin(who.subject(), "keys.revoke", id, unacknowledged.isEmpty() ? "revoked" : "revoked; not acknowledged by " + unacknowledged);
-        ObjectNode out = KeyRecordJson.view(k);
+        ObjectNode out = view(k, caller);
         if (fleet != null) acknowledgements(out, unacknowledged);
         Responses.json(exchange, 200, out.toString());
     }
@@ -668,7 +715,8 @@ public final class AdminApi implements HttpHandler {
      * and mints nothing new; the id of an earlier rotation is refused (409), so a replay never
      * brings back a replaced secret.
      */
-    private void rotate(HttpServerExchange exchange, String id, JsonNode body, AdminPrincipal who) throws BadAdminRequest {
+    private void rotate(HttpServerExchange exchange, String id, JsonNode body, Caller caller) throws BadAdminRequest {
+        AdminPrincipal who = caller.who();
         String requestId = text(body, "request_id", false, MAX_REQUEST_ID);
         String grace = text(body, "grace", false, 32);
         long graceSeconds = grace.isEmpty() ? 0 : Durations.parseSeconds(grace);
@@ -683,7 +731,7 @@ public final class AdminApi implements HttpHandler {
         synchronized (keys) {
             k = keys.get(id);
             if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
-            require(who.managesKeysOf(k.policy()), who, "rotate keys of policy `" + k.policy() + "`");
+            require(caller.manages(k), who, "rotate key `" + k.id() + "` (policy `" + k.policy() + "`, owner `" + k.owner() + "`)");
             if (k.state() == KeyState.REVOKED) throw new BadAdminRequest(409, "key `" + id + "` is revoked; create a new key instead");
             KeyRecord.Rotation last = k.rotation();
             if (!requestId.isEmpty() && last != null && requestId.equals(last.requestId())) {
@@ -701,21 +749,50 @@ public final class AdminApi implements HttpHandler {
             }
         }
         audit.recordAdmin(who.subject(), "keys.rotate", id, status == 201 ? "rotated" : "retried");
-        ObjectNode out = KeyRecordJson.view(k);
+        ObjectNode out = view(k, caller);
         out.put("secret", secret);
         if (fleet != null && status == 201) acknowledgements(out, unacknowledged);
         Responses.json(exchange, status, out.toString());
     }
 
-    private void create(HttpServerExchange exchange, JsonNode body, AdminPrincipal who) throws BadAdminRequest {
+    /** A key as the admin API shows it, with whether this caller may revoke and rotate it. */
+    private static ObjectNode view(KeyRecord k, Caller caller) {
+        return KeyRecordJson.view(k).put("manageable", caller.manages(k));
+    }
+
+    /**
+     * {@code POST /admin/keys}. Who may: an admin or a team admin of the policy (any owner);
+     * a member of the group owning the service account named as {@code owner} (a key of the
+     * account's policy); or, by self-service, a member whose groups grant the policy: then
+     * the key is owned by the caller or by one of their groups, lives at most the grant's
+     * lifetime (its lifetime when none is asked for), and the owner holds at most the grant's
+     * number of active keys of the policy. Without an {@code owner} the key is the caller's
+     * ({@code user:<userName>}), or the operator's for the bootstrap token.
+     */
+    private void create(HttpServerExchange exchange, JsonNode body, Caller caller) throws BadAdminRequest {
+        AdminPrincipal who = caller.who();
         String policy = text(body, "policy", true, 128);
         String name = text(body, "name", true, MAX_NAME);
-        String owner = text(body, "owner", false, MAX_NAME);
-        require(who.managesKeysOf(policy), who, "create keys for policy `" + policy + "`");
-        owner = owner(owner);
+        String asked = text(body, "owner", false, MAX_NAME);
+        String owner = asked.isEmpty() ? (caller.user() != null ? caller.user() : "operator") : owner(asked);
+        keyguard.identity.SelfService.Allowance self = null;
+        if (!who.managesKeysOf(policy)) {
+            boolean ownAccount = owner.startsWith("service:") && caller.owns(owner);
+            self = ownAccount ? null : caller.allowances().get(policy);
+            require(ownAccount || self != null, who, "create keys for policy `" + policy + "`"
+                    + (caller.allowances().isEmpty() ? "" : " (self-service allows " + caller.allowances().keySet() + ")"));
+            if (self != null) {
+                require(owner.startsWith("user:") ? owner.equalsIgnoreCase(caller.user()) : owner.startsWith("group:") && caller.owns(owner), who,
+                        "issue a key owned by `" + owner + "` (self-service keys are owned by you or by one of your groups)");
+            }
+        }
         keyguard.policy.PolicySet set = policies.get().set();
         if (set.policy(policy) == null) {
             throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + set.revision() + "; policies are " + set.policies().keySet());
+        }
+        if (owner.startsWith("service:")) {
+            String bound = directory.serviceAccount(owner.substring(8)).path("policy").asText();
+            if (!bound.equals(policy)) throw new BadAdminRequest(400, "service account `" + owner.substring(8) + "` is bound to policy `" + bound + "`, not `" + policy + "`");
         }
         Map<String, String> labels = new LinkedHashMap<>();
         JsonNode l = body.get("labels");
@@ -763,25 +840,141 @@ public final class AdminApi implements HttpHandler {
             }
             expires = now.plusSeconds(seconds);
         }
+        if (self != null) {
+            Instant latest = now.plusSeconds(self.maxLifetimeSeconds());
+            if (expires == null) expires = latest;
+            if (expires.isAfter(latest)) {
+                throw new BadAdminRequest(400, "a self-service key for policy `" + policy + "` lives at most " + Durations.format(self.maxLifetimeSeconds()));
+            }
+        }
         KeySecrets.NewSecret secret = KeySecrets.generate();
         KeyRecord record = new KeyRecord(secret.id(), name, owner, policy, Map.copyOf(labels), now, expires, KeyState.ACTIVE,
                 secrets.hash(secret.secret()), null, who.admin());
-        List<String> unacknowledged = confirm(record); // usable on every node once this answers
-        audit.recordAdmin(who.subject(), "keys.create", record.id(), "created for policy " + policy);
-        ObjectNode out = KeyRecordJson.view(record);
+        List<String> unacknowledged;
+        synchronized (keys) { // the count and the write together: two requests at once cannot both take the last place
+            if (self != null) {
+                String o = owner;
+                long held = keys.all().stream().filter(k -> k.state() == KeyState.ACTIVE && k.policy().equals(policy) && k.owner().equalsIgnoreCase(o)
+                        && (k.expiresAt() == null || k.expiresAt().isAfter(now))).count();
+                if (held >= self.maxKeys()) {
+                    throw new BadAdminRequest(409, "`" + owner + "` holds " + held + " active keys of policy `" + policy + "`, the most self-service allows; revoke one first");
+                }
+            }
+            unacknowledged = confirm(record); // usable on every node once this answers
+        }
+        audit.recordAdmin(who.subject(), "keys.create", record.id(), "created for policy " + policy + " owned by " + owner
+                + (self != null ? " (self-service)" : ""));
+        ObjectNode out = view(record, caller);
         out.put("secret", secret.secret());
         if (fleet != null) acknowledgements(out, unacknowledged);
         Responses.json(exchange, 201, out.toString());
     }
 
     /**
+     * {@code /admin/service-accounts}: an identity owned by a group of the directory and bound
+     * to one policy, whose keys ({@code owner: service:<name>}) outlive the people who made
+     * them and are managed by the group's members. {@code POST} (an admin or a team admin of
+     * the policy) with {@code name}, {@code group}, {@code policy} and an optional
+     * {@code description}; {@code GET} lists those the caller may read; {@code GET /NAME} shows
+     * one with its keys; {@code DELETE /NAME} revokes its keys and deletes it. Deleting the
+     * group in the identity provider does the same.
+     */
+    private void serviceAccounts(HttpServerExchange exchange, String rest, Caller caller) throws BadAdminRequest {
+        AdminPrincipal who = caller.who();
+        boolean get = exchange.getRequestMethod().equals(Methods.GET);
+        if (rest.isEmpty() || rest.equals("/")) {
+            if (get) {
+                ObjectNode root = JSON.createObjectNode();
+                ArrayNode list = root.putArray("service_accounts");
+                caller.readable(directory.serviceAccounts()).forEach(a -> list.add(accountView(a, false)));
+                Responses.json(exchange, 200, root.toString());
+                return;
+            }
+            if (!exchange.getRequestMethod().equals(Methods.POST)) throw new BadAdminRequest(405, "service accounts are listed with GET and created with POST");
+            JsonNode body = body(exchange);
+            String name = text(body, "name", true, 63);
+            String group = text(body, "group", true, MAX_NAME);
+            String policy = text(body, "policy", true, 128);
+            String description = text(body, "description", false, 512);
+            if (!name.matches("[a-z0-9][a-z0-9._-]{0,62}")) throw new BadAdminRequest(400, "a service account's `name` is lower-case letters, digits, `.`, `_` and `-`, at most 63");
+            require(who.managesKeysOf(policy), who, "create service accounts for policy `" + policy + "`");
+            if (policies.get().set().policy(policy) == null) throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + policies.get().set().revision());
+            String owningGroup = owner(group.regionMatches(true, 0, "group:", 0, 6) ? group : "group:" + group);
+            ObjectNode account = JSON.createObjectNode().put("name", name).put("group", owningGroup.substring(6)).put("policy", policy)
+                    .put("description", description).put("created_by", who.subject()).put("created_at", clock.instant().toString());
+            synchronized (keys) {
+                if (directory.serviceAccount(name) != null) throw new BadAdminRequest(409, "service account `" + name + "` exists");
+                try {
+                    directory.putServiceAccount(account);
+                } catch (IllegalStateException e) {
+                    throw new BadAdminRequest(507, e.getMessage());
+                } catch (java.io.UncheckedIOException e) {
+                    throw new BadAdminRequest(503, "the directory cannot be written; nothing changed");
+                }
+            }
+            audit.recordAdmin(who.subject(), "service_accounts.create", name, "owned by " + owningGroup + ", policy " + policy);
+            Responses.json(exchange, 201, accountView(account, false).toString());
+            return;
+        }
+        String name = rest.substring(1);
+        ObjectNode account = directory.serviceAccount(name);
+        if (account == null) throw new BadAdminRequest(404, "no service account `" + keyguard.audit.UntrustedText.quote(name, 64) + "`");
+        if (get) {
+            require(caller.reads(account), who, "read service account `" + account.path("name").asText() + "`");
+            ObjectNode out = accountView(account, true);
+            ArrayNode list = out.putArray("keys");
+            String owner = "service:" + account.path("name").asText();
+            keys.all().stream().filter(k -> k.owner().equalsIgnoreCase(owner)).sorted(Comparator.comparing(KeyRecord::createdAt))
+                    .forEach(k -> list.add(view(k, caller)));
+            Responses.json(exchange, 200, out.toString());
+        } else if (exchange.getRequestMethod().equals(Methods.DELETE)) {
+            require(who.managesKeysOf(account.path("policy").asText()), who, "delete service account `" + account.path("name").asText() + "`");
+            String owner = "service:" + account.path("name").asText();
+            List<String> revoked = new java.util.ArrayList<>();
+            synchronized (keys) {
+                for (KeyRecord k : keys.all()) {
+                    if (k.state() != KeyState.ACTIVE || !k.owner().equalsIgnoreCase(owner)) continue;
+                    confirm(k.withState(KeyState.REVOKED));
+                    audit.recordAdmin(who.subject(), "keys.revoke", k.id(), "revoked: service account " + account.path("name").asText() + " deleted");
+                    revoked.add(k.id());
+                }
+                directory.deleteServiceAccount(account.path("name").asText());
+            }
+            audit.recordAdmin(who.subject(), "service_accounts.delete", account.path("name").asText(), "deleted; keys revoked: " + revoked);
+            ObjectNode out = accountView(account, false);
+            ArrayNode r = out.putArray("revoked_keys");
+            revoked.forEach(r::add);
+            Responses.json(exchange, 200, out.toString());
+        } else {
+            throw new BadAdminRequest(405, "a service account is read with GET and deleted with DELETE");
+        }
+    }
+
+    private ObjectNode accountView(ObjectNode a, boolean withKeys) {
+        ObjectNode out = JSON.createObjectNode().put("name", a.path("name").asText()).put("owner", "service:" + a.path("name").asText())
+                .put("group", a.path("group").asText()).put("policy", a.path("policy").asText()).put("description", a.path("description").asText(""))
+                .put("created_by", a.path("created_by").asText()).put("created_at", a.path("created_at").asText());
+        if (!withKeys) {
+            String owner = "service:" + a.path("name").asText();
+            out.put("active_keys", keys.all().stream().filter(k -> k.state() == KeyState.ACTIVE && k.owner().equalsIgnoreCase(owner)).count());
+        }
+        return out;
+    }
+
+    /**
      * A key's owner as stored: {@code user:<userName>} for a user and {@code group:<displayName>}
      * for a group of the SCIM directory (which must be there, and a user active: their keys
      * are revoked when the identity provider deactivates or deletes them), spelled as the
-     * directory spells them; any other text as given (a team or service name, unmanaged).
+     * directory spells them; {@code service:<name>} for a service account; any other text as
+     * given (a team or service name, unmanaged).
      */
     private String owner(String owner) throws BadAdminRequest {
         String lower = owner.toLowerCase(java.util.Locale.ROOT);
+        if (lower.startsWith("service:")) {
+            ObjectNode a = directory.serviceAccount(owner.substring(8));
+            if (a == null) throw new BadAdminRequest(400, "no service account `" + keyguard.audit.UntrustedText.quote(owner.substring(8), 128) + "` (POST /admin/service-accounts)");
+            return "service:" + a.path("name").asText();
+        }
         if (lower.startsWith("user:")) {
             ObjectNode u = directory.userNamed(owner.substring(5));
             if (u == null) throw new BadAdminRequest(400, "no user `" + keyguard.audit.UntrustedText.quote(owner.substring(5), 128) + "` in the directory (users come from the identity provider over SCIM)");

@@ -42,7 +42,12 @@ public final class AdminAuth {
     private final AuditLog audit;
     private final Clock clock;
 
-    AdminAuth(byte[] token, OidcConfig oidc, byte[] metricsToken, Sessions sessions, AuditLog audit, Clock clock) {
+    /** What a principal may do, read from the directory (a principal without a role enters only as a self-service member). */
+    private final java.util.function.Function<AdminPrincipal, Caller> callers;
+
+    AdminAuth(byte[] token, OidcConfig oidc, byte[] metricsToken, Sessions sessions, AuditLog audit, Clock clock,
+              java.util.function.Function<AdminPrincipal, Caller> callers) {
+        this.callers = callers;
         this.token = token;
         this.oidc = oidc == null ? null : new OidcVerifier(oidc);
         this.metricsToken = metricsToken;
@@ -111,8 +116,8 @@ public final class AdminAuth {
     }
 
     /** {@code GET /admin/session}: who is signed in, with the session's CSRF token when it is a console session. */
-    void describe(HttpServerExchange exchange, AdminPrincipal who) {
-        Responses.json(exchange, 200, sessionView(who, presented(exchange).isEmpty() ? session(exchange) : null).toString());
+    void describe(HttpServerExchange exchange, Caller caller) {
+        Responses.json(exchange, 200, sessionView(caller, presented(exchange).isEmpty() ? session(exchange) : null).toString());
     }
 
     /** {@code DELETE /admin/session}: ends the cookie's session; false when there was none. */
@@ -147,7 +152,10 @@ public final class AdminAuth {
         if (MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)) return AdminPrincipal.bootstrap();
         if (oidc != null && presented.chars().filter(c -> c == '.').count() == 2) {
             try {
-                return oidc.verify(presented);
+                // A deactivated person passes the role check only to be told why they are refused.
+                AdminPrincipal p = oidc.verify(presented, q -> callers.apply(q).member() || callers.apply(q).deactivated());
+                if (callers.apply(p).deactivated()) throw new Refusal(deactivated(p));
+                return p;
             } catch (OidcVerifier.Rejected r) {
                 GatewayError e = (r.status == 401 ? ErrorCode.ADMIN_UNAUTHORIZED : r.status == 403 ? ErrorCode.ADMIN_FORBIDDEN
                         : ErrorCode.ADMIN_UNAVAILABLE).error(r.getMessage());
@@ -191,7 +199,7 @@ public final class AdminAuth {
             return;
         }
         Sessions.Session session = startSession(exchange, who, "token");
-        Responses.json(exchange, 201, sessionView(who, session).toString());
+        Responses.json(exchange, 201, sessionView(callers.apply(who), session).toString());
     }
 
     /**
@@ -207,11 +215,23 @@ public final class AdminAuth {
         return created.session();
     }
 
-    static ObjectNode sessionView(AdminPrincipal who, Sessions.Session session) {
+    /**
+     * Who is signed in: subject, role, the policies they administer, their user and groups
+     * (as the directory knows them) and what they may issue to themselves.
+     */
+    static ObjectNode sessionView(Caller caller, Sessions.Session session) {
+        AdminPrincipal who = caller.who();
         ObjectNode out = JSON.createObjectNode().put("subject", who.subject()).put("role", who.role())
                 .put("admin", who.admin()).put("auditor", who.auditor());
         ArrayNode team = out.putArray("team_policies");
         who.teamPolicies().stream().sorted().forEach(team::add);
+        if (caller.user() == null) out.putNull("user");
+        else out.put("user", caller.user());
+        ArrayNode groups = out.putArray("groups");
+        caller.groups().stream().sorted().forEach(groups::add);
+        ArrayNode self = out.putArray("self_service");
+        caller.allowances().values().forEach(a -> self.addObject().put("policy", a.policy()).put("max_lifetime", keyguard.policy.Durations.format(a.maxLifetimeSeconds()))
+                .put("max_lifetime_seconds", a.maxLifetimeSeconds()).put("max_keys", a.maxKeys()));
         if (session != null) out.put("csrf_token", session.csrf()).put("ends_at", session.ends().toString());
         return out;
     }
@@ -257,6 +277,11 @@ public final class AdminAuth {
         } catch (Refusal r) {
             return r.error.message();
         }
+    }
+
+    /** The refusal of a person the directory knows as deactivated: no token or session of theirs works. */
+    static GatewayError deactivated(AdminPrincipal who) {
+        return ErrorCode.ADMIN_UNAUTHORIZED.error("`" + keyguard.audit.UntrustedText.quote(who.userName(), 128) + "` is deactivated in the directory");
     }
 
     static final class Refusal extends Exception {

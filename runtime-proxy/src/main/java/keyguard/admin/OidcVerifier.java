@@ -46,7 +46,16 @@ public final class OidcVerifier {
         }
     }
 
-    public AdminPrincipal verify(String token) throws Rejected {
+    /** The claims that name a person, in the order tried: Keycloak's and Okta's, Entra ID's, then the e-mail, then the subject. */
+    static final List<String> USERNAME_CLAIMS = List.of("preferred_username", "upn", "email", "sub");
+    /** The most groups read from a token. */
+    static final int MAX_GROUPS = 1000;
+
+    /**
+     * The principal a token stands for. A token whose groups give no role is refused (403)
+     * unless {@code member} admits its principal (self-service members).
+     */
+    public AdminPrincipal verify(String token, java.util.function.Predicate<AdminPrincipal> member) throws Rejected {
         JWTClaimsSet claims;
         try {
             claims = processor().process(token, null);
@@ -63,19 +72,27 @@ public final class OidcVerifier {
         }
         Set<String> groups = new HashSet<>();
         Object raw = claims.getClaim(config.rolesClaim());
-        if (raw instanceof List<?> list) list.forEach(g -> groups.add(String.valueOf(g)));
-        else if (raw instanceof String s) groups.add(s);
+        if (raw instanceof List<?> list) list.stream().limit(MAX_GROUPS).map(String::valueOf).filter(g -> g.length() <= 256).forEach(groups::add);
+        else if (raw instanceof String s && s.length() <= 256) groups.add(s);
         boolean admin = groups.stream().anyMatch(config.adminGroups()::contains);
         boolean auditor = groups.stream().anyMatch(config.auditorGroups()::contains);
         Set<String> policies = new HashSet<>();
         for (Map.Entry<String, Set<String>> e : config.teamAdminGroups().entrySet()) {
             if (groups.contains(e.getKey())) policies.addAll(e.getValue());
         }
-        if (!admin && !auditor && policies.isEmpty()) {
+        String userName = null;
+        for (String c : USERNAME_CLAIMS) {
+            if (claims.getClaim(c) instanceof String v && !v.isBlank() && v.length() <= 256 && !keyguard.audit.UntrustedText.hasControl(v)) {
+                userName = v;
+                break;
+            }
+        }
+        AdminPrincipal p = new AdminPrincipal(claims.getSubject(), admin, auditor, Set.copyOf(policies),
+                claims.getExpirationTime() == null ? null : claims.getExpirationTime().toInstant(), userName, Set.copyOf(groups));
+        if (!p.hasRole() && !member.test(p)) {
             throw new Rejected(403, "`" + claims.getSubject() + "` has no Keyguard role (claim `" + config.rolesClaim() + "` names none of its groups)");
         }
-        return new AdminPrincipal(claims.getSubject(), admin, auditor, Set.copyOf(policies),
-                claims.getExpirationTime() == null ? null : claims.getExpirationTime().toInstant());
+        return p;
     }
 
     /** After a failed discovery, no new attempt before this (System.nanoTime); the wait doubles up to a minute. */

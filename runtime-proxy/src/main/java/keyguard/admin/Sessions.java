@@ -104,6 +104,17 @@ public final class Sessions {
 
     public int size() { return byHash.size(); }
 
+    /** Ends every session of the person the identity provider calls {@code userName} (any case); how many ended. */
+    public int endAllOf(String userName) {
+        int[] n = {0};
+        byHash.values().removeIf(s -> {
+            boolean theirs = s.who().userName() != null && s.who().userName().equalsIgnoreCase(userName);
+            if (theirs) n[0]++;
+            return theirs;
+        });
+        return n[0];
+    }
+
     /** Makes room for one more session of {@code subject}: its least recently used go beyond the cap. */
     private void dropOldestOf(String subject) {
         java.util.List<java.util.Map.Entry<String, Session>> own = byHash.entrySet().stream()

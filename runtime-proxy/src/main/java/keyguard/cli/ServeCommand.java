@@ -78,13 +78,30 @@ final class ServeCommand implements Callable<Integer> {
                     + "a confidential client's secret from KEYGUARD_OIDC_CLIENT_SECRET")
     String oidcClientId;
 
+    @Option(names = "--oidc-cli-client-id", paramLabel = "ID",
+            description = "the public client `keyguard login` signs in with (OAuth device authorization flow; see docs/identity.md)")
+    String oidcCliClientId;
+
+    @Option(names = "--oidc-cli-scope", paramLabel = "SCOPES",
+            description = "the scopes `keyguard login` asks for (default: " + keyguard.admin.OidcConfig.DEFAULT_CLI_SCOPE + ")")
+    String oidcCliScope;
+
+    @Option(names = "--self-service", paramLabel = "FILE",
+            description = "which identity-provider groups may issue keys to themselves, for which policies and how long (see docs/identity.md)")
+    Path selfService;
+
     keyguard.admin.OidcConfig oidc() {
-        if (oidcIssuer == null) return null;
+        if (oidcIssuer == null) {
+            if (selfService != null || oidcCliClientId != null) throw new IllegalArgumentException("--self-service and --oidc-cli-client-id need --oidc-issuer");
+            return null;
+        }
         java.util.Map<String, java.util.Set<String>> teams = new java.util.LinkedHashMap<>();
         oidcTeams.forEach((g, ps) -> teams.put(g, java.util.Set.of(ps.split(","))));
         String secret = System.getenv("KEYGUARD_OIDC_CLIENT_SECRET");
         return new keyguard.admin.OidcConfig(oidcIssuer, oidcAudience, oidcJwks, oidcRolesClaim, java.util.Set.copyOf(oidcAdmins),
-                java.util.Set.copyOf(oidcAuditors), teams, oidcClientId, oidcClientId == null || secret == null || secret.isBlank() ? null : secret);
+                java.util.Set.copyOf(oidcAuditors), teams, oidcClientId, oidcClientId == null || secret == null || secret.isBlank() ? null : secret)
+                .withCli(oidcCliClientId, oidcCliScope)
+                .withSelfService(selfService == null ? keyguard.identity.SelfService.NONE : keyguard.identity.SelfService.read(selfService));
     }
 
     @Option(names = "--plugins", paramLabel = "DIR",
@@ -132,6 +149,7 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Gateway gateway;
+        keyguard.admin.OidcConfig oidc = null;
         if (!auditFailure.equals("closed") && !auditFailure.equals("open")) {
             err.println("error: --audit-failure takes closed or open");
             err.flush();
@@ -142,7 +160,7 @@ final class ServeCommand implements Callable<Integer> {
             GatewayConfig.Connections c = GatewayConfig.Connections.DEFAULT;
             GatewayConfig base = GatewayConfig.defaults(policies, data);
             if (node != null) base = base.withNode(node);
-            gateway = Gateway.start(base.withFleet(fleet()).withListeners(host, port, adminHost, adminPort).withOidc(oidc())
+            gateway = Gateway.start(base.withFleet(fleet()).withListeners(host, port, adminHost, adminPort).withOidc(oidc = oidc())
                     .withPlugins(plugins).withWorkloadIdentity(workloadIdentity).withTrust(trust).withMetricsAuth(metricsAuth).withAuditFailOpen(auditFailure.equals("open"))
                     .withConnections(new GatewayConfig.Connections(c.requestHeaders(), c.bodyRead(), c.responseWrite(), c.keepAliveIdle(), maxConnections)));
         } catch (PolicyLoadException e) {
@@ -162,6 +180,11 @@ final class ServeCommand implements Callable<Integer> {
         out.printf("keyguard: policies  %s, revision %s, %d policies, %d models%n", policies, lp.set().revision(),
                 lp.set().policies().size(), lp.set().models().size());
         out.printf("keyguard: data      %s%n", gateway.dataDirectory().root().toAbsolutePath());
+        if (oidc != null) {
+            for (String p : oidc.selfService().policies()) {
+                if (lp.set().policy(p) == null) err.printf("warning: --self-service grants policy %s, which revision %s does not have%n", p, lp.set().revision());
+            }
+        }
         if (gateway.fleet() != null) {
             var f = gateway.fleet();
             out.printf("keyguard: fleet     node %s, Redis %s, lease %d ms, %d key(s) loaded%n", f.node(), f.describe(),

@@ -175,8 +175,9 @@ public final class Gateway implements AutoCloseable {
                     .setHandler(router)
                     .build();
             directory = keyguard.identity.Directory.open(dir.directoryFile());
+            keyguard.admin.Sessions sessions = new keyguard.admin.Sessions(cfg.clock());
             AdminApi adminApi = new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet, shadow,
-                    new keyguard.admin.Sessions(cfg.clock()), enforcer, directory);
+                    sessions, enforcer, directory);
             keyguard.console.OidcSignIn signIn = cfg.oidc() != null && cfg.oidc().clientId() != null
                     ? new keyguard.console.OidcSignIn(cfg.oidc(), adminApi.auth(), cfg.clock()) : null;
             Undertow adminServer = Undertow.builder()
@@ -188,7 +189,7 @@ public final class Gateway implements AutoCloseable {
                     .setSocketOption(org.xnio.Options.READ_TIMEOUT, millis(conn.bodyRead()))
                     // SCIM provisioning (docs/identity.md); the console's files and sign-in, then the admin API (docs/console.md).
                     .setHandler(io.undertow.Handlers.path(new keyguard.console.Console(adminApi, signIn))
-                            .addPrefixPath("/scim/v2", new keyguard.identity.ScimApi(scimToken, directory, keys, audit, cfg.clock())))
+                            .addPrefixPath("/scim/v2", new keyguard.identity.ScimApi(scimToken, directory, keys, audit, cfg.clock(), sessions::endAllOf)))
                     .build();
             dataServer.start();
             try {

@@ -20,24 +20,30 @@ import java.util.Map;
 
 /**
  * The users and groups an identity provider pushes over SCIM (RFC 7643), as the SCIM
- * resources it sent, with the ids and {@code meta} this gateway gave them.
+ * resources it sent, with the ids and {@code meta} this gateway gave them; and the service
+ * accounts admins create (an identity owned by a group, bound to one policy, whose keys
+ * outlive the people who made them).
  *
  * <p>Invariants: a {@code userName} names one user and a group's {@code displayName} one
  * group, compared without case (both are case-insensitive in SCIM); ids are assigned here
  * and never change; every change is appended to a journal and forced to the disk before
  * it is answered, and the journal is compacted to one line per resource at open; at most
  * {@link #MAX_USERS} users, {@link #MAX_GROUPS} groups and {@link #MAX_MEMBERS} members per
- * group. All methods are synchronized: SCIM traffic is provisioning, not the request path.
+ * group; a service account's name (lower case) names one account, at most
+ * {@link #MAX_SERVICE_ACCOUNTS}. All methods are synchronized: SCIM traffic is provisioning, not the request path.
  */
 public final class Directory implements AutoCloseable {
     public static final int MAX_USERS = 200_000;
     public static final int MAX_GROUPS = 20_000;
     public static final int MAX_MEMBERS = 50_000;
+    public static final int MAX_SERVICE_ACCOUNTS = 10_000;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path file;
     private final Map<String, ObjectNode> users = new LinkedHashMap<>();
     private final Map<String, ObjectNode> groups = new LinkedHashMap<>();
+    /** By name; the resource's {@code id} is its name. */
+    private final Map<String, ObjectNode> serviceAccounts = new LinkedHashMap<>();
     private FileChannel journal;
 
     private Directory(Path file) {
@@ -57,7 +63,11 @@ public final class Directory implements AutoCloseable {
                     } catch (IOException torn) {
                         continue; // a line torn by a crash mid-append: its change was never answered
                     }
-                    Map<String, ObjectNode> into = "group".equals(e.path("kind").asText()) ? d.groups : d.users;
+                    Map<String, ObjectNode> into = switch (e.path("kind").asText()) {
+                        case "group" -> d.groups;
+                        case SERVICE_ACCOUNT -> d.serviceAccounts;
+                        default -> d.users;
+                    };
                     if ("delete".equals(e.path("op").asText())) into.remove(e.path("id").asText());
                     else if (e.get("resource") instanceof ObjectNode r) into.put(r.path("id").asText(), r);
                 }
@@ -66,6 +76,7 @@ public final class Directory implements AutoCloseable {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 for (ObjectNode u : d.users.values()) ch.write(line("put", "user", u));
                 for (ObjectNode g : d.groups.values()) ch.write(line("put", "group", g));
+                for (ObjectNode a : d.serviceAccounts.values()) ch.write(line("put", SERVICE_ACCOUNT, a));
                 ch.force(true);
             }
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -75,6 +86,8 @@ public final class Directory implements AutoCloseable {
             throw new UncheckedIOException("cannot open the SCIM directory " + file + ": " + e.getMessage(), e);
         }
     }
+
+    private static final String SERVICE_ACCOUNT = "service_account";
 
     private static ByteBuffer line(String op, String kind, ObjectNode resource) {
         ObjectNode e = JSON.createObjectNode().put("op", op).put("kind", kind);
@@ -163,8 +176,7 @@ public final class Directory implements AutoCloseable {
             }
             if (changed) append(line("put", "group", g));
         }
-        ObjectNode gone = JSON.createObjectNode().put("op", "delete").put("kind", "user").put("id", id);
-        append(ByteBuffer.wrap((gone + "\n").getBytes(StandardCharsets.UTF_8)));
+        appendDelete("user", id);
         users.remove(id);
         return u;
     }
@@ -172,10 +184,47 @@ public final class Directory implements AutoCloseable {
     public synchronized ObjectNode deleteGroup(String id) {
         ObjectNode g = groups.get(id);
         if (g == null) return null;
-        ObjectNode gone = JSON.createObjectNode().put("op", "delete").put("kind", "group").put("id", id);
-        append(ByteBuffer.wrap((gone + "\n").getBytes(StandardCharsets.UTF_8)));
+        appendDelete("group", id);
         groups.remove(id);
         return g;
+    }
+
+    private void appendDelete(String kind, String id) {
+        ObjectNode gone = JSON.createObjectNode().put("op", "delete").put("kind", kind).put("id", id);
+        append(ByteBuffer.wrap((gone + "\n").getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** The service account named {@code name} (any case), or null. */
+    public synchronized ObjectNode serviceAccount(String name) {
+        ObjectNode a = serviceAccounts.get(name.toLowerCase(Locale.ROOT));
+        return a == null ? null : a.deepCopy();
+    }
+
+    public synchronized List<ObjectNode> serviceAccounts() {
+        List<ObjectNode> out = new ArrayList<>(serviceAccounts.size());
+        serviceAccounts.values().forEach(a -> out.add(a.deepCopy()));
+        return out;
+    }
+
+    /** Stores a service account (its {@code name} lower case), durably; IllegalStateException when there are too many. */
+    public synchronized void putServiceAccount(ObjectNode a) {
+        String name = a.path("name").asText().toLowerCase(Locale.ROOT);
+        a = a.deepCopy().put("name", name).put("id", name);
+        if (!serviceAccounts.containsKey(name) && serviceAccounts.size() >= MAX_SERVICE_ACCOUNTS) {
+            throw new IllegalStateException("the directory holds " + MAX_SERVICE_ACCOUNTS + " service accounts, its most");
+        }
+        append(line("put", SERVICE_ACCOUNT, a));
+        serviceAccounts.put(name, a);
+    }
+
+    /** Deletes a service account; it as it was, or null. */
+    public synchronized ObjectNode deleteServiceAccount(String name) {
+        String id = name.toLowerCase(Locale.ROOT);
+        ObjectNode a = serviceAccounts.get(id);
+        if (a == null) return null;
+        appendDelete(SERVICE_ACCOUNT, id);
+        serviceAccounts.remove(id);
+        return a;
     }
 
     /** The groups a user is a member of, by displayName. */

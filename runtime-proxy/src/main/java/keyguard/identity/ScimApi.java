@@ -39,7 +39,9 @@ import keyguard.keys.KeyStore;
  * bodies are at most 256 KiB; a user who becomes inactive or is deleted has every key it
  * owns ({@code user:<userName>}) revoked before the answer, and a deleted group every key
  * owned by {@code group:<displayName>}; a renamed user or group keeps its keys (their
- * owner is renamed). Each of these is an admin audit event with actor {@code scim} naming
+ * owner is renamed), and so does a service account owned by a renamed group; a deleted
+ * group's service accounts are deleted with their keys revoked; a deactivated or deleted
+ * user's console sessions end. Each of these is an admin audit event with actor {@code scim} naming
  * the SCIM request. What the identity provider sends is stored as sent, apart from
  * {@code id} and {@code meta}, which are this gateway's.
  */
@@ -58,8 +60,11 @@ public final class ScimApi implements HttpHandler {
     private final KeyStore keys;
     private final AuditLog audit;
     private final Clock clock;
+    /** Told the userName of a user deactivated or deleted (to end their console sessions). */
+    private final java.util.function.Consumer<String> userGone;
 
-    public ScimApi(String token, Directory directory, KeyStore keys, AuditLog audit, Clock clock) {
+    public ScimApi(String token, Directory directory, KeyStore keys, AuditLog audit, Clock clock, java.util.function.Consumer<String> userGone) {
+        this.userGone = userGone;
         this.token = token.getBytes(StandardCharsets.UTF_8);
         this.directory = directory;
         this.keys = keys;
@@ -166,11 +171,10 @@ public final class ScimApi implements HttpHandler {
             case "GET" -> send(exchange, 200, before);
             case "DELETE" -> {
                 directory.deleteUser(id);
-                List<String> revoked = revokeOwnedBy("user:" + before.path("userName").asText(), "SCIM DELETE /Users/" + id + " (user deleted)");
-                audit.recordAdmin("scim", "scim.users.delete", id, "user " + UntrustedText.quote(before.path("userName").asText(), 128)
-                        + " deleted; keys revoked: " + revoked);
-                exchange.setStatusCode(204);
-                exchange.endExchange();
+                String name = before.path("userName").asText();
+                List<String> revoked = revokeOwnedBy("user:" + name, "SCIM DELETE /Users/" + id + " (user deleted)");
+                userGone.accept(name);
+                deleted(exchange, "scim.users.delete", id, "user " + UntrustedText.quote(name, 128) + " deleted; keys revoked: " + revoked);
             }
             case "PUT", "PATCH" -> {
                 ObjectNode after = method.equals("PUT") ? body(exchange) : patched(before, body(exchange));
@@ -191,6 +195,7 @@ public final class ScimApi implements HttpHandler {
                 boolean deactivated = before.path("active").asBoolean(true) && !after.path("active").asBoolean(true);
                 if (deactivated) {
                     List<String> revoked = revokeOwnedBy("user:" + userName, request + " (user deactivated)");
+                    userGone.accept(userName);
                     audit.recordAdmin("scim", "scim.users.deactivate", id, "user " + UntrustedText.quote(userName, 128) + " deactivated; keys revoked: " + revoked);
                 } else {
                     audit.recordAdmin("scim", "scim.users.update", id, "user " + UntrustedText.quote(userName, 128) + " updated");
@@ -237,11 +242,17 @@ public final class ScimApi implements HttpHandler {
             case "GET" -> send(exchange, 200, withoutMembersIfAsked(exchange, before));
             case "DELETE" -> {
                 directory.deleteGroup(id);
-                List<String> revoked = revokeOwnedBy("group:" + before.path("displayName").asText(), "SCIM DELETE /Groups/" + id + " (group deleted)");
-                audit.recordAdmin("scim", "scim.groups.delete", id, "group " + UntrustedText.quote(before.path("displayName").asText(), 128)
-                        + " deleted; keys revoked: " + revoked);
-                exchange.setStatusCode(204);
-                exchange.endExchange();
+                String name = before.path("displayName").asText();
+                String request = "SCIM DELETE /Groups/" + id + " (group deleted)";
+                List<String> revoked = revokeOwnedBy("group:" + name, request);
+                for (ObjectNode account : directory.serviceAccounts()) {
+                    if (!account.path("group").asText().equalsIgnoreCase(name)) continue;
+                    String accountName = account.path("name").asText();
+                    revoked.addAll(revokeOwnedBy("service:" + accountName, request + " (owner of service account " + accountName + ")"));
+                    store(() -> directory.deleteServiceAccount(accountName));
+                    audit.recordAdmin("scim", "service_accounts.delete", accountName, "its owning group " + UntrustedText.quote(name, 128) + " was deleted");
+                }
+                deleted(exchange, "scim.groups.delete", id, "group " + UntrustedText.quote(name, 128) + " deleted; keys revoked: " + revoked);
             }
             case "PUT", "PATCH" -> {
                 ObjectNode after = method.equals("PUT") ? body(exchange) : patched(before, body(exchange));
@@ -251,7 +262,15 @@ public final class ScimApi implements HttpHandler {
                 stamp(after, "Group", before);
                 store(() -> directory.putGroup(after));
                 String oldName = before.path("displayName").asText();
-                if (!oldName.equalsIgnoreCase(name)) renameOwner("group:" + oldName, "group:" + name, "SCIM " + method + " /Groups/" + id);
+                if (!oldName.equalsIgnoreCase(name)) {
+                    renameOwner("group:" + oldName, "group:" + name, "SCIM " + method + " /Groups/" + id);
+                    for (ObjectNode account : directory.serviceAccounts()) {
+                        if (!account.path("group").asText().equalsIgnoreCase(oldName)) continue;
+                        store(() -> directory.putServiceAccount(account.put("group", name)));
+                        audit.recordAdmin("scim", "service_accounts.owner", account.path("name").asText(), "owning group "
+                                + UntrustedText.quote(oldName, 128) + " renamed to " + UntrustedText.quote(name, 128));
+                    }
+                }
                 audit.recordAdmin("scim", "scim.groups.update", id, "group " + UntrustedText.quote(name, 128) + " now has "
                         + after.path("members").size() + " members");
                 // Okta and Entra ignore the body of a PATCH answer; 204 would do, 200 with the group is what RFC 7644 3.5.2 prefers.
@@ -429,6 +448,13 @@ public final class ScimApi implements HttpHandler {
             }
         }
         return revoked;
+    }
+
+    /** Answers a DELETE: the audit event, then 204. */
+    private void deleted(HttpServerExchange exchange, String action, String id, String detail) {
+        audit.recordAdmin("scim", action, id, detail);
+        exchange.setStatusCode(204);
+        exchange.endExchange();
     }
 
     /** Renames the owner of every key owned by {@code from} (a user's userName or a group's displayName changed). */
