@@ -32,17 +32,25 @@ final class KeysCommand {
         @Option(names = "--data", paramLabel = "DIR", description = "data directory holding admin.token (default: ./data)")
         Path data = Path.of("data");
 
-        AdminClient client() throws IOException {
-            String url = admin != null ? admin : System.getenv().getOrDefault("KEYGUARD_ADMIN_URL", "http://127.0.0.1:8081");
+        /**
+         * The client, authenticated with (in this order) {@code $KEYGUARD_ADMIN_TOKEN}, the
+         * sign-in {@code keyguard login} left for this admin URL (renewed when due), or the
+         * admin token in the data directory.
+         */
+        AdminClient client() throws IOException, InterruptedException {
+            String url = LoginCommand.adminUrl(admin);
             String token = System.getenv("KEYGUARD_ADMIN_TOKEN");
             if (token == null || token.isBlank()) {
+                Logins.Login login = Logins.find(url);
+                if (login != null) return new AdminClient(URI.create(url), Logins.token(login, java.time.Clock.systemUTC()));
                 Path file = data.resolve(DataDirectory.ADMIN_TOKEN_FILE);
                 if (!Files.exists(file)) {
-                    throw new IOException("no admin token: set KEYGUARD_ADMIN_TOKEN or point --data at the gateway's data directory (" + file + " not found)");
+                    throw new IOException("no credential: run `keyguard login`, set KEYGUARD_ADMIN_TOKEN, or point --data at the gateway's data directory ("
+                            + file + " not found)");
                 }
                 token = Files.readString(file).strip();
             }
-            return new AdminClient(URI.create(url.endsWith("/") ? url : url + "/"), token);
+            return new AdminClient(URI.create(url), token);
         }
 
         /** One admin request, as every command needs it. */
@@ -86,10 +94,10 @@ final class KeysCommand {
         @Option(names = "--policy", required = true, description = "the policy the key is bound to")
         String policy;
 
-        @Option(names = "--name", required = true, description = "a name for people and logs")
+        @Option(names = "--name", description = "a name for people and logs (default: the policy's name)")
         String name;
 
-        @Option(names = "--owner", description = "team, service account or SSO subject")
+        @Option(names = "--owner", description = "user:<userName>, group:<name>, service:<account>, or a team's name (default: you)")
         String owner = "";
 
         @Option(names = "--label", paramLabel = "K=V", description = "a label, repeatable: --label env=prod")
@@ -101,7 +109,8 @@ final class KeysCommand {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            ObjectNode body = new ObjectMapper().createObjectNode().put("policy", policy).put("name", name).put("owner", owner);
+            ObjectNode body = new ObjectMapper().createObjectNode().put("policy", policy).put("name", name == null ? policy : name);
+            if (!owner.isEmpty()) body.put("owner", owner);
             ObjectNode l = body.putObject("labels");
             labels.forEach(l::put);
             if (expiresIn != null) body.put("expires_in", expiresIn);
@@ -112,7 +121,8 @@ final class KeysCommand {
                 return f.code;
             }
             JsonNode k = r.body();
-            out.printf("created key %s (%s) for policy %s%s%n", k.path("id").asText(), k.path("name").asText(), k.path("policy").asText(),
+            out.printf("created key %s (%s) for policy %s, owned by %s%s%n", k.path("id").asText(), k.path("name").asText(), k.path("policy").asText(),
+                    k.path("owner").asText(),
                     k.path("expires_at").isNull() ? "" : ", expires " + k.path("expires_at").asText());
             out.println("secret (shown once; store it now):");
             out.println(k.path("secret").asText());
