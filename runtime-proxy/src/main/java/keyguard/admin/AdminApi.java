@@ -597,8 +597,9 @@ public final class AdminApi implements HttpHandler {
         if (f == null) {
             root.putNull("last_error");
         } else {
+            // A member (self-service) sees that the last reload failed, not the report: it quotes the teams' files.
             root.putObject("last_error").put("at", f.at().toString()).put("revision", f.revision())
-                    .put("report", who.readsEverything() ? f.report() : f.teamReport());
+                    .put("report", who.readsEverything() ? f.report() : who.hasRole() ? f.teamReport() : "");
         }
         return root;
     }
@@ -774,7 +775,8 @@ public final class AdminApi implements HttpHandler {
         String policy = text(body, "policy", true, 128);
         String name = text(body, "name", true, MAX_NAME);
         String asked = text(body, "owner", false, MAX_NAME);
-        String owner = asked.isEmpty() ? (caller.user() != null ? caller.user() : "operator") : owner(asked);
+        // The caller as owner needs no directory entry: their identity provider vouched for them.
+        String owner = asked.isEmpty() || asked.equalsIgnoreCase(caller.user()) ? (caller.user() != null ? caller.user() : "operator") : owner(asked);
         keyguard.identity.SelfService.Allowance self = null;
         if (!who.managesKeysOf(policy)) {
             boolean ownAccount = owner.startsWith("service:") && caller.owns(owner);

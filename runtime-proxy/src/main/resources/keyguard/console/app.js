@@ -184,10 +184,13 @@
       return;
     }
     nav.hidden = false; out.hidden = false;
-    who.textContent = state.session.subject + ' · ' + state.session.role + ' · times in ' + viewerZone;
+    who.textContent = (state.session.user ? state.session.user.slice(5) : state.session.subject) + ' · ' + state.session.role + ' · times in ' + viewerZone;
     const [, name, arg] = (location.hash.match(/^#\/([a-z]+)(?:\/(.+))?$/) || [null, 'spend', null]);
-    const page = pages[name] ? name : 'spend';
+    // A member (self-service, no role) has keys and the policies they may issue keys for; nothing else.
+    const allowed = state.session.role === 'member' ? ['keys', 'policies'] : Object.keys(pages);
+    const page = pages[name] && allowed.includes(name) ? name : allowed[0];
     for (const a of nav.querySelectorAll('a')) {
+      a.hidden = !allowed.includes(a.dataset.page);
       if (a.dataset.page === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
     }
     document.title = page[0].toUpperCase() + page.slice(1) + ' · Keyguard console';
@@ -198,6 +201,8 @@
 
   const readsEverything = () => state.session.admin || state.session.auditor;
   const managesKeysOf = policy => state.session.admin || state.session.team_policies.includes(policy);
+  /** What the signed-in person may issue to themselves for a policy (self-service), or undefined. */
+  const selfServiceOf = policy => (state.session.self_service || []).find(a => a.policy === policy);
 
   // ---- charts --------------------------------------------------------------------------
 
@@ -417,7 +422,7 @@
     try {
       [keys, policies] = await Promise.all([api('GET', '/admin/keys').then(r => r.keys), api('GET', '/admin/policies').then(r => r.policies)]);
     } catch (e) { failed(root, e); return; }
-    const creatable = policies.filter(managesKeysOf);
+    const creatable = [...new Set(policies.filter(managesKeysOf).concat((state.session.self_service || []).map(a => a.policy)))].sort();
     const search = h('input', { name: 'search', type: 'search', placeholder: 'name, id or owner' });
     const policy = select('policy', [['', 'all policies']].concat([...new Set(keys.map(k => k.policy))].sort()), '');
     const stateSel = select('state', [['', 'any state'], 'active', 'revoked', 'expired'], '');
@@ -446,12 +451,40 @@
     }
   }
 
+  const LIFETIMES = [['1d', '1 day', 86400], ['7d', '7 days', 604800], ['30d', '30 days', 2592000], ['90d', '90 days', 7776000], ['365d', '1 year', 31536000]];
+
+  /**
+   * The create form. For a policy the person administers: any owner, any lifetime. For one
+   * they may only self-issue: owned by them or one of their groups, living at most what the
+   * grant allows (the server holds the same line).
+   */
   function createForm(policies) {
     const name = h('input', { name: 'name', required: true, maxlength: 128 });
     const policy = select('policy', policies, policies[0]);
-    const owner = h('input', { name: 'owner', maxlength: 128, placeholder: 'team or person' });
-    const expires = select('expires_in', [['', 'never'], ['1d', '1 day'], ['7d', '7 days'], ['30d', '30 days'], ['90d', '90 days'], ['365d', '1 year']], '');
+    let owner, expires;
+    const ownerSlot = h('span');
+    const expiresSlot = h('span');
+    const hint = h('p', { class: 'muted', id: 'self-service-hint' });
     const error = h('p', { class: 'error', role: 'alert' });
+    function controls() {
+      const grant = managesKeysOf(policy.value) ? null : selfServiceOf(policy.value);
+      if (grant) {
+        const me = state.session.user;
+        owner = select('owner', [[me, 'me (' + me.slice(5) + ')']].concat(state.session.groups.map(g => ['group:' + g, 'group ' + g])), me);
+        const within = LIFETIMES.filter(l => l[2] < grant.max_lifetime_seconds).map(l => [l[0], l[1]]);
+        expires = select('expires_in', within.concat([[grant.max_lifetime, grant.max_lifetime + ' (the most)']]), grant.max_lifetime);
+        hint.textContent = 'Self-service: a key of policy ' + grant.policy + ' lives at most ' + grant.max_lifetime + '; each owner holds at most '
+          + grant.max_keys + ' active keys of it.';
+      } else {
+        owner = h('input', { name: 'owner', maxlength: 128, placeholder: 'team or person' });
+        expires = select('expires_in', [['', 'never']].concat(LIFETIMES.map(l => [l[0], l[1]])), '');
+        hint.textContent = '';
+      }
+      ownerSlot.replaceChildren(field('Owner', owner));
+      expiresSlot.replaceChildren(field('Expires', expires));
+    }
+    policy.addEventListener('change', controls);
+    controls();
     return h('form', {
       class: 'card row', id: 'create-key',
       onsubmit: async e => {
@@ -465,8 +498,8 @@
           showSecret('Key ' + k.name + ' created', k.secret, () => { location.hash = '#/keys/' + encodeURIComponent(k.id); });
         } catch (err) { error.textContent = err.message; }
       },
-    }, h('h2', {}, 'Create a key'), h('div', { class: 'row' }, field('Name', name), field('Policy', policy), field('Owner', owner), field('Expires', expires),
-      h('button', { type: 'submit' }, 'Create key')), error);
+    }, h('h2', {}, 'Create a key'), h('div', { class: 'row' }, field('Name', name), field('Policy', policy), ownerSlot, expiresSlot,
+      h('button', { type: 'submit' }, 'Create key')), hint, error);
   }
 
   /** The secret, shown once, with a copy button and the warning that it will not be shown again. */
@@ -496,7 +529,7 @@
     try {
       [k, u] = await Promise.all([api('GET', '/admin/keys/' + encodeURIComponent(id)), api('GET', '/admin/keys/' + encodeURIComponent(id) + '/usage')]);
     } catch (e) { failed(root, e); return; }
-    const manage = managesKeysOf(k.policy) && k.state === 'active';
+    const manage = k.manageable && k.state === 'active';
     const grace = select('grace', [['0s', 'no grace'], ['1h', '1 hour'], ['24h', '24 hours'], ['7d', '7 days']], '24h');
     root.append(h('h1', {}, 'Key ' + k.name),
       h('div', { class: 'card' }, h('dl', { class: 'kv' },
@@ -584,7 +617,7 @@
       h('dt', {}, 'Last reload'), h('dd', {}, p.last_error ? h('span', { class: 'pill bad' }, 'failed at ' + when(p.last_error.at)) : h('span', { class: 'pill ok' }, 'ok'))),
       p.last_error ? h('pre', { id: 'last-error' }, p.last_error.report) : null,
       reload ? h('div', { class: 'row' }, reload) : null));
-    const visible = p.policies.filter(n => readsEverything() || state.session.team_policies.includes(n));
+    const visible = p.policies.filter(n => readsEverything() || state.session.team_policies.includes(n) || selfServiceOf(n));
     root.append(h('div', { class: 'card' }, table('Policies of revision ' + p.revision, [
       { label: 'Policy', value: n => h('a', { href: '#/policies/' + encodeURIComponent(n) }, n) },
     ], visible)));

@@ -106,7 +106,8 @@ class ConsoleBrowserTest {
                 }
                 """);
         h.oidc = new OidcConfig(idp.issuerUrl("default").toString(), "keyguard", null, "groups", Set.of("kg-admins"), Set.of("kg-auditors"),
-                Map.of("team-search", Set.of("search")), "keyguard-console", null);
+                Map.of("team-search", Set.of("search")), "keyguard-console", null).withSelfService(keyguard.identity.SelfService.parse(
+                "{\"grants\": [{\"group\": \"support-team\", \"policies\": [\"support\"], \"max_lifetime\": \"30d\", \"max_keys\": 3}]}", "grants"));
         h.start();
         browser.manage().deleteAllCookies();
     }
@@ -284,7 +285,7 @@ class ConsoleBrowserTest {
         shot("keys-team-admin");
 
         go("keys/" + otherId);
-        waiting().until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#main .error"), "may not read keys of policy `support`"));
+        waiting().until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#main .error"), "(policy `support`"));
 
         go("spend");
         WebElement table = waiting().until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#spend-table table")));
@@ -292,6 +293,35 @@ class ConsoleBrowserTest {
         go("audit");
         WebElement events = waiting().until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#audit-results table")));
         assertFalse(events.getText().contains("support"), "another team's events are not shown: " + events.getText());
+    }
+
+    @Test
+    void aMemberIssuesThemselvesAKeyWithinTheirGroupsGrant() throws Exception {
+        h.key("support", "support-bot", Map.of());
+        signInWithToken(idp.issueToken("default", "00u-erin", "keyguard", Map.of("preferred_username", "erin@example.com",
+                "groups", List.of("support-team")), 3600).serialize());
+        assertTrue(browser.findElement(By.id("who")).getText().contains("· member"), browser.findElement(By.id("who")).getText());
+        assertFalse(browser.findElement(By.cssSelector("#nav a[data-page=spend]")).isDisplayed(), "a member reads no spend");
+        assertTrue(browser.findElement(By.cssSelector("#nav a[data-page=keys]")).isDisplayed());
+
+        go("keys");
+        WebElement form = waiting().until(ExpectedConditions.presenceOfElementLocated(By.id("create-key")));
+        assertEquals(List.of("support"), new Select(form.findElement(By.name("policy"))).getOptions().stream().map(o -> o.getAttribute("value")).toList());
+        assertEquals("user:erin@example.com", new Select(form.findElement(By.name("owner"))).getFirstSelectedOption().getAttribute("value"), "hers by default");
+        Select expires = new Select(form.findElement(By.name("expires_in")));
+        assertEquals("30d", expires.getFirstSelectedOption().getAttribute("value"), "the grant's longest lifetime");
+        assertFalse(expires.getOptions().stream().anyMatch(o -> o.getAttribute("value").isEmpty() || o.getAttribute("value").equals("90d")), "nothing longer");
+        assertTrue(browser.findElement(By.id("self-service-hint")).getText().contains("at most 3 active keys"));
+        assertFalse(browser.findElement(By.id("key-list")).getText().contains("support-bot"), "only her own keys are listed");
+        form.findElement(By.name("name")).sendKeys("erin-laptop");
+        shot("self-service");
+        form.findElement(By.cssSelector("button[type=submit]")).click();
+        String key = waiting().until(ExpectedConditions.visibilityOfElementLocated(By.id("new-secret"))).getText().strip();
+        browser.findElement(By.id("close-secret")).click();
+        waiting().until(ExpectedConditions.presenceOfElementLocated(By.id("key-id")));
+        assertTrue(browser.findElement(By.id("main")).getText().contains("user:erin@example.com"));
+        assertEquals(200, chat(key));
+        assertNotNull(browser.findElement(By.id("revoke")), "she manages her own key");
     }
 
     @Test
