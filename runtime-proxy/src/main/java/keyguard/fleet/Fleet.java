@@ -98,6 +98,9 @@ public final class Fleet implements AutoCloseable {
 
     public KeyStore keys() { return keys; }
 
+    /** The fleet's directory of SCIM users and groups and of service accounts, in Redis. */
+    public keyguard.identity.DirectoryStore directoryStore() { return new FleetDirectoryStore(redis); }
+
     public Ledger ledger() { return ledger; }
 
     public String describe() { return redis.describe(); }

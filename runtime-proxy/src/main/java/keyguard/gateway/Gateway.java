@@ -174,7 +174,8 @@ public final class Gateway implements AutoCloseable {
                     .setSocketOption(org.xnio.Options.TCP_NODELAY, true)
                     .setHandler(router)
                     .build();
-            directory = keyguard.identity.Directory.open(dir.directoryFile());
+            // In a fleet the directory is Redis's: SCIM calls behind a load balancer land on any node.
+            directory = fleet != null ? keyguard.identity.Directory.open(fleet.directoryStore()) : keyguard.identity.Directory.open(dir.directoryFile());
             keyguard.admin.Sessions sessions = new keyguard.admin.Sessions(cfg.clock());
             AdminApi adminApi = new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet, shadow,
                     sessions, enforcer, directory);

@@ -1,17 +1,9 @@
 package keyguard.identity;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,113 +18,132 @@ import java.util.Map;
  *
  * <p>Invariants: a {@code userName} names one user and a group's {@code displayName} one
  * group, compared without case (both are case-insensitive in SCIM); ids are assigned here
- * and never change; every change is appended to a journal and forced to the disk before
- * it is answered, and the journal is compacted to one line per resource at open; at most
- * {@link #MAX_USERS} users, {@link #MAX_GROUPS} groups and {@link #MAX_MEMBERS} members per
- * group; a service account's name (lower case) names one account, at most
- * {@link #MAX_SERVICE_ACCOUNTS}. All methods are synchronized: SCIM traffic is provisioning, not the request path.
+ * and never change; every change is written to the {@link DirectoryStore} (durably, and in
+ * a fleet for every node) before it is applied here and answered; every read and write
+ * first takes in what other nodes changed (one round trip to Redis in a fleet: SCIM calls
+ * behind a load balancer land on any node, and the next may land elsewhere). When the
+ * store cannot be read, reads answer from what this node holds (and say so in the log);
+ * writes fail. At most {@link #MAX_USERS} users, {@link #MAX_GROUPS} groups and
+ * {@link #MAX_MEMBERS} members per group; a service account's name (lower case) names one
+ * account, at most {@link #MAX_SERVICE_ACCOUNTS}. All methods are synchronized: SCIM and
+ * admin traffic, not the request path.
  */
 public final class Directory implements AutoCloseable {
     public static final int MAX_USERS = 200_000;
     public static final int MAX_GROUPS = 20_000;
     public static final int MAX_MEMBERS = 50_000;
     public static final int MAX_SERVICE_ACCOUNTS = 10_000;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final System.Logger LOG = System.getLogger("keyguard.identity");
+    static final String USER = "user";
+    static final String GROUP = "group";
+    static final String SERVICE_ACCOUNT = "service_account";
 
-    private final Path file;
+    private final DirectoryStore store;
     private final Map<String, ObjectNode> users = new LinkedHashMap<>();
     private final Map<String, ObjectNode> groups = new LinkedHashMap<>();
     /** By name; the resource's {@code id} is its name. */
     private final Map<String, ObjectNode> serviceAccounts = new LinkedHashMap<>();
-    private FileChannel journal;
+    /** Whether the last pull failed (logged once per outage). */
+    private boolean stale;
 
-    private Directory(Path file) {
-        this.file = file;
+    private Directory(DirectoryStore store) {
+        this.store = store;
     }
 
-    /** Opens (and compacts) the journal at {@code file}, creating it when absent. */
+    /** A single gateway's directory: the journal at {@code file}. */
     public static Directory open(Path file) {
-        Directory d = new Directory(file);
+        return open(FileDirectoryStore.open(file));
+    }
+
+    /** The directory kept in {@code store}, read whole now; UncheckedIOException when it cannot be read. */
+    public static Directory open(DirectoryStore store) {
+        Directory d = new Directory(store);
+        d.apply(store.pull());
+        return d;
+    }
+
+    private Map<String, ObjectNode> map(String kind) {
+        return switch (kind) {
+            case GROUP -> groups;
+            case SERVICE_ACCOUNT -> serviceAccounts;
+            default -> users;
+        };
+    }
+
+    private void apply(DirectoryStore.Pull p) {
+        if (p.snapshot()) {
+            users.clear();
+            groups.clear();
+            serviceAccounts.clear();
+        }
+        for (DirectoryStore.Change c : p.changes()) apply(c);
+    }
+
+    private void apply(DirectoryStore.Change c) {
+        if (c.op().equals("delete")) map(c.kind()).remove(c.id());
+        else map(c.kind()).put(c.id(), c.resource().deepCopy());
+    }
+
+    /** Takes in what changed elsewhere; on failure, carries on with what is held. */
+    private void refresh() {
         try {
-            if (Files.exists(file)) {
-                for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-                    if (line.isBlank()) continue;
-                    JsonNode e;
-                    try {
-                        e = JSON.readTree(line);
-                    } catch (IOException torn) {
-                        continue; // a line torn by a crash mid-append: its change was never answered
-                    }
-                    Map<String, ObjectNode> into = switch (e.path("kind").asText()) {
-                        case "group" -> d.groups;
-                        case SERVICE_ACCOUNT -> d.serviceAccounts;
-                        default -> d.users;
-                    };
-                    if ("delete".equals(e.path("op").asText())) into.remove(e.path("id").asText());
-                    else if (e.get("resource") instanceof ObjectNode r) into.put(r.path("id").asText(), r);
-                }
-            }
-            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                for (ObjectNode u : d.users.values()) ch.write(line("put", "user", u));
-                for (ObjectNode g : d.groups.values()) ch.write(line("put", "group", g));
-                for (ObjectNode a : d.serviceAccounts.values()) ch.write(line("put", SERVICE_ACCOUNT, a));
-                ch.force(true);
-            }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            d.journal = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
-            return d;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot open the SCIM directory " + file + ": " + e.getMessage(), e);
+            apply(store.pull());
+            if (stale) LOG.log(System.Logger.Level.INFO, "the directory store " + store.describe() + " can be read again");
+            stale = false;
+        } catch (UncheckedIOException | IllegalStateException e) {
+            if (!stale) LOG.log(System.Logger.Level.WARNING, "the directory store " + store.describe() + " cannot be read (" + e.getMessage()
+                    + "); answering from this node's copy, and refusing changes, until it can");
+            stale = true;
         }
     }
 
-    private static final String SERVICE_ACCOUNT = "service_account";
-
-    private static ByteBuffer line(String op, String kind, ObjectNode resource) {
-        ObjectNode e = JSON.createObjectNode().put("op", op).put("kind", kind);
-        e.set("resource", resource);
-        return ByteBuffer.wrap((e.toString() + "\n").getBytes(StandardCharsets.UTF_8));
+    /** Takes in what changed elsewhere, or fails: a change is made only on the current state. */
+    private void refreshForWrite() {
+        apply(store.pull());
+        stale = false;
     }
 
-    private void append(ByteBuffer b) {
-        try {
-            while (b.hasRemaining()) journal.write(b);
-            journal.force(false);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the SCIM directory " + file + ": " + e.getMessage(), e);
-        }
+    private void write(String op, String kind, String id, ObjectNode resource) {
+        DirectoryStore.Change c = new DirectoryStore.Change(op, kind, id, resource == null ? null : resource.deepCopy());
+        store.write(c);
+        apply(c);
     }
 
     public synchronized ObjectNode user(String id) {
+        refresh();
         ObjectNode u = users.get(id);
         return u == null ? null : u.deepCopy();
     }
 
     public synchronized ObjectNode group(String id) {
+        refresh();
         ObjectNode g = groups.get(id);
         return g == null ? null : g.deepCopy();
     }
 
     /** The user with this {@code userName} (any case), or null. */
     public synchronized ObjectNode userNamed(String userName) {
-        for (ObjectNode u : users.values()) if (u.path("userName").asText().equalsIgnoreCase(userName)) return u.deepCopy();
-        return null;
+        refresh();
+        ObjectNode u = userNamedExcept(userName, null);
+        return u == null ? null : u.deepCopy();
     }
 
     /** The group with this {@code displayName} (any case), or null. */
     public synchronized ObjectNode groupNamed(String displayName) {
+        refresh();
         for (ObjectNode g : groups.values()) if (g.path("displayName").asText().equalsIgnoreCase(displayName)) return g.deepCopy();
         return null;
     }
 
     public synchronized List<ObjectNode> users() {
+        refresh();
         List<ObjectNode> out = new ArrayList<>(users.size());
         users.values().forEach(u -> out.add(u.deepCopy()));
         return out;
     }
 
     public synchronized List<ObjectNode> groups() {
+        refresh();
         List<ObjectNode> out = new ArrayList<>(groups.size());
         groups.values().forEach(g -> out.add(g.deepCopy()));
         return out;
@@ -140,15 +151,15 @@ public final class Directory implements AutoCloseable {
 
     /** Stores a user (new or changed), durably; IllegalStateException when the directory is full, IllegalArgumentException for a taken userName. */
     public synchronized void putUser(ObjectNode u) {
+        refreshForWrite();
         String id = u.path("id").asText();
-        ObjectNode other = userNamedExcept(u.path("userName").asText(), id);
-        if (other != null) throw new IllegalArgumentException("userName `" + u.path("userName").asText() + "` is taken");
+        if (userNamedExcept(u.path("userName").asText(), id) != null) throw new IllegalArgumentException("userName `" + u.path("userName").asText() + "` is taken");
         if (!users.containsKey(id) && users.size() >= MAX_USERS) throw new IllegalStateException("the directory holds " + MAX_USERS + " users, its most");
-        append(line("put", "user", u));
-        users.put(id, u.deepCopy());
+        write("put", USER, id, u);
     }
 
     public synchronized void putGroup(ObjectNode g) {
+        refreshForWrite();
         String id = g.path("id").asText();
         for (ObjectNode o : groups.values()) {
             if (!o.path("id").asText().equals(id) && o.path("displayName").asText().equalsIgnoreCase(g.path("displayName").asText())) {
@@ -157,50 +168,47 @@ public final class Directory implements AutoCloseable {
         }
         if (!groups.containsKey(id) && groups.size() >= MAX_GROUPS) throw new IllegalStateException("the directory holds " + MAX_GROUPS + " groups, its most");
         if (g.path("members").size() > MAX_MEMBERS) throw new IllegalStateException("a group holds at most " + MAX_MEMBERS + " members");
-        append(line("put", "group", g));
-        groups.put(id, g.deepCopy());
+        write("put", GROUP, id, g);
     }
 
     /** Deletes a user and its memberships; the user as it was, or null. */
     public synchronized ObjectNode deleteUser(String id) {
+        refreshForWrite();
         ObjectNode u = users.get(id);
         if (u == null) return null;
         for (ObjectNode g : new ArrayList<>(groups.values())) {
-            var members = g.withArray("members");
-            boolean changed = false;
+            ObjectNode changed = g.deepCopy();
+            var members = changed.withArray("members");
+            boolean removed = false;
             for (int i = members.size() - 1; i >= 0; i--) {
                 if (id.equals(members.get(i).path("value").asText())) {
                     members.remove(i);
-                    changed = true;
+                    removed = true;
                 }
             }
-            if (changed) append(line("put", "group", g));
+            if (removed) write("put", GROUP, changed.path("id").asText(), changed);
         }
-        appendDelete("user", id);
-        users.remove(id);
+        write("delete", USER, id, null);
         return u;
     }
 
     public synchronized ObjectNode deleteGroup(String id) {
+        refreshForWrite();
         ObjectNode g = groups.get(id);
         if (g == null) return null;
-        appendDelete("group", id);
-        groups.remove(id);
+        write("delete", GROUP, id, null);
         return g;
-    }
-
-    private void appendDelete(String kind, String id) {
-        ObjectNode gone = JSON.createObjectNode().put("op", "delete").put("kind", kind).put("id", id);
-        append(ByteBuffer.wrap((gone + "\n").getBytes(StandardCharsets.UTF_8)));
     }
 
     /** The service account named {@code name} (any case), or null. */
     public synchronized ObjectNode serviceAccount(String name) {
+        refresh();
         ObjectNode a = serviceAccounts.get(name.toLowerCase(Locale.ROOT));
         return a == null ? null : a.deepCopy();
     }
 
     public synchronized List<ObjectNode> serviceAccounts() {
+        refresh();
         List<ObjectNode> out = new ArrayList<>(serviceAccounts.size());
         serviceAccounts.values().forEach(a -> out.add(a.deepCopy()));
         return out;
@@ -208,27 +216,28 @@ public final class Directory implements AutoCloseable {
 
     /** Stores a service account (its {@code name} lower case), durably; IllegalStateException when there are too many. */
     public synchronized void putServiceAccount(ObjectNode a) {
+        refreshForWrite();
         String name = a.path("name").asText().toLowerCase(Locale.ROOT);
         a = a.deepCopy().put("name", name).put("id", name);
         if (!serviceAccounts.containsKey(name) && serviceAccounts.size() >= MAX_SERVICE_ACCOUNTS) {
             throw new IllegalStateException("the directory holds " + MAX_SERVICE_ACCOUNTS + " service accounts, its most");
         }
-        append(line("put", SERVICE_ACCOUNT, a));
-        serviceAccounts.put(name, a);
+        write("put", SERVICE_ACCOUNT, name, a);
     }
 
     /** Deletes a service account; it as it was, or null. */
     public synchronized ObjectNode deleteServiceAccount(String name) {
+        refreshForWrite();
         String id = name.toLowerCase(Locale.ROOT);
         ObjectNode a = serviceAccounts.get(id);
         if (a == null) return null;
-        appendDelete(SERVICE_ACCOUNT, id);
-        serviceAccounts.remove(id);
+        write("delete", SERVICE_ACCOUNT, id, null);
         return a;
     }
 
     /** The groups a user is a member of, by displayName. */
     public synchronized List<String> groupsOf(String userId) {
+        refresh();
         List<String> out = new ArrayList<>();
         for (ObjectNode g : groups.values()) {
             for (JsonNode m : g.path("members")) if (userId.equals(m.path("value").asText())) out.add(g.path("displayName").asText());
@@ -238,17 +247,13 @@ public final class Directory implements AutoCloseable {
 
     private ObjectNode userNamedExcept(String userName, String id) {
         for (ObjectNode u : users.values()) {
-            if (!u.path("id").asText().equals(id) && u.path("userName").asText().toLowerCase(Locale.ROOT).equals(userName.toLowerCase(Locale.ROOT))) return u;
+            if (!u.path("id").asText().equals(id) && u.path("userName").asText().equalsIgnoreCase(userName)) return u;
         }
         return null;
     }
 
     @Override
     public synchronized void close() {
-        try {
-            if (journal != null) journal.close();
-        } catch (IOException ignored) {
-            // closing: nothing is lost, every change was forced when made
-        }
+        store.close();
     }
 }

@@ -170,7 +170,7 @@ public final class ScimApi implements HttpHandler {
         switch (method) {
             case "GET" -> send(exchange, 200, before);
             case "DELETE" -> {
-                directory.deleteUser(id);
+                store(() -> directory.deleteUser(id));
                 String name = before.path("userName").asText();
                 List<String> revoked = revokeOwnedBy("user:" + name, "SCIM DELETE /Users/" + id + " (user deleted)");
                 userGone.accept(name);
@@ -241,7 +241,7 @@ public final class ScimApi implements HttpHandler {
         switch (method) {
             case "GET" -> send(exchange, 200, withoutMembersIfAsked(exchange, before));
             case "DELETE" -> {
-                directory.deleteGroup(id);
+                store(() -> directory.deleteGroup(id));
                 String name = before.path("displayName").asText();
                 String request = "SCIM DELETE /Groups/" + id + " (group deleted)";
                 List<String> revoked = revokeOwnedBy("group:" + name, request);

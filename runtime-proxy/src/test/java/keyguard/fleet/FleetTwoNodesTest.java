@@ -1,6 +1,7 @@
 package keyguard.fleet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -78,6 +79,40 @@ class FleetTwoNodesTest {
         assertEquals(0, revoked.body().path("fleet").path("unacknowledged_nodes").size(), revoked.body().toString());
         HttpResponse<String> after = b.post("/v1/chat/completions", key, chat(false));
         assertEquals(401, after.statusCode(), after.body());
+    }
+
+    /** A SCIM call to one node, as an identity provider behind a load balancer makes it. */
+    static JsonNode scim(GatewayHarness n, String method, String path, String body) throws Exception {
+        String token = Files.readString(n.data.resolve("scim.token")).strip();
+        HttpResponse<String> r = n.http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + n.gateway.adminAddress().getPort() + "/scim/v2" + path))
+                .header("Authorization", "Bearer " + token).header("Content-Type", "application/scim+json")
+                .method(method, HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        assertTrue(r.statusCode() < 300, method + " " + path + " on " + n.gateway.adminAddress() + ": " + r.statusCode() + " " + r.body());
+        return FakeJson.parse(r.body());
+    }
+
+    /**
+     * The directory is the fleet's: each SCIM call of an identity provider's sequence lands on
+     * another node, and a user deactivated through one node has their keys refused on every
+     * node on the next request.
+     */
+    @Test
+    void aUserDeactivatedThroughOneNodeIsRefusedOnEveryNode() throws Exception {
+        String alice = scim(a, "POST", "/Users", "{\"userName\":\"alice@example.com\",\"active\":true}").path("id").asText();
+        String group = scim(b, "POST", "/Groups", "{\"displayName\":\"payments\",\"members\":[{\"value\":\"" + alice + "\"}]}").path("id").asText();
+        assertEquals(alice, scim(a, "GET", "/Groups/" + group, "").path("members").get(0).path("value").asText(), "made on b, read on a");
+        var created = b.admin().post("admin/keys", FakeJson.parse("{\"policy\":\"spender\",\"name\":\"hers\",\"owner\":\"user:alice@example.com\"}"));
+        assertEquals(201, created.status(), "b knows the user a provisioned: " + created.body());
+        String key = created.body().path("secret").asText();
+        assertEquals(200, a.post("/v1/chat/completions", key, chat(false)).statusCode());
+
+        scim(b, "PATCH", "/Users/" + alice, """
+                {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}""");
+        assertEquals(401, a.post("/v1/chat/completions", key, chat(false)).statusCode(), "refused on a");
+        assertEquals(401, b.post("/v1/chat/completions", key, chat(false)).statusCode(), "and on b");
+        assertFalse(scim(a, "GET", "/Users/" + alice, "").path("active").asBoolean(true));
+        scim(a, "DELETE", "/Groups/" + group, "");
+        assertEquals(0, scim(b, "GET", "/Groups", "").path("totalResults").asInt(), "deleted through a, gone on b");
     }
 
     /**
@@ -206,5 +241,9 @@ class FleetTwoNodesTest {
     /** Empty JSON bodies for admin posts. */
     static final class FakeJson {
         static com.fasterxml.jackson.databind.node.ObjectNode empty() { return keyguard.gateway.FakeUpstream.JSON.createObjectNode(); }
+
+        static JsonNode parse(String json) throws java.io.IOException {
+            return json.isBlank() ? empty() : keyguard.gateway.FakeUpstream.JSON.readTree(json);
+        }
     }
 }
