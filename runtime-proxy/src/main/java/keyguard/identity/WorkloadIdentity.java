@@ -198,6 +198,16 @@ public final class WorkloadIdentity {
         return dots == 2 && !presented.startsWith("kg-");
     }
 
+    /**
+     * Whether {@link #verify} would answer {@code token} from memory (a token verified before
+     * and not expired): then it costs a map lookup; else a signature check (tens to hundreds
+     * of microseconds), which the request path runs off its IO thread.
+     */
+    public boolean remembers(String token) {
+        Workload known = token.length() > MAX_TOKEN ? null : remembered.get(token);
+        return known != null && clock.instant().isBefore(known.expires().plusSeconds(SKEW_SECONDS));
+    }
+
     /** The workload a token stands for, or why not. Never blocks on the network. */
     public Result verify(String token) {
         if (token.length() > MAX_TOKEN) return new Refused("the token is longer than " + MAX_TOKEN + " characters");

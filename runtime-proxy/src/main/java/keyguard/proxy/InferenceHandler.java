@@ -242,6 +242,12 @@ public final class InferenceHandler implements HttpHandler {
 
         @Override
         public void handleRequest(HttpServerExchange exchange) throws Exception {
+            if (exchange.isInIoThread() && path.auth().verifiesSignature(exchange)) {
+                // A workload token seen for the first time: its signature is checked on a worker,
+                // not on the IO thread that serves every other connection it holds.
+                exchange.dispatch(this);
+                return;
+            }
             switch (path.auth().authenticate(exchange)) {
                 case Authentication.Refusal refusal -> path.auth().answer(exchange, path.shape(), refusal);
                 case Authentication.Key(KeyRecord key) -> {

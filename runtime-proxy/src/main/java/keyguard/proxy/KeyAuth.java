@@ -90,6 +90,16 @@ public final class KeyAuth {
         return new Authentication.Key(record);
     }
 
+    /**
+     * Whether authenticating this request means checking a signature (a workload token not
+     * verified before): too slow for an IO thread, which serves every connection it holds.
+     */
+    public boolean verifiesSignature(HttpServerExchange exchange) {
+        if (workloads == null) return false;
+        String presented = presented(exchange);
+        return presented != null && keyguard.identity.WorkloadIdentity.looksLikeJwt(presented) && !workloads.remembers(presented);
+    }
+
     static String presented(HttpServerExchange exchange) {
         String auth = exchange.getRequestHeaders().getFirst(Headers.AUTHORIZATION);
         if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {

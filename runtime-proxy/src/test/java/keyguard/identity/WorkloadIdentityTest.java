@@ -1,6 +1,7 @@
 package keyguard.identity;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -50,6 +51,8 @@ class WorkloadIdentityTest {
     RSAKey rsa;
     ECKey ec;
 
+    Path config;
+
     @BeforeEach
     void start(@TempDir Path tmp) throws Exception {
         rsa = new RSAKeyGenerator(2048).keyID("rsa-1").generate();
@@ -65,7 +68,7 @@ class WorkloadIdentityTest {
             ex.close();
         });
         jwksServer.start();
-        Path config = tmp.resolve("workloads.json");
+        config = tmp.resolve("workloads.json");
         Files.writeString(config, """
                 {"issuers": [{
                   "name": "k8s-prod",
@@ -114,6 +117,23 @@ class WorkloadIdentityTest {
 
     HttpResponse<String> chat(String token) throws Exception {
         return h.post("/v1/chat/completions", token, "{\"model\":\"sim-small\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    }
+
+    /** A signature check takes tens to hundreds of microseconds: a worker's job, not the IO thread's; a remembered token is a lookup. */
+    @Test
+    void aTokenSeenForTheFirstTimeIsVerifiedOnAWorkerAndARememberedOneOnTheIoThread() throws Exception {
+        WorkloadIdentity workloads = WorkloadIdentity.load(config, java.time.Clock.systemUTC());
+        keyguard.proxy.KeyAuth auth = new keyguard.proxy.KeyAuth(null, null, java.time.Clock.systemUTC(), workloads);
+        String token = es256(claims("system:serviceaccount:search:indexer").build());
+        io.undertow.server.HttpServerExchange exchange = new io.undertow.server.HttpServerExchange(null);
+        exchange.getRequestHeaders().put(io.undertow.util.Headers.AUTHORIZATION, "Bearer " + token);
+        assertTrue(auth.verifiesSignature(exchange), "never seen: its signature is checked off the IO thread");
+        assertTrue(workloads.verify(token) instanceof WorkloadIdentity.Workload);
+        assertFalse(auth.verifiesSignature(exchange), "verified before: answered from memory");
+        exchange.getRequestHeaders().put(io.undertow.util.Headers.AUTHORIZATION, "Bearer kg-abcdefghijkl-secret");
+        assertFalse(auth.verifiesSignature(exchange), "a key is an HMAC: no signature");
+        workloads.close();
+        assertEquals(200, chat(es256(claims("system:serviceaccount:search:ranker").build())).statusCode(), "and through the gateway, on a worker");
     }
 
     @Test
