@@ -780,13 +780,11 @@ public final class AdminApi implements HttpHandler {
         keyguard.identity.SelfService.Allowance self = null;
         if (!who.managesKeysOf(policy)) {
             boolean ownAccount = owner.startsWith("service:") && caller.owns(owner);
-            self = ownAccount ? null : caller.allowances().get(policy);
-            require(ownAccount || self != null, who, "create keys for policy `" + policy + "`"
+            require(ownAccount || caller.allowances().containsKey(policy), who, "create keys for policy `" + policy + "`"
                     + (caller.allowances().isEmpty() ? "" : " (self-service allows " + caller.allowances().keySet() + ")"));
-            if (self != null) {
-                require(owner.startsWith("user:") ? owner.equalsIgnoreCase(caller.user()) : owner.startsWith("group:") && caller.owns(owner), who,
-                        "issue a key owned by `" + owner + "` (self-service keys are owned by you or by one of your groups)");
-            }
+            self = ownAccount ? null : caller.allowance(policy, owner);
+            require(ownAccount || self != null, who, "issue a key of policy `" + policy + "` owned by `" + owner
+                    + "` (self-service keys are owned by you, or by one of your groups that is granted the policy)");
         }
         keyguard.policy.PolicySet set = policies.get().set();
         if (set.policy(policy) == null) {

@@ -230,8 +230,12 @@ public final class AdminAuth {
         ArrayNode groups = out.putArray("groups");
         caller.groups().stream().sorted().forEach(groups::add);
         ArrayNode self = out.putArray("self_service");
-        caller.allowances().values().forEach(a -> self.addObject().put("policy", a.policy()).put("max_lifetime", keyguard.policy.Durations.format(a.maxLifetimeSeconds()))
-                .put("max_lifetime_seconds", a.maxLifetimeSeconds()).put("max_keys", a.maxKeys()));
+        for (var a : caller.allowances().values()) {
+            ObjectNode o = self.addObject().put("policy", a.policy()).put("max_lifetime", keyguard.policy.Durations.format(a.maxLifetimeSeconds()))
+                    .put("max_lifetime_seconds", a.maxLifetimeSeconds()).put("max_keys", a.maxKeys());
+            ArrayNode owners = o.putArray("owner_groups"); // the caller's groups that may own a self-issued key of it
+            caller.groups().stream().sorted().filter(g -> caller.allowance(a.policy(), "group:" + g) != null).forEach(owners::add);
+        }
         if (session != null) out.put("csrf_token", session.csrf()).put("ends_at", session.ends().toString());
         return out;
     }

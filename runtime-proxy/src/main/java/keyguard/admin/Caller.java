@@ -35,17 +35,17 @@ public final class Caller {
     /** Service accounts (lower-case names) owned by one of {@link #groups}. */
     private final Set<String> serviceAccounts;
     private final Map<String, SelfService.Allowance> allowances;
-    private final boolean selfServiceOn;
+    private final SelfService selfService;
 
     private Caller(AdminPrincipal who, String user, boolean deactivated, Set<String> groups, Set<String> serviceAccounts,
-                   Map<String, SelfService.Allowance> allowances, boolean selfServiceOn) {
+                   Map<String, SelfService.Allowance> allowances, SelfService selfService) {
         this.who = who;
         this.user = user;
         this.deactivated = deactivated;
         this.groups = groups;
         this.serviceAccounts = serviceAccounts;
         this.allowances = allowances;
-        this.selfServiceOn = selfServiceOn;
+        this.selfService = selfService;
     }
 
     public static Caller of(AdminPrincipal who, Directory directory, SelfService selfService) {
@@ -69,7 +69,7 @@ public final class Caller {
                 if (groups.contains(a.path("group").asText().toLowerCase(Locale.ROOT))) accounts.add(a.path("name").asText().toLowerCase(Locale.ROOT));
             }
         }
-        return new Caller(who, user, deactivated, Set.copyOf(groups), Set.copyOf(accounts), selfService.allowances(groups), selfService.enabled());
+        return new Caller(who, user, deactivated, Set.copyOf(groups), Set.copyOf(accounts), selfService.allowances(groups), selfService);
     }
 
     public AdminPrincipal who() { return who; }
@@ -92,7 +92,18 @@ public final class Caller {
      * where a grant allows), unless the directory knows them as deactivated.
      */
     public boolean member() {
-        return who.hasRole() || (selfServiceOn && user != null && !deactivated);
+        return who.hasRole() || (selfService.enabled() && user != null && !deactivated);
+    }
+
+    /**
+     * What the caller may self-issue for {@code policy} to {@code owner}: to themselves, the
+     * most generous grant among their groups; to one of their groups, that group's own grant
+     * (a group that holds none gets no self-issued key); to anyone else, nothing (null).
+     */
+    public SelfService.Allowance allowance(String policy, String owner) {
+        if (user != null && owner.equalsIgnoreCase(user)) return allowances.get(policy);
+        if (owner.regionMatches(true, 0, "group:", 0, 6) && owns(owner)) return selfService.allowances(List.of(owner.substring(6))).get(policy);
+        return null;
     }
 
     /** Whether {@code owner} (a key's) is the caller, one of their groups, or a service account of one of their groups. */

@@ -20,10 +20,13 @@ import keyguard.identity.SelfService;
  * @param cliScope the scopes {@code keyguard login} asks for
  * @param selfService which groups may issue keys to themselves ({@link SelfService#NONE}: no
  *     self-service, and a token without a role is refused)
+ * @param usernameClaim the claim naming the person (matched against SCIM's {@code userName}),
+ *     or null for the first of {@code preferred_username}, {@code upn}, {@code email}, {@code sub};
+ *     name one the identity provider controls, never one its users may edit
  */
 public record OidcConfig(String issuer, String audience, String jwksUri, String rolesClaim, Set<String> adminGroups,
                          Set<String> auditorGroups, Map<String, Set<String>> teamAdminGroups, String clientId, String clientSecret,
-                         String cliClientId, String cliScope, SelfService selfService) {
+                         String cliClientId, String cliScope, SelfService selfService, String usernameClaim) {
     /** The scopes {@code keyguard login} asks for unless told otherwise. */
     public static final String DEFAULT_CLI_SCOPE = "openid profile email offline_access";
 
@@ -40,21 +43,26 @@ public record OidcConfig(String issuer, String audience, String jwksUri, String 
 
     public OidcConfig(String issuer, String audience, String jwksUri, String rolesClaim, Set<String> adminGroups,
                       Set<String> auditorGroups, Map<String, Set<String>> teamAdminGroups, String clientId, String clientSecret) {
-        this(issuer, audience, jwksUri, rolesClaim, adminGroups, auditorGroups, teamAdminGroups, clientId, clientSecret, null, null, null);
+        this(issuer, audience, jwksUri, rolesClaim, adminGroups, auditorGroups, teamAdminGroups, clientId, clientSecret, null, null, null, null);
     }
 
     /** The same configuration with the console's client at the identity provider. */
     public OidcConfig withClient(String id, String secret) {
-        return new OidcConfig(issuer, audience, jwksUri, rolesClaim, adminGroups, auditorGroups, teamAdminGroups, id, secret, cliClientId, cliScope, selfService);
+        return new OidcConfig(issuer, audience, jwksUri, rolesClaim, adminGroups, auditorGroups, teamAdminGroups, id, secret, cliClientId, cliScope, selfService, usernameClaim);
     }
 
     /** The same configuration with the CLI's client ({@code keyguard login}) and its scopes (null: the default). */
     public OidcConfig withCli(String id, String scope) {
-        return new OidcConfig(issuer, audience, jwksUri, rolesClaim, adminGroups, auditorGroups, teamAdminGroups, clientId, clientSecret, id, scope, selfService);
+        return new OidcConfig(issuer, audience, jwksUri, rolesClaim, adminGroups, auditorGroups, teamAdminGroups, clientId, clientSecret, id, scope, selfService, usernameClaim);
     }
 
     public OidcConfig withSelfService(SelfService s) {
-        return new OidcConfig(issuer, audience, jwksUri, rolesClaim, adminGroups, auditorGroups, teamAdminGroups, clientId, clientSecret, cliClientId, cliScope, s);
+        return new OidcConfig(issuer, audience, jwksUri, rolesClaim, adminGroups, auditorGroups, teamAdminGroups, clientId, clientSecret, cliClientId, cliScope, s, usernameClaim);
+    }
+
+    /** The same configuration reading the person's name from {@code claim} (null: the default order). */
+    public OidcConfig withUsernameClaim(String claim) {
+        return new OidcConfig(issuer, audience, jwksUri, rolesClaim, adminGroups, auditorGroups, teamAdminGroups, clientId, clientSecret, cliClientId, cliScope, selfService, claim);
     }
 
     @Override

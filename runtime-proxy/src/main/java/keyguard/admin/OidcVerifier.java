@@ -81,7 +81,7 @@ public final class OidcVerifier {
             if (groups.contains(e.getKey())) policies.addAll(e.getValue());
         }
         String userName = null;
-        for (String c : USERNAME_CLAIMS) {
+        for (String c : config.usernameClaim() == null ? USERNAME_CLAIMS : List.of(config.usernameClaim())) {
             if (claims.getClaim(c) instanceof String v && !v.isBlank() && v.length() <= 256 && !keyguard.audit.UntrustedText.hasControl(v)) {
                 userName = v;
                 break;

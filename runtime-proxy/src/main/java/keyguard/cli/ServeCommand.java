@@ -86,6 +86,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "the scopes `keyguard login` asks for (default: " + keyguard.admin.OidcConfig.DEFAULT_CLI_SCOPE + ")")
     String oidcCliScope;
 
+    @Option(names = "--oidc-username-claim", paramLabel = "CLAIM",
+            description = "the claim naming a person, as SCIM's userName (default: preferred_username, else upn, else email, else sub)")
+    String oidcUsernameClaim;
+
     @Option(names = "--self-service", paramLabel = "FILE",
             description = "which identity-provider groups may issue keys to themselves, for which policies and how long (see docs/identity.md)")
     Path selfService;
@@ -100,7 +104,7 @@ final class ServeCommand implements Callable<Integer> {
         String secret = System.getenv("KEYGUARD_OIDC_CLIENT_SECRET");
         return new keyguard.admin.OidcConfig(oidcIssuer, oidcAudience, oidcJwks, oidcRolesClaim, java.util.Set.copyOf(oidcAdmins),
                 java.util.Set.copyOf(oidcAuditors), teams, oidcClientId, oidcClientId == null || secret == null || secret.isBlank() ? null : secret)
-                .withCli(oidcCliClientId, oidcCliScope)
+                .withCli(oidcCliClientId, oidcCliScope).withUsernameClaim(oidcUsernameClaim)
                 .withSelfService(selfService == null ? keyguard.identity.SelfService.NONE : keyguard.identity.SelfService.read(selfService));
     }
 

@@ -470,7 +470,7 @@
       const grant = managesKeysOf(policy.value) ? null : selfServiceOf(policy.value);
       if (grant) {
         const me = state.session.user;
-        owner = select('owner', [[me, 'me (' + me.slice(5) + ')']].concat(state.session.groups.map(g => ['group:' + g, 'group ' + g])), me);
+        owner = select('owner', [[me, 'me (' + me.slice(5) + ')']].concat(grant.owner_groups.map(g => ['group:' + g, 'group ' + g])), me);
         const within = LIFETIMES.filter(l => l[2] < grant.max_lifetime_seconds).map(l => [l[0], l[1]]);
         expires = select('expires_in', within.concat([[grant.max_lifetime, grant.max_lifetime + ' (the most)']]), grant.max_lifetime);
         hint.textContent = 'Self-service: a key of policy ' + grant.policy + ' lives at most ' + grant.max_lifetime + '; each owner holds at most '

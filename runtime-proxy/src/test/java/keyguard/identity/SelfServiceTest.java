@@ -109,6 +109,7 @@ class SelfServiceTest {
         String alice = user("alice@example.com");
         group("search-team", alice);
         group("other-team");
+        group("reading-club", alice);
         AdminClient me = as("alice@example.com"); // no Keyguard role in the token: a member by self-service
 
         JsonNode session = me.get("admin/session").body();
@@ -116,6 +117,7 @@ class SelfServiceTest {
         assertEquals("user:alice@example.com", session.path("user").asText());
         assertEquals("demo", session.path("self_service").get(0).path("policy").asText());
         assertEquals(7 * 86_400, session.path("self_service").get(0).path("max_lifetime_seconds").asLong());
+        assertEquals("[\"search-team\"]", session.path("self_service").get(0).path("owner_groups").toString(), "reading-club is granted nothing");
 
         AdminClient.Reply mine = me.post("admin/keys", key("demo", "laptop"));
         assertEquals(201, mine.status(), mine.raw());
@@ -130,6 +132,7 @@ class SelfServiceTest {
         assertEquals(403, notGranted.status(), notGranted.raw());
         assertTrue(notGranted.error().contains("self-service allows [demo]"), notGranted.error());
         assertEquals(403, me.post("admin/keys", key("demo", "theirs").put("owner", "group:other-team")).status(), "not a group of hers");
+        assertEquals(403, me.post("admin/keys", key("demo", "club").put("owner", "group:reading-club")).status(), "her group, but not granted the policy");
         assertEquals(400, me.post("admin/keys", key("demo", "nobody").put("owner", "user:bob@example.com")).status(), "bob is not in the directory");
         assertEquals(201, me.post("admin/keys", key("demo", "team bot").put("owner", "group:search-team")).status(), "her group's key");
         assertEquals(201, me.post("admin/keys", key("demo", "second")).status());
@@ -216,6 +219,18 @@ class SelfServiceTest {
         assertEquals(401, chat(botSecret));
         assertEquals(404, h.admin().get("admin/service-accounts/ci-bot").status());
         assertTrue(h.admin().get("admin/audit?type=admin").raw().contains("\"action\":\"service_accounts.delete\""));
+    }
+
+    @Test
+    void theOperatorNamesTheClaimThatNamesAPerson() throws Exception {
+        user("alice@example.com");
+        h.oidc = h.oidc.withUsernameClaim("email");
+        h.restart();
+        // preferred_username is what the person may edit at this provider; email is what it vouches for.
+        String token = idp.issueToken("default", "00u-x", "keyguard", Map.of("preferred_username", "alice@example.com",
+                "email", "mallory@example.com", "groups", List.of()), 3600).serialize();
+        JsonNode session = new AdminClient(URI.create("http://127.0.0.1:" + h.gateway.adminAddress().getPort() + "/"), token).get("admin/session").body();
+        assertEquals("user:mallory@example.com", session.path("user").asText(), session.toString());
     }
 
     @Test
