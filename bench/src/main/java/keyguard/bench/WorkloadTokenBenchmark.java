@@ -44,6 +44,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *       turn, more than the 10,000 remembered, so every call verifies the signature).</li>
  *   <li>{@code remembered}: the same token again, as a workload reusing its token for its
  *       lifetime sends it: a map lookup and the expiry check.</li>
+ *   <li>{@code jdkRs256} / {@code jdkEs256}: the floor: the JDK's {@code Signature.verify} of
+ *       one token's signing input, nothing else (no parsing, no claims).</li>
  * </ul>
  * Compare with {@code KeyLookupBenchmark.hit} (a {@code kg-} key) in the same run.
  *
@@ -63,6 +65,12 @@ public class WorkloadTokenBenchmark {
     private String[] esTokens;
     private String reused;
     private int next;
+    private java.security.PublicKey rsaPublic;
+    private java.security.PublicKey ecPublic;
+    private byte[] rsInput;
+    private byte[] rsSignature;
+    private byte[] esInput;
+    private byte[] esSignatureDer;
 
     @Setup(Level.Trial)
     public void setup() throws Exception {
@@ -89,6 +97,14 @@ public class WorkloadTokenBenchmark {
             esTokens[i] = e.serialize();
         }
         reused = rsTokens[0];
+        rsaPublic = rsa.toRSAPublicKey();
+        ecPublic = ec.toECPublicKey();
+        SignedJWT r0 = SignedJWT.parse(rsTokens[0]);
+        rsInput = r0.getSigningInput();
+        rsSignature = r0.getSignature().decode();
+        SignedJWT e0 = SignedJWT.parse(esTokens[0]);
+        esInput = e0.getSigningInput();
+        esSignatureDer = com.nimbusds.jose.crypto.impl.ECDSA.transcodeSignatureToDER(e0.getSignature().decode());
         if (!(identity.verify(reused) instanceof WorkloadIdentity.Workload)) throw new IllegalStateException("the bench token does not verify");
     }
 
@@ -108,6 +124,22 @@ public class WorkloadTokenBenchmark {
     public Object es256() {
         next = next + 1 == TOKENS ? 0 : next + 1;
         return identity.verify(esTokens[next]);
+    }
+
+    @Benchmark
+    public boolean jdkRs256() throws Exception {
+        java.security.Signature s = java.security.Signature.getInstance("SHA256withRSA");
+        s.initVerify(rsaPublic);
+        s.update(rsInput);
+        return s.verify(rsSignature);
+    }
+
+    @Benchmark
+    public boolean jdkEs256() throws Exception {
+        java.security.Signature s = java.security.Signature.getInstance("SHA256withECDSA");
+        s.initVerify(ecPublic);
+        s.update(esInput);
+        return s.verify(esSignatureDer);
     }
 
     @Benchmark
