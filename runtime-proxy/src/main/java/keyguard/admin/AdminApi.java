@@ -155,10 +155,11 @@ public final class AdminApi implements HttpHandler {
         AdminPrincipal who = auth.authenticate(exchange);
         if (who == null) return; // answered
         Caller caller = caller(who);
-        if (caller.deactivated()) {
-            // The identity provider deactivated this person: no session and no token of theirs works any more.
+        if (caller.deactivated() || !caller.member()) {
+            // The identity provider deactivated (or deleted) this person: no session and no token of theirs works any more.
             sessions.endAllOf(who.userName());
-            Responses.error(exchange, ApiShape.OPENAI, AdminAuth.deactivated(who), Map.of());
+            Responses.error(exchange, ApiShape.OPENAI, caller.deactivated() ? AdminAuth.deactivated(who)
+                    : ErrorCode.ADMIN_UNAUTHORIZED.error("`" + keyguard.audit.UntrustedText.quote(who.userName(), 128) + "` is not in the directory"), Map.of());
             return;
         }
         try {
@@ -222,7 +223,7 @@ public final class AdminApi implements HttpHandler {
             usage(exchange, path.substring("/admin/keys/".length(), path.length() - "/usage".length()), caller);
         } else if (path.startsWith("/admin/keys/") && get) {
             KeyRecord k = keys.get(path.substring("/admin/keys/".length()));
-            if (k != null) require(caller.reads(k), who, "read key `" + k.id() + "` (policy `" + k.policy() + "`, owner `" + k.owner() + "`)");
+            if (k != null) require(caller.reads(k), who, "read key `" + k.id() + "`");
             if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(path.substring("/admin/keys/".length()), 64) + "`");
             Responses.json(exchange, 200, view(k, caller).toString());
         } else if (path.startsWith("/admin/service-accounts")) {
@@ -336,7 +337,7 @@ public final class AdminApi implements HttpHandler {
             require(who.readsEverything(), who, "read the fleet");
             Responses.json(exchange, 200, fleetView().toString());
         } else if (path.equals("/admin/policies") && get) {
-            Responses.json(exchange, 200, policyStatus(policies.get(), who).toString());
+            Responses.json(exchange, 200, policyStatus(policies.get(), caller).toString());
         } else if (path.startsWith("/admin/policies/") && get && !path.equals("/admin/policies/reload")) {
             policyDetail(exchange, path.substring("/admin/policies/".length()), caller);
         } else if (path.equals("/admin/policies/reload") && post) {
@@ -346,7 +347,7 @@ public final class AdminApi implements HttpHandler {
             audit.recordAdmin(who.subject(), "policies.reload", after.set().revision(), after != before ? "reloaded" : "unchanged_or_failed");
             PolicyLoader.Failure failure = loader.lastFailure();
             boolean failed = failure != null && after == before;
-            ObjectNode out = policyStatus(after, who);
+            ObjectNode out = policyStatus(after, caller);
             out.put("reloaded", after != before);
             Responses.json(exchange, failed ? 422 : 200, out.toString());
         } else if (path.equals("/admin/shadow") && post) {
@@ -375,7 +376,7 @@ public final class AdminApi implements HttpHandler {
      */
     private void usage(HttpServerExchange exchange, String id, Caller caller) throws BadAdminRequest {
         KeyRecord k = keys.get(id);
-        if (k != null) require(caller.reads(k), caller.who(), "read key `" + k.id() + "` (policy `" + k.policy() + "`, owner `" + k.owner() + "`)");
+        if (k != null) require(caller.reads(k), caller.who(), "read key `" + k.id() + "`");
         if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
         LoadedPolicies lp = policies.get();
         keyguard.policy.Policy policy = lp.set().policy(k.policy());
@@ -581,16 +582,18 @@ public final class AdminApi implements HttpHandler {
      * Revision, load time, policies, models, missing credentials, reload counts and the last
      * failure (for a team admin, without quoting the operator's files).
      */
-    private ObjectNode policyStatus(LoadedPolicies lp, AdminPrincipal who) {
+    private ObjectNode policyStatus(LoadedPolicies lp, Caller caller) {
+        AdminPrincipal who = caller.who();
         ObjectNode root = JSON.createObjectNode();
         root.put("revision", lp.set().revision());
         root.put("loaded_at", lp.loadedAt().toString());
         ArrayNode names = root.putArray("policies");
-        lp.set().policies().keySet().forEach(names::add);
+        // A member (self-service) sees the policies they may issue keys for, not the whole organisation's.
+        lp.set().policies().keySet().stream().filter(n -> caller.who().hasRole() || caller.allowances().containsKey(n)).forEach(names::add);
         ArrayNode models = root.putArray("models");
         lp.set().models().values().forEach(m -> models.addObject().put("id", m.name()).put("provider", m.provider()).put("type", m.type()));
         ObjectNode missing = root.putObject("missing_credentials");
-        lp.providers().missingCredentials().forEach(missing::put);
+        if (caller.who().hasRole()) lp.providers().missingCredentials().forEach(missing::put);
         root.put("reloads", loader.reloads());
         root.put("reload_failures", loader.failures());
         PolicyLoader.Failure f = loader.lastFailure();
@@ -639,7 +642,7 @@ public final class AdminApi implements HttpHandler {
         synchronized (keys) {
             k = keys.get(id);
             if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
-            require(caller.manages(k), who, "revoke key `" + k.id() + "` (policy `" + k.policy() + "`, owner `" + k.owner() + "`)");
+            require(caller.manages(k), who, "revoke key `" + k.id() + "`");
             k = k.withState(KeyState.REVOKED);
             unacknowledged = confirm(k);
         }
@@ -732,7 +735,7 @@ public final class AdminApi implements HttpHandler {
         synchronized (keys) {
             k = keys.get(id);
             if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
-            require(caller.manages(k), who, "rotate key `" + k.id() + "` (policy `" + k.policy() + "`, owner `" + k.owner() + "`)");
+            require(caller.manages(k), who, "rotate key `" + k.id() + "`");
             if (k.state() == KeyState.REVOKED) throw new BadAdminRequest(409, "key `" + id + "` is revoked; create a new key instead");
             KeyRecord.Rotation last = k.rotation();
             if (!requestId.isEmpty() && last != null && requestId.equals(last.requestId())) {
@@ -776,14 +779,20 @@ public final class AdminApi implements HttpHandler {
         String name = text(body, "name", true, MAX_NAME);
         String asked = text(body, "owner", false, MAX_NAME);
         // The caller as owner needs no directory entry: their identity provider vouched for them.
-        String owner = asked.isEmpty() || asked.equalsIgnoreCase(caller.user()) ? (caller.user() != null ? caller.user() : "operator") : owner(asked);
+        String owner = asked.isEmpty() || keyguard.identity.Names.same(asked, caller.user()) ? (caller.user() != null ? caller.user() : "operator") : owner(asked);
         keyguard.identity.SelfService.Allowance self = null;
         if (!who.managesKeysOf(policy)) {
-            boolean ownAccount = owner.startsWith("service:") && caller.owns(owner);
+            boolean ownAccount = caller.ownsAccount(owner);
             require(ownAccount || caller.allowances().containsKey(policy), who, "create keys for policy `" + policy + "`"
                     + (caller.allowances().isEmpty() ? "" : " (self-service allows " + caller.allowances().keySet() + ")"));
-            self = ownAccount ? null : caller.allowance(policy, owner);
-            require(ownAccount || self != null, who, "issue a key of policy `" + policy + "` owned by `" + owner
+            if (ownAccount) { // a member issuing their group's account a key: within the limits an admin gave the account
+                ObjectNode a = directory.serviceAccount(owner.substring(8));
+                self = new keyguard.identity.SelfService.Allowance(policy, a.path("max_lifetime_seconds").asLong(DEFAULT_ACCOUNT_LIFETIME),
+                        a.path("max_keys").asInt(DEFAULT_ACCOUNT_KEYS));
+            } else {
+                self = caller.allowance(policy, owner);
+            }
+            require(self != null, who, "issue a key of policy `" + policy + "` owned by `" + owner
                     + "` (self-service keys are owned by you, or by one of your groups that is granted the policy)");
         }
         keyguard.policy.PolicySet set = policies.get().set();
@@ -852,9 +861,11 @@ public final class AdminApi implements HttpHandler {
                 secrets.hash(secret.secret()), null, who.admin());
         List<String> unacknowledged;
         synchronized (keys) { // the count and the write together: two requests at once cannot both take the last place
+            // The owner again, now: a deactivation or deletion that landed since the checks above wins.
+            if (!ownerStands(owner)) throw new BadAdminRequest(409, "`" + owner + "` was deactivated or deleted meanwhile; no key was created");
             if (self != null) {
                 String o = owner;
-                long held = keys.all().stream().filter(k -> k.state() == KeyState.ACTIVE && k.policy().equals(policy) && k.owner().equalsIgnoreCase(o)
+                long held = keys.all().stream().filter(k -> k.state() == KeyState.ACTIVE && k.policy().equals(policy) && keyguard.identity.Names.same(k.owner(), o)
                         && (k.expiresAt() == null || k.expiresAt().isAfter(now))).count();
                 if (held >= self.maxKeys()) {
                     throw new BadAdminRequest(409, "`" + owner + "` holds " + held + " active keys of policy `" + policy + "`, the most self-service allows; revoke one first");
@@ -897,13 +908,24 @@ public final class AdminApi implements HttpHandler {
             String policy = text(body, "policy", true, 128);
             String description = text(body, "description", false, 512);
             if (!name.matches("[a-z0-9][a-z0-9._-]{0,62}")) throw new BadAdminRequest(400, "a service account's `name` is lower-case letters, digits, `.`, `_` and `-`, at most 63");
+            String lifetime = text(body, "max_lifetime", false, 16);
+            long maxLifetime = lifetime.isEmpty() ? DEFAULT_ACCOUNT_LIFETIME : Durations.parseSeconds(lifetime);
+            if (maxLifetime < 3600 || maxLifetime > 366L * 86_400) throw new BadAdminRequest(400, "`max_lifetime` is a duration from `1h` to `366d`, such as `30d`");
+            JsonNode count = body.get("max_keys");
+            int maxKeys = count == null || count.isNull() ? DEFAULT_ACCOUNT_KEYS : count.isIntegralNumber() && count.canConvertToInt() ? count.intValue() : -1;
+            if (maxKeys < 1 || maxKeys > 1000) throw new BadAdminRequest(400, "`max_keys` is a whole number from 1 to 1000");
             require(who.managesKeysOf(policy), who, "create service accounts for policy `" + policy + "`");
             if (policies.get().set().policy(policy) == null) throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + policies.get().set().revision());
             String owningGroup = owner(group.regionMatches(true, 0, "group:", 0, 6) ? group : "group:" + group);
             ObjectNode account = JSON.createObjectNode().put("name", name).put("group", owningGroup.substring(6)).put("policy", policy)
-                    .put("description", description).put("created_by", who.subject()).put("created_at", clock.instant().toString());
+                    .put("description", description).put("created_by", who.subject()).put("created_at", clock.instant().toString())
+                    .put("max_lifetime_seconds", maxLifetime).put("max_keys", maxKeys);
             synchronized (keys) {
                 if (directory.serviceAccount(name) != null) throw new BadAdminRequest(409, "service account `" + name + "` exists");
+                // An older key whose free-text owner reads `service:<name>` must not fall to the account's group.
+                if (keys.all().stream().anyMatch(k -> keyguard.identity.Names.same(k.owner(), "service:" + name))) {
+                    throw new BadAdminRequest(409, "keys are owned by `service:" + name + "` already; choose another name");
+                }
                 try {
                     directory.putServiceAccount(account);
                 } catch (IllegalStateException e) {
@@ -924,7 +946,7 @@ public final class AdminApi implements HttpHandler {
             ObjectNode out = accountView(account, true);
             ArrayNode list = out.putArray("keys");
             String owner = "service:" + account.path("name").asText();
-            keys.all().stream().filter(k -> k.owner().equalsIgnoreCase(owner)).sorted(Comparator.comparing(KeyRecord::createdAt))
+            keys.all().stream().filter(k -> keyguard.identity.Names.same(k.owner(), owner)).sorted(Comparator.comparing(KeyRecord::createdAt))
                     .forEach(k -> list.add(view(k, caller)));
             Responses.json(exchange, 200, out.toString());
         } else if (exchange.getRequestMethod().equals(Methods.DELETE)) {
@@ -933,7 +955,7 @@ public final class AdminApi implements HttpHandler {
             List<String> revoked = new java.util.ArrayList<>();
             synchronized (keys) {
                 for (KeyRecord k : keys.all()) {
-                    if (k.state() != KeyState.ACTIVE || !k.owner().equalsIgnoreCase(owner)) continue;
+                    if (k.state() != KeyState.ACTIVE || !keyguard.identity.Names.same(k.owner(), owner)) continue;
                     confirm(k.withState(KeyState.REVOKED));
                     audit.recordAdmin(who.subject(), "keys.revoke", k.id(), "revoked: service account " + account.path("name").asText() + " deleted");
                     revoked.add(k.id());
@@ -953,12 +975,25 @@ public final class AdminApi implements HttpHandler {
     private ObjectNode accountView(ObjectNode a, boolean withKeys) {
         ObjectNode out = JSON.createObjectNode().put("name", a.path("name").asText()).put("owner", "service:" + a.path("name").asText())
                 .put("group", a.path("group").asText()).put("policy", a.path("policy").asText()).put("description", a.path("description").asText(""))
-                .put("created_by", a.path("created_by").asText()).put("created_at", a.path("created_at").asText());
+                .put("created_by", a.path("created_by").asText()).put("created_at", a.path("created_at").asText())
+                .put("max_lifetime", Durations.format(a.path("max_lifetime_seconds").asLong(DEFAULT_ACCOUNT_LIFETIME)))
+                .put("max_keys", a.path("max_keys").asInt(DEFAULT_ACCOUNT_KEYS));
         if (!withKeys) {
             String owner = "service:" + a.path("name").asText();
-            out.put("active_keys", keys.all().stream().filter(k -> k.state() == KeyState.ACTIVE && k.owner().equalsIgnoreCase(owner)).count());
+            out.put("active_keys", keys.all().stream().filter(k -> k.state() == KeyState.ACTIVE && keyguard.identity.Names.same(k.owner(), owner)).count());
         }
         return out;
+    }
+
+    /** Whether a directory owner (user, group, service account) still exists, and a user is active; other owners always stand. */
+    private boolean ownerStands(String owner) {
+        if (owner.startsWith("user:")) {
+            ObjectNode u = directory.userNamed(owner.substring(5));
+            return u == null ? !directory.hasUsers() : u.path("active").asBoolean(true);
+        }
+        if (owner.startsWith("group:")) return directory.groupNamed(owner.substring(6)) != null;
+        if (owner.startsWith("service:")) return directory.serviceAccount(owner.substring(8)) != null;
+        return true;
     }
 
     /**
@@ -990,6 +1025,9 @@ public final class AdminApi implements HttpHandler {
     }
 
     private static final int MAX_NAME = 128;
+    /** A service account's limits on the keys its group's members issue it, unless its admin says otherwise. */
+    private static final long DEFAULT_ACCOUNT_LIFETIME = 90L * 86_400;
+    private static final int DEFAULT_ACCOUNT_KEYS = 5;
     private static final int MAX_LABELS = 32;
     private static final int MAX_LABEL_VALUE = 256;
     private static final int MAX_REQUEST_ID = 128;

@@ -78,7 +78,7 @@ public final class AdminAuth {
         String presented = presented(exchange);
         if (presented.isEmpty()) {
             Sessions.Session s = session(exchange);
-            return s != null && s.who().readsEverything() && crossSite(exchange) == null;
+            return s != null && s.who().readsEverything() && crossSite(exchange) == null && !callers.apply(s.who()).deactivated();
         }
         byte[] p = presented.getBytes(StandardCharsets.UTF_8);
         return MessageDigest.isEqual(p, metricsToken) || MessageDigest.isEqual(p, token);

@@ -2,12 +2,13 @@ package keyguard.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import keyguard.identity.Directory;
+import keyguard.identity.Names;
 import keyguard.identity.SelfService;
 import keyguard.keys.KeyRecord;
 
@@ -20,56 +21,65 @@ import keyguard.keys.KeyRecord;
  *
  * <p>Invariants: when the SCIM directory knows the caller's user, its membership is the
  * truth (so removing a user from a group ends their access to the group's keys on their
- * next request, whatever their token says) and a deactivated user is refused outright;
- * otherwise the groups are those the caller's token named. Names compare without case, as
- * SCIM's {@code userName} and {@code displayName} do. Built once per request: the directory
- * is read here and nowhere else on the admin path.
+ * next request, whatever their token says) and a deactivated user is refused outright.
+ * Once the directory holds anyone (SCIM is in use), a person it does not know — never
+ * provisioned, or deleted — is nobody here: no member, no groups, whatever their token
+ * says; only before that do a token's groups count. A service account's keys are its
+ * group's only while bound to the account's policy (an older key whose free-text owner
+ * happens to read {@code service:<name>} is not). Names compare as {@link Names} says.
+ * Built once per request: the directory is read here and nowhere else on the admin path.
  */
 public final class Caller {
     private final AdminPrincipal who;
     /** {@code user:<userName>} as the directory spells it (or as the token does, when the directory does not know it); null for the bootstrap token. */
     private final String user;
+    /** Whether the caller may act as a person: the directory knows them, or it is not in use. */
+    private final boolean person;
     private final boolean deactivated;
-    /** Lower case. */
+    /** Folded ({@link Names#fold}). */
     private final Set<String> groups;
-    /** Service accounts (lower-case names) owned by one of {@link #groups}. */
-    private final Set<String> serviceAccounts;
+    /** Service accounts owned by one of {@link #groups}: folded name to the account's policy. */
+    private final Map<String, String> serviceAccounts;
     private final Map<String, SelfService.Allowance> allowances;
     private final SelfService selfService;
 
-    private Caller(AdminPrincipal who, String user, boolean deactivated, Set<String> groups, Set<String> serviceAccounts,
-                   Map<String, SelfService.Allowance> allowances, SelfService selfService) {
+    private Caller(AdminPrincipal who, String user, boolean person, boolean deactivated, Set<String> groups, Map<String, String> serviceAccounts,
+                   SelfService selfService) {
         this.who = who;
         this.user = user;
+        this.person = person;
         this.deactivated = deactivated;
         this.groups = groups;
         this.serviceAccounts = serviceAccounts;
-        this.allowances = allowances;
+        this.allowances = selfService.allowances(groups);
         this.selfService = selfService;
     }
 
     public static Caller of(AdminPrincipal who, Directory directory, SelfService selfService) {
         String user = null;
+        boolean person = false;
         boolean deactivated = false;
         Set<String> groups = new HashSet<>();
         if (who.userName() != null) {
             ObjectNode known = directory.userNamed(who.userName());
             if (known != null) {
                 user = "user:" + known.path("userName").asText();
+                person = true;
                 deactivated = !known.path("active").asBoolean(true);
-                for (String g : directory.groupsOf(known.path("id").asText())) groups.add(g.toLowerCase(Locale.ROOT));
+                for (String g : directory.groupsOf(known.path("id").asText())) groups.add(Names.fold(g));
             } else {
                 user = "user:" + who.userName();
-                for (String g : who.groups()) groups.add(g.toLowerCase(Locale.ROOT));
+                person = !directory.hasUsers(); // SCIM in use: someone it does not know is nobody
+                if (person) for (String g : who.groups()) groups.add(Names.fold(g));
             }
         }
-        Set<String> accounts = new HashSet<>();
+        Map<String, String> accounts = new HashMap<>();
         if (!groups.isEmpty()) {
             for (ObjectNode a : directory.serviceAccounts()) {
-                if (groups.contains(a.path("group").asText().toLowerCase(Locale.ROOT))) accounts.add(a.path("name").asText().toLowerCase(Locale.ROOT));
+                if (groups.contains(Names.fold(a.path("group").asText()))) accounts.put(Names.fold(a.path("name").asText()), a.path("policy").asText());
             }
         }
-        return new Caller(who, user, deactivated, Set.copyOf(groups), Set.copyOf(accounts), selfService.allowances(groups), selfService);
+        return new Caller(who, user, person, deactivated, Set.copyOf(groups), Map.copyOf(accounts), selfService);
     }
 
     public AdminPrincipal who() { return who; }
@@ -86,13 +96,12 @@ public final class Caller {
     public Map<String, SelfService.Allowance> allowances() { return allowances; }
 
     /**
-     * Whether a caller without an admin, auditor or team-admin role may use the admin API
-     * at all: with self-service on, any person the identity provider signed in for this
-     * gateway's audience (who then sees their own keys and their groups', and issues keys
-     * where a grant allows), unless the directory knows them as deactivated.
+     * Whether the caller may use the admin API at all: with a role, yes; without one, with
+     * self-service on, as a person the directory knows and has not deactivated (or, while
+     * SCIM is not in use, any person the identity provider signed in for this gateway).
      */
     public boolean member() {
-        return who.hasRole() || (selfService.enabled() && user != null && !deactivated);
+        return who.hasRole() || (selfService.enabled() && person && !deactivated);
     }
 
     /**
@@ -101,33 +110,41 @@ public final class Caller {
      * (a group that holds none gets no self-issued key); to anyone else, nothing (null).
      */
     public SelfService.Allowance allowance(String policy, String owner) {
-        if (user != null && owner.equalsIgnoreCase(user)) return allowances.get(policy);
-        if (owner.regionMatches(true, 0, "group:", 0, 6) && owns(owner)) return selfService.allowances(List.of(owner.substring(6))).get(policy);
+        if (!person || deactivated) return null;
+        if (Names.same(owner, user)) return allowances.get(policy);
+        if (owner.startsWith("group:") && groups.contains(Names.fold(owner.substring(6)))) {
+            return selfService.allowances(List.of(owner.substring(6))).get(policy);
+        }
         return null;
     }
 
-    /** Whether {@code owner} (a key's) is the caller, one of their groups, or a service account of one of their groups. */
-    public boolean owns(String owner) {
-        if (owner == null || owner.isEmpty() || user == null) return false;
-        String o = owner.toLowerCase(Locale.ROOT);
-        if (o.equals(user.toLowerCase(Locale.ROOT))) return true;
-        if (o.startsWith("group:")) return groups.contains(o.substring(6));
-        if (o.startsWith("service:")) return serviceAccounts.contains(o.substring(8));
+    /** Whether {@code owner} names a service account of one of the caller's groups. */
+    public boolean ownsAccount(String owner) {
+        return person && !deactivated && owner.startsWith("service:") && serviceAccounts.containsKey(Names.fold(owner.substring(8)));
+    }
+
+    /** Whether the key is the caller's: theirs, one of their groups', or one of their groups' service accounts' (of the account's policy). */
+    private boolean owns(KeyRecord k) {
+        String owner = k.owner();
+        if (owner == null || owner.isEmpty() || user == null || !person || deactivated) return false;
+        if (Names.same(owner, user)) return true;
+        if (owner.startsWith("group:")) return groups.contains(Names.fold(owner.substring(6)));
+        if (owner.startsWith("service:")) return k.policy().equals(serviceAccounts.get(Names.fold(owner.substring(8))));
         return false;
     }
 
     public boolean reads(KeyRecord k) {
-        return who.readsKeysOf(k.policy()) || owns(k.owner());
+        return who.readsKeysOf(k.policy()) || owns(k);
     }
 
     /** May revoke and rotate the key. */
     public boolean manages(KeyRecord k) {
-        return who.managesKeysOf(k.policy()) || owns(k.owner());
+        return who.managesKeysOf(k.policy()) || owns(k);
     }
 
     /** May read (and, for admins and team admins of its policy, manage) this service account. */
     public boolean reads(JsonNode account) {
-        return who.readsKeysOf(account.path("policy").asText()) || serviceAccounts.contains(account.path("name").asText().toLowerCase(Locale.ROOT));
+        return who.readsKeysOf(account.path("policy").asText()) || (person && !deactivated && serviceAccounts.containsKey(Names.fold(account.path("name").asText())));
     }
 
     /** The service accounts the caller may read, of {@code all}. */

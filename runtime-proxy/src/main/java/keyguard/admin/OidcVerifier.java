@@ -46,7 +46,7 @@ public final class OidcVerifier {
         }
     }
 
-    /** The claims that name a person, in the order tried: Keycloak's and Okta's, Entra ID's, then the e-mail, then the subject. */
+    /** The claims that name a person, in the order tried: Keycloak's and Okta's, Entra ID's, then the e-mail (when verified), then the subject. */
     static final List<String> USERNAME_CLAIMS = List.of("preferred_username", "upn", "email", "sub");
     /** The most groups read from a token. */
     static final int MAX_GROUPS = 1000;
@@ -82,6 +82,8 @@ public final class OidcVerifier {
         }
         String userName = null;
         for (String c : config.usernameClaim() == null ? USERNAME_CLAIMS : List.of(config.usernameClaim())) {
+            // By default an e-mail names a person only when the provider says it verified it.
+            if (c.equals("email") && config.usernameClaim() == null && !Boolean.TRUE.equals(claims.getClaim("email_verified"))) continue;
             if (claims.getClaim(c) instanceof String v && !v.isBlank() && v.length() <= 256 && !keyguard.audit.UntrustedText.hasControl(v)) {
                 userName = v;
                 break;

@@ -108,7 +108,7 @@ public final class Sessions {
     public int endAllOf(String userName) {
         int[] n = {0};
         byHash.values().removeIf(s -> {
-            boolean theirs = s.who().userName() != null && s.who().userName().equalsIgnoreCase(userName);
+            boolean theirs = s.who().userName() != null && keyguard.identity.Names.same(s.who().userName(), userName);
             if (theirs) n[0]++;
             return theirs;
         });

@@ -13,6 +13,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 
@@ -26,7 +27,12 @@ import java.util.stream.Collectors;
  * <p>Invariants: polling waits the provider's {@code interval} (5 s when it names none) and
  * five seconds more after each {@code slow_down}, and gives up when the code expires; a
  * provider's answer is read up to 64 KiB and must be JSON; errors name the provider's
- * {@code error} code, never a token.
+ * {@code error} code, never a token. What a gateway publishes is not trusted blindly (it
+ * may be someone else's gateway, or a tampered answer): every address is HTTPS unless it
+ * is on this machine; the discovery document must name the issuer asked for, and its
+ * endpoints (and the page the engineer is sent to) must be on the issuer's own origin, so
+ * the codes and tokens go nowhere else; text shown on the terminal is stripped of control
+ * characters.
  */
 final class DeviceLogin {
     static final String DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
@@ -34,7 +40,7 @@ final class DeviceLogin {
     private static final int MAX_ANSWER = 64 * 1024;
 
     /** What the gateway publishes for the CLI. */
-    record Settings(String issuer, String clientId, String scope) {}
+    record Settings(String issuer, String clientId, String scope, String audience) {}
 
     /** The provider's two endpoints of the grant. */
     record Endpoints(String deviceAuthorization, String token) {}
@@ -63,16 +69,53 @@ final class DeviceLogin {
         this.clock = clock;
     }
 
+    /** Whether {@code uri} may carry codes and tokens: HTTPS, or HTTP to this machine. */
+    static boolean safe(URI uri) {
+        if ("https".equalsIgnoreCase(uri.getScheme())) return uri.getHost() != null;
+        if (!"http".equalsIgnoreCase(uri.getScheme()) || uri.getHost() == null) return false;
+        String host = uri.getHost();
+        return host.equals("localhost") || host.equals("127.0.0.1") || host.equals("[::1]") || host.equals("::1");
+    }
+
+    private static URI checked(String url, String what) throws Failed {
+        URI uri;
+        try {
+            uri = URI.create(url);
+        } catch (IllegalArgumentException e) {
+            throw new Failed(what + " is not an address: " + printable(url));
+        }
+        if (!safe(uri)) throw new Failed(what + " " + printable(url) + " is not HTTPS (plain HTTP only to this machine)");
+        return uri;
+    }
+
+    private static boolean sameOrigin(URI a, URI b) {
+        return a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost().equalsIgnoreCase(b.getHost()) && a.getPort() == b.getPort();
+    }
+
+    /** Text from the network as the terminal may show it: no control characters, at most 300. */
+    static String printable(String s) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < s.length() && out.length() < 300; i++) {
+            char c = s.charAt(i);
+            if (c >= 0x20 && !(c >= 0x7f && c <= 0x9f)) out.append(c);
+        }
+        return out.toString();
+    }
+
     /** {@code GET /admin/login} of the gateway at {@code admin}. */
     Settings settings(URI admin) throws IOException, InterruptedException, Failed {
+        checked(admin.toString(), "the gateway's address");
         HttpResponse<String> r = send(HttpRequest.newBuilder(admin.resolve("admin/login")).GET());
         JsonNode body = json(r);
         if (r.statusCode() == 404) throw new Failed("the gateway at " + admin + " offers no `keyguard login`: " + body.path("error").path("message").asText("404"));
         if (r.statusCode() != 200) throw new Failed("the gateway at " + admin + " answered " + r.statusCode() + " to GET /admin/login");
-        return new Settings(text(body, "issuer"), text(body, "client_id"), body.path("scope").asText(""));
+        Settings s = new Settings(text(body, "issuer"), text(body, "client_id"), body.path("scope").asText(""), body.path("audience").asText(""));
+        checked(s.issuer(), "the identity provider");
+        return s;
     }
 
     Endpoints discover(String issuer) throws IOException, InterruptedException, Failed {
+        URI issuerUri = checked(issuer, "the identity provider");
         String url = (issuer.endsWith("/") ? issuer : issuer + "/") + ".well-known/openid-configuration";
         HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url)).GET());
         if (r.statusCode() != 200) throw new Failed("the identity provider's discovery at " + url + " answered " + r.statusCode());
@@ -80,7 +123,42 @@ final class DeviceLogin {
         if (!doc.hasNonNull("device_authorization_endpoint")) {
             throw new Failed("the identity provider " + issuer + " offers no device authorization (no `device_authorization_endpoint`): enable the device grant for the CLI's client");
         }
-        return new Endpoints(text(doc, "device_authorization_endpoint"), text(doc, "token_endpoint"));
+        if (!stripSlash(text(doc, "issuer")).equals(stripSlash(issuer))) {
+            throw new Failed("the discovery document at " + url + " is for issuer " + printable(doc.path("issuer").asText()) + ", not " + printable(issuer));
+        }
+        Endpoints at = new Endpoints(text(doc, "device_authorization_endpoint"), text(doc, "token_endpoint"));
+        for (String e : List.of(at.deviceAuthorization(), at.token())) {
+            if (!sameOrigin(checked(e, "an endpoint of the identity provider"), issuerUri)) {
+                throw new Failed("the identity provider's endpoint " + printable(e) + " is not on its own origin (" + issuerUri.getScheme() + "://" + issuerUri.getAuthority() + ")");
+            }
+        }
+        return at;
+    }
+
+    private static String stripSlash(String s) {
+        return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
+    }
+
+    /**
+     * Whether an access token is for this gateway, read without its signature (the gateway
+     * verifies it): issued by {@code issuer} for {@code audience}. An opaque token passes: the
+     * gateway refuses what it cannot verify. Keeps the CLI from handing the gateway a token
+     * meant for something else (one that would be worth stealing).
+     */
+    static void forGateway(String token, String issuer, String audience) throws Failed {
+        com.nimbusds.jwt.JWTClaimsSet c;
+        try {
+            c = com.nimbusds.jwt.JWTParser.parse(token).getJWTClaimsSet();
+        } catch (java.text.ParseException notAJwt) {
+            return;
+        }
+        if (!stripSlash(String.valueOf(c.getIssuer())).equals(stripSlash(issuer))) {
+            throw new Failed("the identity provider issued a token of another issuer (" + printable(String.valueOf(c.getIssuer())) + "); not sent to the gateway");
+        }
+        if (!audience.isEmpty() && (c.getAudience() == null || !c.getAudience().contains(audience))) {
+            throw new Failed("the identity provider issued a token for another audience than the gateway's (" + printable(audience)
+                    + "); set the CLI client's scope (--oidc-cli-scope) so that its access token is for the gateway");
+        }
     }
 
     Pending start(Endpoints at, String clientId, String scope) throws IOException, InterruptedException, Failed {
@@ -92,8 +170,14 @@ final class DeviceLogin {
         if (r.statusCode() != 200) throw new Failed("the identity provider refused the device authorization: " + error(b, r.statusCode()));
         // Google-style providers say verification_url; RFC 8628 says verification_uri.
         String uri = b.hasNonNull("verification_uri") ? text(b, "verification_uri") : text(b, "verification_url");
+        // The engineer is sent to this page to type the code: it must be the provider's own.
+        if (!sameOrigin(checked(uri, "the sign-in page"), URI.create(at.deviceAuthorization()))) {
+            throw new Failed("the sign-in page " + printable(uri) + " is not on the identity provider's origin");
+        }
+        String complete = b.path("verification_uri_complete").asText(null);
+        if (complete != null && !sameOrigin(checked(complete, "the sign-in page"), URI.create(at.deviceAuthorization()))) complete = null;
         long expiresIn = b.path("expires_in").asLong(600);
-        return new Pending(text(b, "device_code"), text(b, "user_code"), uri, b.path("verification_uri_complete").asText(null),
+        return new Pending(text(b, "device_code"), printable(text(b, "user_code")), printable(uri), complete == null ? null : printable(complete),
                 clock.instant().plusSeconds(Math.max(1, expiresIn)), Math.max(1, b.path("interval").asLong(5)));
     }
 

@@ -42,24 +42,29 @@ final class LoginCommand {
                 DeviceLogin.Settings s = flow.settings(URI.create(url));
                 DeviceLogin.Endpoints at = flow.discover(s.issuer());
                 DeviceLogin.Pending p = flow.start(at, s.clientId(), s.scope());
+                out.println("Signing in to " + url + " through " + DeviceLogin.printable(s.issuer()) + " (client " + DeviceLogin.printable(s.clientId()) + ")");
                 out.println("To sign in, open " + p.verificationUri() + " in a browser and enter the code " + p.userCode());
                 if (p.verificationUriComplete() != null) out.println("(or open " + p.verificationUriComplete() + ")");
                 out.println("Waiting for the identity provider…");
                 out.flush();
                 DeviceLogin.Tokens t = flow.poll(at, s.clientId(), p, d -> Thread.sleep(d.toMillis()));
+                DeviceLogin.forGateway(t.accessToken(), s.issuer(), s.audience());
                 AdminClient.Reply who = new AdminClient(URI.create(url), t.accessToken()).get("admin/session");
                 if (who.status() != 200) {
                     err.println("error: signed in at the identity provider, but the gateway refuses the sign-in: " + who.error());
                     return 1;
                 }
-                String user = who.body().path("user").asText(who.body().path("subject").asText());
+                String user = DeviceLogin.printable(who.body().path("user").asText(who.body().path("subject").asText()));
                 Logins.save(new Logins.Login(url, s.issuer(), at.token(), s.clientId(), t.accessToken(), t.refreshToken(), t.expires(), user));
-                out.println("signed in to " + url + " as " + user + " (" + who.body().path("role").asText() + ")");
+                out.println("signed in to " + url + " as " + user + " (" + DeviceLogin.printable(who.body().path("role").asText()) + ")");
                 var self = who.body().path("self_service");
                 if (!self.isEmpty()) {
                     out.println("you may issue keys for:");
-                    for (var a : self) out.println("  " + a.path("policy").asText() + "  (at most " + a.path("max_lifetime").asText() + ", "
-                            + a.path("max_keys").asInt() + " active keys)   keyguard keys create --policy " + a.path("policy").asText());
+                    for (var a : self) {
+                        String policy = DeviceLogin.printable(a.path("policy").asText());
+                        out.println("  " + policy + "  (at most " + DeviceLogin.printable(a.path("max_lifetime").asText()) + ", "
+                                + a.path("max_keys").asInt() + " active keys)   keyguard keys create --policy " + policy);
+                    }
                 }
                 return 0;
             } catch (DeviceLogin.Failed e) {

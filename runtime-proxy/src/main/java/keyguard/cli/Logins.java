@@ -17,9 +17,12 @@ import java.time.Instant;
  * system property, or {@code $XDG_CONFIG_HOME/keyguard}, or {@code ~/.config/keyguard}).
  *
  * <p>Invariants: the file is readable by its owner only (0600) from the moment it exists: it
- * is written beside and moved into place; a sign-in is used while its access token has more
- * than 30 s left, then renewed with its refresh token (and written back), else the engineer
- * is told to sign in again.
+ * is written to a new file of its own beside it, forced to the disk and moved into place;
+ * every read-modify-write (a sign-in saved, removed, renewed) holds a lock on
+ * {@code credentials.lock}, so two commands at once neither lose a sign-in nor spend one
+ * refresh token twice (which makes some providers revoke the whole family); a sign-in is
+ * used while its access token has more than 30 s left, then renewed with its refresh token
+ * (and written back), else the engineer is told to sign in again.
  */
 final class Logins {
     static final String FILE = "credentials.json";
@@ -68,44 +71,78 @@ final class Logins {
         return o == null ? null : Login.of(key(admin), o);
     }
 
-    static void save(Login login) throws IOException {
-        ObjectNode all = all();
-        all.set(key(login.admin()), login.json());
-        write(all);
+    /** Something done while holding the credentials' lock. */
+    interface Locked<T> {
+        T run() throws IOException, InterruptedException;
     }
 
-    static boolean remove(String admin) throws IOException {
-        ObjectNode all = all();
-        if (all.remove(key(admin)) == null) return false;
-        write(all);
-        return true;
+    /** Runs {@code body} holding the lock on {@code credentials.lock} (beside the file), across processes. */
+    static <T> T locked(Locked<T> body) throws IOException, InterruptedException {
+        Path f = file();
+        Files.createDirectories(f.getParent());
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f.resolveSibling("credentials.lock"),
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+             java.nio.channels.FileLock ignored = ch.lock()) {
+            return body.run();
+        }
+    }
+
+    static void save(Login login) throws IOException, InterruptedException {
+        locked(() -> {
+            ObjectNode all = all();
+            all.set(key(login.admin()), login.json());
+            write(all);
+            return null;
+        });
+    }
+
+    static boolean remove(String admin) throws IOException, InterruptedException {
+        return locked(() -> {
+            ObjectNode all = all();
+            if (all.remove(key(admin)) == null) return false;
+            write(all);
+            return true;
+        });
     }
 
     private static void write(ObjectNode all) throws IOException {
         Path f = file();
-        Files.createDirectories(f.getParent());
-        Path tmp = f.resolveSibling(FILE + ".tmp");
-        Files.deleteIfExists(tmp);
+        Path tmp;
         try {
-            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            tmp = Files.createTempFile(f.getParent(), "credentials", ".tmp", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         } catch (UnsupportedOperationException notPosix) {
-            Files.createFile(tmp);
+            tmp = Files.createTempFile(f.getParent(), "credentials", ".tmp");
         }
-        Files.writeString(tmp, all.toPrettyString());
-        Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        try {
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(all.toPrettyString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                ch.force(true);
+            }
+            Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     /** The access token of {@code login}, renewed first when it has 30 s or less left; IOException says to sign in again. */
-    static String token(Login login, Clock clock) throws IOException, InterruptedException {
-        if (clock.instant().plusSeconds(30).isBefore(login.expires())) return login.accessToken();
-        if (login.refreshToken() == null) throw new IOException("the sign-in to " + login.admin() + " has expired: run `keyguard login` again");
-        DeviceLogin.Tokens t;
-        try {
-            t = new DeviceLogin(clock).refresh(login.tokenEndpoint(), login.clientId(), login.refreshToken());
-        } catch (DeviceLogin.Failed e) {
-            throw new IOException(e.getMessage());
-        }
-        save(new Login(login.admin(), login.issuer(), login.tokenEndpoint(), login.clientId(), t.accessToken(), t.refreshToken(), t.expires(), login.user()));
-        return t.accessToken();
+    static String token(Login found, Clock clock) throws IOException, InterruptedException {
+        if (clock.instant().plusSeconds(30).isBefore(found.expires())) return found.accessToken();
+        return locked(() -> {
+            Login login = find(found.admin()); // another command may have renewed it meanwhile
+            if (login == null) throw new IOException("signed out of " + found.admin() + " meanwhile: run `keyguard login` again");
+            if (clock.instant().plusSeconds(30).isBefore(login.expires())) return login.accessToken();
+            if (login.refreshToken() == null) throw new IOException("the sign-in to " + login.admin() + " has expired: run `keyguard login` again");
+            DeviceLogin.Tokens t;
+            try {
+                t = new DeviceLogin(clock).refresh(login.tokenEndpoint(), login.clientId(), login.refreshToken());
+            } catch (DeviceLogin.Failed e) {
+                throw new IOException(e.getMessage());
+            }
+            ObjectNode all = all();
+            all.set(key(login.admin()), new Login(login.admin(), login.issuer(), login.tokenEndpoint(), login.clientId(), t.accessToken(), t.refreshToken(),
+                    t.expires(), login.user()).json());
+            write(all);
+            return t.accessToken();
+        });
     }
 }

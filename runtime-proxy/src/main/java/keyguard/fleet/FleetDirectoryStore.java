@@ -115,11 +115,17 @@ final class FleetDirectoryStore implements DirectoryStore {
     }
 
     @Override
-    public synchronized void write(Change c) {
+    public void write(Change c) {
+        write(c, null);
+    }
+
+    @Override
+    public synchronized void write(Change c, ObjectNode expected) {
         try {
             List<Object> r = redis.script(PUT, new String[] {HASH, LOG_STREAM, SEQ}, c.kind() + ":" + c.id(), c.resource() == null ? "" : c.resource().toString(),
-                    Integer.toString(LOG_LENGTH), c.op(), c.kind(), c.id());
+                    Integer.toString(LOG_LENGTH), c.op(), c.kind(), c.id(), expected == null ? "" : expected.toString());
             long seq = ((Number) r.get(0)).longValue();
+            if (seq == 0) throw new Conflict(c.kind() + " " + c.id() + " was changed through another node meanwhile");
             // This node's own change: taken as applied when it directly follows what this node had (else the next pull finds it).
             if (applied != null && seq == lastSeq + 1) {
                 applied = String.valueOf(r.get(1));

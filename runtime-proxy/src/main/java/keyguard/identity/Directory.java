@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -109,6 +108,77 @@ public final class Directory implements AutoCloseable {
         apply(c);
     }
 
+    /** A change to a resource computed from the resource as it is ({@link #updateUser}, {@link #updateGroup}). */
+    public interface Edit<E extends Exception> {
+        ObjectNode apply(ObjectNode current) throws E;
+    }
+
+    /** A resource before and after an update. */
+    public record Updated(ObjectNode before, ObjectNode after) {}
+
+    /** How often an update is tried again when another node changed the resource first. */
+    static final int UPDATE_ATTEMPTS = 20;
+
+    /**
+     * Changes a user by {@code edit} applied to the user as it is now (every node's changes
+     * taken in), written only if nobody changed it meanwhile, else applied again to the newer
+     * user: two identity-provider calls on two nodes cannot lose one another's change. Null
+     * when there is no such user; {@link DirectoryStore.Conflict} after
+     * {@value #UPDATE_ATTEMPTS} collisions; as {@link #putUser} otherwise.
+     */
+    public synchronized <E extends Exception> Updated updateUser(String id, Edit<E> edit) throws E {
+        return update(USER, id, edit);
+    }
+
+    /** As {@link #updateUser}, for a group. */
+    public synchronized <E extends Exception> Updated updateGroup(String id, Edit<E> edit) throws E {
+        return update(GROUP, id, edit);
+    }
+
+    private <E extends Exception> Updated update(String kind, String id, Edit<E> edit) throws E {
+        for (int attempt = 1; ; attempt++) {
+            refreshForWrite();
+            ObjectNode before = map(kind).get(id);
+            if (before == null) return null;
+            ObjectNode after = edit.apply(before.deepCopy());
+            after.put("id", id);
+            if (kind.equals(USER)) checkUser(after);
+            else checkGroup(after);
+            DirectoryStore.Change c = new DirectoryStore.Change("put", kind, id, after.deepCopy());
+            try {
+                store.write(c, before);
+            } catch (DirectoryStore.Conflict e) {
+                if (attempt == UPDATE_ATTEMPTS) throw e;
+                try { // the other node is writing: let it finish before reading again
+                    Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextInt(1, 2 + attempt));
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                continue;
+            }
+            apply(c);
+            return new Updated(before.deepCopy(), after);
+        }
+    }
+
+    private void checkUser(ObjectNode u) {
+        String id = u.path("id").asText();
+        if (userNamedExcept(u.path("userName").asText(), id) != null) throw new IllegalArgumentException("userName `" + u.path("userName").asText() + "` is taken");
+        if (!users.containsKey(id) && users.size() >= MAX_USERS) throw new IllegalStateException("the directory holds " + MAX_USERS + " users, its most");
+    }
+
+    private void checkGroup(ObjectNode g) {
+        String id = g.path("id").asText();
+        for (ObjectNode o : groups.values()) {
+            if (!o.path("id").asText().equals(id) && Names.same(o.path("displayName").asText(), g.path("displayName").asText())) {
+                throw new IllegalArgumentException("displayName `" + g.path("displayName").asText() + "` is taken");
+            }
+        }
+        if (!groups.containsKey(id) && groups.size() >= MAX_GROUPS) throw new IllegalStateException("the directory holds " + MAX_GROUPS + " groups, its most");
+        if (g.path("members").size() > MAX_MEMBERS) throw new IllegalStateException("a group holds at most " + MAX_MEMBERS + " members");
+    }
+
     public synchronized ObjectNode user(String id) {
         refresh();
         ObjectNode u = users.get(id);
@@ -131,8 +201,14 @@ public final class Directory implements AutoCloseable {
     /** The group with this {@code displayName} (any case), or null. */
     public synchronized ObjectNode groupNamed(String displayName) {
         refresh();
-        for (ObjectNode g : groups.values()) if (g.path("displayName").asText().equalsIgnoreCase(displayName)) return g.deepCopy();
+        for (ObjectNode g : groups.values()) if (Names.same(g.path("displayName").asText(), displayName)) return g.deepCopy();
         return null;
+    }
+
+    /** Whether any user has been provisioned (SCIM is in use). */
+    public synchronized boolean hasUsers() {
+        refresh();
+        return !users.isEmpty();
     }
 
     public synchronized List<ObjectNode> users() {
@@ -152,23 +228,14 @@ public final class Directory implements AutoCloseable {
     /** Stores a user (new or changed), durably; IllegalStateException when the directory is full, IllegalArgumentException for a taken userName. */
     public synchronized void putUser(ObjectNode u) {
         refreshForWrite();
-        String id = u.path("id").asText();
-        if (userNamedExcept(u.path("userName").asText(), id) != null) throw new IllegalArgumentException("userName `" + u.path("userName").asText() + "` is taken");
-        if (!users.containsKey(id) && users.size() >= MAX_USERS) throw new IllegalStateException("the directory holds " + MAX_USERS + " users, its most");
-        write("put", USER, id, u);
+        checkUser(u);
+        write("put", USER, u.path("id").asText(), u);
     }
 
     public synchronized void putGroup(ObjectNode g) {
         refreshForWrite();
-        String id = g.path("id").asText();
-        for (ObjectNode o : groups.values()) {
-            if (!o.path("id").asText().equals(id) && o.path("displayName").asText().equalsIgnoreCase(g.path("displayName").asText())) {
-                throw new IllegalArgumentException("displayName `" + g.path("displayName").asText() + "` is taken");
-            }
-        }
-        if (!groups.containsKey(id) && groups.size() >= MAX_GROUPS) throw new IllegalStateException("the directory holds " + MAX_GROUPS + " groups, its most");
-        if (g.path("members").size() > MAX_MEMBERS) throw new IllegalStateException("a group holds at most " + MAX_MEMBERS + " members");
-        write("put", GROUP, id, g);
+        checkGroup(g);
+        write("put", GROUP, g.path("id").asText(), g);
     }
 
     /** Deletes a user and its memberships; the user as it was, or null. */
@@ -203,7 +270,7 @@ public final class Directory implements AutoCloseable {
     /** The service account named {@code name} (any case), or null. */
     public synchronized ObjectNode serviceAccount(String name) {
         refresh();
-        ObjectNode a = serviceAccounts.get(name.toLowerCase(Locale.ROOT));
+        ObjectNode a = serviceAccounts.get(Names.fold(name));
         return a == null ? null : a.deepCopy();
     }
 
@@ -217,7 +284,7 @@ public final class Directory implements AutoCloseable {
     /** Stores a service account (its {@code name} lower case), durably; IllegalStateException when there are too many. */
     public synchronized void putServiceAccount(ObjectNode a) {
         refreshForWrite();
-        String name = a.path("name").asText().toLowerCase(Locale.ROOT);
+        String name = Names.fold(a.path("name").asText());
         a = a.deepCopy().put("name", name).put("id", name);
         if (!serviceAccounts.containsKey(name) && serviceAccounts.size() >= MAX_SERVICE_ACCOUNTS) {
             throw new IllegalStateException("the directory holds " + MAX_SERVICE_ACCOUNTS + " service accounts, its most");
@@ -228,7 +295,7 @@ public final class Directory implements AutoCloseable {
     /** Deletes a service account; it as it was, or null. */
     public synchronized ObjectNode deleteServiceAccount(String name) {
         refreshForWrite();
-        String id = name.toLowerCase(Locale.ROOT);
+        String id = Names.fold(name);
         ObjectNode a = serviceAccounts.get(id);
         if (a == null) return null;
         write("delete", SERVICE_ACCOUNT, id, null);
@@ -247,7 +314,7 @@ public final class Directory implements AutoCloseable {
 
     private ObjectNode userNamedExcept(String userName, String id) {
         for (ObjectNode u : users.values()) {
-            if (!u.path("id").asText().equals(id) && u.path("userName").asText().equalsIgnoreCase(userName)) return u;
+            if (!u.path("id").asText().equals(id) && Names.same(u.path("userName").asText(), userName)) return u;
         }
         return null;
     }

@@ -21,6 +21,22 @@ public interface DirectoryStore extends AutoCloseable {
     /** Stores a change durably, visible to every reader's next pull once this returns; UncheckedIOException when it cannot (nothing changed). */
     void write(Change change);
 
+    /**
+     * As {@link #write(Change)}, only if the resource is still {@code expected} (as this
+     * writer read it); {@link Conflict} when another writer changed it first. A store with one
+     * writer (a single gateway's file) has nothing to compare.
+     */
+    default void write(Change change, com.fasterxml.jackson.databind.node.ObjectNode expected) {
+        write(change);
+    }
+
+    /** A conditional write refused: the resource changed since it was read. */
+    final class Conflict extends RuntimeException {
+        public Conflict(String message) {
+            super(message, null, false, false);
+        }
+    }
+
     /** Where, for people and logs. */
     String describe();
 

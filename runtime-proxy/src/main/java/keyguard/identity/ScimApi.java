@@ -170,33 +170,43 @@ public final class ScimApi implements HttpHandler {
         switch (method) {
             case "GET" -> send(exchange, 200, before);
             case "DELETE" -> {
-                store(() -> directory.deleteUser(id));
+                // Keys first, the user last: a revocation that fails (503) leaves the user in place, so the retry finds it.
                 String name = before.path("userName").asText();
                 List<String> revoked = revokeOwnedBy("user:" + name, "SCIM DELETE /Users/" + id + " (user deleted)");
+                store(() -> directory.deleteUser(id));
+                revoked.addAll(revokeOwnedBy("user:" + name, "SCIM DELETE /Users/" + id + " (user deleted)")); // one made meanwhile
                 userGone.accept(name);
                 deleted(exchange, "scim.users.delete", id, "user " + UntrustedText.quote(name, 128) + " deleted; keys revoked: " + revoked);
             }
             case "PUT", "PATCH" -> {
-                ObjectNode after = method.equals("PUT") ? body(exchange) : patched(before, body(exchange));
-                after.put("id", id);
-                normaliseActive(after);
-                String userName = after.path("userName").asText("").strip();
-                if (userName.isEmpty() || userName.length() > 256 || UntrustedText.hasControl(userName)) {
-                    throw new ScimError(400, "invalidValue", "`userName` is required: at most 256 characters without control characters");
-                }
-                if (!after.has("active")) after.put("active", true);
-                stamp(after, "User", before);
-                store(() -> directory.putUser(after));
+                ObjectNode body = body(exchange);
+                // Applied to the user as it is now, and again if another node changed it first.
+                Directory.Updated u = update(() -> directory.updateUser(id, current -> {
+                    ObjectNode after = method.equals("PUT") ? body.deepCopy() : patched(current, body);
+                    after.put("id", id);
+                    normaliseActive(after);
+                    String userName = after.path("userName").asText("").strip();
+                    if (userName.isEmpty() || userName.length() > 256 || UntrustedText.hasControl(userName)) {
+                        throw new ScimError(400, "invalidValue", "`userName` is required: at most 256 characters without control characters");
+                    }
+                    if (!after.has("active")) after.put("active", true);
+                    stamp(after, "User", current);
+                    return after;
+                }));
+                if (u == null) throw new ScimError(404, null, "no user " + UntrustedText.quote(id, 64));
+                ObjectNode after = u.after();
+                String userName = after.path("userName").asText();
                 String request = "SCIM " + method + " /Users/" + id;
-                String oldName = before.path("userName").asText();
-                if (!oldName.equalsIgnoreCase(userName)) {
+                String oldName = u.before().path("userName").asText();
+                if (!Names.same(oldName, userName)) {
                     renameOwner("user:" + oldName, "user:" + userName, request);
                 }
-                boolean deactivated = before.path("active").asBoolean(true) && !after.path("active").asBoolean(true);
-                if (deactivated) {
+                if (!after.path("active").asBoolean(true)) {
+                    // Every time the user is inactive, not only when it becomes so: a retry after a failed revocation finishes it.
                     List<String> revoked = revokeOwnedBy("user:" + userName, request + " (user deactivated)");
                     userGone.accept(userName);
-                    audit.recordAdmin("scim", "scim.users.deactivate", id, "user " + UntrustedText.quote(userName, 128) + " deactivated; keys revoked: " + revoked);
+                    audit.recordAdmin("scim", "scim.users.deactivate", id, "user " + UntrustedText.quote(userName, 128) + " "
+                            + (u.before().path("active").asBoolean(true) ? "deactivated" : "inactive") + "; keys revoked: " + revoked);
                 } else {
                     audit.recordAdmin("scim", "scim.users.update", id, "user " + UntrustedText.quote(userName, 128) + " updated");
                 }
@@ -241,31 +251,39 @@ public final class ScimApi implements HttpHandler {
         switch (method) {
             case "GET" -> send(exchange, 200, withoutMembersIfAsked(exchange, before));
             case "DELETE" -> {
-                store(() -> directory.deleteGroup(id));
+                // Keys and accounts first, the group last: a failure (503) leaves the group in place, so the retry finds it.
                 String name = before.path("displayName").asText();
                 String request = "SCIM DELETE /Groups/" + id + " (group deleted)";
                 List<String> revoked = revokeOwnedBy("group:" + name, request);
                 for (ObjectNode account : directory.serviceAccounts()) {
-                    if (!account.path("group").asText().equalsIgnoreCase(name)) continue;
+                    if (!Names.same(account.path("group").asText(), name)) continue;
                     String accountName = account.path("name").asText();
                     revoked.addAll(revokeOwnedBy("service:" + accountName, request + " (owner of service account " + accountName + ")"));
                     store(() -> directory.deleteServiceAccount(accountName));
                     audit.recordAdmin("scim", "service_accounts.delete", accountName, "its owning group " + UntrustedText.quote(name, 128) + " was deleted");
                 }
+                store(() -> directory.deleteGroup(id));
+                revoked.addAll(revokeOwnedBy("group:" + name, request)); // one made meanwhile
                 deleted(exchange, "scim.groups.delete", id, "group " + UntrustedText.quote(name, 128) + " deleted; keys revoked: " + revoked);
             }
             case "PUT", "PATCH" -> {
-                ObjectNode after = method.equals("PUT") ? body(exchange) : patched(before, body(exchange));
-                after.put("id", id);
+                ObjectNode body = body(exchange);
+                Directory.Updated u = update(() -> directory.updateGroup(id, current -> {
+                    ObjectNode after = method.equals("PUT") ? body.deepCopy() : patched(current, body);
+                    after.put("id", id);
+                    displayName(after);
+                    members(after);
+                    stamp(after, "Group", current);
+                    return after;
+                }));
+                if (u == null) throw new ScimError(404, null, "no group " + UntrustedText.quote(id, 64));
+                ObjectNode after = u.after();
                 String name = displayName(after);
-                members(after);
-                stamp(after, "Group", before);
-                store(() -> directory.putGroup(after));
-                String oldName = before.path("displayName").asText();
-                if (!oldName.equalsIgnoreCase(name)) {
+                String oldName = u.before().path("displayName").asText();
+                if (!Names.same(oldName, name)) {
                     renameOwner("group:" + oldName, "group:" + name, "SCIM " + method + " /Groups/" + id);
                     for (ObjectNode account : directory.serviceAccounts()) {
-                        if (!account.path("group").asText().equalsIgnoreCase(oldName)) continue;
+                        if (!Names.same(account.path("group").asText(), oldName)) continue;
                         store(() -> directory.putServiceAccount(account.put("group", name)));
                         audit.recordAdmin("scim", "service_accounts.owner", account.path("name").asText(), "owning group "
                                 + UntrustedText.quote(oldName, 128) + " renamed to " + UntrustedText.quote(name, 128));
@@ -417,9 +435,30 @@ public final class ScimApi implements HttpHandler {
         void run();
     }
 
+    private interface Update {
+        Directory.Updated run() throws ScimError;
+    }
+
+    /** A read-modify-write of the directory, its store's failures answered as {@link #store} answers them. */
+    private static Directory.Updated update(Update u) throws ScimError {
+        Directory.Updated[] out = new Directory.Updated[1];
+        ScimError[] refused = new ScimError[1];
+        store(() -> {
+            try {
+                out[0] = u.run();
+            } catch (ScimError e) {
+                refused[0] = e;
+            }
+        });
+        if (refused[0] != null) throw refused[0];
+        return out[0];
+    }
+
     private static void store(Change c) throws ScimError {
         try {
             c.run();
+        } catch (DirectoryStore.Conflict e) {
+            throw new ScimError(409, null, e.getMessage() + "; retry the request");
         } catch (IllegalArgumentException e) {
             throw new ScimError(409, "uniqueness", e.getMessage());
         } catch (IllegalStateException e) {
@@ -437,7 +476,7 @@ public final class ScimApi implements HttpHandler {
         List<String> revoked = new ArrayList<>();
         synchronized (keys) {
             for (KeyRecord k : keys.all()) {
-                if (k.state() != KeyState.ACTIVE || !owner.equalsIgnoreCase(k.owner())) continue;
+                if (k.state() != KeyState.ACTIVE || !Names.same(owner, k.owner())) continue;
                 try {
                     keys.putAndConfirm(k.withState(KeyState.REVOKED), java.time.Duration.ofSeconds(2));
                 } catch (RuntimeException e) {
@@ -461,7 +500,7 @@ public final class ScimApi implements HttpHandler {
     private void renameOwner(String from, String to, String request) throws ScimError {
         synchronized (keys) {
             for (KeyRecord k : keys.all()) {
-                if (!from.equalsIgnoreCase(k.owner())) continue;
+                if (!Names.same(from, k.owner())) continue;
                 try {
                     keys.putAndConfirm(k.withOwner(to), java.time.Duration.ofSeconds(2));
                 } catch (RuntimeException e) {

@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -122,10 +121,10 @@ public final class SelfService {
     /** Per policy, what members of {@code groups} (any case) may self-issue; empty when none of them has a grant. */
     public Map<String, Allowance> allowances(Collection<String> groups) {
         Set<String> lower = new java.util.HashSet<>();
-        for (String g : groups) lower.add(g.toLowerCase(Locale.ROOT));
+        for (String g : groups) lower.add(Names.fold(g));
         Map<String, Allowance> out = new TreeMap<>();
         for (Grant g : grants) {
-            if (!lower.contains(g.group().toLowerCase(Locale.ROOT))) continue;
+            if (!lower.contains(Names.fold(g.group()))) continue;
             for (String p : g.policies()) {
                 out.merge(p, new Allowance(p, g.maxLifetimeSeconds(), g.maxKeys()),
                         (a, b) -> new Allowance(p, Math.max(a.maxLifetimeSeconds(), b.maxLifetimeSeconds()), Math.max(a.maxKeys(), b.maxKeys())));

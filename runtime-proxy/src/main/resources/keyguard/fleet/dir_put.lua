@@ -2,8 +2,11 @@
 -- in the hash, and the change in the log every node replays from where it stopped (each
 -- change numbered, so a gap shows), in one step.
 -- KEYS: kg:dir, kg:dir:log, kg:dir:seq
--- ARGV: field (kind:id), json ('' for a delete), maxlen, op (put | delete), kind, id
--- Returns: { seq, stream id }
+-- ARGV: field (kind:id), json ('' for a delete), maxlen, op (put | delete), kind, id,
+--       the resource as the writer read it ('' to write whatever is there)
+-- Returns: { seq, stream id }, or { 0, 'changed' } when the resource is no longer what the
+-- writer read (another node changed it first: read again, apply again)
+if ARGV[7] ~= '' and redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[7] then return { 0, 'changed' } end
 local seq = redis.call('INCR', KEYS[3])
 if ARGV[4] == 'delete' then
   redis.call('HDEL', KEYS[1], ARGV[1])

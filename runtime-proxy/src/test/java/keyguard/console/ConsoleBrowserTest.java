@@ -285,7 +285,7 @@ class ConsoleBrowserTest {
         shot("keys-team-admin");
 
         go("keys/" + otherId);
-        waiting().until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#main .error"), "(policy `support`"));
+        waiting().until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#main .error"), "may not read key"));
 
         go("spend");
         WebElement table = waiting().until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#spend-table table")));

@@ -116,6 +116,35 @@ class FleetTwoNodesTest {
     }
 
     /**
+     * An identity provider pushing memberships in parallel through two nodes loses none:
+     * each PATCH is applied to the group as it is in Redis, and again when the other node
+     * changed it first.
+     */
+    @Test
+    void parallelMembershipChangesThroughTwoNodesAreAllKept() throws Exception {
+        String group = scim(a, "POST", "/Groups", "{\"displayName\":\"payments\",\"members\":[]}").path("id").asText();
+        List<String> users = new ArrayList<>();
+        for (int i = 0; i < 24; i++) users.add(scim(i % 2 == 0 ? a : b, "POST", "/Users", "{\"userName\":\"u" + i + "@example.com\"}").path("id").asText());
+        List<CompletableFuture<JsonNode>> patches = new ArrayList<>();
+        for (int i = 0; i < users.size(); i++) {
+            GatewayHarness n = i % 2 == 0 ? a : b;
+            String body = """
+                    {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"%s"}]}]}"""
+                    .formatted(users.get(i));
+            patches.add(CompletableFuture.supplyAsync(() -> {
+                try {
+                    return scim(n, "PATCH", "/Groups/" + group, body);
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }));
+        }
+        patches.forEach(CompletableFuture::join);
+        JsonNode members = scim(b, "GET", "/Groups/" + group, "").path("members");
+        assertEquals(users.size(), members.size(), members.toString());
+    }
+
+    /**
      * Refused requests count against the request limit fleet-wide: each node's gate reads the
      * fleet's count as last synchronised, so a key alternating between nodes is throttled on
      * both once the 40 are spent (give or take the requests of one synchronisation).
