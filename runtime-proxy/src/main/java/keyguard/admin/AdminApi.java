@@ -1,5 +1,12 @@
 package keyguard.admin;
 
+import static keyguard.admin.AdminRequests.MAX_NAME;
+import static keyguard.admin.AdminRequests.body;
+import static keyguard.admin.AdminRequests.parseInt;
+import static keyguard.admin.AdminRequests.query;
+import static keyguard.admin.AdminRequests.require;
+import static keyguard.admin.AdminRequests.text;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -113,7 +120,14 @@ public final class AdminApi implements HttpHandler {
         this.clock = clock;
         this.auth = new AdminAuth(token.getBytes(StandardCharsets.UTF_8), oidc, metricsToken == null ? null : metricsToken.getBytes(StandardCharsets.UTF_8),
                 sessions, audit, clock, this::caller);
+        this.accounts = new ServiceAccountsApi(directory, keys, audit, clock, policies, new ServiceAccountsApi.KeyWrites() {
+            @Override public List<String> confirm(KeyRecord k) throws BadAdminRequest { return AdminApi.this.confirm(k); }
+            @Override public String owner(String owner) throws BadAdminRequest { return AdminApi.this.owner(owner); }
+        });
     }
+
+    /** {@code /admin/service-accounts}. */
+    private final ServiceAccountsApi accounts;
 
     private Caller caller(AdminPrincipal who) {
         return Caller.of(who, directory, selfService);
@@ -171,9 +185,6 @@ public final class AdminApi implements HttpHandler {
         }
     }
 
-    private static void require(boolean allowed, AdminPrincipal who, String what) throws BadAdminRequest {
-        if (!allowed) throw new BadAdminRequest(403, "`" + who.subject() + "` may not " + what);
-    }
 
     /**
      * {@code GET /admin/login} (no credential needed): how {@code keyguard login} signs in to
@@ -227,7 +238,7 @@ public final class AdminApi implements HttpHandler {
             if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(path.substring("/admin/keys/".length()), 64) + "`");
             Responses.json(exchange, 200, view(k, caller).toString());
         } else if (path.startsWith("/admin/service-accounts")) {
-            serviceAccounts(exchange, path.substring("/admin/service-accounts".length()), caller);
+            accounts.handle(exchange, path.substring("/admin/service-accounts".length()), caller);
         } else if (path.equals("/admin/audit/explain") && get) {
             explain(exchange, query(exchange).getOrDefault("decision", ""), who);
         } else if (path.equals("/admin/audit") && get) {
@@ -545,11 +556,6 @@ public final class AdminApi implements HttpHandler {
         Responses.json(exchange, 201, shadow.status().toString());
     }
 
-    private static Map<String, String> query(HttpServerExchange exchange) {
-        Map<String, String> q = new LinkedHashMap<>();
-        exchange.getQueryParameters().forEach((k, v) -> q.put(k, v.getFirst()));
-        return q;
-    }
 
     private static Instant instant(String v, String name) throws BadAdminRequest {
         try {
@@ -568,15 +574,6 @@ public final class AdminApi implements HttpHandler {
         }
     }
 
-    private static int parseInt(String v, String name) throws BadAdminRequest {
-        try {
-            int n = Integer.parseInt(v);
-            if (n <= 0) throw new NumberFormatException();
-            return n;
-        } catch (NumberFormatException e) {
-            throw new BadAdminRequest(400, "`" + name + "` must be a positive integer");
-        }
-    }
 
     /**
      * Revision, load time, policies, models, missing credentials, reload counts and the last
@@ -607,24 +604,6 @@ public final class AdminApi implements HttpHandler {
         return root;
     }
 
-    private static JsonNode body(HttpServerExchange exchange) throws BadAdminRequest {
-        exchange.startBlocking();
-        byte[] bytes;
-        try {
-            bytes = exchange.getInputStream().readNBytes(1 << 20);
-        } catch (IOException e) {
-            throw new BadAdminRequest(400, "the request body could not be read");
-        }
-        if (bytes.length == 0) return JSON.createObjectNode();
-        JsonNode body;
-        try {
-            body = JSON.readTree(bytes);
-        } catch (IOException e) {
-            throw new BadAdminRequest(400, "request body is not valid JSON");
-        }
-        if (body == null || !body.isObject()) throw new BadAdminRequest(400, "request body must be a JSON object");
-        return body;
-    }
 
     /** How long a revocation waits for every live node of a fleet to acknowledge it. */
     private static final java.time.Duration ACK_WAIT = java.time.Duration.ofSeconds(2);
@@ -760,7 +739,7 @@ public final class AdminApi implements HttpHandler {
     }
 
     /** A key as the admin API shows it, with whether this caller may revoke and rotate it. */
-    private static ObjectNode view(KeyRecord k, Caller caller) {
+    static ObjectNode view(KeyRecord k, Caller caller) {
         return KeyRecordJson.view(k).put("manageable", caller.manages(k));
     }
 
@@ -786,9 +765,7 @@ public final class AdminApi implements HttpHandler {
             require(ownAccount || caller.allowances().containsKey(policy), who, "create keys for policy `" + policy + "`"
                     + (caller.allowances().isEmpty() ? "" : " (self-service allows " + caller.allowances().keySet() + ")"));
             if (ownAccount) { // a member issuing their group's account a key: within the limits an admin gave the account
-                ObjectNode a = directory.serviceAccount(owner.substring(8));
-                self = new keyguard.identity.SelfService.Allowance(policy, a.path("max_lifetime_seconds").asLong(DEFAULT_ACCOUNT_LIFETIME),
-                        a.path("max_keys").asInt(DEFAULT_ACCOUNT_KEYS));
+                self = ServiceAccountsApi.allowance(directory.serviceAccount(owner.substring(8)), policy);
             } else {
                 self = caller.allowance(policy, owner);
             }
@@ -881,110 +858,6 @@ public final class AdminApi implements HttpHandler {
         Responses.json(exchange, 201, out.toString());
     }
 
-    /**
-     * {@code /admin/service-accounts}: an identity owned by a group of the directory and bound
-     * to one policy, whose keys ({@code owner: service:<name>}) outlive the people who made
-     * them and are managed by the group's members. {@code POST} (an admin or a team admin of
-     * the policy) with {@code name}, {@code group}, {@code policy} and an optional
-     * {@code description}; {@code GET} lists those the caller may read; {@code GET /NAME} shows
-     * one with its keys; {@code DELETE /NAME} revokes its keys and deletes it. Deleting the
-     * group in the identity provider does the same.
-     */
-    private void serviceAccounts(HttpServerExchange exchange, String rest, Caller caller) throws BadAdminRequest {
-        AdminPrincipal who = caller.who();
-        boolean get = exchange.getRequestMethod().equals(Methods.GET);
-        if (rest.isEmpty() || rest.equals("/")) {
-            if (get) {
-                ObjectNode root = JSON.createObjectNode();
-                ArrayNode list = root.putArray("service_accounts");
-                caller.readable(directory.serviceAccounts()).forEach(a -> list.add(accountView(a, false)));
-                Responses.json(exchange, 200, root.toString());
-                return;
-            }
-            if (!exchange.getRequestMethod().equals(Methods.POST)) throw new BadAdminRequest(405, "service accounts are listed with GET and created with POST");
-            JsonNode body = body(exchange);
-            String name = text(body, "name", true, 63);
-            String group = text(body, "group", true, MAX_NAME);
-            String policy = text(body, "policy", true, 128);
-            String description = text(body, "description", false, 512);
-            if (!name.matches("[a-z0-9][a-z0-9._-]{0,62}")) throw new BadAdminRequest(400, "a service account's `name` is lower-case letters, digits, `.`, `_` and `-`, at most 63");
-            String lifetime = text(body, "max_lifetime", false, 16);
-            long maxLifetime = lifetime.isEmpty() ? DEFAULT_ACCOUNT_LIFETIME : Durations.parseSeconds(lifetime);
-            if (maxLifetime < 3600 || maxLifetime > 366L * 86_400) throw new BadAdminRequest(400, "`max_lifetime` is a duration from `1h` to `366d`, such as `30d`");
-            JsonNode count = body.get("max_keys");
-            int maxKeys = count == null || count.isNull() ? DEFAULT_ACCOUNT_KEYS : count.isIntegralNumber() && count.canConvertToInt() ? count.intValue() : -1;
-            if (maxKeys < 1 || maxKeys > 1000) throw new BadAdminRequest(400, "`max_keys` is a whole number from 1 to 1000");
-            require(who.managesKeysOf(policy), who, "create service accounts for policy `" + policy + "`");
-            if (policies.get().set().policy(policy) == null) throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + policies.get().set().revision());
-            String owningGroup = owner(group.regionMatches(true, 0, "group:", 0, 6) ? group : "group:" + group);
-            ObjectNode account = JSON.createObjectNode().put("name", name).put("group", owningGroup.substring(6)).put("policy", policy)
-                    .put("description", description).put("created_by", who.subject()).put("created_at", clock.instant().toString())
-                    .put("max_lifetime_seconds", maxLifetime).put("max_keys", maxKeys);
-            synchronized (keys) {
-                if (directory.serviceAccount(name) != null) throw new BadAdminRequest(409, "service account `" + name + "` exists");
-                // An older key whose free-text owner reads `service:<name>` must not fall to the account's group.
-                if (keys.all().stream().anyMatch(k -> keyguard.identity.Names.same(k.owner(), "service:" + name))) {
-                    throw new BadAdminRequest(409, "keys are owned by `service:" + name + "` already; choose another name");
-                }
-                try {
-                    directory.putServiceAccount(account);
-                } catch (IllegalStateException e) {
-                    throw new BadAdminRequest(507, e.getMessage());
-                } catch (java.io.UncheckedIOException e) {
-                    throw new BadAdminRequest(503, "the directory cannot be written; nothing changed");
-                }
-            }
-            audit.recordAdmin(who.subject(), "service_accounts.create", name, "owned by " + owningGroup + ", policy " + policy);
-            Responses.json(exchange, 201, accountView(account, false).toString());
-            return;
-        }
-        String name = rest.substring(1);
-        ObjectNode account = directory.serviceAccount(name);
-        if (account == null) throw new BadAdminRequest(404, "no service account `" + keyguard.audit.UntrustedText.quote(name, 64) + "`");
-        if (get) {
-            require(caller.reads(account), who, "read service account `" + account.path("name").asText() + "`");
-            ObjectNode out = accountView(account, true);
-            ArrayNode list = out.putArray("keys");
-            String owner = "service:" + account.path("name").asText();
-            keys.all().stream().filter(k -> keyguard.identity.Names.same(k.owner(), owner)).sorted(Comparator.comparing(KeyRecord::createdAt))
-                    .forEach(k -> list.add(view(k, caller)));
-            Responses.json(exchange, 200, out.toString());
-        } else if (exchange.getRequestMethod().equals(Methods.DELETE)) {
-            require(who.managesKeysOf(account.path("policy").asText()), who, "delete service account `" + account.path("name").asText() + "`");
-            String owner = "service:" + account.path("name").asText();
-            List<String> revoked = new java.util.ArrayList<>();
-            synchronized (keys) {
-                for (KeyRecord k : keys.all()) {
-                    if (k.state() != KeyState.ACTIVE || !keyguard.identity.Names.same(k.owner(), owner)) continue;
-                    confirm(k.withState(KeyState.REVOKED));
-                    audit.recordAdmin(who.subject(), "keys.revoke", k.id(), "revoked: service account " + account.path("name").asText() + " deleted");
-                    revoked.add(k.id());
-                }
-                directory.deleteServiceAccount(account.path("name").asText());
-            }
-            audit.recordAdmin(who.subject(), "service_accounts.delete", account.path("name").asText(), "deleted; keys revoked: " + revoked);
-            ObjectNode out = accountView(account, false);
-            ArrayNode r = out.putArray("revoked_keys");
-            revoked.forEach(r::add);
-            Responses.json(exchange, 200, out.toString());
-        } else {
-            throw new BadAdminRequest(405, "a service account is read with GET and deleted with DELETE");
-        }
-    }
-
-    private ObjectNode accountView(ObjectNode a, boolean withKeys) {
-        ObjectNode out = JSON.createObjectNode().put("name", a.path("name").asText()).put("owner", "service:" + a.path("name").asText())
-                .put("group", a.path("group").asText()).put("policy", a.path("policy").asText()).put("description", a.path("description").asText(""))
-                .put("created_by", a.path("created_by").asText()).put("created_at", a.path("created_at").asText())
-                .put("max_lifetime", Durations.format(a.path("max_lifetime_seconds").asLong(DEFAULT_ACCOUNT_LIFETIME)))
-                .put("max_keys", a.path("max_keys").asInt(DEFAULT_ACCOUNT_KEYS));
-        if (!withKeys) {
-            String owner = "service:" + a.path("name").asText();
-            out.put("active_keys", keys.all().stream().filter(k -> k.state() == KeyState.ACTIVE && keyguard.identity.Names.same(k.owner(), owner)).count());
-        }
-        return out;
-    }
-
     /** Whether a directory owner (user, group, service account) still exists, and a user is active; other owners always stand. */
     private boolean ownerStands(String owner) {
         if (owner.startsWith("user:")) {
@@ -1024,45 +897,13 @@ public final class AdminApi implements HttpHandler {
         return owner;
     }
 
-    private static final int MAX_NAME = 128;
-    /** A service account's limits on the keys its group's members issue it, unless its admin says otherwise. */
-    private static final long DEFAULT_ACCOUNT_LIFETIME = 90L * 86_400;
-    private static final int DEFAULT_ACCOUNT_KEYS = 5;
     private static final int MAX_LABELS = 32;
     private static final int MAX_LABEL_VALUE = 256;
     private static final int MAX_REQUEST_ID = 128;
     private static final long MAX_GRACE_SECONDS = 365L * 86_400;
     private static final long MAX_LIFETIME_SECONDS = 10L * 366 * 86_400;
 
-    private static String text(JsonNode body, String field, boolean required) throws BadAdminRequest {
-        return text(body, field, required, MAX_NAME);
-    }
 
-    /** A string field of at most {@code max} characters without control characters. */
-    private static String text(JsonNode body, String field, boolean required, int max) throws BadAdminRequest {
-        String v = text0(body, field, required);
-        if (v.length() > max || keyguard.audit.UntrustedText.hasControl(v)) {
-            throw new BadAdminRequest(400, "`" + field + "` must be at most " + max + " characters without control characters");
-        }
-        return v;
-    }
 
-    private static String text0(JsonNode body, String field, boolean required) throws BadAdminRequest {
-        JsonNode v = body.get(field);
-        if (v == null || v.isNull()) {
-            if (required) throw new BadAdminRequest(400, "`" + field + "` is required");
-            return "";
-        }
-        if (!v.isTextual() || (required && v.asText().isBlank())) throw new BadAdminRequest(400, "`" + field + "` must be a non-empty string");
-        return v.asText();
-    }
 
-    private static final class BadAdminRequest extends Exception {
-        final int status;
-
-        BadAdminRequest(int status, String message) {
-            super(message, null, false, false);
-            this.status = status;
-        }
-    }
 }

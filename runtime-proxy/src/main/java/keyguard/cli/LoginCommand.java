@@ -24,19 +24,27 @@ final class LoginCommand {
         return Logins.key(url);
     }
 
+    /** The gateway signed in to or out of. */
+    static final class Gateway {
+        @Option(names = "--admin", paramLabel = "URL", description = "admin API (default: $KEYGUARD_ADMIN_URL or http://127.0.0.1:8081)")
+        String admin;
+
+        String url() { return adminUrl(admin); }
+    }
+
     @Command(name = "login", description = "Sign in to a gateway through the identity provider (device flow); later commands act as you.")
     static final class Login implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--admin", paramLabel = "URL", description = "admin API (default: $KEYGUARD_ADMIN_URL or http://127.0.0.1:8081)")
-        String admin;
+        @picocli.CommandLine.Mixin
+        Gateway gateway;
 
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
-            String url = adminUrl(admin);
+            String url = gateway.url();
             DeviceLogin flow = new DeviceLogin(Clock.systemUTC());
             try {
                 DeviceLogin.Settings s = flow.settings(URI.create(url));
@@ -82,12 +90,12 @@ final class LoginCommand {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--admin", paramLabel = "URL", description = "admin API (default: $KEYGUARD_ADMIN_URL or http://127.0.0.1:8081)")
-        String admin;
+        @picocli.CommandLine.Mixin
+        Gateway gateway;
 
         @Override
         public Integer call() throws Exception {
-            String url = adminUrl(admin);
+            String url = gateway.url();
             spec.commandLine().getOut().println(Logins.remove(url) ? "signed out of " + url : "not signed in to " + url);
             return 0;
         }
