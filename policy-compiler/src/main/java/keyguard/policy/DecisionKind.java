@@ -7,6 +7,8 @@ package keyguard.policy;
 public enum DecisionKind {
     ALLOWED(Outcome.ALLOW),
     UNKNOWN_MODEL(Outcome.DENY),
+    /** The request's tags: a required one missing ({@code tags.required}) or one the policy does not accept ({@code tags.allow}). */
+    REQUEST_TAGS(Outcome.DENY),
     FORBIDDEN(Outcome.DENY),
     MODEL_NOT_ALLOWED(Outcome.DENY),
     DATA_CLASS(Outcome.DENY),

@@ -41,6 +41,45 @@ public final class Decisions {
         return allow(p, routed == model ? null : routed, action, warnings);
     }
 
+    public static final String RULE_TAGS_REQUIRED = "tags.required";
+    public static final String RULE_TAGS_ALLOW = "tags.allow";
+
+    /**
+     * The request's tags against the policy's {@code allow tags}: null when they pass (and
+     * always for a policy that declares none: its conditions may read {@code request.tags},
+     * but nothing is recorded of them); else a deny by {@code tags.allow} (a tag the policy
+     * does not declare, or a value it does not list) or, when those pass, by
+     * {@code tags.required} (a required tag missing). Both backends call this first, after
+     * the model is known.
+     */
+    public static Decision requestTags(Policy p, DecisionInput in) {
+        java.util.Map<String, TagRule> rules = p.requestTags();
+        if (rules.isEmpty()) return null;
+        java.util.Map<String, String> tags = in.requestTags();
+        for (java.util.Map.Entry<String, String> t : tags.entrySet()) {
+            TagRule rule = rules.get(t.getKey());
+            if (rule == null) {
+                return tagsRefused(p, RULE_TAGS_ALLOW, "request tag `" + t.getKey() + "` is not accepted by policy `" + p.name() + "` (it accepts "
+                        + String.join(", ", rules.keySet()) + ")");
+            }
+            if (!rule.accepts(t.getValue())) {
+                return tagsRefused(p, RULE_TAGS_ALLOW, "request tag `" + t.getKey() + "` takes " + rule.values() + ", not `" + t.getValue() + "`");
+            }
+        }
+        for (TagRule rule : rules.values()) {
+            if (rule.required() && !tags.containsKey(rule.name())) {
+                return tagsRefused(p, RULE_TAGS_REQUIRED, "request tag `" + rule.name() + "` is required by policy `" + p.name() + "`"
+                        + (rule.values().isEmpty() ? "" : " (one of " + rule.values() + ")")
+                        + ": send `x-keyguard-tags: " + rule.name() + "=<value>`");
+            }
+        }
+        return null;
+    }
+
+    private static Decision tagsRefused(Policy p, String rule, String reason) {
+        return new Decision(DecisionKind.REQUEST_TAGS, p.name(), List.of(rule), reason, p.tags(), null, DataAction.NONE, null, List.of());
+    }
+
     public static Decision unknownModel(Policy p, String model) {
         return new Decision(DecisionKind.UNKNOWN_MODEL, p.name(), List.of(RULE_UNKNOWN_MODEL),
                 "model `" + model + "` does not exist", p.tags(), null, DataAction.NONE, null, List.of());

@@ -27,12 +27,15 @@ import keyguard.lang.source.Span;
  *     for (0 for none); {@code clampMaxTokens} lowers a larger one to N instead of refusing it
  * @param allowedParams {@code allow params [...]}: price-changing request parameters allowed
  *     although the routed model does not price them ({@link PricedParams})
+ * @param requestTags {@code allow tags { ... }}: the tags a request may carry, by name, in
+ *     declaration order (empty: a request carries none)
  */
 public record Policy(String name, String template, Map<String, String> tags, List<String> allowedModels,
                      boolean[] allowedByIndex, List<LimitSpec> rateLimits, List<LimitSpec> concurrency,
                      List<BudgetSpec> budgets, DataRule data, List<ForbidRule> forbids, ZoneId zone, Span span,
                      long costBound, long defaultMaxTokens, boolean allowOnFunctionError, boolean allowUnscannable,
-                     long maxTokensLimit, boolean clampMaxTokens, java.util.Set<String> allowedParams) {
+                     long maxTokensLimit, boolean clampMaxTokens, java.util.Set<String> allowedParams,
+                     Map<String, TagRule> requestTags) {
 
     /**
      * The requests in flight a key may hold when its policy sets no {@code limit concurrent

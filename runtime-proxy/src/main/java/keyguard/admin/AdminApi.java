@@ -289,8 +289,8 @@ public final class AdminApi implements HttpHandler {
             Map<String, String> q = query(exchange);
             List<String> groupBy = q.containsKey("group_by") ? List.of(q.get("group_by").split(",")) : List.of("policy");
             for (String g : groupBy) {
-                if (!SpendIndex.DIMENSIONS.contains(g)) {
-                    throw new BadAdminRequest(400, "`group_by` takes " + SpendIndex.DIMENSIONS + ", not `" + keyguard.audit.UntrustedText.quote(g, 32) + "`");
+                if (!SpendIndex.dimension(g)) {
+                    throw new BadAdminRequest(400, "`group_by` takes " + SpendIndex.DIMENSIONS + " or tag:NAME, not `" + keyguard.audit.UntrustedText.quote(g, 32) + "`");
                 }
             }
             // Filters and a team admin's scope: read grouped by what they test too, keep, sum again.

@@ -16,6 +16,13 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class SpendIndex {
     public static final Set<String> DIMENSIONS = Set.of("day", "key", "policy", "model", "tag", "owner");
+    /** {@code tag:NAME} groups by one tag's value (the policy's audit tags and the request's accepted tags); empty for none. */
+    public static final String TAG_PREFIX = "tag:";
+
+    /** Whether {@code dimension} is one spend groups by: one of {@link #DIMENSIONS}, or {@code tag:NAME}. */
+    public static boolean dimension(String dimension) {
+        return DIMENSIONS.contains(dimension) || dimension.matches("tag:[A-Za-z0-9_.-]{1,64}");
+    }
     /**
      * The model of a request that was refused before it was routed: its requested model is
      * the caller's string, and must not become a group of its own (one per made-up name).
@@ -48,8 +55,18 @@ public final class SpendIndex {
                 case "policy" -> policy;
                 case "model" -> model;
                 case "owner" -> owner;
-                default -> tags;
+                case "tag" -> tags;
+                default -> tag(dimension.substring(TAG_PREFIX.length()));
             };
+        }
+
+        /** The value of one tag in this cell's tag set, or empty when it has none. */
+        String tag(String name) {
+            for (String pair : tags.split(",")) {
+                int eq = pair.indexOf('=');
+                if (eq > 0 && pair.substring(0, eq).equals(name)) return pair.substring(eq + 1);
+            }
+            return "";
         }
     }
 

@@ -152,6 +152,16 @@ public final class AccessLog {
             after.run(true);
             return;
         }
+        if (decided != null && !decided.policy().requestTags().isEmpty() && !decided.input().requestTags().isEmpty()
+                && decided.decision().kind() != keyguard.policy.DecisionKind.REQUEST_TAGS) {
+            // The caller's tags, as the policy's `allow tags` accepted them, join the policy's (which win): spend groups by them.
+            // A policy that declares none records none: caller strings never become spend groups unasked.
+            Map<String, String> merged = new java.util.LinkedHashMap<>(tags);
+            decided.input().requestTags().forEach((k, v) -> {
+                if (decided.policy().requestTags().containsKey(k)) merged.putIfAbsent(k, v);
+            });
+            tags = merged;
+        }
         AuditEvent event = new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
                 totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors, node,

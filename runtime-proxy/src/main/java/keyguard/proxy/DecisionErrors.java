@@ -17,6 +17,7 @@ public final class DecisionErrors {
         return switch (d.kind()) {
             case UNKNOWN_MODEL -> 404;
             case FORBIDDEN, MODEL_NOT_ALLOWED, DATA_CLASS -> 403;
+            case REQUEST_TAGS -> d.rules().contains(keyguard.policy.Decisions.RULE_TAGS_REQUIRED) ? 400 : 403;
             case RATE_LIMIT, CONCURRENCY, BUDGET -> 429;
             case ALLOWED -> 200;
         };
@@ -37,6 +38,8 @@ public final class DecisionErrors {
             case FORBIDDEN -> ErrorCode.POLICY_DENIED.error(d.reason());
             case MODEL_NOT_ALLOWED -> ErrorCode.MODEL_NOT_ALLOWED.error(d.reason()).param("model");
             case DATA_CLASS -> ErrorCode.DATA_CLASS_DENIED.error(d.reason());
+            case REQUEST_TAGS -> (d.rules().contains(keyguard.policy.Decisions.RULE_TAGS_REQUIRED) ? ErrorCode.REQUEST_TAG_REQUIRED
+                    : ErrorCode.REQUEST_TAG_NOT_ALLOWED).error(d.reason());
             case RATE_LIMIT, CONCURRENCY -> {
                 if (refused != null && refused.retryAfterMillis() < 0) {
                     yield ErrorCode.RATE_LIMIT_NEVER_FITS.error(d.reason()).header("x-should-retry", "false");

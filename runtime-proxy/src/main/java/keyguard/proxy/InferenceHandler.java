@@ -83,6 +83,7 @@ public final class InferenceHandler implements HttpHandler {
     private static final long INLINE_COUNT_BYTES = 2 * 1024;
     /** A caller may declare its prompt's class; it can raise the class found, never lower it. */
     static final io.undertow.util.HttpString DATA_CLASS_HEADER = new io.undertow.util.HttpString("x-keyguard-data-class");
+    static final io.undertow.util.HttpString TAGS_HEADER = new io.undertow.util.HttpString("x-keyguard-tags");
 
     /** What the stages share: the endpoint and the gateway's parts the path uses. */
     public record Path(Endpoint endpoint, KeyAuth auth, Supplier<LoadedPolicies> policies, long maxBodyBytes, Enforcer enforcer, AccessLog log,
@@ -146,6 +147,8 @@ public final class InferenceHandler implements HttpHandler {
         long output;
         PromptTokens prompt;
         Classification classification;
+        /** The caller's tags ({@code x-keyguard-tags}, declared {@code metadata} entries), bounded; the policy decides on them. */
+        Map<String, String> tags = Map.of();
         DecisionInput in;
         /** The counter values {@link #in} was decided on, kept for the audit event. */
         UsageReadings readings;
@@ -436,6 +439,12 @@ public final class InferenceHandler implements HttpHandler {
                 return;
             }
             r.body = null; // parsed: the tree is what the later stages read
+            try {
+                r.tags = keyguard.wire.RequestTags.of(exchange.getRequestHeaders().getFirst(TAGS_HEADER), r.request.metadata(), policy.requestTags().keySet());
+            } catch (IllegalArgumentException e) {
+                path.refused(exchange, r, 400, "bad_request", ErrorCode.REQUEST_TAGS_INVALID.error(keyguard.wire.RequestTags.MAX_TAGS, e.getMessage()));
+                return;
+            }
             r.requested = r.lp.set().model(r.request.model());
             if (r.requested == null || !policy.allows(r.requested)) {
                 // Refused whatever the prompt holds: decided without counting or scanning it.
@@ -693,7 +702,7 @@ public final class InferenceHandler implements HttpHandler {
         r.in = new DecisionInput()
                 .model(r.request.model()).estimatedTokens(promptTokens).maxTokens(r.output).stream(r.request.stream())
                 .classification(dataClass).unscannable(unscannable)
-                .metadata(r.request.metadata()).keyId(r.key.id()).keyName(r.key.name()).keyOwner(r.key.owner())
+                .metadata(r.request.metadata()).requestTags(r.tags).keyId(r.key.id()).keyName(r.key.name()).keyOwner(r.key.owner())
                 .labels(r.key.trustedLabels(r.lp.set().labels()))
                 .epochMillis(r.now).usage(r.readings);
         r.decision = r.evaluator.decide(r.in);

@@ -77,6 +77,7 @@ statement
   | OVERRIDE? LIMIT metric=ident amount=quantity (PER window=durationWord)? (BY scope=ident)?
         (FAIL failMode=ident)? (onExcess=ident)?                                                # limitStmt
   | OVERRIDE? ALLOW PARAMS list=listLiteral                                             # paramsStmt
+  | OVERRIDE? ALLOW TAGS LBRACE (requestTag (COMMA? requestTag)*)? COMMA? RBRACE          # requestTagsStmt
   | OVERRIDE? BUDGET amount=quantity currency=ident PER period=ident kind=ident?
         (WARN AT PERCENT)? (BY scope=ident)?                                            # budgetStmt
   | OVERRIDE? DATA level=ident cls=ident (ON violation=ident action=ident target=STRING?)? # dataStmt
@@ -87,6 +88,9 @@ statement
   ;
 
 tagEntry : key=mapKey COLON expr ;
+
+// allow tags { project required in ["alpha", "beta"]  "cost-centre" required  env in ["dev", "prod"] }
+requestTag : key=mapKey (presence=ident)? (IN values=listLiteral)? ;
 
 annotation : AT_SIGN name=ident LPAREN STRING RPAREN ;
 

@@ -158,6 +158,15 @@ final class SyntaxTreeBuilder {
                     l.window == null ? null : durationWord(l.window), l.scope == null ? null : name(l.scope),
                     l.failMode == null ? null : name(l.failMode), l.onExcess == null ? null : name(l.onExcess), span(l));
             case ParamsStmtContext pa -> new Statement.Params(pa.OVERRIDE() != null, list(pa.list), span(pa));
+            case RequestTagsStmtContext rt -> {
+                List<Statement.RequestTag> tags = new ArrayList<>();
+                for (RequestTagContext t : rt.requestTag()) {
+                    String key = t.key.STRING() != null ? string(t.key.STRING().getSymbol()).value() : t.key.getText();
+                    tags.add(new Statement.RequestTag(key, span(t.key), t.presence == null ? null : name(t.presence),
+                            t.values == null ? List.of() : list(t.values), span(t)));
+                }
+                yield new Statement.RequestTags(rt.OVERRIDE() != null, List.copyOf(tags), span(rt));
+            }
             case BudgetStmtContext b -> new Statement.Budget(b.OVERRIDE() != null, quantity(b.amount), name(b.currency),
                     name(b.period), b.kind == null ? null : name(b.kind),
                     b.PERCENT() == null ? null : percent(b.PERCENT().getSymbol()),

@@ -18,6 +18,16 @@ public sealed interface Statement {
     /** {@code allow params ["service_tier", "store"]}: request parameters that change the price, allowed although unpriced. */
     record Params(boolean override, List<Expr> params, Span span) implements Statement {}
 
+    /**
+     * {@code allow tags { project required in ["alpha", "beta"] ... }}: the tags a caller may
+     * attach to a request ({@code x-keyguard-tags}, OpenAI {@code metadata}), which of them it
+     * must, and the values each takes (none listed: any).
+     */
+    record RequestTags(boolean override, List<RequestTag> tags, Span span) implements Statement {}
+
+    /** One tag of {@link RequestTags}: {@code presence} is the word after the name ({@code required}, {@code optional}) or null. */
+    record RequestTag(String key, Span keySpan, Name presence, List<Expr> values, Span span) {}
+
     record Budget(boolean override, Quantity amount, Name currency, Name period, Name kind, Expr.Dec warnPercent, Name scope, Span span) implements Statement {}
 
     record Data(boolean override, Name level, Name dataClass, Name violation, Name action, StringLit target, Span span) implements Statement {}

@@ -786,6 +786,9 @@ public final class Checker {
         final java.util.Set<String> allowedParams = new java.util.TreeSet<>();
         Span paramsSpan;
         String paramsOrigin;
+        final Map<String, keyguard.policy.TagRule> requestTags = new LinkedHashMap<>();
+        Span requestTagsSpan;
+        String requestTagsOrigin;
         final Map<String, ForbidRule> forbids = new LinkedHashMap<>();
         /** Ids defined by the body being checked now, to tell "defined twice" from "inherited". */
         final Set<String> local = new java.util.HashSet<>();
@@ -842,11 +845,19 @@ public final class Checker {
         List<ForbidRule> forbids = new ArrayList<>(draft.forbids.values());
         forbids.sort(Comparator.comparing(ForbidRule::id));
         long cost = 4L + draft.costNodes + rates.size() + concurrency.size() + budgets.size();
+        for (String tag : draft.requestTags.keySet()) {
+            if (draft.tags.containsKey(tag)) {
+                diagnostics.add(Diagnostic.error(Code.KG0325, draft.requestTagsSpan, "request tag `" + tag + "` is one of the policy's own audit tags")
+                        .label("`tags { " + tag + ": ... }` sets it")
+                        .help("a caller must not set what the policy sets; name the request tag differently"));
+            }
+        }
         return new Policy(p.name().text(), templateName, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.tags)),
                 List.copyOf(draft.models), allowed, List.copyOf(rates), List.copyOf(concurrency), List.copyOf(budgets),
                 draft.data == null ? DataRule.UNRESTRICTED : draft.data, List.copyOf(forbids),
                 draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost, draft.defaultMaxTokens, draft.allowOnFunctionError,
-                draft.allowUnscannable, draft.maxTokensLimit, draft.clampMaxTokens, java.util.Set.copyOf(draft.allowedParams));
+                draft.allowUnscannable, draft.maxTokensLimit, draft.clampMaxTokens, java.util.Set.copyOf(draft.allowedParams),
+                java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.requestTags)));
     }
 
     private Map<String, Ir.Const> arguments(Item.Policy p, Item.Template t) {
@@ -915,6 +926,7 @@ public final class Checker {
                 case Statement.Default df -> defaultSetting(df, params, d, origin);
                 case Statement.On o -> onStatement(o, d, origin);
                 case Statement.Params pa -> params(pa, d, origin);
+                case Statement.RequestTags rt -> requestTags(rt, d, origin);
                 case Statement.Forbid f -> forbid(f, params, d, origin);
             }
         }
@@ -1377,6 +1389,68 @@ public final class Checker {
         }
         d.paramsSpan = pa.span();
         d.paramsOrigin = origin;
+        d.local.add(id);
+    }
+
+    /** The longest request tag name and value the gateway accepts. */
+    public static final int MAX_TAG_NAME = 64;
+    public static final int MAX_TAG_VALUE = 128;
+
+    /**
+     * {@code allow tags { name [required|optional] [in ["v", ...]] ... }}: the request tags a
+     * policy accepts. Names are letters, digits, {@code _}, {@code .} and {@code -}; values
+     * are non-empty strings without {@code ,} or {@code =} (the header's separators); a name
+     * the policy's own audit tags use is refused (a caller must not set the policy's tags).
+     */
+    private void requestTags(Statement.RequestTags rt, Draft d, String origin) {
+        String id = "allow.tags";
+        if (!inheritance(id, rt.override(), d.requestTagsSpan, d.requestTagsOrigin, rt.span(), d, "allow tags",
+                d.requestTagsSpan == null ? "" : "inherited as " + d.requestTags.keySet() + " from `" + d.requestTagsOrigin + "`")) {
+            return;
+        }
+        d.requestTags.clear();
+        for (Statement.RequestTag t : rt.tags()) {
+            if (!t.key().matches("[A-Za-z0-9_.-]{1," + MAX_TAG_NAME + "}")) {
+                diagnostics.add(Diagnostic.error(Code.KG0325, t.keySpan(), "invalid request tag name `" + t.key() + "`")
+                        .label("not a tag name")
+                        .help("tag names are letters, digits, `_`, `.` and `-`, at most " + MAX_TAG_NAME + "; quote one with `-`: \"cost-centre\""));
+                continue;
+            }
+            if (d.requestTags.containsKey(t.key())) {
+                diagnostics.add(Diagnostic.error(Code.KG0310, t.keySpan(), "request tag `" + t.key() + "` is declared twice")
+                        .label("declared again here").help("remove one of them"));
+                continue;
+            }
+            boolean required = false;
+            if (t.presence() != null) {
+                switch (t.presence().text()) {
+                    case "required" -> required = true;
+                    case "optional" -> { }
+                    default -> {
+                        diagnostics.add(Diagnostic.error(Code.KG0325, t.presence().span(), "unknown word `" + t.presence().text() + "` after request tag `" + t.key() + "`")
+                                .label("expected `required` or `optional`")
+                                .help(Suggestions.didYouMean(t.presence().text(), List.of("required", "optional"), "write `" + t.key() + " required` or `" + t.key() + " in [\"a\", \"b\"]`")));
+                        continue;
+                    }
+                }
+            }
+            List<String> values = new ArrayList<>();
+            boolean bad = false;
+            for (Expr e : t.values()) {
+                String v = e instanceof Expr.Str str ? str.lit().value() : null;
+                if (v == null || v.isEmpty() || v.length() > MAX_TAG_VALUE || v.contains(",") || v.contains("=") || v.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+                    diagnostics.add(Diagnostic.error(Code.KG0325, e.span(), "invalid value " + e.span().text() + " of request tag `" + t.key() + "`")
+                            .label("not a tag value")
+                            .help("values are non-empty strings of at most " + MAX_TAG_VALUE + " characters without `,` or `=`"));
+                    bad = true;
+                } else if (!values.contains(v)) {
+                    values.add(v);
+                }
+            }
+            if (!bad) d.requestTags.put(t.key(), new keyguard.policy.TagRule(t.key(), required, values));
+        }
+        d.requestTagsSpan = rt.span();
+        d.requestTagsOrigin = origin;
         d.local.add(id);
     }
 

@@ -52,6 +52,7 @@ import keyguard.policy.ir.Type;
  * final class Policy_search implements PolicyEvaluator {
  *   Decision decide(DecisionInput in) {
  *     ModelInfo m = MODELS.get(in.model());           if (m == null) return unknownModel(..)
+ *     Decision t = requestTags(POLICY, in);            if (t != null) return t
  *     if (rule0(in, m) || rule1(in, m) ...) return forbidden(all rules that fire)
  *     if (!ALLOWED[m.index()]) return modelNotAllowed(..)
  *     data class check, folded against the policy's clearance      deny | redact | reroute
@@ -192,6 +193,17 @@ public final class PolicyEmitter {
         code.invokestatic(CD_DECISIONS, "unknownModel", MethodTypeDesc.of(CD_DECISION, CD_POLICY, CD_String));
         code.areturn();
         code.labelBinding(known);
+
+        // 1b. request tags (only for a policy that declares some, or to refuse any a request carries)
+        Label tagsPass = code.newLabel();
+        loadConstant(code, policy, CD_POLICY);
+        code.aload(in);
+        code.invokestatic(CD_DECISIONS, "requestTags", MethodTypeDesc.of(CD_DECISION, CD_POLICY, CD_INPUT));
+        code.dup();
+        code.ifnull(tagsPass);
+        code.areturn();
+        code.labelBinding(tagsPass);
+        code.pop();
 
         // 2. forbid rules: any firing rule denies; the deny path collects all that fire
         List<ForbidRule> rules = policy.forbids();

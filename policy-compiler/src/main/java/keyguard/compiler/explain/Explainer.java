@@ -71,6 +71,13 @@ public final class Explainer {
         out.add(new Check("model", model.name(), Status.PASS, "provider " + model.provider() + ", max_class " + model.maxClass().word()
                 + ", hosting " + model.hosting()));
 
+        if (!p.requestTags().isEmpty()) {
+            Decision tags = keyguard.policy.Decisions.requestTags(p, in);
+            out.add(new Check("tags", in.requestTags().toString(), tags == null ? Status.PASS : Status.FAIL,
+                    tags == null ? "accepted by allow tags " + p.requestTags().keySet() : tags.reason() + decided(decision, DecisionKind.REQUEST_TAGS)));
+            if (tags != null) return new Explanation(decision, out);
+        }
+
         for (ForbidRule r : p.forbids()) out.add(forbid(r, in, model, p));
         if (p.forbids().isEmpty()) out.add(new Check("forbid", "(no rules)", Status.PASS, ""));
 

@@ -276,6 +276,16 @@ public final class Formatter {
                     + (l.window() == null ? "" : " per " + l.window().text()) + (l.scope() == null ? "" : " by " + l.scope().text())
                     + (l.failMode() == null ? "" : " fail " + l.failMode().text()) + (l.mode() == null ? "" : " " + l.mode().text()));
             case Statement.Params pa -> text((pa.override() ? "override " : "") + "allow params " + list(pa.params()));
+            case Statement.RequestTags rt -> {
+                StringBuilder sb = new StringBuilder(rt.override() ? "override " : "").append("allow tags {");
+                for (int i = 0; i < rt.tags().size(); i++) {
+                    Statement.RequestTag t = rt.tags().get(i);
+                    sb.append(i == 0 ? " " : ", ").append(t.key().matches("[A-Za-z_][A-Za-z0-9_]*") ? t.key() : t.keySpan().text());
+                    if (t.presence() != null) sb.append(' ').append(t.presence().text());
+                    if (!t.values().isEmpty()) sb.append(" in ").append(list(t.values()));
+                }
+                text(sb.append(rt.tags().isEmpty() ? "}" : " }").toString());
+            }
             case Statement.Budget b -> text((b.override() ? "override " : "") + "budget " + b.amount().raw() + " " + b.currency().text()
                     + " per " + b.period().text() + (b.kind() == null ? "" : " " + b.kind().text())
                     + (b.warnPercent() == null ? "" : " warn at " + b.warnPercent().raw()) + (b.scope() == null ? "" : " by " + b.scope().text()));

@@ -54,6 +54,8 @@ public final class InterpretedPolicy implements PolicyEvaluator {
         Policy p = policy;
         ModelInfo model = set.model(in.model());
         if (model == null) return Decisions.unknownModel(p, in.model());
+        Decision tags = Decisions.requestTags(p, in);
+        if (tags != null) return tags;
 
         List<ForbidRule> fired = new ArrayList<>();
         for (ForbidRule rule : p.forbids()) {
