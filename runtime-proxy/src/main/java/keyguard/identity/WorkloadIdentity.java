@@ -60,6 +60,9 @@ import keyguard.keys.KeyState;
  * the classic forgery); {@code exp} is required; tokens are at most {@link #MAX_TOKEN}
  * characters. A verified token is remembered until it expires (at most
  * {@link #MAX_REMEMBERED}), so a workload reusing its token pays for the signature once.
+ * The claims are checked before the signature, so refusing an expired or foreign token
+ * costs no signature check; at most {@link #MAX_VERIFYING} signatures are checked at once,
+ * and more are answered {@link Busy} (503, retry) rather than queued behind a flood.
  * Every refusal is a reason safe to show, with caller strings quoted and bounded.
  */
 public final class WorkloadIdentity {
@@ -109,11 +112,18 @@ public final class WorkloadIdentity {
     }
 
     /** What a token is: a workload, as a key record, or the reason it is refused. */
-    public sealed interface Result permits Workload, Refused {}
+    public sealed interface Result permits Workload, Refused, Busy {}
 
     public record Workload(KeyRecord record, Instant expires) implements Result {}
 
     public record Refused(String reason) implements Result {}
+
+    /** Too many signatures are being checked at once: retry shortly (a flood of fresh tokens must not take every worker). */
+    public record Busy() implements Result {}
+
+    /** Signature checks at once, at most; more are answered {@link Busy} at once rather than queued. */
+    public static final int MAX_VERIFYING = Math.max(2, Runtime.getRuntime().availableProcessors());
+    final java.util.concurrent.Semaphore verifying = new java.util.concurrent.Semaphore(MAX_VERIFYING);
 
     private final Map<String, Issuer> byIssuer;
     private final Clock clock;
@@ -243,11 +253,6 @@ public final class WorkloadIdentity {
             return new Refused("the token's signing key " + UntrustedText.quote(String.valueOf(header.getKeyID()), 64) + " is not among issuer "
                     + issuer.name + "'s keys (they are being read again; a rotated key works once they are)");
         }
-        try {
-            if (!signed.verify(verifier)) return new Refused("the token's signature does not verify against issuer " + issuer.name + "'s keys");
-        } catch (JOSEException e) {
-            return new Refused("the token's signature cannot be checked with issuer " + issuer.name + "'s keys");
-        }
         if (claims.getExpirationTime() == null) return new Refused("the token has no `exp`: workload tokens must expire");
         Instant exp = claims.getExpirationTime().toInstant();
         if (!now.isBefore(exp.plusSeconds(SKEW_SECONDS))) return new Refused("the token expired at " + exp);
@@ -258,6 +263,15 @@ public final class WorkloadIdentity {
         if (aud == null || aud.stream().noneMatch(issuer.audiences::contains)) {
             return new Refused("the token is not for this gateway (audience " + UntrustedText.quote(String.valueOf(aud), 128) + ", expected one of "
                     + issuer.audiences + ")");
+        }
+        // Last, the expensive part (the claims above cost nothing to refuse): a bounded number at once.
+        if (!verifying.tryAcquire()) return new Busy();
+        try {
+            if (!signed.verify(verifier)) return new Refused("the token's signature does not verify against issuer " + issuer.name + "'s keys");
+        } catch (JOSEException e) {
+            return new Refused("the token's signature cannot be checked with issuer " + issuer.name + "'s keys");
+        } finally {
+            verifying.release();
         }
         String sub = claims.getSubject();
         if (sub == null || sub.isEmpty() || sub.length() > 256 || UntrustedText.hasControl(sub)) {

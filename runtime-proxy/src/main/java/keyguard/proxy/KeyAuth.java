@@ -65,6 +65,7 @@ public final class KeyAuth {
             return switch (workloads.verify(presented)) {
                 case keyguard.identity.WorkloadIdentity.Workload w -> new Authentication.Key(w.record());
                 case keyguard.identity.WorkloadIdentity.Refused r -> new Authentication.Refusal(ErrorCode.INVALID_WORKLOAD_TOKEN.error(r.reason()));
+                case keyguard.identity.WorkloadIdentity.Busy b -> new Authentication.Refusal(ErrorCode.WORKLOAD_TOKENS_BUSY.error().header("retry-after", "1"));
             };
         }
         String id = KeySecrets.idOf(presented);

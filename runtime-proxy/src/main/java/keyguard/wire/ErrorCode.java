@@ -73,6 +73,8 @@ public enum ErrorCode {
     COUNTER_STORE_UNAVAILABLE(503, "api_error", "counter_store_unavailable",
             "the fleet's counter store cannot be reached and this gateway has spent its share of `{limit}`; retry shortly"),
     OVERLOADED(503, "api_error", "overloaded", "the gateway holds its maximum of {in_flight} requests in flight; retry shortly"),
+    WORKLOAD_TOKENS_BUSY(503, "api_error", "overloaded",
+            "the gateway is checking as many new workload tokens as it checks at once; retry shortly (a token it has checked is answered at once)"),
 
     // ------------------------------------------------------------ the provider
     UPSTREAM_CREDENTIAL_REJECTED(502, "api_error", "upstream_error",

@@ -232,6 +232,37 @@ class SelfServiceTest {
         assertTrue(h.admin().get("admin/audit?type=admin").raw().contains("\"action\":\"service_accounts.delete\""));
     }
 
+    static String[] cli(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = keyguard.cli.Main.run(new java.io.PrintWriter(out, true), new java.io.PrintWriter(err, true), args);
+        return new String[] {Integer.toString(code), out.toString(), err.toString()};
+    }
+
+    @Test
+    void theCliManagesServiceAccounts() throws Exception {
+        group("search-team", user("alice@example.com"));
+        String admin = "http://127.0.0.1:" + h.gateway.adminAddress().getPort();
+        String data = h.data.toString();
+        String[] created = cli("service-accounts", "create", "--admin", admin, "--data", data, "--name", "nightly", "--group", "search-team",
+                "--policy", "demo", "--max-keys", "2", "--description", "nightly batch");
+        assertEquals("0", created[0], created[2]);
+        assertTrue(created[1].contains("keyguard keys create --owner service:nightly --policy demo"), created[1]);
+        String[] key = cli("keys", "create", "--admin", admin, "--data", data, "--owner", "service:nightly", "--policy", "demo");
+        assertEquals("0", key[0], key[2]);
+        assertTrue(key[1].contains("owned by service:nightly"), key[1]);
+        String id = key[1].split(" ")[2];
+        String[] list = cli("service-accounts", "list", "--admin", admin, "--data", data);
+        assertTrue(list[1].matches("(?s).*nightly\\s+search-team\\s+demo\\s+1\\s.*"), list[1]);
+        String[] show = cli("service-accounts", "show", "nightly", "--admin", admin, "--data", data);
+        assertTrue(show[1].contains("at most 2 active") && show[1].contains(id), show[1]);
+        String[] deleted = cli("service-accounts", "delete", "nightly", "--admin", admin, "--data", data);
+        assertEquals("0", deleted[0], deleted[2]);
+        assertTrue(deleted[1].contains(id), deleted[1]);
+        assertEquals("revoked", h.admin().get("admin/keys/" + id).body().path("state").asText());
+        assertEquals("1", cli("service-accounts", "show", "nightly", "--admin", admin, "--data", data)[0], "gone");
+    }
+
     @Test
     void theOperatorNamesTheClaimThatNamesAPerson() throws Exception {
         user("alice@example.com");

@@ -132,6 +132,14 @@ class WorkloadIdentityTest {
         assertFalse(auth.verifiesSignature(exchange), "verified before: answered from memory");
         exchange.getRequestHeaders().put(io.undertow.util.Headers.AUTHORIZATION, "Bearer kg-abcdefghijkl-secret");
         assertFalse(auth.verifiesSignature(exchange), "a key is an HMAC: no signature");
+        // A flood of fresh tokens takes at most MAX_VERIFYING signature checks at once; the rest are told to retry.
+        String fresh = es256(claims("system:serviceaccount:search:fresh").build());
+        int permits = workloads.verifying.drainPermits();
+        assertTrue(workloads.verify(fresh) instanceof WorkloadIdentity.Busy);
+        assertTrue(workloads.verify(rs256(claims("x").expirationTime(Date.from(Instant.now().minusSeconds(600))).build(), "rsa-1"))
+                instanceof WorkloadIdentity.Refused, "an expired token is refused without a signature check");
+        workloads.verifying.release(permits);
+        assertTrue(workloads.verify(fresh) instanceof WorkloadIdentity.Workload);
         workloads.close();
         assertEquals(200, chat(es256(claims("system:serviceaccount:search:ranker").build())).statusCode(), "and through the gateway, on a worker");
     }
