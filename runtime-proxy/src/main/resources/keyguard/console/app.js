@@ -254,10 +254,16 @@
   function spendPage(root) {
     const range = select('range', [['7', 'last 7 days'], ['30', 'last 30 days'], ['90', 'last 90 days'], ['365', 'last 365 days']], '30');
     const size = select('size', [['day', 'by day'], ['week', 'by week'], ['month', 'by month']], 'day');
-    const by = select('by', [['policy', 'policy'], ['team', 'team (audit tag team)'], ['key', 'key'], ['owner', 'owner'], ['model', 'model'], ['tag', 'audit tags']], 'policy');
-    /** The admin API's dimension for a choice: a team is the `team` entry of the audit tags. */
-    const dim = () => by.value === 'team' ? 'tag' : by.value;
-    const groupOf = r => by.value === 'team' ? teamOf(r.tag) : (r[by.value] || '(none)');
+    const by = select('by', [['policy', 'policy'], ['team', 'team (audit tag team)'], ['key', 'key'], ['owner', 'owner'], ['model', 'model'],
+      ['tag', 'audit tags'], ['tagname', 'one tag…']], 'policy');
+    const tagName = h('input', { name: 'tag_name', placeholder: 'e.g. project', maxlength: 64 });
+    const tagField = field('Tag', tagName);
+    tagField.hidden = true;
+    by.addEventListener('change', () => { tagField.hidden = by.value !== 'tagname'; });
+    /** The admin API's dimension for a choice: a team is the `team` tag; one tag is `tag:NAME` (the policy's or the request's). */
+    const oneTag = () => 'tag:' + (/^[A-Za-z0-9_.-]{1,64}$/.test(tagName.value.trim()) ? tagName.value.trim() : 'project');
+    const dim = () => by.value === 'team' ? 'tag:team' : by.value === 'tagname' ? oneTag() : by.value;
+    const groupOf = r => r[dim()] || (by.value === 'team' ? '(no team tag)' : '(none)');
     const fPolicy = h('input', { name: 'policy', placeholder: 'any' });
     const fKey = h('input', { name: 'key', placeholder: 'any (key id)' });
     const fModel = h('input', { name: 'model', placeholder: 'any' });
@@ -277,7 +283,7 @@
       },
     }, 'Export CSV');
     const form = h('form', { class: 'card row', onsubmit: e => { e.preventDefault(); load(); } },
-      field('Range', range), field('Buckets', size), field('Stacked by', by),
+      field('Range', range), field('Buckets', size), field('Stacked by', by), tagField,
       field('Policy', fPolicy), field('Key', fKey), field('Model', fModel),
       h('button', { type: 'submit' }, 'Show'), csv);
     root.append(h('h1', {}, 'Spend'), form,
@@ -343,7 +349,7 @@
         sums.set(g, c);
       }
       const rows = [...sums.values()].sort((a, b) => b.cost_micros - a.cost_micros);
-      const t = table('Spend from ' + data.from + ' to ' + data.to + ' by ' + by.value, [
+      const t = table('Spend from ' + data.from + ' to ' + data.to + ' by ' + (by.value === 'tagname' ? dim() : by.value), [
         { label: by.value, value: r => r.group },
         { label: 'Spend', num: true, value: r => usdExact(r.cost_micros) },
         { label: 'Requests', num: true, value: r => r.requests },
@@ -375,11 +381,6 @@
   }
 
   /** The value of `team` in a tag set as the spend index writes it (`k=v,k=v`). */
-  function teamOf(tags) {
-    for (const kv of String(tags || '').split(',')) if (kv.startsWith('team=')) return kv.slice(5);
-    return '(no team tag)';
-  }
-
   function sum(m) { let s = 0; for (const c of m.values()) s += c.cost; return s; }
   function csvCell(v) { const s = String(v); return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; }
 

@@ -216,6 +216,15 @@ class ConsoleBrowserTest {
         assertTrue(byTeam.contains("search") && byTeam.contains("support") && !byTeam.contains("team=search"), byTeam);
         assertEquals(Long.toString(total), browser.findElement(By.id("spend-total")).getAttribute("data-micros"));
 
+        // Stacked by one tag, named: the same groups through `group_by=tag:team`.
+        new Select(browser.findElement(By.cssSelector("select[name=by]"))).selectByValue("tagname");
+        browser.findElement(By.cssSelector("input[name=tag_name]")).sendKeys("team");
+        browser.findElement(By.cssSelector("form.card button[type=submit]")).click();
+        waiting().until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#spend-table caption"), "by tag:team"));
+        String byTag = browser.findElement(By.id("spend-table")).getText();
+        assertTrue(byTag.contains("search") && byTag.contains("support"), byTag);
+        new Select(browser.findElement(By.cssSelector("select[name=by]"))).selectByValue("policy");
+
         // Filtered to one policy: the admin API's numbers for that filter.
         WebElement policy = browser.findElement(By.cssSelector("input[name=policy]"));
         policy.sendKeys("support");
