@@ -74,7 +74,6 @@ public final class AdminApi implements HttpHandler {
 
     private final Metrics metrics;
 
-
     /** The fleet this gateway is in, or null for a single node. */
     private final keyguard.fleet.Fleet fleet;
 
@@ -184,7 +183,6 @@ public final class AdminApi implements HttpHandler {
             Responses.error(exchange, ApiShape.OPENAI, error.status() == e.status ? error : error.withStatus(e.status), Map.of());
         }
     }
-
 
     /**
      * {@code GET /admin/login} (no credential needed): how {@code keyguard login} signs in to
@@ -556,7 +554,6 @@ public final class AdminApi implements HttpHandler {
         Responses.json(exchange, 201, shadow.status().toString());
     }
 
-
     private static Instant instant(String v, String name) throws BadAdminRequest {
         try {
             return AuditLog.parseBound(v);
@@ -573,7 +570,6 @@ public final class AdminApi implements HttpHandler {
             throw new BadAdminRequest(400, "`" + name + "` must be a date such as 2026-11-27");
         }
     }
-
 
     /**
      * Revision, load time, policies, models, missing credentials, reload counts and the last
@@ -603,7 +599,6 @@ public final class AdminApi implements HttpHandler {
         }
         return root;
     }
-
 
     /** How long a revocation waits for every live node of a fleet to acknowledge it. */
     private static final java.time.Duration ACK_WAIT = java.time.Duration.ofSeconds(2);
@@ -765,7 +760,9 @@ public final class AdminApi implements HttpHandler {
             require(ownAccount || caller.allowances().containsKey(policy), who, "create keys for policy `" + policy + "`"
                     + (caller.allowances().isEmpty() ? "" : " (self-service allows " + caller.allowances().keySet() + ")"));
             if (ownAccount) { // a member issuing their group's account a key: within the limits an admin gave the account
-                self = ServiceAccountsApi.allowance(directory.serviceAccount(owner.substring(8)), policy);
+                ObjectNode account = directory.serviceAccount(owner.substring(8));
+                if (account == null) throw new BadAdminRequest(409, "service account `" + owner.substring(8) + "` was deleted meanwhile");
+                self = ServiceAccountsApi.allowance(account, policy);
             } else {
                 self = caller.allowance(policy, owner);
             }
@@ -777,7 +774,9 @@ public final class AdminApi implements HttpHandler {
             throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + set.revision() + "; policies are " + set.policies().keySet());
         }
         if (owner.startsWith("service:")) {
-            String bound = directory.serviceAccount(owner.substring(8)).path("policy").asText();
+            ObjectNode account = directory.serviceAccount(owner.substring(8));
+            if (account == null) throw new BadAdminRequest(409, "service account `" + owner.substring(8) + "` was deleted meanwhile");
+            String bound = account.path("policy").asText();
             if (!bound.equals(policy)) throw new BadAdminRequest(400, "service account `" + owner.substring(8) + "` is bound to policy `" + bound + "`, not `" + policy + "`");
         }
         Map<String, String> labels = new LinkedHashMap<>();
@@ -902,8 +901,5 @@ public final class AdminApi implements HttpHandler {
     private static final int MAX_REQUEST_ID = 128;
     private static final long MAX_GRACE_SECONDS = 365L * 86_400;
     private static final long MAX_LIFETIME_SECONDS = 10L * 366 * 86_400;
-
-
-
 
 }
