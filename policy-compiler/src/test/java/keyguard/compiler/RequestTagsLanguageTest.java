@@ -87,6 +87,28 @@ class RequestTagsLanguageTest {
     }
 
     @Test
+    void anOverrideThatAcceptsMoreIsWorthASecondLook() {
+        PolicyCompiler.Result r = compile("""
+                template t() { models allow ["plain"] allow tags { project required in ["alpha", "beta"] } }
+                policy stricter = t() { override allow tags { project required in ["alpha"] } }
+                policy optional = t() { override allow tags { project in ["alpha", "beta"] } }
+                policy more = t() { override allow tags { project required in ["alpha", "beta"], env } }
+                """);
+        assertTrue(r.ok(), r.diagnostics().render());
+        String warnings = r.diagnostics().render();
+        assertTrue(warnings.contains("override accepts more request tags than the template"), warnings);
+        assertEquals(2, warnings.split("KG0314", -1).length - 1, "an optional project and a new tag widen; a shorter list does not: " + warnings);
+    }
+
+    @Test
+    void quotedNamesStayQuoted() {
+        String src = "policy p { models allow [\"plain\"] allow tags { \"in\", \"env\" required } }";
+        String formatted = Formatter.format(new keyguard.lang.source.SourceFile("p.kgp", src)).text();
+        assertTrue(formatted.contains("allow tags { \"in\", \"env\" required }"), formatted);
+        assertTrue(compile(formatted).ok(), compile(formatted).diagnostics().render());
+    }
+
+    @Test
     void formattingKeepsTheStatement() {
         String formatted = Formatter.format(new keyguard.lang.source.SourceFile("p.kgp", POLICIES)).text();
         assertTrue(formatted.contains("allow tags { project required in [\"alpha\", \"beta\"], \"cost-centre\", env optional in [\"dev\", \"prod\"] }"), formatted);
@@ -105,7 +127,13 @@ class RequestTagsLanguageTest {
                 {"policy p { models allow [\"plain\"] allow tags { project, project } }", "declared twice"},
                 {"policy p { models allow [\"plain\"] tags { team: \"x\" } allow tags { team } }", "one of the policy's own audit tags"},
                 {"policy p { models allow [\"plain\"] allow tags { a } allow tags { b } }", "defined twice"},
-                {"template t() { models allow [\"plain\"] allow tags { a } } policy p = t() { allow tags { b } }", "redefines an inherited setting"}}) {
+                {"template t() { models allow [\"plain\"] allow tags { a } } policy p = t() { allow tags { b } }", "redefines an inherited setting"},
+                {"policy p { models allow [\"plain\"] allow tags { } }", "declares no tag"},
+                {"policy p { models allow [\"plain\"] allow tags { project in [\"a\"] required } }", "a request tag named `required`"},
+                {"policy p { models allow [\"plain\"] allow tags { project in [\"a\u202eb\"] } }", "invalid value"},
+                {"policy p { models allow [\"plain\"] allow tags { project in [\" a\"] } }", "invalid value"},
+                {"policy a { models allow [\"plain\"] tags { team: \"x\" } } policy b { models allow [\"plain\"] allow tags { team } }",
+                        "request tag `team` of policy `b` is an audit tag of policy `a`"}}) {
             PolicyCompiler.Result r = compile(c[0]);
             assertFalse(r.ok(), c[0]);
             assertTrue(r.diagnostics().render().contains(c[1]), c[0] + "\n" + r.diagnostics().render());

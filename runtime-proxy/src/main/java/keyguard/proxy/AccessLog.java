@@ -157,8 +157,9 @@ public final class AccessLog {
             // The caller's tags, as the policy's `allow tags` accepted them, join the policy's (which win): spend groups by them.
             // A policy that declares none records none: caller strings never become spend groups unasked.
             Map<String, String> merged = new java.util.LinkedHashMap<>(tags);
-            decided.input().requestTags().forEach((k, v) -> {
-                if (decided.policy().requestTags().containsKey(k)) merged.putIfAbsent(k, v);
+            decided.input().requestTags().forEach((k, v) -> { // accepted values only (an unknown model's request was never judged)
+                keyguard.policy.TagRule rule = decided.policy().requestTags().get(k);
+                if (rule != null && rule.accepts(v)) merged.putIfAbsent(k, v);
             });
             tags = merged;
         }

@@ -440,7 +440,8 @@ public final class InferenceHandler implements HttpHandler {
             }
             r.body = null; // parsed: the tree is what the later stages read
             try {
-                r.tags = keyguard.wire.RequestTags.of(exchange.getRequestHeaders().getFirst(TAGS_HEADER), r.request.metadata(), policy.requestTags().keySet());
+                io.undertow.util.HeaderValues sent = exchange.getRequestHeaders().get(TAGS_HEADER); // several headers read as one list
+                r.tags = keyguard.wire.RequestTags.of(sent == null ? null : String.join(",", sent), r.request.metadata(), policy.requestTags().keySet());
             } catch (IllegalArgumentException e) {
                 path.refused(exchange, r, 400, "bad_request", ErrorCode.REQUEST_TAGS_INVALID.error(keyguard.wire.RequestTags.MAX_TAGS, e.getMessage()));
                 return;

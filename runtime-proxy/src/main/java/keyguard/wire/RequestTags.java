@@ -11,7 +11,7 @@ import java.util.Map;
  *
  * <p>Invariants: bounded before anything reads them: at most {@link #MAX_TAGS} tags, names of
  * letters, digits, {@code _}, {@code .} and {@code -} up to 64 characters, values of 1 to 128
- * characters without control characters, {@code ,} or {@code =}; a malformed header is an
+ * characters without control or format characters, {@code ,} or {@code =}; a malformed header is an
  * error that says what is wrong, quoting nothing of it. Whether the policy accepts them is
  * the policy's decision ({@code tags.allow}, {@code tags.required}), not this class's.
  */
@@ -48,7 +48,9 @@ public final class RequestTags {
         if (metadata != null && !declared.isEmpty()) {
             for (Map.Entry<String, String> m : metadata.entrySet()) {
                 if (!declared.contains(m.getKey()) || out.containsKey(m.getKey())) continue;
-                if (!validValue(m.getValue())) throw new IllegalArgumentException("`metadata." + m.getKey() + "`, a tag of the policy, is not a valid tag value");
+                if (!validValue(m.getValue())) {
+                    throw new IllegalArgumentException("`metadata." + m.getKey() + "`, a tag of the policy, is empty, longer than " + MAX_VALUE + ", or holds `,`, `=` or control characters");
+                }
                 out.put(m.getKey(), m.getValue());
                 if (out.size() > MAX_TAGS) throw new IllegalArgumentException("more than " + MAX_TAGS + " tags");
             }
@@ -69,7 +71,8 @@ public final class RequestTags {
         if (value.isEmpty() || value.length() > MAX_VALUE) return false;
         for (int i = 0; i < value.length(); i++) {
             char c = value.charAt(i);
-            if (c < 0x20 || c == 0x7f || c == ',' || c == '=') return false;
+            // No control or invisible format characters (bidi overrides, line separators): values reach plain-text explanations.
+            if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT || c == 0x2028 || c == 0x2029 || c == ',' || c == '=') return false;
         }
         return true;
     }

@@ -275,7 +275,7 @@
     const csv = h('button', {
       type: 'button', class: 'secondary', id: 'spend-csv',
       onclick: () => {
-        const lines = [['bucket', by.value, 'cost_usd', 'cost_micros', 'requests'].join(',')]
+        const lines = [['bucket', dim(), 'cost_usd', 'cost_micros', 'requests'].join(',')]
           .concat(shown.map(r => [r.bucket, r.group, (r.cost / 1e6).toFixed(6), r.cost, r.requests].map(csvCell).join(',')));
         const blob = new Blob([lines.join('\n') + '\n'], { type: 'text/csv' });
         const a = h('a', { href: URL.createObjectURL(blob), download: 'keyguard-spend.csv' });

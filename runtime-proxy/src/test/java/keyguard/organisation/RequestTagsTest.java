@@ -82,6 +82,8 @@ class RequestTagsTest {
         // OpenAI's metadata carries the policy's tags too; the header wins where both name one.
         assertEquals(200, chat(key, null, "{\"project\":\"beta\",\"trace\":\"t-1\"}").statusCode());
         assertEquals(403, chat(key, "project=gamma", "{\"project\":\"beta\"}").statusCode());
+        HttpResponse<String> bidi = chat(key, null, "{\"project\":\"al\\u202epha\"}");
+        assertEquals(400, bidi.statusCode(), "no invisible characters in a tag value: " + bidi.body());
     }
 
     @Test
@@ -89,6 +91,17 @@ class RequestTagsTest {
         for (int i = 0; i < 3; i++) assertEquals(200, chat(key, "project=alpha, cost-centre=4711", null).statusCode());
         for (int i = 0; i < 2; i++) assertEquals(200, chat(key, "project=beta", null).statusCode());
         assertEquals(400, chat(key, null, null).statusCode());
+        // A model that does not exist is refused before the tags are judged: its tags are recorded nowhere.
+        String unknown = "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        HttpResponse<String> nope = h.http.send(HttpRequest.newBuilder(URI.create(h.base() + "/v1/chat/completions")).header("authorization", "Bearer " + key)
+                .header("x-keyguard-tags", "project=zzz-made-up").header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(unknown)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(404, nope.statusCode());
+        // Two headers read as one list.
+        HttpResponse<String> two = h.http.send(HttpRequest.newBuilder(URI.create(h.base() + "/v1/chat/completions")).header("authorization", "Bearer " + key)
+                .header("x-keyguard-tags", "project=beta").header("x-keyguard-tags", "cost-centre=99").header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(unknown.replace("nope", "sim-small"))).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, two.statusCode(), two.body());
         String demo = h.key("demo", "untagged", Map.of());
         assertEquals(200, chat(demo, "project=alpha", null).statusCode(), "a policy without `allow tags` does not judge them...");
 
@@ -119,7 +132,8 @@ class RequestTagsTest {
         assertEquals(beta, byProject.get("beta"));
         assertEquals(none, byProject.get(""), "...and records none of them: " + spend);
         assertEquals(3, requests.get("alpha"));
-        assertEquals(2, requests.get("beta"));
+        assertEquals(3, requests.get("beta"));
+        assertTrue(!byProject.containsKey("zzz-made-up"), "an unjudged value opens no group: " + spend);
         assertEquals(total, spend.path("total_cost_micros").asLong(), "the groups add up to the events");
         assertEquals(400, h.admin().get("admin/spend?group_by=tag:pro%20ject").status());
     }

@@ -66,7 +66,7 @@ public enum Code {
     KG0322("unknown request parameter", "`allow params [...]` names request parameters that change the price: `service_tier`, `store`, `web_search`, `web_fetch`, `code_execution`, `server_tools`, `mcp_servers`, `audio`, `prediction`."),
     KG0323("parameter allowed without a price", "A policy allows a request parameter that changes what the provider bills, but an allowed model does not price it (`service_tier_<tier>`, `price web_search`), or no price can express it (`store`, `audio`). Requests using it are forwarded and their extra cost is not counted against budgets."),
     KG0324("invalid max_tokens limit", "`limit max_tokens N` caps the output a request may ask for; it takes no window, scope or failure mode, ends with `refuse` (the default) or `clamp`, and must not be below the policy's `default max_tokens`."),
-    KG0325("invalid request tag", "`allow tags { ... }` declares the tags a request may carry: `name [required|optional] [in [\"value\", ...]]`. Names are letters, digits, `_`, `.` and `-` (quote one with `-`), at most 64, and not one of the policy's own audit tags; values are non-empty strings of at most 128 characters without `,` or `=`."),
+    KG0325("invalid request tag", "`allow tags { ... }` declares the tags a request may carry: `name [required|optional] [in [\"value\", ...]]`. Names are letters, digits, `_`, `.` and `-` (quote one with `-`, and `required` or `optional`), at most 64, and no policy's audit tag; values are non-empty strings of at most 128 characters without `,`, `=`, control characters or spaces at either end; the list is not empty."),
 
     // ---- types
     KG0401("type mismatch", "The two sides of an operator have different types, or an operator is applied to a type it does not support."),

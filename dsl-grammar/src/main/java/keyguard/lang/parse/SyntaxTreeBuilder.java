@@ -162,7 +162,7 @@ final class SyntaxTreeBuilder {
                 List<Statement.RequestTag> tags = new ArrayList<>();
                 for (RequestTagContext t : rt.requestTag()) {
                     String key = t.key.STRING() != null ? string(t.key.STRING().getSymbol()).value() : t.key.getText();
-                    tags.add(new Statement.RequestTag(key, span(t.key), t.presence == null ? null : name(t.presence),
+                    tags.add(new Statement.RequestTag(key, span(t.key), t.key.STRING() != null, t.presence == null ? null : name(t.presence),
                             t.values == null ? List.of() : list(t.values), span(t)));
                 }
                 yield new Statement.RequestTags(rt.OVERRIDE() != null, List.copyOf(tags), span(rt));

@@ -26,7 +26,7 @@ public sealed interface Statement {
     record RequestTags(boolean override, List<RequestTag> tags, Span span) implements Statement {}
 
     /** One tag of {@link RequestTags}: {@code presence} is the word after the name ({@code required}, {@code optional}) or null. */
-    record RequestTag(String key, Span keySpan, Name presence, List<Expr> values, Span span) {}
+    record RequestTag(String key, Span keySpan, boolean quoted, Name presence, List<Expr> values, Span span) {}
 
     record Budget(boolean override, Quantity amount, Name currency, Name period, Name kind, Expr.Dec warnPercent, Name scope, Span span) implements Statement {}
 

@@ -130,6 +130,7 @@ public final class Checker {
             if (resolved != null) policies.put(p.name().text(), resolved);
         }
         c.checkUnusedTemplates();
+        c.requestTagsAreNoAuditTags(policies);
         List<PolicyTestCase> tests = new TestChecker(diagnostics, c.models, policies, c.policyDecls.keySet()).check(c.testDecls);
         if (diagnostics.hasErrors()) {
             functions.close();
@@ -1408,8 +1409,20 @@ public final class Checker {
                 d.requestTagsSpan == null ? "" : "inherited as " + d.requestTags.keySet() + " from `" + d.requestTagsOrigin + "`")) {
             return;
         }
+        Map<String, keyguard.policy.TagRule> had = new LinkedHashMap<>(d.requestTags);
         d.requestTags.clear();
+        if (rt.tags().isEmpty()) {
+            diagnostics.add(Diagnostic.error(Code.KG0325, rt.span(), "`allow tags` declares no tag")
+                    .label("an empty declaration")
+                    .help("list the tags a request may carry, or remove the statement (a policy without `allow tags` judges no tags)"));
+        }
         for (Statement.RequestTag t : rt.tags()) {
+            if (!t.quoted() && (t.key().equals("required") || t.key().equals("optional"))) {
+                diagnostics.add(Diagnostic.error(Code.KG0325, t.keySpan(), "a request tag named `" + t.key() + "`")
+                        .label("read as a tag's name")
+                        .help("`required` and `optional` come right after the name: `project " + t.key() + " in [...]`; quote it to mean a tag of that name"));
+                continue;
+            }
             if (!t.key().matches("[A-Za-z0-9_.-]{1," + MAX_TAG_NAME + "}")) {
                 diagnostics.add(Diagnostic.error(Code.KG0325, t.keySpan(), "invalid request tag name `" + t.key() + "`")
                         .label("not a tag name")
@@ -1438,10 +1451,11 @@ public final class Checker {
             boolean bad = false;
             for (Expr e : t.values()) {
                 String v = e instanceof Expr.Str str ? str.lit().value() : null;
-                if (v == null || v.isEmpty() || v.length() > MAX_TAG_VALUE || v.contains(",") || v.contains("=") || v.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+                if (v == null || v.isEmpty() || v.length() > MAX_TAG_VALUE || v.contains(",") || v.contains("=") || !v.strip().equals(v)
+                        || v.chars().anyMatch(c -> Character.isISOControl(c) || Character.getType(c) == Character.FORMAT || c == 0x2028 || c == 0x2029)) {
                     diagnostics.add(Diagnostic.error(Code.KG0325, e.span(), "invalid value " + e.span().text() + " of request tag `" + t.key() + "`")
                             .label("not a tag value")
-                            .help("values are non-empty strings of at most " + MAX_TAG_VALUE + " characters without `,` or `=`"));
+                            .help("values are non-empty strings of at most " + MAX_TAG_VALUE + " characters without `,`, `=`, control characters or spaces at either end"));
                     bad = true;
                 } else if (!values.contains(v)) {
                     values.add(v);
@@ -1449,9 +1463,47 @@ public final class Checker {
             }
             if (!bad) d.requestTags.put(t.key(), new keyguard.policy.TagRule(t.key(), required, values));
         }
+        if (rt.override() && widens(had, d.requestTags)) {
+            diagnostics.add(Diagnostic.warning(Code.KG0314, rt.span(), "override accepts more request tags than the template")
+                    .label("the template's: " + had.values())
+                    .help("intended? a tag the template required, or a value it did not list, now passes"));
+        }
         d.requestTagsSpan = rt.span();
         d.requestTagsOrigin = origin;
         d.local.add(id);
+    }
+
+    /**
+     * A request tag must not share its name with any policy's audit tag: spend groups both
+     * alike ({@code tag:team}), so a caller of one policy naming a tag {@code team} would
+     * book its spend under another policy's team.
+     */
+    private void requestTagsAreNoAuditTags(Map<String, Policy> policies) {
+        Map<String, String> auditTags = new LinkedHashMap<>();
+        for (Policy p : policies.values()) for (String t : p.tags().keySet()) auditTags.putIfAbsent(t, p.name());
+        for (Policy p : policies.values()) {
+            for (String t : p.requestTags().keySet()) {
+                String owner = auditTags.get(t);
+                if (owner == null || owner.equals(p.name())) continue; // the policy's own: reported where it is resolved
+                diagnostics.add(Diagnostic.error(Code.KG0325, p.span(), "request tag `" + t + "` of policy `" + p.name() + "` is an audit tag of policy `" + owner + "`")
+                        .label("callers could book spend under `" + owner + "`'s `" + t + "`")
+                        .help("name the request tag differently; audit tags are the policies' to set"));
+            }
+        }
+    }
+
+    /** Whether {@code now} accepts a request {@code before} refused: a new name, a required tag made optional, a value list widened. */
+    private static boolean widens(Map<String, keyguard.policy.TagRule> before, Map<String, keyguard.policy.TagRule> now) {
+        for (keyguard.policy.TagRule r : now.values()) {
+            keyguard.policy.TagRule b = before.get(r.name());
+            if (b == null) return true;
+            if (!b.values().isEmpty() && (r.values().isEmpty() || !b.values().containsAll(r.values()))) return true;
+        }
+        for (keyguard.policy.TagRule b : before.values()) {
+            keyguard.policy.TagRule r = now.get(b.name());
+            if (b.required() && (r == null || !r.required())) return true;
+        }
+        return false;
     }
 
     /** KG0323 for each allowed parameter that an allowed model cannot count. */

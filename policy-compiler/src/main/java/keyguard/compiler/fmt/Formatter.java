@@ -280,7 +280,7 @@ public final class Formatter {
                 StringBuilder sb = new StringBuilder(rt.override() ? "override " : "").append("allow tags {");
                 for (int i = 0; i < rt.tags().size(); i++) {
                     Statement.RequestTag t = rt.tags().get(i);
-                    sb.append(i == 0 ? " " : ", ").append(t.key().matches("[A-Za-z_][A-Za-z0-9_]*") ? t.key() : t.keySpan().text());
+                    sb.append(i == 0 ? " " : ", ").append(t.quoted() ? t.keySpan().text() : t.key());
                     if (t.presence() != null) sb.append(' ').append(t.presence().text());
                     if (!t.values().isEmpty()) sb.append(" in ").append(list(t.values()));
                 }
