@@ -109,6 +109,16 @@ class RequestTagsLanguageTest {
     }
 
     @Test
+    void explainSaysWhichTagDecided() {
+        PolicySet s = set();
+        DecisionInput in = new DecisionInput().model("plain").requestTags(Map.of("project", "gamma"));
+        Decision d = Backend.INTERPRETER.evaluators(s).get("search").decide(in);
+        String text = keyguard.compiler.explain.Explainer.explain(s, s.policy("search"), in, d).render();
+        assertTrue(text.contains("tags") && text.contains("request tag `project` takes [alpha, beta], not `gamma`"), text);
+        assertFalse(text.contains("forbid"), "the steps after the tags are not shown: " + text);
+    }
+
+    @Test
     void formattingKeepsTheStatement() {
         String formatted = Formatter.format(new keyguard.lang.source.SourceFile("p.kgp", POLICIES)).text();
         assertTrue(formatted.contains("allow tags { project required in [\"alpha\", \"beta\"], \"cost-centre\", env optional in [\"dev\", \"prod\"] }"), formatted);
