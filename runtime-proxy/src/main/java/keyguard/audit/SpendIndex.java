@@ -43,7 +43,7 @@ public final class SpendIndex {
             String time = event.path("time").asText("");
             if (time.length() < 10) return null;
             StringBuilder tags = new StringBuilder();
-            event.path("tags").properties().forEach(e -> tags.append(tags.isEmpty() ? "" : ",").append(e.getKey()).append('=').append(e.getValue().asText()));
+            event.path("tags").properties().forEach(e -> appendTag(tags, e.getKey(), e.getValue().asText()));
             return new Cell(time.substring(0, 10), event.path("key_id").asText(), event.path("policy").asText(),
                     event.path("routed_model").asText(NOT_ROUTED), tags.toString(), event.path("owner").asText(""));
         }
@@ -64,10 +64,29 @@ public final class SpendIndex {
         String tag(String name) {
             for (String pair : tags.split(",")) {
                 int eq = pair.indexOf('=');
-                if (eq > 0 && pair.substring(0, eq).equals(name)) return pair.substring(eq + 1);
+                if (eq > 0 && unescape(pair.substring(0, eq)).equals(name)) return unescape(pair.substring(eq + 1));
             }
             return "";
         }
+    }
+
+    /**
+     * Appends {@code name=value} to a tag set ({@code k=v,k=v}), with {@code %}, {@code ,} and
+     * {@code =} in either written {@code %25}, {@code %2C}, {@code %3D}: a policy's audit tag
+     * value may hold them, and must not read as two tags.
+     */
+    static void appendTag(StringBuilder tags, String name, String value) {
+        tags.append(tags.isEmpty() ? "" : ",").append(escape(name)).append('=').append(escape(value));
+    }
+
+    private static String escape(String s) {
+        if (s.indexOf('%') < 0 && s.indexOf(',') < 0 && s.indexOf('=') < 0) return s;
+        return s.replace("%", "%25").replace(",", "%2C").replace("=", "%3D");
+    }
+
+    private static String unescape(String s) {
+        if (s.indexOf('%') < 0) return s;
+        return s.replace("%2C", ",").replace("%3D", "=").replace("%25", "%");
     }
 
     private final Map<Cell, LongAdder[]> cells = new ConcurrentHashMap<>();
@@ -76,7 +95,7 @@ public final class SpendIndex {
     void add(AuditEvent e) {
         String day = java.time.LocalDate.ofEpochDay(Math.floorDiv(e.epochMillis(), 86_400_000L)).toString();
         StringBuilder tags = new StringBuilder();
-        e.tags().forEach((k, v) -> tags.append(tags.isEmpty() ? "" : ",").append(k).append('=').append(v));
+        e.tags().forEach((k, v) -> appendTag(tags, k, v));
         Cell c = new Cell(day, e.keyId(), e.policy(), e.routedModel() == null ? NOT_ROUTED : e.routedModel(), // as replay reads it
                 tags.toString(), e.owner() == null ? "" : e.owner());
         LongAdder[] a = cells.computeIfAbsent(c, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
