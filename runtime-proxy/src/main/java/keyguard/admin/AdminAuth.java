@@ -236,6 +236,13 @@ public final class AdminAuth {
             ArrayNode owners = o.putArray("owner_groups"); // the caller's groups that may own a self-issued key of it
             caller.groups().stream().sorted().filter(g -> caller.allowance(a.policy(), "group:" + g) != null).forEach(owners::add);
         }
+        ArrayNode accounts = out.putArray("service_accounts"); // the accounts of the caller's groups: they issue them keys
+        for (ObjectNode acc : caller.accounts()) {
+            var limits = ServiceAccountsApi.allowance(acc, acc.path("policy").asText());
+            accounts.addObject().put("name", acc.path("name").asText()).put("policy", limits.policy())
+                    .put("max_lifetime", keyguard.policy.Durations.format(limits.maxLifetimeSeconds()))
+                    .put("max_lifetime_seconds", limits.maxLifetimeSeconds()).put("max_keys", limits.maxKeys());
+        }
         if (session != null) out.put("csrf_token", session.csrf()).put("ends_at", session.ends().toString());
         return out;
     }

@@ -40,11 +40,14 @@ public final class Caller {
     private final Set<String> groups;
     /** Service accounts owned by one of {@link #groups}: folded name to the account's policy. */
     private final Map<String, String> serviceAccounts;
+    /** The same accounts as the directory holds them, in its order (for the console's choices). */
+    private final List<ObjectNode> accounts;
     private final Map<String, SelfService.Allowance> allowances;
     private final SelfService selfService;
 
     private Caller(AdminPrincipal who, String user, boolean person, boolean deactivated, Set<String> groups, Map<String, String> serviceAccounts,
-                   SelfService selfService) {
+                   List<ObjectNode> accounts, SelfService selfService) {
+        this.accounts = accounts;
         this.who = who;
         this.user = user;
         this.person = person;
@@ -74,12 +77,15 @@ public final class Caller {
             }
         }
         Map<String, String> accounts = new HashMap<>();
+        List<ObjectNode> owned = new java.util.ArrayList<>();
         if (!groups.isEmpty()) {
             for (ObjectNode a : directory.serviceAccounts()) {
-                if (groups.contains(Names.fold(a.path("group").asText()))) accounts.put(Names.fold(a.path("name").asText()), a.path("policy").asText());
+                if (!groups.contains(Names.fold(a.path("group").asText()))) continue;
+                accounts.put(Names.fold(a.path("name").asText()), a.path("policy").asText());
+                owned.add(a);
             }
         }
-        return new Caller(who, user, person, deactivated, Set.copyOf(groups), Map.copyOf(accounts), selfService);
+        return new Caller(who, user, person, deactivated, Set.copyOf(groups), Map.copyOf(accounts), List.copyOf(owned), selfService);
     }
 
     public AdminPrincipal who() { return who; }
@@ -91,6 +97,9 @@ public final class Caller {
     public boolean deactivated() { return deactivated; }
 
     public Set<String> groups() { return groups; }
+
+    /** The service accounts of the caller's groups, whose keys the caller may issue (empty for a deactivated or unknown person). */
+    public List<ObjectNode> accounts() { return person && !deactivated ? accounts : List.of(); }
 
     /** Per policy, what the caller may issue to themselves (empty without self-service or without a grant). */
     public Map<String, SelfService.Allowance> allowances() { return allowances; }

@@ -203,6 +203,8 @@
   const managesKeysOf = policy => state.session.admin || state.session.team_policies.includes(policy);
   /** What the signed-in person may issue to themselves for a policy (self-service), or undefined. */
   const selfServiceOf = policy => (state.session.self_service || []).find(a => a.policy === policy);
+  /** The service accounts of the person's groups bound to a policy: they may issue those keys, within each account's limits. */
+  const accountsOf = policy => (state.session.service_accounts || []).filter(a => a.policy === policy);
 
   // ---- charts --------------------------------------------------------------------------
 
@@ -423,7 +425,8 @@
     try {
       [keys, policies] = await Promise.all([api('GET', '/admin/keys').then(r => r.keys), api('GET', '/admin/policies').then(r => r.policies)]);
     } catch (e) { failed(root, e); return; }
-    const creatable = [...new Set(policies.filter(managesKeysOf).concat((state.session.self_service || []).map(a => a.policy)))].sort();
+    const creatable = [...new Set(policies.filter(managesKeysOf).concat((state.session.self_service || []).map(a => a.policy),
+      (state.session.service_accounts || []).map(a => a.policy)))].sort();
     const search = h('input', { name: 'search', type: 'search', placeholder: 'name, id or owner' });
     const policy = select('policy', [['', 'all policies']].concat([...new Set(keys.map(k => k.policy))].sort()), '');
     const stateSel = select('state', [['', 'any state'], 'active', 'revoked', 'expired'], '');
@@ -435,6 +438,23 @@
     if (creatable.length) root.append(createForm(creatable));
     root.append(h('div', { class: 'card' }, list));
     draw();
+    const accounts = h('div', { class: 'card', id: 'service-accounts' });
+    root.append(accounts);
+    try {
+      const r = await api('GET', '/admin/service-accounts');
+      if (r.service_accounts.length) {
+        accounts.replaceChildren(table(r.service_accounts.length + ' service accounts (owned by a group; their keys outlive the people who made them)', [
+          { label: 'Name', value: a => a.name },
+          { label: 'Group', value: a => a.group },
+          { label: 'Policy', value: a => a.policy },
+          { label: 'Active keys', num: true, value: a => a.active_keys },
+          { label: 'Keys live at most', value: a => a.max_lifetime },
+          { label: 'Description', value: a => a.description },
+        ], r.service_accounts));
+      } else {
+        accounts.remove();
+      }
+    } catch (e) { accounts.remove(); }
 
     function draw() {
       const s = search.value.trim().toLowerCase();
@@ -467,22 +487,44 @@
     const expiresSlot = h('span');
     const hint = h('p', { class: 'muted', id: 'self-service-hint' });
     const error = h('p', { class: 'error', role: 'alert' });
-    function controls() {
-      const grant = managesKeysOf(policy.value) ? null : selfServiceOf(policy.value);
+    /** Who may own a key of the policy, for a person who does not administer it, each with the limits that then apply. */
+    function choices(p) {
+      const out = [];
+      const grant = selfServiceOf(p);
       if (grant) {
         const me = state.session.user;
-        owner = select('owner', [[me, 'me (' + me.slice(5) + ')']].concat(grant.owner_groups.map(g => ['group:' + g, 'group ' + g])), me);
-        const within = LIFETIMES.filter(l => l[2] < grant.max_lifetime_seconds).map(l => [l[0], l[1]]);
-        expires = select('expires_in', within.concat([[grant.max_lifetime, grant.max_lifetime + ' (the most)']]), grant.max_lifetime);
-        hint.textContent = 'Self-service: a key of policy ' + grant.policy + ' lives at most ' + grant.max_lifetime + '; each owner holds at most '
-          + grant.max_keys + ' active keys of it.';
+        out.push({ value: me, label: 'me (' + me.slice(5) + ')', limits: grant, what: 'Self-service' });
+        for (const g of grant.owner_groups) out.push({ value: 'group:' + g, label: 'group ' + g, limits: grant, what: 'Self-service' });
+      }
+      for (const a of accountsOf(p)) out.push({ value: 'service:' + a.name, label: 'service account ' + a.name, limits: a, what: 'Service account ' + a.name });
+      return out;
+    }
+    function lifetimes(limits) {
+      const within = LIFETIMES.filter(l => l[2] < limits.max_lifetime_seconds).map(l => [l[0], l[1]]);
+      expires = select('expires_in', within.concat([[limits.max_lifetime, limits.max_lifetime + ' (the most)']]), limits.max_lifetime);
+      expiresSlot.replaceChildren(field('Expires', expires));
+    }
+    function controls() {
+      const options = managesKeysOf(policy.value) ? [] : choices(policy.value);
+      if (options.length) {
+        owner = select('owner', options.map(o => [o.value, o.label]), options[0].value);
+        const chosen = () => options.find(o => o.value === owner.value) || options[0];
+        const update = () => {
+          const c = chosen();
+          lifetimes(c.limits);
+          hint.textContent = c.what + ': a key of policy ' + policy.value + ' lives at most ' + c.limits.max_lifetime + '; each owner holds at most '
+            + c.limits.max_keys + ' active keys of it.';
+        };
+        owner.addEventListener('change', update);
+        ownerSlot.replaceChildren(field('Owner', owner));
+        update();
       } else {
-        owner = h('input', { name: 'owner', maxlength: 128, placeholder: 'team or person' });
+        owner = h('input', { name: 'owner', maxlength: 128, placeholder: 'team, person, or service:NAME' });
         expires = select('expires_in', [['', 'never']].concat(LIFETIMES.map(l => [l[0], l[1]])), '');
         hint.textContent = '';
+        ownerSlot.replaceChildren(field('Owner', owner));
+        expiresSlot.replaceChildren(field('Expires', expires));
       }
-      ownerSlot.replaceChildren(field('Owner', owner));
-      expiresSlot.replaceChildren(field('Expires', expires));
     }
     policy.addEventListener('change', controls);
     controls();

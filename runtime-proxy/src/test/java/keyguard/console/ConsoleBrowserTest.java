@@ -307,6 +307,13 @@ class ConsoleBrowserTest {
     @Test
     void aMemberIssuesThemselvesAKeyWithinTheirGroupsGrant() throws Exception {
         h.key("support", "support-bot", Map.of());
+        // Her group is in the directory (no users yet: her token's groups count) and owns a service account.
+        String scim = Files.readString(h.data.resolve("scim.token")).strip();
+        assertEquals(201, h.http.send(HttpRequest.newBuilder(URI.create(console() + "/scim/v2/Groups")).header("Authorization", "Bearer " + scim)
+                .header("Content-Type", "application/scim+json").POST(HttpRequest.BodyPublishers.ofString("{\"displayName\":\"support-team\",\"members\":[]}")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode());
+        assertEquals(201, h.admin().post("admin/service-accounts", FakeUpstream.JSON.createObjectNode().put("name", "triage-bot").put("group", "support-team")
+                .put("policy", "support").put("max_lifetime", "7d").put("description", "ticket triage")).status());
         signInWithToken(idp.issueToken("default", "00u-erin", "keyguard", Map.of("preferred_username", "erin@example.com",
                 "groups", List.of("support-team")), 3600).serialize());
         assertTrue(browser.findElement(By.id("who")).getText().contains("· member"), browser.findElement(By.id("who")).getText());
@@ -321,6 +328,14 @@ class ConsoleBrowserTest {
         assertEquals("30d", expires.getFirstSelectedOption().getAttribute("value"), "the grant's longest lifetime");
         assertFalse(expires.getOptions().stream().anyMatch(o -> o.getAttribute("value").isEmpty() || o.getAttribute("value").equals("90d")), "nothing longer");
         assertTrue(browser.findElement(By.id("self-service-hint")).getText().contains("at most 3 active keys"));
+        // Her group's service account is a choice too, with its own limits.
+        new Select(form.findElement(By.name("owner"))).selectByValue("service:triage-bot");
+        Select accountExpires = new Select(form.findElement(By.name("expires_in")));
+        assertEquals("1w", accountExpires.getFirstSelectedOption().getAttribute("value"), "the account's longest lifetime (7d, written 1w)");
+        assertFalse(accountExpires.getOptions().stream().anyMatch(o -> o.getAttribute("value").equals("30d")));
+        assertTrue(browser.findElement(By.id("self-service-hint")).getText().startsWith("Service account triage-bot"));
+        assertTrue(browser.findElement(By.id("service-accounts")).getText().contains("triage-bot"), "listed under her group");
+        new Select(form.findElement(By.name("owner"))).selectByValue("user:erin@example.com");
         assertFalse(browser.findElement(By.id("key-list")).getText().contains("support-bot"), "only her own keys are listed");
         form.findElement(By.name("name")).sendKeys("erin-laptop");
         shot("self-service");
