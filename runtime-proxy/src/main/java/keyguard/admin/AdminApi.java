@@ -753,7 +753,10 @@ public final class AdminApi implements HttpHandler {
         String name = text(body, "name", true, MAX_NAME);
         String asked = text(body, "owner", false, MAX_NAME);
         // The caller as owner needs no directory entry: their identity provider vouched for them.
-        String owner = asked.isEmpty() || keyguard.identity.Names.same(asked, caller.user()) ? (caller.user() != null ? caller.user() : "operator") : owner(asked);
+        boolean callerOwns = asked.isEmpty() || keyguard.identity.Names.same(asked, caller.user());
+        String owner = callerOwns ? (caller.user() != null ? caller.user() : "operator") : owner(asked);
+        // An owner taken from the directory stands or falls with its entry, checked again under the lock below.
+        boolean fromDirectory = callerOwns ? caller.inDirectory() : owner.startsWith("user:") || owner.startsWith("group:") || owner.startsWith("service:");
         keyguard.identity.SelfService.Allowance self = null;
         if (!who.managesKeysOf(policy)) {
             boolean ownAccount = caller.ownsAccount(owner);
@@ -838,7 +841,7 @@ public final class AdminApi implements HttpHandler {
         List<String> unacknowledged;
         synchronized (keys) { // the count and the write together: two requests at once cannot both take the last place
             // The owner again, now: a deactivation or deletion that landed since the checks above wins.
-            if (!ownerStands(owner)) throw new BadAdminRequest(409, "`" + owner + "` was deactivated or deleted meanwhile; no key was created");
+            if (fromDirectory && !ownerStands(owner)) throw new BadAdminRequest(409, "`" + owner + "` was deactivated or deleted meanwhile; no key was created");
             if (self != null) {
                 String o = owner;
                 long held = keys.all().stream().filter(k -> k.state() == KeyState.ACTIVE && k.policy().equals(policy) && keyguard.identity.Names.same(k.owner(), o)
@@ -857,11 +860,11 @@ public final class AdminApi implements HttpHandler {
         Responses.json(exchange, 201, out.toString());
     }
 
-    /** Whether a directory owner (user, group, service account) still exists, and a user is active; other owners always stand. */
+    /** Whether a directory owner (user, group, service account) still exists, and a user is active. */
     private boolean ownerStands(String owner) {
         if (owner.startsWith("user:")) {
             ObjectNode u = directory.userNamed(owner.substring(5));
-            return u == null ? !directory.hasUsers() : u.path("active").asBoolean(true);
+            return u != null && u.path("active").asBoolean(true);
         }
         if (owner.startsWith("group:")) return directory.groupNamed(owner.substring(6)) != null;
         if (owner.startsWith("service:")) return directory.serviceAccount(owner.substring(8)) != null;

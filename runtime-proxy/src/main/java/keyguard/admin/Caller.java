@@ -35,6 +35,8 @@ public final class Caller {
     private final String user;
     /** Whether the caller may act as a person: the directory knows them, or it is not in use. */
     private final boolean person;
+    /** Whether the directory knows the caller's user. */
+    private final boolean known;
     private final boolean deactivated;
     /** Folded ({@link Names#fold}). */
     private final Set<String> groups;
@@ -45,8 +47,9 @@ public final class Caller {
     private final Map<String, SelfService.Allowance> allowances;
     private final SelfService selfService;
 
-    private Caller(AdminPrincipal who, String user, boolean person, boolean deactivated, Set<String> groups, Map<String, String> serviceAccounts,
-                   List<ObjectNode> accounts, SelfService selfService) {
+    private Caller(AdminPrincipal who, String user, boolean person, boolean known, boolean deactivated, Set<String> groups,
+                   Map<String, String> serviceAccounts, List<ObjectNode> accounts, SelfService selfService) {
+        this.known = known;
         this.accounts = accounts;
         this.who = who;
         this.user = user;
@@ -62,12 +65,14 @@ public final class Caller {
         String user = null;
         boolean person = false;
         boolean deactivated = false;
+        boolean inDirectory = false;
         Set<String> groups = new HashSet<>();
         if (who.userName() != null) {
             ObjectNode known = directory.userNamed(who.userName());
             if (known != null) {
                 user = "user:" + known.path("userName").asText();
                 person = true;
+                inDirectory = true;
                 deactivated = !known.path("active").asBoolean(true);
                 for (String g : directory.groupsOf(known.path("id").asText())) groups.add(Names.fold(g));
             } else {
@@ -85,13 +90,16 @@ public final class Caller {
                 owned.add(a);
             }
         }
-        return new Caller(who, user, person, deactivated, Set.copyOf(groups), Map.copyOf(accounts), List.copyOf(owned), selfService);
+        return new Caller(who, user, person, inDirectory, deactivated, Set.copyOf(groups), Map.copyOf(accounts), List.copyOf(owned), selfService);
     }
 
     public AdminPrincipal who() { return who; }
 
     /** The caller as a key's owner ({@code user:<userName>}), or null for the bootstrap token. */
     public String user() { return user; }
+
+    /** Whether the SCIM directory knows the caller's user (then a key owned by them stands or falls with that entry). */
+    public boolean inDirectory() { return known; }
 
     /** Whether the directory knows the caller's user as deactivated (then every request is refused). */
     public boolean deactivated() { return deactivated; }

@@ -264,6 +264,15 @@ class SelfServiceTest {
     }
 
     @Test
+    void anAdminTheDirectoryDoesNotKnowStillCreatesKeysOwnedByThemselves() throws Exception {
+        user("alice@example.com"); // SCIM in use
+        AdminClient root = as("root@example.com", "kg-admins");
+        AdminClient.Reply r = root.post("admin/keys", key("demo", "ops"));
+        assertEquals(201, r.status(), r.raw());
+        assertEquals("user:root@example.com", r.body().path("owner").asText(), "the role comes from the token; the owner is who made it");
+    }
+
+    @Test
     void theOperatorNamesTheClaimThatNamesAPerson() throws Exception {
         user("alice@example.com");
         user("mallory@example.com");
