@@ -133,7 +133,7 @@ final class ServiceAccountsApi {
             ArrayNode list = out.putArray("keys");
             String owner = "service:" + account.path("name").asText();
             keys.all().stream().filter(k -> keyguard.identity.Names.same(k.owner(), owner)).sorted(Comparator.comparing(KeyRecord::createdAt))
-                    .forEach(k -> list.add(AdminApi.view(k, caller)));
+                    .forEach(k -> list.add(KeysApi.view(k, caller)));
             Responses.json(exchange, 200, out.toString());
         } else if (exchange.getRequestMethod().equals(Methods.DELETE)) {
             require(who.managesKeysOf(account.path("policy").asText()), who, "delete service account `" + account.path("name").asText() + "`");
