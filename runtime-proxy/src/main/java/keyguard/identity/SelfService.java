@@ -56,10 +56,6 @@ public final class SelfService {
         return enabled;
     }
 
-    public List<Grant> grants() {
-        return grants;
-    }
-
     /** Reads the operator's file; IllegalArgumentException says what is wrong and where. */
     public static SelfService read(Path file) {
         try {
