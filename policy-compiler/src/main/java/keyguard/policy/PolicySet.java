@@ -10,14 +10,22 @@ import java.util.Map;
  * @param scripts the revision's JavaScript functions (their contexts), or null when it
  *     declares none; {@link #close()} frees them once no decision uses the set any more
  * @param labels the key labels rules may read, by name, and who may set them
+ * @param org the operator's org units and teams, with the limits their keys share
  */
 public record PolicySet(String revision, Map<String, ProviderInfo> providers, Map<String, ModelInfo> models,
                         Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors,
-                        keyguard.functions.js.JsModule scripts, Map<String, LabelSpec> labels) implements AutoCloseable {
+                        keyguard.functions.js.JsModule scripts, Map<String, LabelSpec> labels, OrgChart org)
+        implements AutoCloseable {
+
+    public PolicySet(String revision, Map<String, ProviderInfo> providers, Map<String, ModelInfo> models,
+                     Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors,
+                     keyguard.functions.js.JsModule scripts, Map<String, LabelSpec> labels) {
+        this(revision, providers, models, policies, tests, detectors, scripts, labels, OrgChart.NONE);
+    }
 
     public PolicySet(String revision, Map<String, ProviderInfo> providers, Map<String, ModelInfo> models,
                      Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors) {
-        this(revision, providers, models, policies, tests, detectors, null, Map.of());
+        this(revision, providers, models, policies, tests, detectors, null, Map.of(), OrgChart.NONE);
     }
 
     @Override

@@ -2,9 +2,13 @@ package keyguard.policy;
 
 import java.util.Locale;
 
-/** Whose counter: each key's own, or one shared by every key bound to the policy. */
+/**
+ * Whose counter: each key's own, one shared by every key bound to the policy, or one shared
+ * by every key of the key's team or org unit (the operator's {@code team} and {@code org}
+ * declarations, {@link OrgChart}) under any policy.
+ */
 public enum Scope {
-    KEY, POLICY;
+    KEY, POLICY, TEAM, ORG;
 
     public String word() { return name().toLowerCase(Locale.ROOT); }
 
@@ -12,4 +16,7 @@ public enum Scope {
         for (Scope s : values()) if (s.word().equals(word)) return s;
         return null;
     }
+
+    /** Whether the counter is the key's team's or org unit's, so that a key outside the organisation cannot use it. */
+    public boolean organisational() { return this == TEAM || this == ORG; }
 }

@@ -97,10 +97,22 @@ final class KeysApi {
         ObjectNode out = JSON.createObjectNode().put("key", k.id()).put("policy", k.policy()).put("revision", lp.set().revision());
         ArrayNode list = out.putArray("limits");
         long now = clock.millis();
+        keyguard.policy.OrgChart.Team team = k.team(lp.set().org());
+        if (team != null) out.put("team", team.name());
+        if (team != null && team.unit() != null) out.put("org", team.unitName());
+        keyguard.counters.KeyCounters counters = null;
         if (policy != null) {
-            for (keyguard.counters.KeyCounters.Usage u : enforcer.counters(k.id(), policy).usage(now)) {
+            try {
+                counters = enforcer.counters(k.id(), team, policy);
+            } catch (keyguard.counters.OutsideOrganisation e) {
+                out.put("refused", "this key " + e.reason()); // every request of the key is refused: nothing is counted
+            }
+        }
+        if (counters != null) {
+            for (keyguard.counters.KeyCounters.Usage u : counters.usage(now)) {
                 ObjectNode o = list.addObject().put("id", u.limit().id()).put("counter", u.limit().counter().toString())
-                        .put("metric", u.limit().counter().metric().word()).put("scope", u.limit().counter().scope().word());
+                        .put("metric", u.limit().counter().metric().word()).put("scope", u.limit().counter().scope().word())
+                        .put("origin", u.limit().origin());
                 long cap = u.limit().amount();
                 if (u.period() == null) {
                     o.put("kind", "limit").put("window", u.limit().counter().window()).put("limit", cap).put("used", u.used())
@@ -290,11 +302,23 @@ final class KeysApi {
         if (set.policy(policy) == null) {
             throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + set.revision() + "; policies are " + set.policies().keySet());
         }
+        // The key's team: one an admin names, else its service account's group's (fixed now: an account's keys outlive
+        // its members), else whatever team holds its owning group at each request (KeyRecord#team).
+        String team = text(body, "team", false, 64);
+        if (!team.isEmpty()) {
+            require(who.admin(), who, "put a key in a team (a key owned by a team's group is in the team)");
+            if (set.org().team(team) == null) {
+                throw new BadAdminRequest(400, "no team `" + keyguard.audit.UntrustedText.quote(team, 64) + "` in revision " + set.revision()
+                        + "; teams are " + new java.util.TreeSet<>(set.org().teams().keySet()));
+            }
+        }
         if (owner.startsWith("service:")) {
             ObjectNode account = directory.serviceAccount(owner.substring(8));
             if (account == null) throw new BadAdminRequest(409, "service account `" + owner.substring(8) + "` was deleted meanwhile");
             String bound = account.path("policy").asText();
             if (!bound.equals(policy)) throw new BadAdminRequest(400, "service account `" + owner.substring(8) + "` is bound to policy `" + bound + "`, not `" + policy + "`");
+            keyguard.policy.OrgChart.Team accountTeam = set.org().teamOfGroup(account.path("group").asText());
+            if (team.isEmpty() && accountTeam != null) team = accountTeam.name();
         }
         Map<String, String> labels = new LinkedHashMap<>();
         JsonNode l = body.get("labels");
@@ -351,7 +375,7 @@ final class KeysApi {
         }
         KeySecrets.NewSecret secret = KeySecrets.generate();
         KeyRecord record = new KeyRecord(secret.id(), name, owner, policy, Map.copyOf(labels), now, expires, KeyState.ACTIVE,
-                secrets.hash(secret.secret()), null, who.admin());
+                secrets.hash(secret.secret()), null, who.admin(), team);
         List<String> unacknowledged;
         synchronized (keys) { // the count and the write together: two requests at once cannot both take the last place
             // The owner again, now: a deactivation or deletion that landed since the checks above wins.

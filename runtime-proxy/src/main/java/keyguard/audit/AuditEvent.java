@@ -21,13 +21,15 @@ import java.util.Map;
  *     {@code reservation} (the caller hung up before the report: the whole reservation)
  * @param decided what the policy decided and on what, for {@code keyguard replay}; null for a
  *     request refused before its policy could decide (malformed, no such policy)
+ * @param team the key's team in the operator's organisation when it decided, empty for none
+ * @param org the team's org unit, empty for none
  */
 public record AuditEvent(String decisionId, long epochMillis, String keyId, String keyName, String owner, String policy,
                          String revision, List<String> rules, String model, String routedModel, String provider,
                          long estimatedTokens, long promptTokens, long completionTokens, long costMicros, String outcome, int status,
                          long gatewayMicros, long totalMillis, String dataClass, String detected, String unscannable, String dataAction,
                          Map<String, String> tags, List<keyguard.policy.FunctionError> functionErrors, String node,
-                         keyguard.policy.Usage usage, String chargedBy, DecisionRecord decided) {
+                         keyguard.policy.Usage usage, String chargedBy, DecisionRecord decided, String team, String org) {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -45,6 +47,8 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
         g.writeStringField("key_id", keyId);
         g.writeStringField("key_name", keyName);
         g.writeStringField("owner", owner);
+        if (!team.isEmpty()) g.writeStringField("team", team);
+        if (!org.isEmpty()) g.writeStringField("org", org);
         g.writeStringField("policy", policy);
         g.writeStringField("revision", revision);
         g.writeArrayFieldStart("rules");

@@ -12,6 +12,7 @@ import keyguard.policy.Decision;
 import keyguard.policy.Limit;
 import keyguard.policy.Metric;
 import keyguard.policy.Money;
+import keyguard.policy.OrgChart;
 import keyguard.policy.Period;
 import keyguard.policy.Policy;
 
@@ -45,7 +46,7 @@ public final class Enforcer implements AutoCloseable {
     private final Clock clock;
     private final long leaseMillis;
     private final ConcurrentHashMap<String, KeyCounters> byKey = new ConcurrentHashMap<>();
-    /** The plan of each policy name, for its latest revision (a reload replaces it, so old revisions are not kept). */
+    /** The plan of each policy name and team, for its latest revision (a reload replaces it, so old revisions are not kept). */
     private final ConcurrentHashMap<String, Plan> plans = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Calendar> calendars = new ConcurrentHashMap<>();
     private final ScheduledExecutorService reaper;
@@ -87,11 +88,26 @@ public final class Enforcer implements AutoCloseable {
 
     public Clock clock() { return clock; }
 
-    /** The key's counters under {@code policy}, bound on first use and after a policy reload. */
+    /** The counters of a key outside the organisation under {@code policy}, bound on first use and after a policy reload. */
     public KeyCounters counters(String keyId, Policy policy) {
+        return counters(keyId, null, policy);
+    }
+
+    /**
+     * The key's counters under {@code policy} as a key of {@code team} (null for none): the
+     * policy's and the team's and its org unit's limits and budgets. Bound on first use and
+     * after a policy reload or a move to another team.
+     *
+     * @throws OutsideOrganisation when the policy counts by team or org and the key has no team or unit
+     */
+    public KeyCounters counters(String keyId, OrgChart.Team team, Policy policy) {
         KeyCounters kc = byKey.get(keyId);
-        if (kc != null && kc.plan.policy == policy) return kc;
-        Plan plan = plans.compute(policy.name(), (name, had) -> had != null && had.policy == policy ? had : Plan.of(policy, this::calendar));
+        if (kc != null && kc.plan.policy == policy && kc.plan.team == team) return kc;
+        String planKey = team == null ? policy.name() : policy.name() + "/" + team.name();
+        Plan plan = plans.compute(planKey, (name, had) -> had != null && had.policy == policy && had.team == team ? had
+                : Plan.of(policy, team, this::calendar));
+        String outside = plan.outside();
+        if (outside != null) throw new OutsideOrganisation(keyId, outside);
         long[] ids = new long[plan.size()];
         long[] rows = new long[plan.size()];
         Object[] handles = new Object[plan.size()];

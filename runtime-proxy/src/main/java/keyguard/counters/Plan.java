@@ -12,6 +12,7 @@ import keyguard.policy.ForbidRule;
 import keyguard.policy.Limit;
 import keyguard.policy.LimitSpec;
 import keyguard.policy.Metric;
+import keyguard.policy.OrgChart;
 import keyguard.policy.Period;
 import keyguard.policy.Policy;
 import keyguard.policy.Scope;
@@ -20,12 +21,16 @@ import keyguard.policy.ir.Ir;
 
 /**
  * The counters a policy's requests update, in reservation order (rate limits, concurrency,
- * budgets — the order of the decision — then counters only its conditions read), each
- * with its kind, window or calendar, and cap. Shared by every key of the policy; a key
- * adds only the addresses of its rows ({@link KeyCounters}).
+ * budgets — the order of the decision — then the limits and budgets of the key's team and
+ * org unit, then counters only its conditions read), each with its kind, window or
+ * calendar, and cap. Shared by every key of the policy in one team; a key adds only the
+ * addresses of its rows ({@link KeyCounters}). A team's limit and the policy's on one
+ * counter ({@code budget ... by team}) share it, the tighter capping.
  */
 final class Plan {
     final Policy policy;
+    /** The keys' team, null for keys outside the organisation. */
+    final OrgChart.Team team;
     final CounterRef[] refs;
     final Limit[] limits;
     final int[] kinds;
@@ -39,13 +44,14 @@ final class Plan {
      */
     final boolean needsExactPrompt;
 
-    private Plan(Policy policy, List<CounterRef> refs, List<Limit> limits, List<Calendar> calendars, boolean needsExactPrompt) {
+    private Plan(Policy policy, OrgChart.Team team, List<CounterRef> refs, List<Limit> limits, List<Calendar> calendars, boolean needsExactPrompt) {
         int n = refs.size();
         if (n > Lease.MAX_ENTRIES) {
             throw new IllegalArgumentException("policy `" + policy.name() + "` uses " + n + " counters; a request can reserve on at most "
                     + Lease.MAX_ENTRIES);
         }
         this.policy = policy;
+        this.team = team;
         this.needsExactPrompt = needsExactPrompt;
         this.refs = refs.toArray(new CounterRef[0]);
         this.limits = limits.toArray(new Limit[0]);
@@ -68,11 +74,15 @@ final class Plan {
         }
     }
 
-    static Plan of(Policy policy, BiFunction<ZoneId, Period, Calendar> calendarOf) {
+    static Plan of(Policy policy, OrgChart.Team team, BiFunction<ZoneId, Period, Calendar> calendarOf) {
         Map<CounterRef, Limit> byRef = new LinkedHashMap<>();
         for (LimitSpec l : policy.rateLimits()) tighter(byRef, l);
         for (LimitSpec l : policy.concurrency()) tighter(byRef, l);
         for (BudgetSpec b : policy.budgets()) tighter(byRef, b);
+        if (team != null) {
+            for (Limit l : team.limits()) tighter(byRef, l);
+            if (team.unit() != null) for (Limit l : team.unit().limits()) tighter(byRef, l);
+        }
         boolean[] readsEstimate = {false};
         for (ForbidRule rule : policy.forbids()) {
             collect(rule.when(), byRef, readsEstimate);
@@ -86,7 +96,7 @@ final class Plan {
             CounterRef ref = refs.get(i);
             calendars.add(ref.metric() == Metric.SPEND ? calendarOf.apply(policy.zone(), Period.parse(ref.window())) : null);
         }
-        return new Plan(policy, refs, limits, calendars, readsEstimate[0] || policy.data().reroute() != null);
+        return new Plan(policy, team, refs, limits, calendars, readsEstimate[0] || policy.data().reroute() != null);
     }
 
     /** Two limits on one counter (a template's and an override) share it; the tighter caps it. */
@@ -114,7 +124,37 @@ final class Plan {
 
     /** The counter's name in the store: whose it is, and what it counts. */
     String name(int i, String keyId) {
-        return (refs[i].scope() == Scope.KEY ? "k/" + keyId : "p/" + policy.name()) + "/" + refs[i];
+        return name(refs[i], keyId, policy.name(), team == null ? null : team.name(), team == null ? null : team.unitName());
+    }
+
+    /**
+     * Why keys of this plan cannot be counted: a counter {@code by team} with no team, or
+     * {@code by org} with no org unit; null when they can.
+     */
+    String outside() {
+        for (CounterRef ref : refs) {
+            if (ref.scope() == Scope.TEAM && team == null) return "belongs to no team, and policy `" + policy.name() + "` counts `" + ref + "` by team";
+            if (ref.scope() == Scope.ORG && (team == null || team.unit() == null)) {
+                return (team == null ? "belongs to no team" : "is in team `" + team.name() + "`, which is in no org unit")
+                        + ", and policy `" + policy.name() + "` counts `" + ref + "` by org";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A counter's name in the store: whose it is ({@code k/KEY}, {@code p/POLICY},
+     * {@code t/TEAM}, {@code o/UNIT}) and what it counts. Team and unit names are the
+     * operator's, checked to be plain words.
+     */
+    public static String name(CounterRef ref, String keyId, String policy, String team, String unit) {
+        String whose = switch (ref.scope()) {
+            case KEY -> "k/" + keyId;
+            case POLICY -> "p/" + policy;
+            case TEAM -> "t/" + java.util.Objects.requireNonNull(team, "no team");
+            case ORG -> "o/" + java.util.Objects.requireNonNull(unit, "no org unit");
+        };
+        return whose + "/" + ref;
     }
 
     int index(CounterRef ref) {

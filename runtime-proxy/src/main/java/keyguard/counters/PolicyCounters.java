@@ -9,6 +9,11 @@ public final class PolicyCounters {
 
     /** Rate limits, concurrency, budgets, then counters only the policy's conditions read. */
     public static CounterRef[] of(Policy policy) {
-        return Plan.of(policy, Calendar::new).refs.clone();
+        return Plan.of(policy, null, Calendar::new).refs.clone();
+    }
+
+    /** A counter's name in the store, as the gateway names it (team and unit null where the key has none). */
+    public static String name(CounterRef ref, String keyId, String policy, String team, String unit) {
+        return Plan.name(ref, keyId, policy, team, unit);
     }
 }

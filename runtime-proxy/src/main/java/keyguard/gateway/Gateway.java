@@ -137,7 +137,7 @@ public final class Gateway implements AutoCloseable {
             if (fleet != null) metrics.fleet(fleet);
             shadow = new keyguard.replay.Shadow(audit, cfg.clock());
             metrics.shadow(shadow);
-            AccessLog log = new AccessLog(audit, metrics, cfg.auditFailOpen(), cfg.node(), shadow);
+            AccessLog log = new AccessLog(audit, metrics, cfg.auditFailOpen(), cfg.node(), shadow, () -> current.current().set().org());
             keyguard.proxy.CallerTimeouts callerTimeouts = cfg.connections().caller();
             Map<String, HttpHandler> routes = Map.of(
                     Endpoint.CHAT_COMPLETIONS.path(), new InferenceHandler(Endpoint.CHAT_COMPLETIONS, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),

@@ -13,15 +13,7 @@ public final class Names {
 
     /** {@code s} with A–Z made a–z and every other character kept. */
     public static String fold(String s) {
-        StringBuilder out = null;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c >= 'A' && c <= 'Z') {
-                if (out == null) out = new StringBuilder(s);
-                out.setCharAt(i, (char) (c + 32));
-            }
-        }
-        return out == null ? s : out.toString();
+        return keyguard.policy.OrgChart.foldGroup(s); // the operator's team groups compare the same way
     }
 
     /** Whether two names are one (null is nobody). */

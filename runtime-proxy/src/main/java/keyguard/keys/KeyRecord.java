@@ -4,21 +4,44 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import keyguard.policy.OrgChart;
 
 /**
  * A virtual key as stored: everything but the secret, which exists only as
  * {@code secretHash} (HMAC-SHA-256 with the server secret, hex). {@code expiresAt} is null
  * for a key that does not expire; {@code rotation} is null for a key never rotated.
  * {@code labelsByAdmin} says whether an admin set its labels (a team admin otherwise): a
- * label the policies declare {@code set_by operator} counts only then.
+ * label the policies declare {@code set_by operator} counts only then. {@code team} is the
+ * team an admin (or the key's service account) put the key in, empty for none: then the key
+ * is its owning group's team ({@link #team(OrgChart)}).
  */
 public record KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
                         Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation,
-                        boolean labelsByAdmin) {
+                        boolean labelsByAdmin, String team) {
+
+    public KeyRecord {
+        if (team == null) team = "";
+    }
+
+    public KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
+                     Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation,
+                     boolean labelsByAdmin) {
+        this(id, name, owner, policy, labels, createdAt, expiresAt, state, secretHash, rotation, labelsByAdmin, "");
+    }
 
     public KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
                      Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation) {
         this(id, name, owner, policy, labels, createdAt, expiresAt, state, secretHash, rotation, true);
+    }
+
+    /**
+     * The key's team in {@code org}: the team it was put in, else the team holding its owning
+     * group ({@code group:NAME}); null for a key outside the organisation (a person's own key,
+     * a team no longer declared).
+     */
+    public OrgChart.Team team(OrgChart org) {
+        if (!team.isEmpty()) return org.team(team);
+        return owner.startsWith("group:") ? org.teamOfGroup(owner.substring(6)) : null;
     }
 
     /** At most this many replaced secrets are kept in their grace period; a rotation beyond it ends the oldest grace at once. */
@@ -68,7 +91,7 @@ public record KeyRecord(String id, String name, String owner, String policy, Map
         while (earlier.size() > MAX_REMEMBERED_REQUESTS) earlier.removeFirst();
         long generation = rotation == null ? 1 : rotation.generation() + 1;
         return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, state, newHash,
-                new Rotation(previous, requestId, now, generation, earlier), labelsByAdmin);
+                new Rotation(previous, requestId, now, generation, earlier), labelsByAdmin, team);
     }
 
     /**
@@ -94,11 +117,11 @@ public record KeyRecord(String id, String name, String owner, String policy, Map
     }
 
     public KeyRecord withState(KeyState s) {
-        return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, s, secretHash, rotation, labelsByAdmin);
+        return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, s, secretHash, rotation, labelsByAdmin, team);
     }
 
     /** The same key with another owner (a user or group renamed at the identity provider). */
     public KeyRecord withOwner(String o) {
-        return new KeyRecord(id, name, o, policy, labels, createdAt, expiresAt, state, secretHash, rotation, labelsByAdmin);
+        return new KeyRecord(id, name, o, policy, labels, createdAt, expiresAt, state, secretHash, rotation, labelsByAdmin, team);
     }
 }

@@ -26,6 +26,7 @@ public final class KeyRecordJson {
         o.put("name", k.name());
         o.put("owner", k.owner());
         o.put("policy", k.policy());
+        if (!k.team().isEmpty()) o.put("team", k.team());
         ObjectNode labels = o.putObject("labels");
         k.labels().forEach(labels::put);
         o.put("created_at", k.createdAt().toString());
@@ -68,7 +69,8 @@ public final class KeyRecordJson {
                     o.hasNonNull("expires_at") ? Instant.parse(o.get("expires_at").asText()) : null,
                     KeyState.valueOf(o.get("state").asText().toUpperCase(Locale.ROOT)), o.get("secret_hash").asText(),
                     o.hasNonNull("rotation") ? rotation(o.get("rotation")) : null,
-                    !o.path("labels_set_by").asText("admin").equals("team")); // records of 0.1 predate the field
+                    !o.path("labels_set_by").asText("admin").equals("team"), // records of 0.1 predate the field
+                    o.path("team").asText(""));
         } catch (IOException e) {
             throw new UncheckedIOException("corrupt key record: " + e.getMessage(), e);
         }

@@ -42,7 +42,16 @@ public final class AccessLog {
     /** Where finished events go to be decided again by a shadow revision, if one is loaded; null for none. */
     private final keyguard.replay.Shadow shadow;
 
+    /** The organisation of the loaded revision: each event names its key's team and org unit. */
+    private final java.util.function.Supplier<keyguard.policy.OrgChart> org;
+
     public AccessLog(AuditLog audit, Metrics metrics, boolean failOpen, String node, keyguard.replay.Shadow shadow) {
+        this(audit, metrics, failOpen, node, shadow, () -> keyguard.policy.OrgChart.NONE);
+    }
+
+    public AccessLog(AuditLog audit, Metrics metrics, boolean failOpen, String node, keyguard.replay.Shadow shadow,
+                     java.util.function.Supplier<keyguard.policy.OrgChart> org) {
+        this.org = org;
         this.shadow = shadow;
         this.audit = audit;
         this.metrics = metrics;
@@ -163,10 +172,11 @@ public final class AccessLog {
             });
             tags = merged;
         }
+        keyguard.policy.OrgChart.Team team = key.team(org.get());
         AuditEvent event = new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
                 totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors, node,
-                usage, chargedBy, decided);
+                usage, chargedBy, decided, team == null ? "" : team.name(), team == null || team.unit() == null ? "" : team.unitName());
         audit.record(event, after);
         if (shadow != null) shadow.offer(event); // after the answer: the shadow never delays it
     }

@@ -422,7 +422,13 @@ public final class InferenceHandler implements HttpHandler {
                 return;
             }
             Policy policy = r.evaluator.policy();
-            r.counters = path.enforcer().counters(r.key.id(), policy);
+            try {
+                r.counters = path.enforcer().counters(r.key.id(), r.key.team(r.lp.set().org()), policy);
+            } catch (keyguard.counters.OutsideOrganisation e) {
+                path.refused(exchange, r, 403, "policy_denied", ErrorCode.KEY_OUTSIDE_ORGANISATION.error(e.reason())
+                        .detail("policy", policy.name()));
+                return;
+            }
             long now = path.clock().millis();
             Refused gate = path.enforcer().requestGate(r.counters, now);
             if (gate != null) {

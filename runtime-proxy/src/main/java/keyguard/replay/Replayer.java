@@ -116,7 +116,7 @@ public final class Replayer {
             capsByPolicy.put(n, caps(policy, c));
             return c;
         });
-        Sim[] counters = byKey.computeIfAbsent(policy.name(), n -> new HashMap<>()).computeIfAbsent(r.keyId(), k -> bind(policy, refs, k));
+        Sim[] counters = byKey.computeIfAbsent(policy.name(), n -> new HashMap<>()).computeIfAbsent(r.keyId(), k -> bind(policy, refs, k, r.team(), r.org()));
         for (Sim s : counters) s.advance(at);
         view.bind(r, refs, counters);
         Decision d = evaluator.decide(r.input(view));
@@ -162,11 +162,13 @@ public final class Replayer {
         return caps;
     }
 
-    private Sim[] bind(Policy policy, CounterRef[] refs, String keyId) {
+    /** A key's simulated counters, by the gateway's names: its team's and unit's shared with the other keys of the team and unit. */
+    private Sim[] bind(Policy policy, CounterRef[] refs, String keyId, String team, String unit) {
         Sim[] out = new Sim[refs.length];
         for (int i = 0; i < refs.length; i++) {
             CounterRef ref = refs[i];
-            String name = (ref.scope() == keyguard.policy.Scope.KEY ? "k/" + keyId : "p/" + policy.name()) + "/" + ref;
+            // A key outside the organisation was refused before deciding under a policy that counts by team or org.
+            String name = PolicyCounters.name(ref, keyId, policy.name(), team.isEmpty() ? "-" : team, unit.isEmpty() ? "-" : unit);
             out[i] = sims.computeIfAbsent(name, n -> new Sim(ref, ref.metric() == Metric.SPEND
                     ? new Calendar(policy.zone(), Period.parse(ref.window())) : null));
         }

@@ -51,6 +51,8 @@ public enum ErrorCode {
 
     // ------------------------------------------------------------ what the policy decided
     POLICY_MISSING(403, "permission_error", "policy_denied", "the policy `{policy}` of this key is not in the loaded revision"),
+    KEY_OUTSIDE_ORGANISATION(403, "permission_error", "key_outside_organisation",
+            "this key {reason}; the operator puts keys in teams (a key owned by a team's group is in the team), and teams in org units"),
     MODEL_NOT_FOUND(404, "invalid_request_error", "model_not_found", "{reason}"),
     POLICY_DENIED(403, "permission_error", "policy_denied", "{reason}"),
     MODEL_NOT_ALLOWED(403, "permission_error", "model_not_allowed", "{reason}"),

@@ -22,6 +22,8 @@ item
   | detectorDecl
   | functionDecl
   | labelDecl
+  | orgDecl
+  | teamDecl
   ;
 
 // ---------------------------------------------------------------- providers and models
@@ -35,6 +37,16 @@ detectorDecl : DETECTOR name=STRING LBRACE setting* RBRACE ;
 // label env { set_by operator  values ["prod", "staging"] }: a key label rules may read,
 // and who may set it on a key.
 labelDecl : LABEL name=ident LBRACE setting* RBRACE ;
+
+// The organisation, the operator's: org units and the teams in them, each with its own
+// limits and budgets, shared by every key of the unit or team.
+// org engineering { budget 10_000 usd per month hard }
+// team search { org engineering  groups ["search-eng"]  budget 3_000 usd per month hard }
+orgDecl : ORG name=ident LBRACE orgItem* RBRACE ;
+
+teamDecl : TEAM name=ident LBRACE orgItem* RBRACE ;
+
+orgItem : statement | setting ;
 
 modelItem
   : PRICE priceTerm (COMMA priceTerm)*        # priceItem
@@ -149,7 +161,7 @@ number : INT | DECIMAL ;
 
 // Words that are keywords somewhere but may also name things or start a path.
 ident : IDENT | MODEL | PROVIDER | POLICY | TEMPLATE | TEST | TESTS | DATA | TAGS | MODELS
-      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL | ALLOW | PARAMS ;
+      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL | ALLOW | PARAMS | ORG | TEAM ;
 
 // ---------------------------------------------------------------- lexer
 
@@ -177,6 +189,8 @@ FUNCTION : 'function' ;
 LABEL    : 'label' ;
 ALLOW    : 'allow' ;
 PARAMS   : 'params' ;
+ORG      : 'org' ;
+TEAM     : 'team' ;
 WARN     : 'warn' ;
 FAIL     : 'fail' ;
 ON       : 'on' ;

@@ -83,6 +83,20 @@ final class SyntaxTreeBuilder {
             for (SettingContext sc : l.setting()) settings.add(setting(sc));
             return new Item.Label(name(l.name), List.copyOf(settings), span(l));
         }
+        if (ctx.orgDecl() != null) {
+            OrgDeclContext o = ctx.orgDecl();
+            List<Setting> settings = new ArrayList<>();
+            List<Statement> body = new ArrayList<>();
+            orgItems(o.orgItem(), settings, body);
+            return new Item.OrgUnit(name(o.name), List.copyOf(settings), List.copyOf(body), span(o));
+        }
+        if (ctx.teamDecl() != null) {
+            TeamDeclContext t = ctx.teamDecl();
+            List<Setting> settings = new ArrayList<>();
+            List<Statement> body = new ArrayList<>();
+            orgItems(t.orgItem(), settings, body);
+            return new Item.Team(name(t.name), List.copyOf(settings), List.copyOf(body), span(t));
+        }
         if (ctx.functionDecl() != null) {
             FunctionDeclContext f = ctx.functionDecl();
             List<Item.Param> params = new ArrayList<>();
@@ -114,6 +128,13 @@ final class SyntaxTreeBuilder {
             cases.add(new Item.TestCase(string(tc.name), List.copyOf(clauses), span(tc)));
         }
         return new Item.Tests(name(t.name), List.copyOf(cases), span(t));
+    }
+
+    private void orgItems(List<OrgItemContext> items, List<Setting> settings, List<Statement> body) {
+        for (OrgItemContext oi : items) {
+            if (oi.setting() != null) settings.add(setting(oi.setting()));
+            else body.add(statement(oi.statement()));
+        }
     }
 
     private Setting setting(SettingContext ctx) {

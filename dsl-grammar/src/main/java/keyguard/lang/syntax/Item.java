@@ -19,6 +19,19 @@ public sealed interface Item {
     /** {@code label name { set_by operator|team  values [...] }}: a key label rules may read, and who may set it. */
     record Label(Name name, List<Setting> settings, Span span) implements Item {}
 
+    /**
+     * {@code org name { limits and budgets }}: an org unit of the operator's organisation.
+     * Its limits and budgets count every request of every key of its teams.
+     */
+    record OrgUnit(Name name, List<Setting> settings, List<Statement> body, Span span) implements Item {}
+
+    /**
+     * {@code team name { org unit  groups ["idp-group"]  limits and budgets }}: a team of the
+     * operator's organisation, the identity-provider groups whose keys are its keys, and the
+     * limits and budgets its keys share.
+     */
+    record Team(Name name, List<Setting> settings, List<Statement> body, Span span) implements Item {}
+
     record Param(Name name, Name type, Expr defaultValue, Span span) {}
 
     /**

@@ -56,6 +56,7 @@ public final class PolicyAnalysis {
             }
             limits(set, p, found);
         }
+        organisation(set, found);
         for (Diagnostic d : found) if (seen.add(d.code() + "|" + d.span() + "|" + d.message())) out.add(d);
     }
 
@@ -230,15 +231,43 @@ public final class PolicyAnalysis {
                 }
             }
         }
-        for (BudgetSpec key : p.budgets()) {
-            if (key.counter().scope() != Scope.KEY) continue;
-            for (BudgetSpec shared : p.budgets()) {
-                if (shared.counter().scope() == Scope.POLICY && shared.hard() && shared.counter().window().equals(key.counter().window())
-                        && shared.amount() <= key.amount()) {
-                    out.add(Diagnostic.warning(Code.KG0907, key.span(), "`" + key.id() + "` ($" + Money.format(key.amount()) + ") is not below `"
-                                    + shared.id() + "` ($" + Money.format(shared.amount()) + ")")
-                            .label("the policy's budget, shared by all its keys, is always reached first")
-                            .help("give each key a smaller share, or remove the key budget"));
+        for (BudgetSpec child : p.budgets()) {
+            for (BudgetSpec parent : p.budgets()) {
+                if (parent.hard() && above(parent.counter().scope(), child.counter().scope())
+                        && parent.counter().window().equals(child.counter().window()) && parent.amount() <= child.amount()) {
+                    out.add(underParent(child, parent, "the " + parent.counter().scope().word() + "'s budget, shared by all its keys, is always reached first"));
+                }
+            }
+        }
+    }
+
+    /** Whether a counter of scope {@code parent} always counts at least what one of {@code child} does (key ⊂ policy, key ⊂ team ⊂ org). */
+    private static boolean above(Scope parent, Scope child) {
+        return switch (child) {
+            case KEY -> parent != Scope.KEY;
+            case TEAM -> parent == Scope.ORG;
+            case POLICY, ORG -> false;
+        };
+    }
+
+    private static Diagnostic underParent(BudgetSpec child, BudgetSpec parent, String why) {
+        return Diagnostic.warning(Code.KG0907, child.span(), "`" + child.id() + "` ($" + Money.format(child.amount()) + ") is not below `"
+                        + parent.id() + "` ($" + Money.format(parent.amount()) + ")" + (parent.origin().equals(child.origin()) ? "" : " of " + parent.origin()))
+                .label(why)
+                .help("give each " + (child.counter().scope() == Scope.TEAM ? "team" : "key") + " a smaller share, or remove its budget");
+    }
+
+    /** A team's declared budget not below its org unit's hard budget of the same period can never bind. */
+    private static void organisation(PolicySet set, List<Diagnostic> out) {
+        for (keyguard.policy.OrgChart.Team t : set.org().teams().values()) {
+            if (t.unit() == null) continue;
+            for (keyguard.policy.Limit c : t.limits()) {
+                if (!(c instanceof BudgetSpec child)) continue;
+                for (keyguard.policy.Limit u : t.unit().limits()) {
+                    if (u instanceof BudgetSpec parent && parent.hard() && parent.counter().window().equals(child.counter().window())
+                            && parent.amount() <= child.amount()) {
+                        out.add(underParent(child, parent, "org unit `" + t.unit().name() + "` shares its budget among all its teams: it is always reached first"));
+                    }
                 }
             }
         }
@@ -254,7 +283,7 @@ public final class PolicyAnalysis {
             Long max = within(o, l);
             if (max != null && (best == null || max < best.max())) {
                 best = new Bound(max, "`" + o.id() + "` admits at most " + max + " in " + l.counter().window()
-                        + (o.counter().scope() != l.counter().scope() ? " for the whole policy" : ""));
+                        + (o.counter().scope() != l.counter().scope() ? " for the whole " + o.counter().scope().word() : ""));
             }
         }
         return best;
@@ -263,11 +292,12 @@ public final class PolicyAnalysis {
     /**
      * The most units {@code o} lets into any window of {@code l}'s length that {@code l}
      * counts, or null when {@code o} does not bound {@code l}'s counter: a {@code by policy}
-     * limit bounds each key too, a {@code by key} limit does not bound the policy's total.
+     * or {@code by team} limit bounds each key too, a {@code by key} limit does not bound the
+     * policy's total, nor a policy's limit its team's (a team's keys have several policies).
      */
     private static Long within(LimitSpec o, LimitSpec l) {
         if (o.counter().metric() == Metric.CONCURRENT || l.counter().metric() == Metric.CONCURRENT) return null;
-        if (o.counter().scope() == Scope.KEY && l.counter().scope() == Scope.POLICY) return null;
+        if (o.counter().scope() != l.counter().scope() && !above(o.counter().scope(), l.counter().scope())) return null;
         long w = l.counter().windowSeconds();
         long wo = o.counter().windowSeconds();
         if (w <= 0 || wo <= 0) return null;

@@ -35,6 +35,7 @@ import keyguard.policy.DataRule;
 import keyguard.policy.DetectorSpec;
 import keyguard.policy.Durations;
 import keyguard.policy.ForbidRule;
+import keyguard.policy.Limit;
 import keyguard.policy.LimitSpec;
 import keyguard.policy.Metric;
 import keyguard.policy.ModelInfo;
@@ -76,6 +77,9 @@ public final class Checker {
     private final Map<String, Item.Function> functionDecls = new LinkedHashMap<>();
     private final Map<String, Item.Label> labelDecls = new LinkedHashMap<>();
     private final Map<String, keyguard.policy.LabelSpec> labels = new LinkedHashMap<>();
+    private final Map<String, Item.OrgUnit> unitDecls = new LinkedHashMap<>();
+    private final Map<String, Item.Team> teamDecls = new LinkedHashMap<>();
+    private keyguard.policy.OrgChart org = keyguard.policy.OrgChart.NONE;
     private final Map<String, Item.Template> templates = new LinkedHashMap<>();
     private final Map<String, Item.Policy> policyDecls = new LinkedHashMap<>();
     /** Several {@code tests} blocks may test one policy, e.g. from different files; they add up. */
@@ -122,6 +126,7 @@ public final class Checker {
         c.checkModels();
         c.checkDetectors();
         c.checkLabels();
+        c.checkOrg();
         functions.declare(c.functionDecls.values(), diagnostics, teamFiles);
         c.checkTemplates();
         Map<String, Policy> policies = new LinkedHashMap<>();
@@ -131,6 +136,7 @@ public final class Checker {
         }
         c.checkUnusedTemplates();
         c.requestTagsAreNoAuditTags(policies);
+        c.organisationalScopesHaveAnOrganisation(policies);
         List<PolicyTestCase> tests = new TestChecker(diagnostics, c.models, policies, c.policyDecls.keySet()).check(c.testDecls);
         if (diagnostics.hasErrors()) {
             functions.close();
@@ -138,7 +144,7 @@ public final class Checker {
         }
         return new PolicySet(revision, Map.copyOf(c.providers), java.util.Collections.unmodifiableMap(c.models),
                 java.util.Collections.unmodifiableMap(policies), List.copyOf(tests), List.copyOf(c.detectors), functions.scripts(),
-                java.util.Collections.unmodifiableMap(c.labels));
+                java.util.Collections.unmodifiableMap(c.labels), c.org);
     }
 
     // ------------------------------------------------------------------ declarations
@@ -162,6 +168,8 @@ public final class Checker {
                     case Item.Model m -> modelDecls;
                     case Item.Detector d -> detectorDecls;
                     case Item.Label l -> labelDecls;
+                    case Item.OrgUnit o -> unitDecls;
+                    case Item.Team t -> teamDecls;
                     case Item.Function fn -> functionDecls;
                     case Item.Template t -> templates;
                     case Item.Policy p -> policyDecls;
@@ -185,7 +193,8 @@ public final class Checker {
 
     /** Declarations that reach every policy, a credential or a trust decision: the operator's alone. */
     private static boolean operatorOnly(Item item) {
-        return item instanceof Item.Provider || item instanceof Item.Model || item instanceof Item.Detector || item instanceof Item.Label;
+        return item instanceof Item.Provider || item instanceof Item.Model || item instanceof Item.Detector || item instanceof Item.Label
+                || item instanceof Item.OrgUnit || item instanceof Item.Team;
     }
 
     @SuppressWarnings("unchecked")
@@ -199,6 +208,8 @@ public final class Checker {
             case Item.Model m -> "model";
             case Item.Detector d -> "detector";
             case Item.Label l -> "label";
+            case Item.OrgUnit o -> "org unit";
+            case Item.Team t -> "team";
             case Item.Function fn -> "function";
             case Item.Template t -> "template";
             case Item.Policy p -> "policy";
@@ -624,6 +635,145 @@ public final class Checker {
                             .label("RE2 syntax")
                             .help("RE2 has no backreferences or lookaround; that is what keeps matching linear"));
                 }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ organisation
+
+    private static final Set<String> TEAM_SETTINGS = Set.of("org", "groups");
+
+    /**
+     * {@code org NAME { limits and budgets }} and {@code team NAME { org UNIT  groups [...]
+     * limits and budgets }}: the operator's organisation. A unit's or team's limits and
+     * budgets are written without {@code by}; they count every request of its keys, on
+     * {@code by org} and {@code by team} counters.
+     */
+    private void checkOrg() {
+        if (unitDecls.isEmpty() && teamDecls.isEmpty()) return;
+        Map<String, keyguard.policy.OrgChart.Unit> units = new LinkedHashMap<>();
+        for (Item.OrgUnit u : unitDecls.values()) {
+            if (!orgName(u.name())) continue;
+            settings(u.settings(), Set.of(), "org unit");
+            List<Limit> limits = orgLimits(u.body(), Scope.ORG, "org " + u.name().text());
+            if (limits != null) units.put(u.name().text(), new keyguard.policy.OrgChart.Unit(u.name().text(), limits, u.span()));
+        }
+        Map<String, keyguard.policy.OrgChart.Team> teams = new LinkedHashMap<>();
+        Map<String, String> teamByGroup = new LinkedHashMap<>();
+        Map<String, Span> groupSpans = new HashMap<>();
+        for (Item.Team t : teamDecls.values()) {
+            if (!orgName(t.name())) continue;
+            String name = t.name().text();
+            Map<String, Setting> s = settings(t.settings(), TEAM_SETTINGS, "team");
+            keyguard.policy.OrgChart.Unit unit = null;
+            Setting unitSetting = s.get("org");
+            if (unitSetting != null) {
+                String unitName = unitSetting.value() instanceof Value.Word w ? w.word().text() : null;
+                unit = unitName == null ? null : units.get(unitName);
+                if (unit == null) {
+                    orgError(unitSetting.value().span(), "team `" + name + "` names no declared org unit `" + unitSetting.value().span().text() + "`",
+                            unitDecls.isEmpty() ? "declare it: `org " + (unitName == null ? "engineering" : unitName) + " { ... }`"
+                                    : Suggestions.didYouMean(unitSetting.value().span().text(), unitDecls.keySet(), "org units are "
+                                    + Suggestions.list(new java.util.TreeSet<>(unitDecls.keySet()))));
+                    continue;
+                }
+            }
+            List<String> groups = new ArrayList<>();
+            Setting groupSetting = s.get("groups");
+            if (groupSetting != null) {
+                boolean ok = groupSetting.value() instanceof Value.ListV lv && !lv.items().isEmpty();
+                if (ok) {
+                    for (Expr e : ((Value.ListV) groupSetting.value()).items()) {
+                        String g = e instanceof Expr.Str str ? str.lit().value() : "";
+                        if (g.isBlank() || g.length() > 256 || !g.equals(g.strip())) {
+                            ok = false;
+                            break;
+                        }
+                        String folded = keyguard.policy.OrgChart.foldGroup(g);
+                        String had = teamByGroup.putIfAbsent(folded, name);
+                        if (had != null) {
+                            diagnostics.add(Diagnostic.error(Code.KG0326, e.span(), "group `" + g + "` belongs to two teams, `" + had + "` and `" + name + "`")
+                                    .label("first given to `" + had + "` at " + groupSpans.get(folded).location())
+                                    .help("a key owned by a group must belong to one team: give the group to one of them"));
+                        }
+                        groupSpans.putIfAbsent(folded, e.span());
+                        groups.add(g);
+                    }
+                }
+                if (!ok) {
+                    orgError(groupSetting.value().span(), "`groups` must be a non-empty list of identity-provider group names",
+                            "e.g. `groups [\"search-eng\", \"search-oncall\"]`: non-empty strings without spaces at either end");
+                    continue;
+                }
+            }
+            List<Limit> limits = orgLimits(t.body(), Scope.TEAM, "team " + name);
+            if (limits != null) teams.put(name, new keyguard.policy.OrgChart.Team(name, unit, groups, limits, t.span()));
+        }
+        org = new keyguard.policy.OrgChart(teams, units, teamByGroup);
+    }
+
+    /** Team and unit names become counter names and spend groups: the shape of a label's name. */
+    private boolean orgName(Name n) {
+        if (n.text().matches("[a-z][a-z0-9_-]{0,63}")) return true;
+        orgError(n.span(), "invalid name `" + n.text() + "`", "lower-case letters, digits, `_` and `-`, starting with a letter, at most 64");
+        return false;
+    }
+
+    /** A unit's or team's limits and budgets, on its own counters ({@code scope}); null after an error. */
+    private List<Limit> orgLimits(List<Statement> body, Scope scope, String origin) {
+        Draft d = new Draft();
+        long errors = diagnostics.errorCount();
+        for (Statement st : body) {
+            Name by = switch (st) {
+                case Statement.Limit l -> l.scope();
+                case Statement.Budget b -> b.scope();
+                default -> null;
+            };
+            if (!(st instanceof Statement.Limit || st instanceof Statement.Budget) || (st instanceof Statement.Limit l && l.metric().text().equals("max_tokens"))) {
+                orgError(st.span(), "an " + (scope == Scope.ORG ? "org unit" : "team") + " holds only `limit` and `budget` lines",
+                        "models, data rules and conditions belong to the policies of the team's keys");
+                continue;
+            }
+            if (by != null) {
+                orgError(by.span(), "`by " + by.text() + "` in " + origin,
+                        "a " + (scope == Scope.ORG ? "unit's" : "team's") + " limits count all its keys together: remove `by " + by.text() + "`");
+                continue;
+            }
+            if (st instanceof Statement.Limit l) limit(l, Map.of(), d, origin);
+            else budget((Statement.Budget) st, Map.of(), d, origin);
+        }
+        if (diagnostics.errorCount() > errors) return null;
+        List<Limit> out = new ArrayList<>();
+        for (LimitSpec l : d.limits.values()) {
+            CounterRef ref = new CounterRef(l.counter().metric(), scope, l.counter().window(), l.counter().windowSeconds());
+            out.add(new LimitSpec(LimitSpec.idOf(ref), ref, l.amount(), origin, l.span(), l.failOpen()));
+        }
+        for (BudgetSpec b : d.budgets.values()) {
+            CounterRef ref = CounterRef.spend(scope, Period.parse(b.counter().window()));
+            out.add(new BudgetSpec(BudgetSpec.idOf(scope, Period.parse(b.counter().window())), ref, b.amount(), b.hard(), b.warnPercent(), origin, b.span()));
+        }
+        return out;
+    }
+
+    private void orgError(Span span, String message, String help) {
+        diagnostics.add(Diagnostic.error(Code.KG0326, span, message).label("invalid organisation").help(help));
+    }
+
+    /** A {@code by team} or {@code by org} counter with no team or unit declared would refuse every request: said at once. */
+    private void organisationalScopesHaveAnOrganisation(Map<String, Policy> policies) {
+        for (Policy p : policies.values()) {
+            List<Limit> all = new ArrayList<>(p.rateLimits());
+            all.addAll(p.concurrency());
+            all.addAll(p.budgets());
+            for (Limit l : all) {
+                Scope scope = l.counter().scope();
+                boolean missing = scope == Scope.TEAM ? org.teams().isEmpty()
+                        : scope == Scope.ORG && org.teams().values().stream().noneMatch(t -> t.unit() != null);
+                if (!missing) continue;
+                diagnostics.add(Diagnostic.warning(Code.KG0326, l.span(), "`" + l.id() + "` counts by " + scope.word()
+                                + ", but the organisation declares no " + (scope == Scope.TEAM ? "team" : "team in an org unit"))
+                        .label("every request of policy `" + p.name() + "` is refused: its keys belong to no " + (scope == Scope.TEAM ? "team" : "org unit"))
+                        .help("the operator declares teams in `" + trust.operatorDir() + "/`: `team search { org engineering  groups [\"search-eng\"] }`"));
             }
         }
     }
@@ -1171,9 +1321,10 @@ public final class Checker {
         Scope s = Scope.parse(n.text());
         if (s == null) {
             diagnostics.add(Diagnostic.error(Code.KG0303, n.span(), "unknown scope `" + n.text() + "`")
-                    .label("expected `key` or `policy`")
-                    .help(Suggestions.didYouMean(n.text(), List.of("key", "policy"),
-                            "`by key` gives each key its own counter; `by policy` shares one among all keys of the policy")));
+                    .label("expected `key`, `policy`, `team` or `org`")
+                    .help(Suggestions.didYouMean(n.text(), List.of("key", "policy", "team", "org"),
+                            "`by key` gives each key its own counter; `by policy` shares one among all keys of the policy;"
+                                    + " `by team` and `by org` one among all keys of the key's team or org unit")));
         }
         return s;
     }

@@ -136,6 +136,14 @@ public final class Formatter {
                 text("label " + l.name().text() + " {");
                 settings(l.settings(), List.of(), l.span());
             }
+            case Item.OrgUnit o -> {
+                text("org " + o.name().text() + " {");
+                orgBody(o.settings(), o.body(), o.span());
+            }
+            case Item.Team t -> {
+                text("team " + t.name().text() + " {");
+                orgBody(t.settings(), t.body(), t.span());
+            }
             case Item.Function f -> {
                 StringBuilder sb = new StringBuilder("function " + f.language().text() + " " + f.name().text() + "(");
                 for (int i = 0; i < f.params().size(); i++) {
@@ -256,6 +264,29 @@ public final class Formatter {
             commentsOnLineOf(s.span().end(), block.end() - 1);
             newline();
             prevEnd = s.span().end();
+        }
+        close(block);
+    }
+
+    /** A unit's or team's settings and its limits and budgets, in the order written; settings aligned. */
+    private void orgBody(List<Setting> settings, List<Statement> body, Span block) {
+        newline();
+        depth++;
+        int width = 0;
+        for (Setting st : settings) width = Math.max(width, st.name().text().length());
+        List<Object> lines = new ArrayList<>(settings);
+        lines.addAll(body);
+        lines.sort(java.util.Comparator.comparingInt(o -> o instanceof Setting st ? st.span().start() : ((Statement) o).span().start()));
+        int prevEnd = -1;
+        for (Object line : lines) {
+            Span span = line instanceof Setting st ? st.span() : ((Statement) line).span();
+            if (prevEnd >= 0 && blankBetween(prevEnd, span.start())) blankLine();
+            commentsBefore(span.start(), true);
+            if (line instanceof Setting st) text(pad(st.name().text(), width) + " " + value(st.value()));
+            else statement((Statement) line);
+            commentsOnLineOf(span.end(), block.end() - 1);
+            newline();
+            prevEnd = span.end();
         }
         close(block);
     }
