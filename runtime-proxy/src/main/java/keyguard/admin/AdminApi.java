@@ -279,7 +279,7 @@ public final class AdminApi implements HttpHandler {
             }
             // Filters and a team admin's scope: read grouped by what they test too, keep, sum again.
             Map<String, String> filters = new LinkedHashMap<>();
-            for (String f : List.of("policy", "key", "model", "owner")) {
+            for (String f : List.of("policy", "key", "model", "owner", "team", "org")) {
                 String v = q.get(f);
                 if (v != null && !v.isEmpty()) {
                     if (v.length() > MAX_NAME) throw new BadAdminRequest(400, "`" + f + "` is at most " + MAX_NAME + " characters");

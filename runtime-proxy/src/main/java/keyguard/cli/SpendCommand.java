@@ -21,7 +21,7 @@ final class SpendCommand implements Callable<Integer> {
     @Mixin
     KeysCommand.AdminOptions admin;
 
-    @Option(names = "--group-by", paramLabel = "DIMS", description = "comma-separated: day, key, policy, model, tag (default: policy)")
+    @Option(names = "--group-by", paramLabel = "DIMS", description = "comma-separated: day, key, policy, model, owner, team, org, tag or tag:NAME (default: policy)")
     String groupBy = "policy";
 
     @Option(names = "--from", paramLabel = "DATE", description = "first day, UTC (default: 30 days ago)")

@@ -256,16 +256,19 @@
   function spendPage(root) {
     const range = select('range', [['7', 'last 7 days'], ['30', 'last 30 days'], ['90', 'last 90 days'], ['365', 'last 365 days']], '30');
     const size = select('size', [['day', 'by day'], ['week', 'by week'], ['month', 'by month']], 'day');
-    const by = select('by', [['policy', 'policy'], ['team', 'team (audit tag team)'], ['key', 'key'], ['owner', 'owner'], ['model', 'model'],
-      ['tag', 'audit tags'], ['tagname', 'one tag…']], 'policy');
+    const by = select('by', [['policy', 'policy'], ['team', 'team'], ['org', 'org unit'], ['teamtag', 'team tag (audit tag team)'], ['key', 'key'],
+      ['owner', 'owner'], ['model', 'model'], ['tag', 'audit tags'], ['tagname', 'one tag…']], 'policy');
     const tagName = h('input', { name: 'tag_name', placeholder: 'e.g. project', maxlength: 64 });
     const tagField = field('Tag', tagName);
     tagField.hidden = true;
     by.addEventListener('change', () => { tagField.hidden = by.value !== 'tagname'; });
-    /** The admin API's dimension for a choice: a team is the `team` tag; one tag is `tag:NAME` (the policy's or the request's). */
+    /**
+     * The admin API's dimension for a choice: team and org unit are the operator's organisation; the team tag is the
+     * policies' `team` audit tag; one tag is `tag:NAME` (the policy's or the request's).
+     */
     const oneTag = () => 'tag:' + (/^[A-Za-z0-9_.-]{1,64}$/.test(tagName.value.trim()) ? tagName.value.trim() : 'project');
-    const dim = () => by.value === 'team' ? 'tag:team' : by.value === 'tagname' ? oneTag() : by.value;
-    const groupOf = r => r[dim()] || (by.value === 'team' ? '(no team tag)' : '(none)');
+    const dim = () => by.value === 'teamtag' ? 'tag:team' : by.value === 'tagname' ? oneTag() : by.value;
+    const groupOf = r => r[dim()] || ({ teamtag: '(no team tag)', team: '(no team)', org: '(no org unit)' }[by.value] || '(none)');
     const fPolicy = h('input', { name: 'policy', placeholder: 'any' });
     const fKey = h('input', { name: 'key', placeholder: 'any (key id)' });
     const fModel = h('input', { name: 'model', placeholder: 'any' });
@@ -351,7 +354,7 @@
         sums.set(g, c);
       }
       const rows = [...sums.values()].sort((a, b) => b.cost_micros - a.cost_micros);
-      const t = table('Spend from ' + data.from + ' to ' + data.to + ' by ' + (by.value === 'tagname' ? dim() : by.value), [
+      const t = table('Spend from ' + data.from + ' to ' + data.to + ' by ' + (by.value === 'tagname' ? dim() : by.value === 'teamtag' ? 'team tag' : by.value), [
         { label: by.value, value: r => r.group },
         { label: 'Spend', num: true, value: r => usdExact(r.cost_micros) },
         { label: 'Requests', num: true, value: r => r.requests },

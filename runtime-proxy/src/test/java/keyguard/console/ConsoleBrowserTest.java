@@ -208,10 +208,10 @@ class ConsoleBrowserTest {
         assertFalse(browser.findElements(By.cssSelector("#budgets [data-budget='budget.policy.month']")).isEmpty());
         shot("spend");
 
-        // Stacked by team: the `team` audit tag of each policy.
-        new Select(browser.findElement(By.cssSelector("select[name=by]"))).selectByValue("team");
+        // Stacked by team tag: the `team` audit tag of each policy.
+        new Select(browser.findElement(By.cssSelector("select[name=by]"))).selectByValue("teamtag");
         browser.findElement(By.cssSelector("form.card button[type=submit]")).click();
-        waiting().until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#spend-table caption"), "by team"));
+        waiting().until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector("#spend-table caption"), "by team tag"));
         String byTeam = browser.findElement(By.id("spend-table")).getText();
         assertTrue(byTeam.contains("search") && byTeam.contains("support") && !byTeam.contains("team=search"), byTeam);
         assertEquals(Long.toString(total), browser.findElement(By.id("spend-total")).getAttribute("data-micros"));
