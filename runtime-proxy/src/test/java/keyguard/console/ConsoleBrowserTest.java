@@ -122,8 +122,11 @@ class ConsoleBrowserTest {
         return "http://127.0.0.1:" + h.gateway.adminAddress().getPort();
     }
 
+    /** Waits up to 15 s; an element the page redraws between finding and reading it (a reload of a table) is looked up again. */
     WebDriverWait waiting() {
-        return new WebDriverWait(browser, Duration.ofSeconds(15));
+        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(15));
+        wait.ignoring(org.openqa.selenium.StaleElementReferenceException.class);
+        return wait;
     }
 
     void signInWithToken(String token) {
