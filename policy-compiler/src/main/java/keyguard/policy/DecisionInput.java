@@ -25,6 +25,7 @@ public final class DecisionInput {
     private String keyId = "";
     private String keyName = "";
     private String keyOwner = "";
+    private String endUser = "";
     private Map<String, String> labels = Map.of();
     private long epochMillis;
     private UsageView usage = UsageView.NONE;
@@ -47,6 +48,8 @@ public final class DecisionInput {
     public DecisionInput keyId(String v) { keyId = v == null ? "" : v; return this; }
     public DecisionInput keyName(String v) { keyName = v == null ? "" : v; return this; }
     public DecisionInput keyOwner(String v) { keyOwner = v == null ? "" : v; return this; }
+    /** The end user the request is made for ({@link EndUsers}), empty for none. */
+    public DecisionInput endUser(String v) { endUser = v == null ? "" : v; return this; }
     public DecisionInput labels(Map<String, String> v) { labels = v == null ? Map.of() : v; return this; }
     public DecisionInput at(Instant v) { epochMillis = v.toEpochMilli(); return this; }
     public DecisionInput epochMillis(long v) { epochMillis = v; return this; }
@@ -73,6 +76,7 @@ public final class DecisionInput {
     public String keyId() { return keyId; }
     public String keyName() { return keyName; }
     public String keyOwner() { return keyOwner; }
+    public String endUser() { return endUser; }
     public Map<String, String> labels() { return labels; }
     public long epochMillis() { return epochMillis; }
     public UsageView usage() { return usage; }

@@ -29,13 +29,15 @@ import keyguard.lang.source.Span;
  *     although the routed model does not price them ({@link PricedParams})
  * @param requestTags {@code allow tags { ... }}: the tags a request may carry, by name, in
  *     declaration order (empty: a request carries none)
+ * @param endUsers {@code end_users { ... }}: whom its {@code by user} counters count
+ *     ({@link EndUsers#DEFAULT} when it does not say)
  */
 public record Policy(String name, String template, Map<String, String> tags, List<String> allowedModels,
                      boolean[] allowedByIndex, List<LimitSpec> rateLimits, List<LimitSpec> concurrency,
                      List<BudgetSpec> budgets, DataRule data, List<ForbidRule> forbids, ZoneId zone, Span span,
                      long costBound, long defaultMaxTokens, boolean allowOnFunctionError, boolean allowUnscannable,
                      long maxTokensLimit, boolean clampMaxTokens, java.util.Set<String> allowedParams,
-                     Map<String, TagRule> requestTags) {
+                     Map<String, TagRule> requestTags, EndUsers endUsers) {
 
     /**
      * The requests in flight a key may hold when its policy sets no {@code limit concurrent

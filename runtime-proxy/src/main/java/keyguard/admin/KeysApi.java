@@ -108,6 +108,11 @@ final class KeysApi {
                 out.put("refused", "this key " + e.reason()); // every request of the key is refused: nothing is counted
             }
         }
+        if (counters != null && counters.countsEndUsers()) {
+            // Each end user has counters of its own (`by user`); the limits below are those of requests naming none.
+            out.putObject("end_users").put("max", policy.endUsers().max()).put("places", enforcer.endUsersTracked(counters))
+                    .put("overflow", policy.endUsers().overflowShared() ? "shared" : "refuse");
+        }
         if (counters != null) {
             for (keyguard.counters.KeyCounters.Usage u : counters.usage(now)) {
                 ObjectNode o = list.addObject().put("id", u.limit().id()).put("counter", u.limit().counter().toString())

@@ -80,6 +80,7 @@ public record DecisionRecord(DecisionInput input, UsageReadings counters, Decisi
         strings(g, "labels", in.labels());
         strings(g, "metadata", metadataRead());
         strings(g, "request_tags", in.requestTags());
+        if (!in.endUser().isEmpty()) g.writeStringField("end_user", in.endUser());
         g.writeObjectFieldStart("counters");
         boolean forCap = false;
         for (int i = 0; i < counters.size(); i++) {

@@ -112,13 +112,89 @@ public final class Enforcer implements AutoCloseable {
         long[] rows = new long[plan.size()];
         Object[] handles = new Object[plan.size()];
         for (int i = 0; i < ids.length; i++) {
-            ids[i] = store.id(plan.name(i, keyId));
+            ids[i] = store.id(plan.name(i, keyId, NO_END_USER));
             rows[i] = store.row(ids[i]);
-            handles[i] = ledger.bind(ids[i], rows[i], plan.spec(i, keyId));
+            handles[i] = ledger.bind(ids[i], rows[i], plan.spec(i, keyId, NO_END_USER));
         }
         kc = new KeyCounters(keyId, plan, ids, rows, handles, ledger, clock);
         byKey.put(keyId, kc);
         return kc;
+    }
+
+    /** The place of requests that name no end user: they share one set of {@code by user} counters. */
+    private static final String NO_END_USER = "-";
+
+    /**
+     * The counters of a request made for {@code endUser} (null: it names none) with key
+     * counters {@code kc}: the same counters, with the {@code by user} ones the end user's
+     * own ({@link EndUserSlots}). {@code kc} itself when the policy counts by no end user or
+     * the request names none; the key's overflow counters when it tracks as many end users
+     * as its policy's {@code end_users max} and none of them is idle; null then if the policy
+     * says {@code overflow refuse}. Never blocks.
+     */
+    public KeyCounters forUser(KeyCounters kc, String endUser, long now) {
+        if (!kc.plan.countsEndUsers || endUser == null) return kc;
+        EndUserSlots slots = kc.endUsers;
+        if (slots == null) {
+            synchronized (kc) {
+                if (kc.endUsers == null) kc.endUsers = new EndUserSlots(kc.plan.policy.endUsers().max(), kc.plan.policy.endUsers().overflowShared());
+                slots = kc.endUsers;
+            }
+        }
+        long h = EndUserSlots.hash(endUser);
+        int start = (int) Long.remainderUnsigned(h, slots.capacity);
+        int probes = Math.min(EndUserSlots.PROBES, slots.capacity);
+        EndUserSlots table = slots;
+        for (int k = 0; k < probes; k++) { // its own slot, or a free one
+            EndUserSlots.Slot slot = table.slot((start + k) % table.capacity, s -> bindSlot(kc, s));
+            while (true) {
+                long owner = Cell.get(slot.ownerRow(), 0);
+                if (owner == h) return slot.counters();
+                if (owner != 0) break;
+                if (Cell.cas(slot.ownerRow(), 0, 0, h)) return slot.counters();
+            }
+        }
+        for (int k = 0; k < probes; k++) { // one whose end user is idle on every counter
+            EndUserSlots.Slot slot = table.slot((start + k) % table.capacity, s -> bindSlot(kc, s));
+            long owner = Cell.get(slot.ownerRow(), 0);
+            if (owner == h) return slot.counters();
+            if (idle(slot.counters(), now) && Cell.cas(slot.ownerRow(), 0, owner, h)) return slot.counters();
+        }
+        return table.overflowShared ? table.overflow(() -> bindUser(kc, "overflow")) : null;
+    }
+
+    private EndUserSlots.Slot bindSlot(KeyCounters kc, int index) {
+        long ownerRow = store.row(store.id("u/" + kc.keyId + "/" + index + "/owner"));
+        return new EndUserSlots.Slot(ownerRow, bindUser(kc, Integer.toString(index)));
+    }
+
+    /** {@code kc}'s counters with the {@code by user} ones bound to the place {@code user}. */
+    private KeyCounters bindUser(KeyCounters kc, String user) {
+        Plan plan = kc.plan;
+        long[] ids = kc.ids.clone();
+        long[] rows = kc.rows.clone();
+        Object[] handles = kc.handles.clone();
+        for (int i = 0; i < ids.length; i++) {
+            if (plan.refs[i].scope() != keyguard.policy.Scope.USER) continue;
+            ids[i] = store.id(plan.name(i, kc.keyId, user));
+            rows[i] = store.row(ids[i]);
+            handles[i] = ledger.bind(ids[i], rows[i], plan.spec(i, kc.keyId, user));
+        }
+        return new KeyCounters(kc.keyId, plan, ids, rows, handles, ledger, clock);
+    }
+
+    /** Whether nothing of an end user's is counted any more: its windows passed, its budget periods ended, nothing in flight. */
+    private static boolean idle(KeyCounters kc, long now) {
+        for (int i = 0; i < kc.plan.size(); i++) {
+            if (kc.plan.refs[i].scope() == keyguard.policy.Scope.USER && kc.used(i, now) != 0) return false;
+        }
+        return true;
+    }
+
+    /** End users holding a place of the key, as this process knows them ({@code /admin/keys/{id}/usage}). */
+    public int endUsersTracked(KeyCounters kc) {
+        EndUserSlots slots = kc.endUsers;
+        return slots == null ? 0 : slots.held();
     }
 
     private Calendar calendar(ZoneId zone, Period period) {

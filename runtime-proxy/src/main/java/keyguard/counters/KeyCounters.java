@@ -24,6 +24,8 @@ public final class KeyCounters implements UsageView {
     final Object[] handles;
     final Ledger ledger;
     private final Clock clock;
+    /** The places of the key's end users, when its policy counts by user; bound on the first request that names one. */
+    volatile EndUserSlots endUsers;
 
     KeyCounters(String keyId, Plan plan, long[] ids, long[] rows, Object[] handles, Ledger ledger, Clock clock) {
         this.keyId = keyId;
@@ -36,6 +38,9 @@ public final class KeyCounters implements UsageView {
     }
 
     public Policy policy() { return plan.policy; }
+
+    /** Whether the policy counts by end user: a request's counters are then its end user's ({@link Enforcer#forUser}). */
+    public boolean countsEndUsers() { return plan.countsEndUsers; }
 
     @Override
     public long used(CounterRef counter) {

@@ -20,8 +20,16 @@ public interface Ledger extends AutoCloseable {
     /** The store cannot be reached and the counter is not {@code fail open} (a 503). */
     int UNAVAILABLE = 3;
 
-    /** What a counter is: its name in the store, kind ({@link Lease#REQUESTS}...), cap, window or calendar, failure mode. */
-    record Spec(String name, int kind, long cap, long windowMillis, Calendar calendar, boolean failOpen) {
+    /**
+     * What a counter is: its name in the store, kind ({@link Lease#REQUESTS}...), cap, window
+     * or calendar, failure mode, and whether it is this node's alone ({@code local}: an end
+     * user's counters, which a fleet ledger keeps in the node's rows rather than in Redis).
+     */
+    record Spec(String name, int kind, long cap, long windowMillis, Calendar calendar, boolean failOpen, boolean local) {
+        public Spec(String name, int kind, long cap, long windowMillis, Calendar calendar, boolean failOpen) {
+            this(name, kind, cap, windowMillis, calendar, failOpen, false);
+        }
+
         public boolean capped() { return cap != Long.MAX_VALUE; }
     }
 

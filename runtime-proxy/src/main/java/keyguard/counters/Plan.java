@@ -43,6 +43,8 @@ final class Plan {
      * reroute to a model with other prices. Then the gateway always counts exactly.
      */
     final boolean needsExactPrompt;
+    /** Whether a counter is {@code by user}: the key's requests then count per end user ({@link EndUserSlots}). */
+    final boolean countsEndUsers;
 
     private Plan(Policy policy, OrgChart.Team team, List<CounterRef> refs, List<Limit> limits, List<Calendar> calendars, boolean needsExactPrompt) {
         int n = refs.size();
@@ -53,6 +55,7 @@ final class Plan {
         this.policy = policy;
         this.team = team;
         this.needsExactPrompt = needsExactPrompt;
+        this.countsEndUsers = refs.stream().anyMatch(r -> r.scope() == Scope.USER);
         this.refs = refs.toArray(new CounterRef[0]);
         this.limits = limits.toArray(new Limit[0]);
         this.calendars = calendars.toArray(new Calendar[0]);
@@ -116,15 +119,15 @@ final class Plan {
 
     int size() { return refs.length; }
 
-    /** Counter {@code i} as the ledger knows it, for key {@code keyId}. */
-    Ledger.Spec spec(int i, String keyId) {
+    /** Counter {@code i} as the ledger knows it, for key {@code keyId} and its end user {@code user} (a slot; {@code -} for none). */
+    Ledger.Spec spec(int i, String keyId, String user) {
         boolean failOpen = limits[i] instanceof LimitSpec l && l.failOpen();
-        return new Ledger.Spec(name(i, keyId), kinds[i], caps[i], windows[i], calendars[i], failOpen);
+        return new Ledger.Spec(name(i, keyId, user), kinds[i], caps[i], windows[i], calendars[i], failOpen, refs[i].scope() == Scope.USER);
     }
 
     /** The counter's name in the store: whose it is, and what it counts. */
-    String name(int i, String keyId) {
-        return name(refs[i], keyId, policy.name(), team == null ? null : team.name(), team == null ? null : team.unitName());
+    String name(int i, String keyId, String user) {
+        return name(refs[i], keyId, policy.name(), team == null ? null : team.name(), team == null ? null : team.unitName(), user);
     }
 
     /**
@@ -144,11 +147,14 @@ final class Plan {
 
     /**
      * A counter's name in the store: whose it is ({@code k/KEY}, {@code p/POLICY},
-     * {@code t/TEAM}, {@code o/UNIT}) and what it counts. Team and unit names are the
-     * operator's, checked to be plain words.
+     * {@code t/TEAM}, {@code o/UNIT}, {@code u/KEY/USER}) and what it counts. Team and unit
+     * names are the operator's, checked to be plain words; {@code user} is never the
+     * caller's string but the gateway's name for the end user's place (a slot number,
+     * {@code overflow}, or {@code -} for requests that name none).
      */
-    public static String name(CounterRef ref, String keyId, String policy, String team, String unit) {
+    public static String name(CounterRef ref, String keyId, String policy, String team, String unit, String user) {
         String whose = switch (ref.scope()) {
+            case USER -> "u/" + keyId + "/" + java.util.Objects.requireNonNull(user, "no end user");
             case KEY -> "k/" + keyId;
             case POLICY -> "p/" + policy;
             case TEAM -> "t/" + java.util.Objects.requireNonNull(team, "no team");

@@ -12,8 +12,8 @@ public final class PolicyCounters {
         return Plan.of(policy, null, Calendar::new).refs.clone();
     }
 
-    /** A counter's name in the store, as the gateway names it (team and unit null where the key has none). */
-    public static String name(CounterRef ref, String keyId, String policy, String team, String unit) {
-        return Plan.name(ref, keyId, policy, team, unit);
+    /** A counter's name in the store, as the gateway names it (team and unit null where the key has none; user the end user's place). */
+    public static String name(CounterRef ref, String keyId, String policy, String team, String unit, String user) {
+        return Plan.name(ref, keyId, policy, team, unit, user);
     }
 }

@@ -173,8 +173,18 @@ public final class FleetLedger implements Ledger {
         }
     }
 
+    /** A counter this node keeps alone ({@link Spec#local}): the local ledger's handle. */
+    private record Local(Object inner) {}
+
+    /** Ids of the counters this node keeps alone (end users'), for {@link #give} by id. */
+    private final java.util.Set<Long> localIds = ConcurrentHashMap.newKeySet();
+
     @Override
     public Object bind(long id, long row, Spec spec) {
+        if (spec.local()) { // an end user's counters are this node's: kept in its rows, never in Redis
+            localIds.add(id);
+            return new Local(keyguard.counters.LocalLedger.INSTANCE.bind(id, row, spec));
+        }
         Counter c = byId.computeIfAbsent(id, k -> {
             Cell.set(row, SLOT, 0);
             Cell.set(row, EXPIRES, 0);
@@ -190,6 +200,7 @@ public final class FleetLedger implements Ledger {
 
     @Override
     public int tryTake(Object handle, long row, long tag, long amount, long now) {
+        if (handle instanceof Local l) return keyguard.counters.LocalLedger.INSTANCE.tryTake(l.inner(), row, tag, amount, now);
         Counter c = (Counter) handle;
         long want = tag & TAG_MASK;
         while (true) {
@@ -206,6 +217,7 @@ public final class FleetLedger implements Ledger {
 
     @Override
     public int acquire(Object handle, long row, long tag, long amount, long now) {
+        if (handle instanceof Local l) return keyguard.counters.LocalLedger.INSTANCE.acquire(l.inner(), row, tag, amount, now);
         Counter c = (Counter) handle;
         c.lastActiveMillis = System.currentTimeMillis(); // a request is here: not idle, whatever the last round saw
         long deadline = System.nanoTime() + 3 * syncMillis * 1_000_000L + 200_000_000L;
@@ -331,6 +343,10 @@ public final class FleetLedger implements Ledger {
 
     @Override
     public void give(long id, long row, int kind, long tag, long amount, boolean rollback) {
+        if (localIds.contains(id)) {
+            keyguard.counters.LocalLedger.INSTANCE.give(id, row, kind, tag, amount, rollback);
+            return;
+        }
         if (kind == keyguard.counters.Lease.REQUESTS && !rollback) return; // a request made stays counted
         Counter c = byId.get(id);
         if (c == null) return;
@@ -347,6 +363,10 @@ public final class FleetLedger implements Ledger {
 
     @Override
     public void addLate(Object handle, long row, long tag, long amount) {
+        if (handle instanceof Local l) {
+            keyguard.counters.LocalLedger.INSTANCE.addLate(l.inner(), row, tag, amount);
+            return;
+        }
         Counter c = (Counter) handle;
         Slice s = c.slices.get(tag);
         if (s == null) s = c.current;
@@ -357,6 +377,7 @@ public final class FleetLedger implements Ledger {
 
     @Override
     public long used(Object handle, long row, long tag, long now) {
+        if (handle instanceof Local l) return keyguard.counters.LocalLedger.INSTANCE.used(l.inner(), row, tag, now);
         Counter c = (Counter) handle;
         Slice s = c.slices.get(tag);
         if (s == null || s.ended) return c.lastFleetUsed;
@@ -370,12 +391,14 @@ public final class FleetLedger implements Ledger {
      */
     @Override
     public long usedForCap(Object handle, long row, long tag, long now) {
+        if (handle instanceof Local l) return keyguard.counters.LocalLedger.INSTANCE.usedForCap(l.inner(), row, tag, now);
         Slice s = ((Counter) handle).slices.get(tag);
         return s == null || s.ended ? 0 : s.committed();
     }
 
     @Override
     public long millisUntilFits(Object handle, long row, long now, long need) {
+        if (handle instanceof Local l) return keyguard.counters.LocalLedger.INSTANCE.millisUntilFits(l.inner(), row, now, need);
         Counter c = (Counter) handle;
         Spec s = c.spec;
         if (c.concurrency()) return 1000;
@@ -386,6 +409,7 @@ public final class FleetLedger implements Ledger {
 
     @Override
     public long millisUntilEmpty(Object handle, long row, long now) {
+        if (handle instanceof Local l) return keyguard.counters.LocalLedger.INSTANCE.millisUntilEmpty(l.inner(), row, now);
         Counter c = (Counter) handle;
         if (c.concurrency()) return 0;
         if (!c.windowed()) return c.spec.calendar().at(now).endMillis() - now;

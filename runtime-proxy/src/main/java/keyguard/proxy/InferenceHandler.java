@@ -149,6 +149,8 @@ public final class InferenceHandler implements HttpHandler {
         Classification classification;
         /** The caller's tags ({@code x-keyguard-tags}, declared {@code metadata} entries), bounded; the policy decides on them. */
         Map<String, String> tags = Map.of();
+        /** The end user the request is made for, when its policy counts by end user and the request names one. */
+        String endUser;
         DecisionInput in;
         /** The counter values {@link #in} was decided on, kept for the audit event. */
         UsageReadings readings;
@@ -430,14 +432,9 @@ public final class InferenceHandler implements HttpHandler {
                 return;
             }
             long now = path.clock().millis();
-            Refused gate = path.enforcer().requestGate(r.counters, now);
-            if (gate != null) {
-                Decision throttled = Decisions.throttled(policy, gate.limit());
-                r.counters.rateLimitHeaders(now, r.headers);
-                path.log().decided(r.decisionId, r.lp.set().revision(), r.key, endpoint, null, throttled, 429, Classification.NOTHING, List.of(),
-                        null, answer(exchange, path.shape(), DecisionErrors.of(throttled, r.lp.set().revision(), r.decisionId, gate, now), r.headers));
-                return;
-            }
+            // A policy that counts by end user gates on the end user's counters, which the body names: parsed first.
+            boolean perUser = r.counters.countsEndUsers();
+            if (!perUser && throttledAtTheGate(exchange, r, policy, now)) return;
             try {
                 r.request = RequestParser.parse(endpoint, r.body);
             } catch (BadRequest e) {
@@ -445,6 +442,23 @@ public final class InferenceHandler implements HttpHandler {
                 return;
             }
             r.body = null; // parsed: the tree is what the later stages read
+            if (perUser) {
+                try {
+                    r.endUser = keyguard.wire.EndUser.of(r.request.body(), exchange.getRequestHeaders().getFirst(keyguard.wire.EndUser.HEADER),
+                            policy.endUsers().sources());
+                } catch (keyguard.wire.EndUser.Invalid e) {
+                    path.refused(exchange, r, 400, "bad_request", ErrorCode.END_USER_INVALID.error(e.source, keyguard.wire.EndUser.MAX));
+                    return;
+                }
+                KeyCounters own = path.enforcer().forUser(r.counters, r.endUser, now);
+                if (own == null) {
+                    path.refused(exchange, r, 429, "throttled", ErrorCode.END_USERS_FULL.error(policy.endUsers().max(), policy.name())
+                            .detail("policy", policy.name()));
+                    return;
+                }
+                r.counters = own;
+                if (throttledAtTheGate(exchange, r, policy, now)) return;
+            }
             try {
                 io.undertow.util.HeaderValues sent = exchange.getRequestHeaders().get(TAGS_HEADER); // several headers read as one list
                 r.tags = keyguard.wire.RequestTags.of(sent == null ? null : String.join(",", sent), r.request.metadata(), policy.requestTags().keySet());
@@ -479,6 +493,18 @@ public final class InferenceHandler implements HttpHandler {
                 r.prompt = PromptTokens.counted(counter.countPrompt(r.request.texts()) + media);
                 path.proceed(next, exchange);
             }
+        }
+
+        /** Whether a {@code limit requests} without room refused the request (answered): counted, decided and audited as a throttle. */
+        private boolean throttledAtTheGate(HttpServerExchange exchange, Request r, Policy policy, long now) {
+            Refused gate = path.enforcer().requestGate(r.counters, now);
+            if (gate == null) return false;
+            Decision throttled = Decisions.throttled(policy, gate.limit());
+            r.counters.rateLimitHeaders(now, r.headers);
+            path.log().decided(r.decisionId, r.lp.set().revision(), r.key, path.endpoint(), r.request == null ? null : r.request.model(), throttled, 429,
+                    Classification.NOTHING, List.of(), null,
+                    answer(exchange, path.shape(), DecisionErrors.of(throttled, r.lp.set().revision(), r.decisionId, gate, now), r.headers));
+            return true;
         }
 
         /** The output cap per choice and the output reserved; false when {@code limit max_tokens} refused the request. */
@@ -710,7 +736,7 @@ public final class InferenceHandler implements HttpHandler {
                 .model(r.request.model()).estimatedTokens(promptTokens).maxTokens(r.output).stream(r.request.stream())
                 .classification(dataClass).unscannable(unscannable)
                 .metadata(r.request.metadata()).requestTags(r.tags).keyId(r.key.id()).keyName(r.key.name()).keyOwner(r.key.owner())
-                .labels(r.key.trustedLabels(r.lp.set().labels()))
+                .endUser(r.endUser).labels(r.key.trustedLabels(r.lp.set().labels()))
                 .epochMillis(r.now).usage(r.readings);
         r.decision = r.evaluator.decide(r.in);
         // An unknown model is refused before any counter matters: its event need not read them all.

@@ -25,7 +25,8 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                                String revision, String model, long estimatedTokens, long maxTokens, boolean stream, DataClass dataClass,
                                boolean unscannable, Map<String, String> labels, Map<String, String> metadata, Map<String, String> requestTags,
                                Map<String, Long> counters, Map<String, Long> countersForCap, Outcome outcome, String kind, List<String> rules,
-                               String routedModel, boolean forwarded, long tokens, long costMicros, String team, String org) {
+                               String routedModel, boolean forwarded, long tokens, long costMicros, String team, String org,
+                               String endUser) {
 
     /** A decision of a key outside the organisation. */
     public RecordedDecision(String decisionId, long decidedAt, String keyId, String keyName, String keyOwner, String policy,
@@ -34,7 +35,7 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                             Map<String, Long> counters, Map<String, Long> countersForCap, Outcome outcome, String kind, List<String> rules,
                             String routedModel, boolean forwarded, long tokens, long costMicros) {
         this(decisionId, decidedAt, keyId, keyName, keyOwner, policy, revision, model, estimatedTokens, maxTokens, stream, dataClass, unscannable,
-                labels, metadata, requestTags, counters, countersForCap, outcome, kind, rules, routedModel, forwarded, tokens, costMicros, "", "");
+                labels, metadata, requestTags, counters, countersForCap, outcome, kind, rules, routedModel, forwarded, tokens, costMicros, "", "", "");
     }
 
     /** The decision of an audit event, or null for an event replay cannot repeat (an admin action, schema 1, refused before deciding). */
@@ -63,7 +64,8 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                 strings(in.get("request_tags")), numbers(in.get("counters")), numbers(in.get("counters_for_cap")), outcome,
                 d.path("kind").asText(), List.copyOf(rules), d.hasNonNull("routed_model") ? d.get("routed_model").asText() : null, forwarded,
                 forwarded ? e.path("prompt_tokens").asLong() + e.path("completion_tokens").asLong() : 0,
-                forwarded ? e.path("cost_micros").asLong() : 0, e.path("team").asText(""), e.path("org").asText(""));
+                forwarded ? e.path("cost_micros").asLong() : 0, e.path("team").asText(""), e.path("org").asText(""),
+                in.path("end_user").asText(""));
     }
 
     /**
@@ -84,7 +86,7 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                 in.estimatedTokens(), in.maxTokens(), in.stream(), in.classification(), in.unscannable(), in.labels(), in.metadata(),
                 in.requestTags(), counters, forCap, decision.outcome(), decision.kind().name().toLowerCase(java.util.Locale.ROOT),
                 decision.rules(), decision.routedModel(), forwarded, forwarded ? e.promptTokens() + e.completionTokens() : 0,
-                forwarded ? e.costMicros() : 0, e.team(), e.org());
+                forwarded ? e.costMicros() : 0, e.team(), e.org(), in.endUser());
     }
 
     /** The counters exactly as the decision read them (0 for one it did not record): what {@code explain --decision} shows. */
@@ -107,7 +109,7 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
     public DecisionInput input(keyguard.policy.UsageView usage) {
         return new DecisionInput().model(model).estimatedTokens(estimatedTokens).maxTokens(maxTokens).stream(stream)
                 .classification(dataClass).unscannable(unscannable).metadata(metadata).requestTags(requestTags).keyId(keyId)
-                .keyName(keyName).keyOwner(keyOwner).labels(labels).epochMillis(decidedAt).usage(usage);
+                .keyName(keyName).keyOwner(keyOwner).endUser(endUser).labels(labels).epochMillis(decidedAt).usage(usage);
     }
 
     /**

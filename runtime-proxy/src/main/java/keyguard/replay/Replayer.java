@@ -116,7 +116,8 @@ public final class Replayer {
             capsByPolicy.put(n, caps(policy, c));
             return c;
         });
-        Sim[] counters = byKey.computeIfAbsent(policy.name(), n -> new HashMap<>()).computeIfAbsent(r.keyId(), k -> bind(policy, refs, k, r.team(), r.org()));
+        Sim[] counters = byKey.computeIfAbsent(policy.name(), n -> new HashMap<>()).computeIfAbsent(perUser(refs) ? r.keyId() + "\n" + r.endUser() : r.keyId(),
+                k -> bind(policy, refs, r.keyId(), r.team(), r.org(), r.endUser().isEmpty() ? "-" : "=" + r.endUser()));
         for (Sim s : counters) s.advance(at);
         view.bind(r, refs, counters);
         Decision d = evaluator.decide(r.input(view));
@@ -163,16 +164,25 @@ public final class Replayer {
     }
 
     /** A key's simulated counters, by the gateway's names: its team's and unit's shared with the other keys of the team and unit. */
-    private Sim[] bind(Policy policy, CounterRef[] refs, String keyId, String team, String unit) {
+    private Sim[] bind(Policy policy, CounterRef[] refs, String keyId, String team, String unit, String user) {
         Sim[] out = new Sim[refs.length];
         for (int i = 0; i < refs.length; i++) {
             CounterRef ref = refs[i];
             // A key outside the organisation was refused before deciding under a policy that counts by team or org.
-            String name = PolicyCounters.name(ref, keyId, policy.name(), team.isEmpty() ? "-" : team, unit.isEmpty() ? "-" : unit);
+            String name = PolicyCounters.name(ref, keyId, policy.name(), team.isEmpty() ? "-" : team, unit.isEmpty() ? "-" : unit, user);
             out[i] = sims.computeIfAbsent(name, n -> new Sim(ref, ref.metric() == Metric.SPEND
                     ? new Calendar(policy.zone(), Period.parse(ref.window())) : null));
         }
         return out;
+    }
+
+    /**
+     * Whether a policy counts by end user: then each end user of a key has counters of its own
+     * (replay names them by the recorded end user, as if the key tracked every one).
+     */
+    private static boolean perUser(CounterRef[] refs) {
+        for (CounterRef r : refs) if (r.scope() == keyguard.policy.Scope.USER) return true;
+        return false;
     }
 
     private static long saturatingAdd(long a, long b) {

@@ -46,7 +46,10 @@ class FleetTwoNodesTest {
         Files.writeString(h.policies.resolve("fleet.kgp"), """
                 policy limited { models allow ["sim-small"] limit requests 40 per 1h by key limit concurrent 1_000 by key }
                 policy spender { models allow ["sim-small"] tags { team: "payments" } }
+                policy teamed { models allow ["sim-small"] }
+                policy bots { models allow ["sim-small"] limit requests 2 per 1h by user }
                 """);
+        Files.writeString(h.platform.resolve("org.kgp"), "org ops_unit { }\nteam ops { org ops_unit  limit requests 30 per 1h }\n");
         h.configure = c -> c.withFleet(FleetConfig.of(redis.uri(), null, name));
         h.start();
         return h;
@@ -173,6 +176,45 @@ class FleetTwoNodesTest {
         List<HttpResponse<String>> rs = all.stream().map(CompletableFuture::join).toList();
         assertEquals(40, rs.stream().filter(r -> r.statusCode() == 200).count(), () -> statuses(rs));
         assertEquals(160, rs.stream().filter(r -> r.statusCode() == 429).count(), () -> statuses(rs));
+    }
+
+    @Test
+    void aTeamsLimitHoldsForTheWholeFleetAcrossItsKeysAndNodes() throws Exception {
+        List<String> keys = new ArrayList<>();
+        for (String name : List.of("t1", "t2")) {
+            keyguard.admin.AdminClient.Reply r = a.admin().post("admin/keys", keyguard.gateway.FakeUpstream.JSON.createObjectNode().put("policy", "teamed").put("name", name).put("team", "ops"));
+            assertEquals(201, r.status(), r.raw());
+            keys.add(r.body().path("secret").asText());
+        }
+        List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
+        for (int i = 0; i < 120; i++) {
+            GatewayHarness n = i % 2 == 0 ? a : b;
+            all.add(n.http.sendAsync(HttpRequest.newBuilder(URI.create(n.base() + "/v1/chat/completions")).timeout(Duration.ofSeconds(30))
+                    .header("authorization", "Bearer " + keys.get(i / 2 % 2)).POST(HttpRequest.BodyPublishers.ofString(chat(false))).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        List<HttpResponse<String>> rs = all.stream().map(CompletableFuture::join).toList();
+        assertEquals(30, rs.stream().filter(r -> r.statusCode() == 200).count(), () -> statuses(rs));
+        assertTrue(rs.stream().filter(r -> r.statusCode() == 429).allMatch(r -> r.body().contains("limit.requests.team.1h")), () -> statuses(rs));
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        JsonNode spend;
+        do {
+            Thread.sleep(50);
+            spend = b.admin().get("admin/spend?group_by=org,team").body();
+        } while (spend.path("total_requests").asLong() < 120 && System.nanoTime() < deadline);
+        assertEquals(120, spend.path("total_requests").asLong(), spend.toString());
+        assertEquals("ops", spend.path("rows").get(0).path("team").asText(), spend.toString());
+        assertEquals("ops_unit", spend.path("rows").get(0).path("org").asText(), spend.toString());
+    }
+
+    @Test
+    void anEndUsersLimitCountsOnEachNodeAlone() throws Exception {
+        String key = a.key("bots", "bot", Map.of());
+        String alice = "{\"model\":\"sim-small\",\"user\":\"alice\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        for (GatewayHarness n : List.of(a, b)) {
+            for (int i = 0; i < 2; i++) assertEquals(200, n.post("/v1/chat/completions", key, alice).statusCode());
+            assertEquals(429, n.post("/v1/chat/completions", key, alice).statusCode(), "alice's two on this node");
+        }
     }
 
     @Test

@@ -90,6 +90,7 @@ statement
         (FAIL failMode=ident)? (onExcess=ident)?                                                # limitStmt
   | OVERRIDE? ALLOW PARAMS list=listLiteral                                             # paramsStmt
   | OVERRIDE? ALLOW TAGS LBRACE (requestTag (COMMA? requestTag)*)? COMMA? RBRACE          # requestTagsStmt
+  | OVERRIDE? END_USERS LBRACE setting* RBRACE                                          # endUsersStmt
   | OVERRIDE? BUDGET amount=quantity currency=ident PER period=ident kind=ident?
         (WARN AT PERCENT)? (BY scope=ident)?                                            # budgetStmt
   | OVERRIDE? DATA level=ident cls=ident (ON violation=ident action=ident target=STRING?)? # dataStmt
@@ -161,7 +162,7 @@ number : INT | DECIMAL ;
 
 // Words that are keywords somewhere but may also name things or start a path.
 ident : IDENT | MODEL | PROVIDER | POLICY | TEMPLATE | TEST | TESTS | DATA | TAGS | MODELS
-      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL | ALLOW | PARAMS | ORG | TEAM ;
+      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL | ALLOW | PARAMS | ORG | TEAM | END_USERS ;
 
 // ---------------------------------------------------------------- lexer
 
@@ -191,6 +192,7 @@ ALLOW    : 'allow' ;
 PARAMS   : 'params' ;
 ORG      : 'org' ;
 TEAM     : 'team' ;
+END_USERS : 'end_users' ;
 WARN     : 'warn' ;
 FAIL     : 'fail' ;
 ON       : 'on' ;

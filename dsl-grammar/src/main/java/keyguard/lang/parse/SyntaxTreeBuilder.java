@@ -188,6 +188,11 @@ final class SyntaxTreeBuilder {
                 }
                 yield new Statement.RequestTags(rt.OVERRIDE() != null, List.copyOf(tags), span(rt));
             }
+            case EndUsersStmtContext eu -> {
+                List<Setting> settings = new ArrayList<>();
+                for (SettingContext sc : eu.setting()) settings.add(setting(sc));
+                yield new Statement.EndUsers(eu.OVERRIDE() != null, List.copyOf(settings), span(eu));
+            }
             case BudgetStmtContext b -> new Statement.Budget(b.OVERRIDE() != null, quantity(b.amount), name(b.currency),
                     name(b.period), b.kind == null ? null : name(b.kind),
                     b.PERCENT() == null ? null : percent(b.PERCENT().getSymbol()),

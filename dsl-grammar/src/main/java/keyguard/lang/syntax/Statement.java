@@ -23,6 +23,9 @@ public sealed interface Statement {
      * attach to a request ({@code x-keyguard-tags}, OpenAI {@code metadata}), which of them it
      * must, and the values each takes (none listed: any).
      */
+    /** {@code end_users { from ["user", "metadata", "header"]  max 10_000  overflow shared|refuse }}: whom {@code by user} counts. */
+    record EndUsers(boolean override, List<Setting> settings, Span span) implements Statement {}
+
     record RequestTags(boolean override, List<RequestTag> tags, Span span) implements Statement {}
 
     /** One tag of {@link RequestTags}: {@code presence} is the word after the name ({@code required}, {@code optional}) or null. */

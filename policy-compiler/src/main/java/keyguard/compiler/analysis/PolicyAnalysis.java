@@ -241,10 +241,11 @@ public final class PolicyAnalysis {
         }
     }
 
-    /** Whether a counter of scope {@code parent} always counts at least what one of {@code child} does (key ⊂ policy, key ⊂ team ⊂ org). */
+    /** Whether a counter of scope {@code parent} always counts at least what one of {@code child} does (user ⊂ key ⊂ policy, key ⊂ team ⊂ org). */
     private static boolean above(Scope parent, Scope child) {
         return switch (child) {
-            case KEY -> parent != Scope.KEY;
+            case USER -> parent != Scope.USER;
+            case KEY -> parent != Scope.KEY && parent != Scope.USER;
             case TEAM -> parent == Scope.ORG;
             case POLICY, ORG -> false;
         };
@@ -254,7 +255,7 @@ public final class PolicyAnalysis {
         return Diagnostic.warning(Code.KG0907, child.span(), "`" + child.id() + "` ($" + Money.format(child.amount()) + ") is not below `"
                         + parent.id() + "` ($" + Money.format(parent.amount()) + ")" + (parent.origin().equals(child.origin()) ? "" : " of " + parent.origin()))
                 .label(why)
-                .help("give each " + (child.counter().scope() == Scope.TEAM ? "team" : "key") + " a smaller share, or remove its budget");
+                .help("give each " + child.counter().scope().word() + " a smaller share, or remove its budget");
     }
 
     /** A team's declared budget not below its org unit's hard budget of the same period can never bind. */

@@ -938,6 +938,9 @@ public final class Checker {
         Span paramsSpan;
         String paramsOrigin;
         final Map<String, keyguard.policy.TagRule> requestTags = new LinkedHashMap<>();
+        keyguard.policy.EndUsers endUsers;
+        Span endUsersSpan;
+        String endUsersOrigin;
         Span requestTagsSpan;
         String requestTagsOrigin;
         final Map<String, ForbidRule> forbids = new LinkedHashMap<>();
@@ -1008,7 +1011,8 @@ public final class Checker {
                 draft.data == null ? DataRule.UNRESTRICTED : draft.data, List.copyOf(forbids),
                 draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost, draft.defaultMaxTokens, draft.allowOnFunctionError,
                 draft.allowUnscannable, draft.maxTokensLimit, draft.clampMaxTokens, java.util.Set.copyOf(draft.allowedParams),
-                java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.requestTags)));
+                java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.requestTags)),
+                draft.endUsers == null ? keyguard.policy.EndUsers.DEFAULT : draft.endUsers);
     }
 
     private Map<String, Ir.Const> arguments(Item.Policy p, Item.Template t) {
@@ -1078,6 +1082,7 @@ public final class Checker {
                 case Statement.On o -> onStatement(o, d, origin);
                 case Statement.Params pa -> params(pa, d, origin);
                 case Statement.RequestTags rt -> requestTags(rt, d, origin);
+                case Statement.EndUsers eu -> endUsers(eu, params, d, origin);
                 case Statement.Forbid f -> forbid(f, params, d, origin);
             }
         }
@@ -1321,10 +1326,10 @@ public final class Checker {
         Scope s = Scope.parse(n.text());
         if (s == null) {
             diagnostics.add(Diagnostic.error(Code.KG0303, n.span(), "unknown scope `" + n.text() + "`")
-                    .label("expected `key`, `policy`, `team` or `org`")
-                    .help(Suggestions.didYouMean(n.text(), List.of("key", "policy", "team", "org"),
+                    .label("expected `key`, `policy`, `team`, `org` or `user`")
+                    .help(Suggestions.didYouMean(n.text(), List.of("key", "policy", "team", "org", "user"),
                             "`by key` gives each key its own counter; `by policy` shares one among all keys of the policy;"
-                                    + " `by team` and `by org` one among all keys of the key's team or org unit")));
+                                    + " `by team` and `by org` one among all keys of the key's team or org unit; `by user` one per end user of each key")));
         }
         return s;
     }
@@ -1554,6 +1559,69 @@ public final class Checker {
      * are non-empty strings without {@code ,} or {@code =} (the header's separators); a name
      * the policy's own audit tags use is refused (a caller must not set the policy's tags).
      */
+    private static final Set<String> END_USERS_SETTINGS = Set.of("from", "max", "overflow");
+
+    /** {@code end_users { from ["user", "metadata", "header"]  max N  overflow shared|refuse }}; what is not said keeps the default. */
+    private void endUsers(Statement.EndUsers eu, Map<String, Ir.Const> params, Draft d, String origin) {
+        String id = "end_users";
+        if (!inheritance(id, eu.override(), d.endUsersSpan, d.endUsersOrigin, eu.span(), d, "end_users",
+                d.endUsersSpan == null ? "" : "inherited from `" + d.endUsersOrigin + "`")) {
+            return;
+        }
+        Map<String, Setting> s = settings(eu.settings(), END_USERS_SETTINGS, "end_users");
+        keyguard.policy.EndUsers had = d.endUsers == null ? keyguard.policy.EndUsers.DEFAULT : d.endUsers;
+        List<keyguard.policy.EndUsers.Source> sources = had.sources();
+        Setting from = s.get("from");
+        if (from != null) {
+            List<keyguard.policy.EndUsers.Source> list = new ArrayList<>();
+            boolean ok = from.value() instanceof Value.ListV lv && !lv.items().isEmpty();
+            if (ok) {
+                for (Expr e : ((Value.ListV) from.value()).items()) {
+                    keyguard.policy.EndUsers.Source src = e instanceof Expr.Str str ? keyguard.policy.EndUsers.Source.parse(str.lit().value()) : null;
+                    if (src == null || list.contains(src)) ok = false;
+                    else list.add(src);
+                }
+            }
+            if (!ok) {
+                endUsersError(from.value().span(), "`from` lists where a request names its end user: \"user\", \"metadata\", \"header\", each once",
+                        "\"user\": OpenAI's `user` field; \"metadata\": `metadata.user_id` (Anthropic's); \"header\": `x-keyguard-user`; e.g. `from [\"header\"]` to trust only your own front end");
+                return;
+            }
+            sources = list;
+        }
+        int max = had.max();
+        Setting m = s.get("max");
+        if (m != null) {
+            java.math.BigDecimal v = m.value() instanceof Value.Num n ? n.value() : null;
+            if (v == null || v.scale() > 0 && v.stripTrailingZeros().scale() > 0 || v.signum() <= 0
+                    || v.compareTo(java.math.BigDecimal.valueOf(keyguard.policy.EndUsers.MAX_USERS)) > 0) {
+                endUsersError(m.value().span(), "`max` is a whole number of end users from 1 to " + underscored(keyguard.policy.EndUsers.MAX_USERS),
+                        "the distinct end users one key may track at once, e.g. `max 10_000`");
+                return;
+            }
+            max = v.intValue();
+        }
+        boolean shared = had.overflowShared();
+        Setting o = s.get("overflow");
+        if (o != null) {
+            String w = o.value() instanceof Value.Word word ? word.word().text() : "";
+            if (!w.equals("shared") && !w.equals("refuse")) {
+                endUsersError(o.value().span(), "`overflow` is `shared` or `refuse`, not `" + o.value().span().text() + "`",
+                        "`shared`: end users beyond `max` share one set of counters; `refuse`: they are refused until one of the tracked ones is idle");
+                return;
+            }
+            shared = w.equals("shared");
+        }
+        d.endUsers = new keyguard.policy.EndUsers(sources, max, shared);
+        d.endUsersSpan = eu.span();
+        d.endUsersOrigin = origin;
+        d.local.add(id);
+    }
+
+    private void endUsersError(Span span, String message, String help) {
+        diagnostics.add(Diagnostic.error(Code.KG0327, span, message).label("invalid end_users").help(help));
+    }
+
     private void requestTags(Statement.RequestTags rt, Draft d, String origin) {
         String id = "allow.tags";
         if (!inheritance(id, rt.override(), d.requestTagsSpan, d.requestTagsOrigin, rt.span(), d, "allow tags",

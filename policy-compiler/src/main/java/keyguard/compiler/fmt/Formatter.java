@@ -317,6 +317,11 @@ public final class Formatter {
                 }
                 text(sb.append(rt.tags().isEmpty() ? "}" : " }").toString());
             }
+            case Statement.EndUsers eu -> {
+                StringBuilder sb = new StringBuilder(eu.override() ? "override " : "").append("end_users {");
+                for (Setting st : eu.settings()) sb.append(' ').append(st.name().text()).append(' ').append(value(st.value()));
+                text(sb.append(eu.settings().isEmpty() ? "}" : " }").toString());
+            }
             case Statement.Budget b -> text((b.override() ? "override " : "") + "budget " + b.amount().raw() + " " + b.currency().text()
                     + " per " + b.period().text() + (b.kind() == null ? "" : " " + b.kind().text())
                     + (b.warnPercent() == null ? "" : " warn at " + b.warnPercent().raw()) + (b.scope() == null ? "" : " by " + b.scope().text()));
