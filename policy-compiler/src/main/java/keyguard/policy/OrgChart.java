@@ -17,18 +17,20 @@ import keyguard.lang.source.Span;
 public record OrgChart(Map<String, Team> teams, Map<String, Unit> units, Map<String, String> teamByGroup) {
     public static final OrgChart NONE = new OrgChart(Map.of(), Map.of(), Map.of());
 
-    /** An org unit and the limits and budgets it sets for all its teams' keys together. */
-    public record Unit(String name, List<Limit> limits, Span span) {
+    /** An org unit and the limits and budgets it sets for all its teams' keys together, with their alerts. */
+    public record Unit(String name, List<Limit> limits, List<AlertSpec> alerts, Span span) {
         public Unit {
             limits = List.copyOf(limits);
+            alerts = List.copyOf(alerts);
         }
     }
 
     /** A team, its unit (null for none), its groups, and the limits and budgets its keys share. */
-    public record Team(String name, Unit unit, List<String> groups, List<Limit> limits, Span span) {
+    public record Team(String name, Unit unit, List<String> groups, List<Limit> limits, List<AlertSpec> alerts, Span span) {
         public Team {
             groups = List.copyOf(groups);
             limits = List.copyOf(limits);
+            alerts = List.copyOf(alerts);
         }
 
         /** The unit's name, or null. */

@@ -11,11 +11,18 @@ import java.util.Map;
  *     declares none; {@link #close()} frees them once no decision uses the set any more
  * @param labels the key labels rules may read, by name, and who may set them
  * @param org the operator's org units and teams, with the limits their keys share
+ * @param channels where alerts go, by name
  */
 public record PolicySet(String revision, Map<String, ProviderInfo> providers, Map<String, ModelInfo> models,
                         Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors,
-                        keyguard.functions.js.JsModule scripts, Map<String, LabelSpec> labels, OrgChart org)
-        implements AutoCloseable {
+                        keyguard.functions.js.JsModule scripts, Map<String, LabelSpec> labels, OrgChart org,
+                        Map<String, ChannelSpec> channels) implements AutoCloseable {
+
+    public PolicySet(String revision, Map<String, ProviderInfo> providers, Map<String, ModelInfo> models,
+                     Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors,
+                     keyguard.functions.js.JsModule scripts, Map<String, LabelSpec> labels, OrgChart org) {
+        this(revision, providers, models, policies, tests, detectors, scripts, labels, org, Map.of());
+    }
 
     public PolicySet(String revision, Map<String, ProviderInfo> providers, Map<String, ModelInfo> models,
                      Map<String, Policy> policies, List<PolicyTestCase> tests, List<DetectorSpec> detectors,

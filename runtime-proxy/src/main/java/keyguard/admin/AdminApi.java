@@ -80,6 +80,8 @@ public final class AdminApi implements HttpHandler {
 
     /** The users and groups provisioned over SCIM: a key's {@code user:} or {@code group:} owner must be one of them. */
     private final keyguard.identity.Directory directory;
+    /** Where alerts are raised and sent; null for none. */
+    private final keyguard.alerts.AlertCenter alerts;
 
     /** Which groups may issue keys to themselves ({@code serve --self-service}). */
     private final keyguard.identity.SelfService selfService;
@@ -91,8 +93,10 @@ public final class AdminApi implements HttpHandler {
 
     public AdminApi(KeyStore keys, KeySecrets secrets, PolicyLoader loader, AuditLog audit, Metrics metrics, OidcConfig oidc,
                     String token, String metricsToken, Clock clock, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow,
-                    Sessions sessions, keyguard.counters.Enforcer enforcer, keyguard.identity.Directory directory) {
+                    Sessions sessions, keyguard.counters.Enforcer enforcer, keyguard.identity.Directory directory,
+                    keyguard.alerts.AlertCenter alerts) {
         this.directory = directory;
+        this.alerts = alerts;
         this.oidc = oidc;
         this.selfService = oidc == null ? keyguard.identity.SelfService.NONE : oidc.selfService();
         this.sessions = sessions;
@@ -335,6 +339,14 @@ public final class AdminApi implements HttpHandler {
             Responses.json(exchange, 200, policyStatus(policies.get(), caller).toString());
         } else if (path.startsWith("/admin/policies/") && get && !path.equals("/admin/policies/reload")) {
             policyDetail(exchange, path.substring("/admin/policies/".length()), caller);
+        } else if (path.equals("/admin/alerts/test") && post) {
+            require(who.admin(), who, "send a test alert");
+            String channel = AdminRequests.text(body(exchange), "channel", true, 64);
+            String error = alerts == null ? "alerts are not set up" : alerts.test(channel);
+            audit.recordAdmin(who.subject(), "alerts.test", channel, error == null ? "sent" : "failed");
+            ObjectNode out = JSON.createObjectNode().put("channel", channel).put("sent", error == null);
+            if (error != null) out.putObject("error").put("message", "channel `" + channel + "`: " + error);
+            Responses.json(exchange, error == null ? 200 : 502, out.toString());
         } else if (path.equals("/admin/policies/reload") && post) {
             LoadedPolicies before = policies.get();
             require(who.admin(), who, "reload policies");

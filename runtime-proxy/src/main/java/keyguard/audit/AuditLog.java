@@ -92,6 +92,15 @@ public final class AuditLog implements AutoCloseable {
         return appendText("a shadow event", o, false);
     }
 
+    /**
+     * Records an alert event ({@code keyguard.alerts.AlertCenter}); {@code o} starts with its
+     * type and time. Written at once; false when it could not be (logged at ERROR). Like a
+     * shadow's, its failure never turns requests away.
+     */
+    public boolean recordAlert(com.fasterxml.jackson.databind.node.ObjectNode o) {
+        return appendText("an alert event", o, false);
+    }
+
     private boolean appendText(String what, com.fasterxml.jackson.databind.node.ObjectNode o) {
         return appendText(what, o, true);
     }

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 // scope INHERIT: every subcommand takes --help (and --version) too.
 @Command(name = "keyguard", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
         description = "On-premise AI gateway with virtual API keys and policy-as-code.",
-        subcommands = {ServeCommand.class, LoginCommand.Login.class, LoginCommand.Logout.class, KeysCommand.class, ServiceAccountsCommand.class, AuditCommand.class, SpendCommand.class, FleetCommand.class, CheckCommand.class, TestCommand.class,
+        subcommands = {ServeCommand.class, LoginCommand.Login.class, LoginCommand.Logout.class, KeysCommand.class, ServiceAccountsCommand.class, AlertsCommand.class, AuditCommand.class, SpendCommand.class, FleetCommand.class, CheckCommand.class, TestCommand.class,
                 FmtCommand.class, ExplainCommand.class, ReplayCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {

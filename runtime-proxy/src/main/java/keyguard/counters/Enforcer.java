@@ -37,9 +37,16 @@ import keyguard.policy.Policy;
 public final class Enforcer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("keyguard.counters");
     private static final System.Logger BUDGET_LOG = System.getLogger("keyguard.budget");
-    /** Words of a budget's row after its total: the period (+1) whose warning was logged. */
-    private static final int WARNED_WORD = 1;
-    private static final int EXCEEDED_WORD = 2;
+    /**
+     * Words of a counter's row past what its kind and a fleet's slice use (a window takes
+     * 0–12, a fleet slice 0–1): the period (+1) whose budget warning was logged, whose soft
+     * cap was logged exceeded, and the alert latch — for a budget
+     * {@code (period + 1) << 20 | thresholds fired}, for a limit {@code hour << 24 | refusals}.
+     */
+    private static final int WARNED_WORD = 13;
+    private static final int EXCEEDED_WORD = 14;
+    private static final int ALERT_WORD = 15;
+    private static final long HOUR = 3_600_000;
 
     private final CounterStore store;
     private final Ledger ledger;
@@ -58,6 +65,8 @@ public final class Enforcer implements AutoCloseable {
                 return t;
             }, new java.util.concurrent.ThreadPoolExecutor.DiscardPolicy());
     private volatile boolean closed;
+    /** Where crossings of watched thresholds go ({@code keyguard.alerts.AlertCenter}); none by default. */
+    private volatile java.util.function.Consumer<Crossing> alerts;
 
     /**
      * @param leaseTtl how long a reservation may stay unsettled before the reaper releases it
@@ -88,6 +97,11 @@ public final class Enforcer implements AutoCloseable {
 
     public Clock clock() { return clock; }
 
+    /** Sends each first crossing of an {@code alert} threshold to {@code listener}, on the thread that saw it (it must not block). */
+    public void alerts(java.util.function.Consumer<Crossing> listener) {
+        this.alerts = listener;
+    }
+
     /** The counters of a key outside the organisation under {@code policy}, bound on first use and after a policy reload. */
     public KeyCounters counters(String keyId, Policy policy) {
         return counters(keyId, null, policy);
@@ -116,7 +130,7 @@ public final class Enforcer implements AutoCloseable {
             rows[i] = store.row(ids[i]);
             handles[i] = ledger.bind(ids[i], rows[i], plan.spec(i, keyId, NO_END_USER));
         }
-        kc = new KeyCounters(keyId, plan, ids, rows, handles, ledger, clock);
+        kc = new KeyCounters(keyId, NO_END_USER, plan, ids, rows, handles, ledger, clock);
         byKey.put(keyId, kc);
         return kc;
     }
@@ -180,7 +194,7 @@ public final class Enforcer implements AutoCloseable {
             rows[i] = store.row(ids[i]);
             handles[i] = ledger.bind(ids[i], rows[i], plan.spec(i, kc.keyId, user));
         }
-        return new KeyCounters(kc.keyId, plan, ids, rows, handles, ledger, clock);
+        return new KeyCounters(kc.keyId, user, plan, ids, rows, handles, ledger, clock);
     }
 
     /** Whether nothing of an end user's is counted any more: its windows passed, its budget periods ended, nothing in flight. */
@@ -300,12 +314,15 @@ public final class Enforcer implements AutoCloseable {
 
     /**
      * Why {@code limit} refuses {@code need} more units at {@code now}: what it holds, when
-     * the request would fit, when the counter resets.
+     * the request would fit, when the counter resets. Every refusal by a limit or budget
+     * (the request gate's, the decision's, the admission's) is answered with this, once: it
+     * also counts the refusal for the limit's {@code alert ... after N}.
      */
     public Refused refusal(KeyCounters kc, Limit limit, long now, long need) {
         int i = kc.plan.index(limit.counter());
         long used = i < 0 ? 0 : kc.used(i, now);
         if (i < 0) return new Refused(limit, used, 1000, 0);
+        refusedBy(kc, i, now);
         long row = kc.rows[i];
         return switch (kc.plan.kinds[i]) {
             case Lease.SPEND -> {
@@ -366,6 +383,100 @@ public final class Enforcer implements AutoCloseable {
             }
         }
         store.free(lease);
+        if (consumed && alerts != null) watchBudgets(kc, now);
+    }
+
+    /**
+     * Hands each budget alert threshold the counter's spend reached for the first time in its
+     * period to the alert listener: the first to set the threshold's bit in the row's latch
+     * word does, so every threshold fires once per period and counter, across requests,
+     * processes on one data directory and restarts.
+     */
+    private void watchBudgets(KeyCounters kc, long now) {
+        Plan plan = kc.plan;
+        for (int i = 0; i < plan.size(); i++) {
+            if (plan.watches[i] != null && plan.kinds[i] == Lease.SPEND) watchBudget(kc, i, now, false);
+        }
+    }
+
+    /**
+     * One budget counter's alert thresholds: those its spend reached, and with
+     * {@code exhausted} (a hard budget just refused a request: it has no room for one more)
+     * every threshold up to 100% too.
+     */
+    private void watchBudget(KeyCounters kc, int i, long now, boolean exhausted) {
+        Plan plan = kc.plan;
+        Plan.Watch[] watches = plan.watches[i];
+        long used = kc.used(i, now);
+        Calendar.Span period = plan.calendars[i].at(now);
+        for (int j = 0; j < watches.length && j < 2; j++) {
+            Plan.Watch w = watches[j];
+            java.util.List<Integer> percents = w.spec().percents();
+            for (int k = 0; k < percents.size(); k++) {
+                int percent = percents.get(k);
+                if (used < thresholdOf(w.amount(), percent) && !(exhausted && percent <= 100)) break;
+                if (latchBudget(kc.rows[i], period.index() + 1, j * 8 + k)) {
+                    fire(new Crossing(plan.name(i, kc.keyId, kc.place), w.spec(), w.origin(), w.amount(), percent, 0, used, period.startMillis(),
+                            period.endMillis(), kc.keyId, plan.policy.name(), plan.team == null ? null : plan.team.name(),
+                            plan.team == null ? null : plan.team.unitName(), now));
+                }
+            }
+        }
+    }
+
+    /** Micro-dollars at which {@code percent} of {@code amount} is reached (exact, no overflow below 1000%). */
+    static long thresholdOf(long amount, int percent) {
+        return amount / 100 * percent + amount % 100 * percent / 100;
+    }
+
+    /** Sets bit {@code bit} of the budget row's alert latch for {@code period} (+1); true for the one that set it. */
+    private static boolean latchBudget(long row, long period, int bit) {
+        while (true) {
+            long w = Cell.get(row, ALERT_WORD);
+            long mask = (w >>> 20) == period ? w & ((1L << 20) - 1) : 0;
+            if ((mask & (1L << bit)) != 0) return false;
+            if (Cell.cas(row, ALERT_WORD, w, period << 20 | mask | 1L << bit)) return true;
+        }
+    }
+
+    /**
+     * Counts a refusal by counter {@code i} in its row's latch word for this clock hour, and
+     * hands the limit's {@code alert ... after N} to the listener when this was the N-th; a
+     * budget's refusal reaches its thresholds up to 100%.
+     */
+    private void refusedBy(KeyCounters kc, int i, long now) {
+        Plan.Watch[] watches = kc.plan.watches[i];
+        if (watches == null || alerts == null) return;
+        if (kc.plan.kinds[i] == Lease.SPEND) { // a budget that refuses is spent: its thresholds up to 100% are reached
+            watchBudget(kc, i, now, true);
+            return;
+        }
+        long hour = now / HOUR;
+        long row = kc.rows[i];
+        long count;
+        while (true) {
+            long w = Cell.get(row, ALERT_WORD);
+            count = (w >>> 24) == hour ? (w & ((1L << 24) - 1)) + 1 : 1;
+            if (Cell.cas(row, ALERT_WORD, w, hour << 24 | Math.min(count, (1L << 24) - 1))) break;
+        }
+        for (Plan.Watch w : watches) {
+            if (w.spec().after() == count) {
+                Plan plan = kc.plan;
+                fire(new Crossing(plan.name(i, kc.keyId, kc.place), w.spec(), w.origin(), w.amount(), 0, count, kc.used(i, now), hour * HOUR,
+                        (hour + 1) * HOUR, kc.keyId, plan.policy.name(), plan.team == null ? null : plan.team.name(),
+                        plan.team == null ? null : plan.team.unitName(), now));
+            }
+        }
+    }
+
+    private void fire(Crossing c) {
+        java.util.function.Consumer<Crossing> listener = alerts;
+        if (listener == null) return;
+        try {
+            listener.accept(c);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "an alert of " + c.spec().limitId() + " could not be raised", e);
+        }
     }
 
     /**

@@ -27,8 +27,12 @@ public final class KeyCounters implements UsageView {
     /** The places of the key's end users, when its policy counts by user; bound on the first request that names one. */
     volatile EndUserSlots endUsers;
 
-    KeyCounters(String keyId, Plan plan, long[] ids, long[] rows, Object[] handles, Ledger ledger, Clock clock) {
+    /** The end user's place these counters' {@code by user} ones count in ({@code -} for requests naming none). */
+    final String place;
+
+    KeyCounters(String keyId, String place, Plan plan, long[] ids, long[] rows, Object[] handles, Ledger ledger, Clock clock) {
         this.keyId = keyId;
+        this.place = place;
         this.plan = plan;
         this.ids = ids;
         this.rows = rows;

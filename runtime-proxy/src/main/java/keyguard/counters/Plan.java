@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.time.ZoneId;
 import java.util.function.BiFunction;
+import keyguard.policy.AlertSpec;
 import keyguard.policy.BudgetSpec;
 import keyguard.policy.CounterRef;
 import keyguard.policy.ForbidRule;
@@ -45,6 +46,15 @@ final class Plan {
     final boolean needsExactPrompt;
     /** Whether a counter is {@code by user}: the key's requests then count per end user ({@link EndUserSlots}). */
     final boolean countsEndUsers;
+    /**
+     * Per counter, the {@code alert} clauses watching it (null for none): a policy's
+     * {@code budget ... by team} and its team's own budget share a counter, and each alerts
+     * at percentages of its own amount.
+     */
+    final Watch[][] watches;
+
+    /** An alert clause on a counter, with the amount its percentages are of and who declared it. */
+    record Watch(AlertSpec spec, long amount, String origin) {}
 
     private Plan(Policy policy, OrgChart.Team team, List<CounterRef> refs, List<Limit> limits, List<Calendar> calendars, boolean needsExactPrompt) {
         int n = refs.size();
@@ -56,6 +66,7 @@ final class Plan {
         this.team = team;
         this.needsExactPrompt = needsExactPrompt;
         this.countsEndUsers = refs.stream().anyMatch(r -> r.scope() == Scope.USER);
+        this.watches = new Watch[n][];
         this.refs = refs.toArray(new CounterRef[0]);
         this.limits = limits.toArray(new Limit[0]);
         this.calendars = calendars.toArray(new Calendar[0]);
@@ -99,7 +110,31 @@ final class Plan {
             CounterRef ref = refs.get(i);
             calendars.add(ref.metric() == Metric.SPEND ? calendarOf.apply(policy.zone(), Period.parse(ref.window())) : null);
         }
-        return new Plan(policy, team, refs, limits, calendars, readsEstimate[0] || policy.data().reroute() != null);
+        Plan plan = new Plan(policy, team, refs, limits, calendars, readsEstimate[0] || policy.data().reroute() != null);
+        plan.watch(policy.alerts(), allLimits(policy));
+        if (team != null) {
+            plan.watch(team.alerts(), team.limits());
+            if (team.unit() != null) plan.watch(team.unit().alerts(), team.unit().limits());
+        }
+        return plan;
+    }
+
+    private static List<Limit> allLimits(Policy policy) {
+        List<Limit> all = new ArrayList<>(policy.rateLimits());
+        all.addAll(policy.concurrency());
+        all.addAll(policy.budgets());
+        return all;
+    }
+
+    /** Adds the alerts of one declarer (a policy, a team, a unit) to the counters they watch. */
+    private void watch(List<AlertSpec> alerts, List<? extends Limit> declared) {
+        for (AlertSpec a : alerts) {
+            int i = index(a.counter());
+            Limit own = declared.stream().filter(l -> l.id().equals(a.limitId())).findFirst().orElse(null);
+            if (i < 0 || own == null) continue;
+            Watch w = new Watch(a, own.amount(), own.origin());
+            watches[i] = watches[i] == null ? new Watch[] {w} : java.util.stream.Stream.concat(java.util.Arrays.stream(watches[i]), java.util.stream.Stream.of(w)).toArray(Watch[]::new);
+        }
     }
 
     /** Two limits on one counter (a template's and an override) share it; the tighter caps it. */

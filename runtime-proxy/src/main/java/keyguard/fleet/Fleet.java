@@ -105,6 +105,22 @@ public final class Fleet implements AutoCloseable {
 
     public String describe() { return redis.describe(); }
 
+    /**
+     * Whether this node is the first of the fleet to raise alert {@code id} (an alert's id is
+     * the same on every node that sees the same crossing): {@code SET kg:alerts:ID NX}, kept
+     * for {@code ttlMillis}. True too when Redis cannot be reached: an alert twice is better
+     * than none.
+     */
+    public boolean firstToAlert(String id, long ttlMillis) {
+        try {
+            String set = redis.await(redis.async().set("kg:alerts:" + id, node(), io.lettuce.core.SetArgs.Builder.nx().px(Math.max(60_000, ttlMillis))),
+                    "SET alert");
+            return "OK".equals(set);
+        } catch (FleetRedis.Unavailable e) {
+            return true;
+        }
+    }
+
     /** The fleet's spend, grouped as {@link SpendIndex#query} does. */
     public List<SpendIndex.Row> spend(List<String> groupBy, java.time.LocalDate from, java.time.LocalDate to) throws Unreachable {
         try {

@@ -50,10 +50,12 @@ public final class Gateway implements AutoCloseable {
     private final keyguard.identity.Directory directory;
     /** Trusted workload-token issuers, or null. */
     private final keyguard.identity.WorkloadIdentity workloads;
+    private final keyguard.alerts.AlertCenter alerts;
 
     private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, AuditLog audit, PolicyLoader current,
                     String adminToken, DataDirectory dir, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow,
-                    keyguard.identity.Directory directory, keyguard.identity.WorkloadIdentity workloads) {
+                    keyguard.identity.Directory directory, keyguard.identity.WorkloadIdentity workloads, keyguard.alerts.AlertCenter alerts) {
+        this.alerts = alerts;
         this.directory = directory;
         this.workloads = workloads;
         this.shadow = shadow;
@@ -95,6 +97,7 @@ public final class Gateway implements AutoCloseable {
         AuditLog audit = null;
         keyguard.fleet.Fleet fleet = null;
         keyguard.replay.Shadow shadow = null;
+        keyguard.alerts.AlertCenter alerts = null;
         keyguard.identity.Directory directory = null;
         keyguard.identity.WorkloadIdentity workloads = null;
         java.util.concurrent.atomic.AtomicReference<Enforcer> inFlight = new java.util.concurrent.atomic.AtomicReference<>();
@@ -130,6 +133,10 @@ public final class Gateway implements AutoCloseable {
             }
             inFlight.set(enforcer);
             if (compiling != null) compiled(compiling);
+            // Alerts of budgets and limits: raised by the enforcer, kept in the data directory's outbox until sent.
+            alerts = new keyguard.alerts.AlertCenter(dir.root().resolve("alerts"), audit, () -> current.current().set().channels(), cfg.env(), cfg.clock());
+            if (fleet != null) alerts.fleet(fleet::firstToAlert);
+            enforcer.alerts(alerts::fire);
             workloads = cfg.workloadIdentity() == null ? null : keyguard.identity.WorkloadIdentity.load(cfg.workloadIdentity(), cfg.clock());
             KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock(), workloads);
             Enforcer counters = enforcer;
@@ -178,7 +185,7 @@ public final class Gateway implements AutoCloseable {
             directory = fleet != null ? keyguard.identity.Directory.open(fleet.directoryStore()) : keyguard.identity.Directory.open(dir.directoryFile());
             keyguard.admin.Sessions sessions = new keyguard.admin.Sessions(cfg.clock());
             AdminApi adminApi = new AdminApi(keys, secrets, current, audit, metrics, cfg.oidc(), adminToken, metricsToken, cfg.clock(), fleet, shadow,
-                    sessions, enforcer, directory);
+                    sessions, enforcer, directory, alerts);
             keyguard.console.OidcSignIn signIn = cfg.oidc() != null && cfg.oidc().clientId() != null
                     ? new keyguard.console.OidcSignIn(cfg.oidc(), adminApi.auth(), cfg.clock()) : null;
             Undertow adminServer = Undertow.builder()
@@ -201,13 +208,14 @@ public final class Gateway implements AutoCloseable {
                 adminServer.stop();
                 throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
             }
-            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet, shadow, directory, workloads);
+            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet, shadow, directory, workloads, alerts);
         } catch (RuntimeException | java.io.IOException e) {
             if (directory != null) directory.close();
             if (workloads != null) workloads.close();
             if (compiling != null) compiling.exceptionally(t -> null).join(); // never close the loader under a compile
             if (shadow != null) shadow.close();
             if (enforcer != null) enforcer.close();
+            if (alerts != null) alerts.close();
             if (fleet != null) fleet.close();
             else if (keys != null) keys.close();
             if (audit != null) audit.close();
@@ -291,6 +299,7 @@ public final class Gateway implements AutoCloseable {
                 try {
                     enforcer.close(); // settles what is in flight, which records their audit events
                 } finally {
+                    alerts.close(); // what it has not sent stays in the outbox, sent after a restart
                     try {
                         if (fleet != null) fleet.close(); // returns the node's slices, sends its last spend, closes the key store
                         else keys.close();

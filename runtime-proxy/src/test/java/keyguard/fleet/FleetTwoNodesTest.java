@@ -33,8 +33,19 @@ class FleetTwoNodesTest {
     GatewayHarness a;
     GatewayHarness b;
 
+    /** Alerts both nodes send (a webhook receiver on loopback): their bodies. */
+    final List<String> alerts = new java.util.concurrent.CopyOnWriteArrayList<>();
+    com.sun.net.httpserver.HttpServer receiver;
+
     @BeforeEach
     void start(@TempDir Path tmp) throws Exception {
+        receiver = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        receiver.createContext("/hook", ex -> {
+            alerts.add(new String(ex.getRequestBody().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+            ex.sendResponseHeaders(204, -1);
+            ex.close();
+        });
+        receiver.start();
         redis = RedisServer.start(tmp.resolve("redis"), false);
         a = node(tmp.resolve("a"), "node-a");
         b = node(tmp.resolve("b"), "node-b");
@@ -48,8 +59,14 @@ class FleetTwoNodesTest {
                 policy spender { models allow ["sim-small"] tags { team: "payments" } }
                 policy teamed { models allow ["sim-small"] }
                 policy bots { models allow ["sim-small"] limit requests 2 per 1h by user }
+                policy watched { models allow ["pricey"] budget 1.00 usd per day hard by policy alert ops at 50%, 100% }
                 """);
         Files.writeString(h.platform.resolve("org.kgp"), "org ops_unit { }\nteam ops { org ops_unit  limit requests 30 per 1h }\n");
+        h.env.put("KEYGUARD_CHANNEL_OPS", "fleet-secret");
+        Files.writeString(h.platform.resolve("alerts.kgp"), """
+                model "pricey" { provider up upstream "ok" price input 10000 usd per 1m tokens, output 10000 usd per 1m tokens max_class internal }
+                channel ops { kind webhook  url "http://127.0.0.1:%d/hook"  secret env("KEYGUARD_CHANNEL_OPS") }
+                """.formatted(receiver.getAddress().getPort()));
         h.configure = c -> c.withFleet(FleetConfig.of(redis.uri(), null, name));
         h.start();
         return h;
@@ -64,6 +81,7 @@ class FleetTwoNodesTest {
                 if (b != null) b.close();
             } finally {
                 redis.close();
+                receiver.stop(0);
             }
         }
     }
@@ -205,6 +223,25 @@ class FleetTwoNodesTest {
         assertEquals(120, spend.path("total_requests").asLong(), spend.toString());
         assertEquals("ops", spend.path("rows").get(0).path("team").asText(), spend.toString());
         assertEquals("ops_unit", spend.path("rows").get(0).path("org").asText(), spend.toString());
+    }
+
+    @Test
+    void aFleetWideBudgetsAlertIsSentOncePerThresholdByOneNode() throws Exception {
+        String key = a.key("watched", "w", Map.of());
+        String body = "{\"model\":\"pricey\",\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        int refusedOnBoth = 0;
+        for (int i = 0; i < 40 && refusedOnBoth < 2; i++) {
+            int status = (i % 2 == 0 ? a : b).post("/v1/chat/completions", key, body).statusCode();
+            refusedOnBoth = status == 429 ? refusedOnBoth + 1 : 0;
+        }
+        assertEquals(2, refusedOnBoth, "the budget is spent on both nodes");
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (alerts.size() < 2 && System.nanoTime() < deadline) Thread.sleep(20);
+        Thread.sleep(500); // a duplicate would arrive by now
+        List<Integer> thresholds = new ArrayList<>();
+        for (String alert : alerts) thresholds.add(keyguard.gateway.FakeUpstream.JSON.readTree(alert).path("threshold_percent").asInt());
+        java.util.Collections.sort(thresholds);
+        assertEquals(List.of(50, 100), thresholds, "each threshold once for the fleet: " + alerts);
     }
 
     @Test

@@ -24,6 +24,7 @@ item
   | labelDecl
   | orgDecl
   | teamDecl
+  | channelDecl
   ;
 
 // ---------------------------------------------------------------- providers and models
@@ -47,6 +48,10 @@ orgDecl : ORG name=ident LBRACE orgItem* RBRACE ;
 teamDecl : TEAM name=ident LBRACE orgItem* RBRACE ;
 
 orgItem : statement | setting ;
+
+// channel ops { kind webhook  url "https://hooks.example.com/keyguard"  secret env("KEYGUARD_CHANNEL_OPS") }:
+// where alerts go. The operator's.
+channelDecl : CHANNEL name=ident LBRACE setting* RBRACE ;
 
 modelItem
   : PRICE priceTerm (COMMA priceTerm)*        # priceItem
@@ -87,12 +92,12 @@ statement
   : TAGS LBRACE (tagEntry (COMMA? tagEntry)*)? COMMA? RBRACE                           # tagsStmt
   | OVERRIDE? MODELS verb=ident PLUS_ASSIGN? list=listLiteral                                    # modelsStmt
   | OVERRIDE? LIMIT metric=ident amount=quantity (PER window=durationWord)? (BY scope=ident)?
-        (FAIL failMode=ident)? (onExcess=ident)?                                                # limitStmt
+        (FAIL failMode=ident)? (onExcess=ident)? alertClause?                                   # limitStmt
   | OVERRIDE? ALLOW PARAMS list=listLiteral                                             # paramsStmt
   | OVERRIDE? ALLOW TAGS LBRACE (requestTag (COMMA? requestTag)*)? COMMA? RBRACE          # requestTagsStmt
   | OVERRIDE? END_USERS LBRACE setting* RBRACE                                          # endUsersStmt
   | OVERRIDE? BUDGET amount=quantity currency=ident PER period=ident kind=ident?
-        (WARN AT PERCENT)? (BY scope=ident)?                                            # budgetStmt
+        (WARN AT PERCENT)? (BY scope=ident)? alertClause?                               # budgetStmt
   | OVERRIDE? DATA level=ident cls=ident (ON violation=ident action=ident target=STRING?)? # dataStmt
   | ZONE STRING                                                                         # zoneStmt
   | OVERRIDE? DEFAULT what=ident amount=quantity                                        # defaultStmt
@@ -101,6 +106,9 @@ statement
   ;
 
 tagEntry : key=mapKey COLON expr ;
+
+// alert ops at 50%, 80%, 100%  (a budget)   |   alert ops after 20  (a limit: refusals in an hour)
+alertClause : ALERT channel=ident (AT PERCENT (COMMA PERCENT)* | after=ident count=INT) ;
 
 // allow tags { project required in ["alpha", "beta"]  "cost-centre" required  env in ["dev", "prod"] }
 requestTag : key=mapKey (presence=ident)? (IN values=listLiteral)? ;
@@ -162,7 +170,7 @@ number : INT | DECIMAL ;
 
 // Words that are keywords somewhere but may also name things or start a path.
 ident : IDENT | MODEL | PROVIDER | POLICY | TEMPLATE | TEST | TESTS | DATA | TAGS | MODELS
-      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL | ALLOW | PARAMS | ORG | TEAM | END_USERS ;
+      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL | ALLOW | PARAMS | ORG | TEAM | END_USERS | CHANNEL | ALERT ;
 
 // ---------------------------------------------------------------- lexer
 
@@ -193,6 +201,8 @@ PARAMS   : 'params' ;
 ORG      : 'org' ;
 TEAM     : 'team' ;
 END_USERS : 'end_users' ;
+CHANNEL  : 'channel' ;
+ALERT    : 'alert' ;
 WARN     : 'warn' ;
 FAIL     : 'fail' ;
 ON       : 'on' ;

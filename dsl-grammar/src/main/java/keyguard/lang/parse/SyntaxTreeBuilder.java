@@ -97,6 +97,12 @@ final class SyntaxTreeBuilder {
             orgItems(t.orgItem(), settings, body);
             return new Item.Team(name(t.name), List.copyOf(settings), List.copyOf(body), span(t));
         }
+        if (ctx.channelDecl() != null) {
+            ChannelDeclContext c = ctx.channelDecl();
+            List<Setting> settings = new ArrayList<>();
+            for (SettingContext sc : c.setting()) settings.add(setting(sc));
+            return new Item.Channel(name(c.name), List.copyOf(settings), span(c));
+        }
         if (ctx.functionDecl() != null) {
             FunctionDeclContext f = ctx.functionDecl();
             List<Item.Param> params = new ArrayList<>();
@@ -177,7 +183,7 @@ final class SyntaxTreeBuilder {
             case ModelsStmtContext m -> new Statement.Models(m.OVERRIDE() != null, name(m.verb), m.PLUS_ASSIGN() != null, list(m.list), span(m));
             case LimitStmtContext l -> new Statement.Limit(l.OVERRIDE() != null, name(l.metric), quantity(l.amount),
                     l.window == null ? null : durationWord(l.window), l.scope == null ? null : name(l.scope),
-                    l.failMode == null ? null : name(l.failMode), l.onExcess == null ? null : name(l.onExcess), span(l));
+                    l.failMode == null ? null : name(l.failMode), l.onExcess == null ? null : name(l.onExcess), alert(l.alertClause()), span(l));
             case ParamsStmtContext pa -> new Statement.Params(pa.OVERRIDE() != null, list(pa.list), span(pa));
             case RequestTagsStmtContext rt -> {
                 List<Statement.RequestTag> tags = new ArrayList<>();
@@ -196,7 +202,7 @@ final class SyntaxTreeBuilder {
             case BudgetStmtContext b -> new Statement.Budget(b.OVERRIDE() != null, quantity(b.amount), name(b.currency),
                     name(b.period), b.kind == null ? null : name(b.kind),
                     b.PERCENT() == null ? null : percent(b.PERCENT().getSymbol()),
-                    b.scope == null ? null : name(b.scope), span(b));
+                    b.scope == null ? null : name(b.scope), alert(b.alertClause()), span(b));
             case DataStmtContext d -> new Statement.Data(d.OVERRIDE() != null, name(d.level), name(d.cls),
                     d.violation == null ? null : name(d.violation), d.action == null ? null : name(d.action),
                     d.target == null ? null : string(d.target), span(d));
@@ -333,6 +339,14 @@ final class SyntaxTreeBuilder {
         Token t = ctx.getStart();
         if (ctx.INT() != null) return BigDecimal.valueOf(integer(t));
         return new BigDecimal(t.getText().replace("_", ""));
+    }
+
+    private Statement.Alert alert(AlertClauseContext a) {
+        if (a == null) return null;
+        List<Expr.Dec> percents = new ArrayList<>();
+        for (org.antlr.v4.runtime.tree.TerminalNode p : a.PERCENT()) percents.add(percent(p.getSymbol()));
+        return new Statement.Alert(name(a.channel), List.copyOf(percents), a.after == null ? null : name(a.after),
+                a.count == null ? null : new Quantity(BigDecimal.valueOf(integer(a.count)), null, a.count.getText(), PolicyParser.span(source, a.count)), span(a));
     }
 
     private Expr.Dec percent(Token t) {

@@ -32,6 +32,9 @@ public sealed interface Item {
      */
     record Team(Name name, List<Setting> settings, List<Statement> body, Span span) implements Item {}
 
+    /** {@code channel name { kind webhook|slack|smtp ... }}: where alerts go, with its secrets named, never written. */
+    record Channel(Name name, List<Setting> settings, Span span) implements Item {}
+
     record Param(Name name, Name type, Expr defaultValue, Span span) {}
 
     /**

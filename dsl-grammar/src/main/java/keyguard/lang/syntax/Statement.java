@@ -13,7 +13,15 @@ public sealed interface Statement {
     record Models(boolean override, Name verb, boolean add, List<Expr> models, Span span) implements Statement {}
 
     /** {@code failMode} is the word after {@code fail} ({@code open} or {@code closed}), null when absent. */
-    record Limit(boolean override, Name metric, Quantity amount, Name window, Name scope, Name failMode, Name mode, Span span) implements Statement {}
+    record Limit(boolean override, Name metric, Quantity amount, Name window, Name scope, Name failMode, Name mode, Alert alert, Span span)
+            implements Statement {}
+
+    /**
+     * {@code alert CHANNEL at 50%, 80%} after a budget, {@code alert CHANNEL after N} after a
+     * limit; {@code percents} is empty for the second form, {@code after} and {@code count}
+     * null for the first.
+     */
+    record Alert(Name channel, List<Expr.Dec> percents, Name after, Quantity count, Span span) {}
 
     /** {@code allow params ["service_tier", "store"]}: request parameters that change the price, allowed although unpriced. */
     record Params(boolean override, List<Expr> params, Span span) implements Statement {}
@@ -31,7 +39,8 @@ public sealed interface Statement {
     /** One tag of {@link RequestTags}: {@code presence} is the word after the name ({@code required}, {@code optional}) or null. */
     record RequestTag(String key, Span keySpan, boolean quoted, Name presence, List<Expr> values, Span span) {}
 
-    record Budget(boolean override, Quantity amount, Name currency, Name period, Name kind, Expr.Dec warnPercent, Name scope, Span span) implements Statement {}
+    record Budget(boolean override, Quantity amount, Name currency, Name period, Name kind, Expr.Dec warnPercent, Name scope, Alert alert,
+                  Span span) implements Statement {}
 
     record Data(boolean override, Name level, Name dataClass, Name violation, Name action, StringLit target, Span span) implements Statement {}
 

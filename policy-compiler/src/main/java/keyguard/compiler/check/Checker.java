@@ -27,7 +27,9 @@ import keyguard.lang.syntax.Quantity;
 import keyguard.lang.syntax.Setting;
 import keyguard.lang.syntax.Statement;
 import keyguard.lang.syntax.Value;
+import keyguard.policy.AlertSpec;
 import keyguard.policy.BudgetSpec;
+import keyguard.policy.ChannelSpec;
 import keyguard.policy.CounterRef;
 import keyguard.policy.DataAction;
 import keyguard.policy.DataClass;
@@ -79,6 +81,8 @@ public final class Checker {
     private final Map<String, keyguard.policy.LabelSpec> labels = new LinkedHashMap<>();
     private final Map<String, Item.OrgUnit> unitDecls = new LinkedHashMap<>();
     private final Map<String, Item.Team> teamDecls = new LinkedHashMap<>();
+    private final Map<String, Item.Channel> channelDecls = new LinkedHashMap<>();
+    private final Map<String, ChannelSpec> channels = new LinkedHashMap<>();
     private keyguard.policy.OrgChart org = keyguard.policy.OrgChart.NONE;
     private final Map<String, Item.Template> templates = new LinkedHashMap<>();
     private final Map<String, Item.Policy> policyDecls = new LinkedHashMap<>();
@@ -126,6 +130,7 @@ public final class Checker {
         c.checkModels();
         c.checkDetectors();
         c.checkLabels();
+        c.checkChannels();
         c.checkOrg();
         functions.declare(c.functionDecls.values(), diagnostics, teamFiles);
         c.checkTemplates();
@@ -144,7 +149,7 @@ public final class Checker {
         }
         return new PolicySet(revision, Map.copyOf(c.providers), java.util.Collections.unmodifiableMap(c.models),
                 java.util.Collections.unmodifiableMap(policies), List.copyOf(tests), List.copyOf(c.detectors), functions.scripts(),
-                java.util.Collections.unmodifiableMap(c.labels), c.org);
+                java.util.Collections.unmodifiableMap(c.labels), c.org, java.util.Collections.unmodifiableMap(c.channels));
     }
 
     // ------------------------------------------------------------------ declarations
@@ -170,6 +175,7 @@ public final class Checker {
                     case Item.Label l -> labelDecls;
                     case Item.OrgUnit o -> unitDecls;
                     case Item.Team t -> teamDecls;
+                    case Item.Channel ch -> channelDecls;
                     case Item.Function fn -> functionDecls;
                     case Item.Template t -> templates;
                     case Item.Policy p -> policyDecls;
@@ -194,7 +200,7 @@ public final class Checker {
     /** Declarations that reach every policy, a credential or a trust decision: the operator's alone. */
     private static boolean operatorOnly(Item item) {
         return item instanceof Item.Provider || item instanceof Item.Model || item instanceof Item.Detector || item instanceof Item.Label
-                || item instanceof Item.OrgUnit || item instanceof Item.Team;
+                || item instanceof Item.OrgUnit || item instanceof Item.Team || item instanceof Item.Channel;
     }
 
     @SuppressWarnings("unchecked")
@@ -210,6 +216,7 @@ public final class Checker {
             case Item.Label l -> "label";
             case Item.OrgUnit o -> "org unit";
             case Item.Team t -> "team";
+            case Item.Channel ch -> "channel";
             case Item.Function fn -> "function";
             case Item.Template t -> "template";
             case Item.Policy p -> "policy";
@@ -639,6 +646,165 @@ public final class Checker {
         }
     }
 
+    // ------------------------------------------------------------------ alerts
+
+    private static final Set<String> CHANNEL_SETTINGS = Set.of("kind", "url", "secret", "server", "from", "to", "username", "password");
+
+    /**
+     * {@code channel NAME { kind webhook  url "https://..."  secret env("KEYGUARD_CHANNEL_...") }},
+     * {@code kind slack  url env("...")}, {@code kind smtp  server "smtp://host:587"  from "..."
+     * to ["..."]  [username env(...)  password env(...)]}.
+     */
+    private void checkChannels() {
+        for (Item.Channel ch : channelDecls.values()) {
+            String name = ch.name().text();
+            Map<String, Setting> s = settings(ch.settings(), CHANNEL_SETTINGS, "channel");
+            Setting kindSetting = s.get("kind");
+            ChannelSpec.Kind kind = kindSetting != null && kindSetting.value() instanceof Value.Word w ? ChannelSpec.Kind.parse(w.word().text()) : null;
+            if (kind == null) {
+                channelError(kindSetting == null ? ch.name().span() : kindSetting.value().span(), "channel `" + name + "` needs `kind webhook`, `kind slack` or `kind smtp`",
+                        "webhook: a signed JSON POST; slack: a Slack-compatible incoming webhook; smtp: an e-mail");
+                continue;
+            }
+            Set<String> allowed = switch (kind) {
+                case WEBHOOK -> Set.of("kind", "url", "secret");
+                case SLACK -> Set.of("kind", "url");
+                case SMTP -> Set.of("kind", "server", "from", "to", "username", "password");
+            };
+            boolean ok = true;
+            for (Setting st : s.values()) {
+                if (!allowed.contains(st.name().text())) {
+                    channelError(st.name().span(), "a " + kind.word() + " channel has no `" + st.name().text() + "`", "its settings are " + Suggestions.list(new java.util.TreeSet<>(allowed)));
+                    ok = false;
+                }
+            }
+            if (!ok) continue;
+            String url = null, urlEnv = null, secretEnv = null, server = null, from = null, usernameEnv = null, passwordEnv = null;
+            List<String> to = new ArrayList<>();
+            if (kind != ChannelSpec.Kind.SMTP) {
+                Setting u = s.get("url");
+                if (u == null) {
+                    channelError(ch.name().span(), "channel `" + name + "` has no `url`", "e.g. `url \"https://hooks.example.com/keyguard\"`, or `url env(\"KEYGUARD_CHANNEL_SLACK_URL\")` for a URL that is itself a secret");
+                    continue;
+                }
+                if (u.value() instanceof Value.Str str && (str.lit().value().startsWith("https://") || str.lit().value().startsWith("http://"))) {
+                    url = str.lit().value();
+                } else if ((urlEnv = channelEnv(u.value(), "url")) == null) {
+                    continue;
+                }
+                if (kind == ChannelSpec.Kind.WEBHOOK) {
+                    Setting sec = s.get("secret");
+                    if (sec == null) {
+                        channelError(ch.name().span(), "webhook channel `" + name + "` has no `secret`", "its POSTs are signed with it: `secret env(\"KEYGUARD_CHANNEL_" + name.toUpperCase(java.util.Locale.ROOT) + "_SECRET\")`");
+                        continue;
+                    }
+                    if ((secretEnv = channelEnv(sec.value(), "secret")) == null) continue;
+                }
+            } else {
+                Setting srv = s.get("server");
+                Setting f = s.get("from");
+                Setting t = s.get("to");
+                server = srv != null && srv.value() instanceof Value.Str str ? str.lit().value() : null;
+                if (server == null || !server.matches("smtps?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")) {
+                    channelError(srv == null ? ch.name().span() : srv.value().span(), "an smtp channel needs `server \"smtp://host:port\"` or `\"smtps://host:port\"`",
+                            "smtp:// uses STARTTLS when the server offers it; smtps:// is TLS from the start");
+                    continue;
+                }
+                from = f != null && f.value() instanceof Value.Str str && str.lit().value().matches("[^@\\s]+@[^@\\s]+") ? str.lit().value() : null;
+                if (from == null) {
+                    channelError(f == null ? ch.name().span() : f.value().span(), "an smtp channel needs `from \"address@example.com\"`", "the sender of its e-mails");
+                    continue;
+                }
+                boolean toOk = t != null && t.value() instanceof Value.ListV lv && !lv.items().isEmpty();
+                if (toOk) {
+                    for (Expr e : ((Value.ListV) t.value()).items()) {
+                        if (e instanceof Expr.Str str && str.lit().value().matches("[^@\\s,]+@[^@\\s,]+")) to.add(str.lit().value());
+                        else toOk = false;
+                    }
+                }
+                if (!toOk) {
+                    channelError(t == null ? ch.name().span() : t.value().span(), "an smtp channel needs `to [\"address@example.com\", ...]`", "the recipients of its e-mails");
+                    continue;
+                }
+                Setting user = s.get("username");
+                Setting pass = s.get("password");
+                if ((user == null) != (pass == null)) {
+                    channelError(ch.name().span(), "an smtp channel takes `username` and `password` together", "both from the environment, or neither");
+                    continue;
+                }
+                if (user != null && ((usernameEnv = channelEnv(user.value(), "username")) == null || (passwordEnv = channelEnv(pass.value(), "password")) == null)) continue;
+            }
+            channels.put(name, new ChannelSpec(name, kind, url, urlEnv, secretEnv, server, from, to, usernameEnv, passwordEnv, ch.span()));
+        }
+    }
+
+    /** The variable a channel's secret setting names: {@code env("KEYGUARD_CHANNEL_...")}; null after an error. */
+    private String channelEnv(Value v, String setting) {
+        if (v instanceof Value.Call call && call.function().text().equals("env") && call.arg().value().startsWith(ChannelSpec.ENV_PREFIX)
+                && call.arg().value().length() > ChannelSpec.ENV_PREFIX.length()) {
+            return call.arg().value();
+        }
+        diagnostics.add(Diagnostic.error(Code.KG0602, v.span(), "a channel's `" + setting + "` is read from the environment, never written in a policy file")
+                .label(v instanceof Value.Call ? "not a `" + ChannelSpec.ENV_PREFIX + "*` variable" : "expected `env(\"" + ChannelSpec.ENV_PREFIX + "NAME\")`")
+                .help("write `" + setting + " env(\"" + ChannelSpec.ENV_PREFIX + "NAME\")` and set it where the gateway runs; channels read only `" + ChannelSpec.ENV_PREFIX + "*` variables"));
+        return null;
+    }
+
+    private void channelError(Span span, String message, String help) {
+        diagnostics.add(Diagnostic.error(Code.KG0609, span, message).label("invalid channel").help(help));
+    }
+
+    /**
+     * A limit's or budget's {@code alert} clause into {@code d.alerts} (a statement without
+     * one drops what it replaces): {@code at P%, ...} on a budget, {@code after N} on a limit,
+     * to a declared channel.
+     */
+    private void alert(Statement.Alert a, Limit limit, Draft d) {
+        d.alerts.remove(limit.id());
+        if (a == null) return;
+        String channel = a.channel().text();
+        if (!channels.containsKey(channel)) {
+            diagnostics.add(Diagnostic.error(Code.KG0328, a.channel().span(), "no channel `" + channel + "`")
+                    .label("not declared")
+                    .help(channels.isEmpty() ? "the operator declares channels in `" + trust.operatorDir() + "/`: `channel ops { kind webhook ... }`"
+                            : Suggestions.didYouMean(channel, channels.keySet(), "channels are " + Suggestions.list(new java.util.TreeSet<>(channels.keySet())))));
+            return;
+        }
+        boolean budget = limit instanceof BudgetSpec;
+        if (budget != !a.percents().isEmpty() || (!budget && (a.after() == null || !a.after().text().equals("after")))) {
+            diagnostics.add(Diagnostic.error(Code.KG0328, a.span(), budget ? "a budget alerts `at` percentages of its amount" : "a limit alerts `after` a number of refusals")
+                    .label("invalid alert")
+                    .help(budget ? "e.g. `alert " + channel + " at 50%, 80%, 100%`" : "e.g. `alert " + channel + " after 20`: once an hour, when the limit has refused 20 requests in it"));
+            return;
+        }
+        List<Integer> percents = new ArrayList<>();
+        for (Expr.Dec p : a.percents()) {
+            java.math.BigDecimal v = p.value();
+            if (v.scale() > 0 && v.stripTrailingZeros().scale() > 0 || v.signum() <= 0 || v.compareTo(java.math.BigDecimal.valueOf(1000)) > 0
+                    || (!percents.isEmpty() && v.intValue() <= percents.getLast())) {
+                diagnostics.add(Diagnostic.error(Code.KG0328, p.span(), "alert thresholds are whole percentages from 1% to 1000%, ascending")
+                        .label("invalid threshold").help("e.g. `at 50%, 80%, 100%` (beyond 100% for a soft budget)"));
+                return;
+            }
+            percents.add(v.intValue());
+        }
+        if (percents.size() > 8) {
+            diagnostics.add(Diagnostic.error(Code.KG0328, a.span(), "at most 8 alert thresholds").label("too many").help("keep the ones someone acts on"));
+            return;
+        }
+        long after = 0;
+        if (!budget) {
+            java.math.BigDecimal n = a.count() == null ? null : a.count().number();
+            if (n == null || n.signum() <= 0 || n.compareTo(java.math.BigDecimal.valueOf(1_000_000)) > 0) {
+                diagnostics.add(Diagnostic.error(Code.KG0328, a.count() == null ? a.span() : a.count().span(), "`after` takes 1 to 1_000_000 refusals")
+                        .label("invalid count").help("the refusals in one clock hour that make the limit worth an alert"));
+                return;
+            }
+            after = n.longValue();
+        }
+        d.alerts.put(limit.id(), new AlertSpec(limit.id(), limit.counter(), channel, percents, after, a.span()));
+    }
+
     // ------------------------------------------------------------------ organisation
 
     private static final Set<String> TEAM_SETTINGS = Set.of("org", "groups");
@@ -655,8 +821,8 @@ public final class Checker {
         for (Item.OrgUnit u : unitDecls.values()) {
             if (!orgName(u.name())) continue;
             settings(u.settings(), Set.of(), "org unit");
-            List<Limit> limits = orgLimits(u.body(), Scope.ORG, "org " + u.name().text());
-            if (limits != null) units.put(u.name().text(), new keyguard.policy.OrgChart.Unit(u.name().text(), limits, u.span()));
+            OrgLimits limits = orgLimits(u.body(), Scope.ORG, "org " + u.name().text());
+            if (limits != null) units.put(u.name().text(), new keyguard.policy.OrgChart.Unit(u.name().text(), limits.limits(), limits.alerts(), u.span()));
         }
         Map<String, keyguard.policy.OrgChart.Team> teams = new LinkedHashMap<>();
         Map<String, String> teamByGroup = new LinkedHashMap<>();
@@ -706,8 +872,8 @@ public final class Checker {
                     continue;
                 }
             }
-            List<Limit> limits = orgLimits(t.body(), Scope.TEAM, "team " + name);
-            if (limits != null) teams.put(name, new keyguard.policy.OrgChart.Team(name, unit, groups, limits, t.span()));
+            OrgLimits limits = orgLimits(t.body(), Scope.TEAM, "team " + name);
+            if (limits != null) teams.put(name, new keyguard.policy.OrgChart.Team(name, unit, groups, limits.limits(), limits.alerts(), t.span()));
         }
         org = new keyguard.policy.OrgChart(teams, units, teamByGroup);
     }
@@ -719,8 +885,10 @@ public final class Checker {
         return false;
     }
 
-    /** A unit's or team's limits and budgets, on its own counters ({@code scope}); null after an error. */
-    private List<Limit> orgLimits(List<Statement> body, Scope scope, String origin) {
+    private record OrgLimits(List<Limit> limits, List<AlertSpec> alerts) {}
+
+    /** A unit's or team's limits and budgets, on its own counters ({@code scope}), and their alerts; null after an error. */
+    private OrgLimits orgLimits(List<Statement> body, Scope scope, String origin) {
         Draft d = new Draft();
         long errors = diagnostics.errorCount();
         for (Statement st : body) {
@@ -744,15 +912,21 @@ public final class Checker {
         }
         if (diagnostics.errorCount() > errors) return null;
         List<Limit> out = new ArrayList<>();
+        List<AlertSpec> alerts = new ArrayList<>();
         for (LimitSpec l : d.limits.values()) {
             CounterRef ref = new CounterRef(l.counter().metric(), scope, l.counter().window(), l.counter().windowSeconds());
             out.add(new LimitSpec(LimitSpec.idOf(ref), ref, l.amount(), origin, l.span(), l.failOpen()));
+            AlertSpec a = d.alerts.get(l.id());
+            if (a != null) alerts.add(new AlertSpec(LimitSpec.idOf(ref), ref, a.channel(), a.percents(), a.after(), a.span()));
         }
         for (BudgetSpec b : d.budgets.values()) {
             CounterRef ref = CounterRef.spend(scope, Period.parse(b.counter().window()));
-            out.add(new BudgetSpec(BudgetSpec.idOf(scope, Period.parse(b.counter().window())), ref, b.amount(), b.hard(), b.warnPercent(), origin, b.span()));
+            String id = BudgetSpec.idOf(scope, Period.parse(b.counter().window()));
+            out.add(new BudgetSpec(id, ref, b.amount(), b.hard(), b.warnPercent(), origin, b.span()));
+            AlertSpec a = d.alerts.get(b.id());
+            if (a != null) alerts.add(new AlertSpec(id, ref, a.channel(), a.percents(), a.after(), a.span()));
         }
-        return out;
+        return new OrgLimits(out, alerts);
     }
 
     private void orgError(Span span, String message, String help) {
@@ -939,6 +1113,8 @@ public final class Checker {
         String paramsOrigin;
         final Map<String, keyguard.policy.TagRule> requestTags = new LinkedHashMap<>();
         keyguard.policy.EndUsers endUsers;
+        /** The alert of each limit and budget that has one, by id. */
+        final Map<String, AlertSpec> alerts = new LinkedHashMap<>();
         Span endUsersSpan;
         String endUsersOrigin;
         Span requestTagsSpan;
@@ -1012,7 +1188,8 @@ public final class Checker {
                 draft.zone == null ? ZoneOffset.UTC : draft.zone, p.span(), cost, draft.defaultMaxTokens, draft.allowOnFunctionError,
                 draft.allowUnscannable, draft.maxTokensLimit, draft.clampMaxTokens, java.util.Set.copyOf(draft.allowedParams),
                 java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.requestTags)),
-                draft.endUsers == null ? keyguard.policy.EndUsers.DEFAULT : draft.endUsers);
+                draft.endUsers == null ? keyguard.policy.EndUsers.DEFAULT : draft.endUsers,
+                draft.alerts.values().stream().sorted(Comparator.comparing(AlertSpec::limitId)).toList());
     }
 
     private Map<String, Ir.Const> arguments(Item.Policy p, Item.Template t) {
@@ -1295,6 +1472,7 @@ public final class Checker {
                         .help("intended? templates encode the platform defaults"));
             }
             d.limits.put(id, spec);
+            alert(l.alert(), spec, d);
             d.local.add(id);
         }
     }
@@ -1385,6 +1563,7 @@ public final class Checker {
                         .help("intended? templates encode the platform defaults"));
             }
             d.budgets.put(id, spec);
+            alert(b.alert(), spec, d);
             d.local.add(id);
         }
     }

@@ -136,6 +136,10 @@ public final class Formatter {
                 text("label " + l.name().text() + " {");
                 settings(l.settings(), List.of(), l.span());
             }
+            case Item.Channel ch -> {
+                text("channel " + ch.name().text() + " {");
+                settings(ch.settings(), List.of(), ch.span());
+            }
             case Item.OrgUnit o -> {
                 text("org " + o.name().text() + " {");
                 orgBody(o.settings(), o.body(), o.span());
@@ -305,7 +309,7 @@ public final class Formatter {
             case Statement.Models m -> text((m.override() ? "override " : "") + "models " + m.verb().text() + (m.add() ? " += " : " ") + list(m.models()));
             case Statement.Limit l -> text((l.override() ? "override " : "") + "limit " + l.metric().text() + " " + l.amount().raw()
                     + (l.window() == null ? "" : " per " + l.window().text()) + (l.scope() == null ? "" : " by " + l.scope().text())
-                    + (l.failMode() == null ? "" : " fail " + l.failMode().text()) + (l.mode() == null ? "" : " " + l.mode().text()));
+                    + (l.failMode() == null ? "" : " fail " + l.failMode().text()) + (l.mode() == null ? "" : " " + l.mode().text()) + alert(l.alert()));
             case Statement.Params pa -> text((pa.override() ? "override " : "") + "allow params " + list(pa.params()));
             case Statement.RequestTags rt -> {
                 StringBuilder sb = new StringBuilder(rt.override() ? "override " : "").append("allow tags {");
@@ -324,7 +328,8 @@ public final class Formatter {
             }
             case Statement.Budget b -> text((b.override() ? "override " : "") + "budget " + b.amount().raw() + " " + b.currency().text()
                     + " per " + b.period().text() + (b.kind() == null ? "" : " " + b.kind().text())
-                    + (b.warnPercent() == null ? "" : " warn at " + b.warnPercent().raw()) + (b.scope() == null ? "" : " by " + b.scope().text()));
+                    + (b.warnPercent() == null ? "" : " warn at " + b.warnPercent().raw()) + (b.scope() == null ? "" : " by " + b.scope().text())
+                    + alert(b.alert()));
             case Statement.Data d -> text((d.override() ? "override " : "") + "data " + d.level().text() + " " + d.dataClass().text()
                     + (d.violation() == null ? "" : " on " + d.violation().text() + " " + d.action().text())
                     + (d.target() == null ? "" : " " + d.target().span().text()));
@@ -349,6 +354,19 @@ public final class Formatter {
                 }
             }
         }
+    }
+
+    /** A limit's or budget's {@code alert} clause, with its leading space; empty for none. */
+    private static String alert(Statement.Alert a) {
+        if (a == null) return "";
+        StringBuilder sb = new StringBuilder(" alert ").append(a.channel().text());
+        if (!a.percents().isEmpty()) {
+            sb.append(" at ");
+            for (int i = 0; i < a.percents().size(); i++) sb.append(i == 0 ? "" : ", ").append(a.percents().get(i).raw());
+        } else {
+            sb.append(' ').append(a.after() == null ? "after" : a.after().text()).append(' ').append(a.count() == null ? "" : a.count().raw());
+        }
+        return sb.toString();
     }
 
     private void testCase(Item.TestCase c) {
