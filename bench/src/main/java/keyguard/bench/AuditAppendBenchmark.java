@@ -59,7 +59,7 @@ public class AuditAppendBenchmark {
         long i = n++;
         return new AuditEvent("dec_" + Long.toHexString(0x1a2b3c4d5e6fL + i), 1_795_000_000_000L + i, "pvziyj3ymefr", "bench", "team-bench",
                 "bench", "kgp-0123456789ab", List.of(), "gpt-4o-mini", "gpt-4o-mini", "openai", 14, 14, 4, 22, "ok", 200, 56, 1,
-                "public", "", "", "none", Map.of("team", "bench"), List.of(), "bench", keyguard.policy.Usage.of(14, 4), "provider", decided, "bench", "");
+                "public", "", "", "none", Map.of("team", "bench"), List.of(), "bench", keyguard.policy.Usage.of(14, 4), "provider", decided, "bench", "", "");
     }
 
     /** What a decision of a policy with three limits and two budgets records for replay (schema 2). */

@@ -32,13 +32,14 @@ import keyguard.lang.source.Span;
  * @param endUsers {@code end_users { ... }}: whom its {@code by user} counters count
  *     ({@link EndUsers#DEFAULT} when it does not say)
  * @param alerts the {@code alert} clauses of its budgets and limits, by id order
+ * @param delegation {@code delegate max N depth D}: how its keys may mint sub-keys; null when they may not
  */
 public record Policy(String name, String template, Map<String, String> tags, List<String> allowedModels,
                      boolean[] allowedByIndex, List<LimitSpec> rateLimits, List<LimitSpec> concurrency,
                      List<BudgetSpec> budgets, DataRule data, List<ForbidRule> forbids, ZoneId zone, Span span,
                      long costBound, long defaultMaxTokens, boolean allowOnFunctionError, boolean allowUnscannable,
                      long maxTokensLimit, boolean clampMaxTokens, java.util.Set<String> allowedParams,
-                     Map<String, TagRule> requestTags, EndUsers endUsers, List<AlertSpec> alerts) {
+                     Map<String, TagRule> requestTags, EndUsers endUsers, List<AlertSpec> alerts, Delegation delegation) {
 
     /**
      * The requests in flight a key may hold when its policy sets no {@code limit concurrent

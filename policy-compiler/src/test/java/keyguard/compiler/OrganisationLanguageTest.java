@@ -162,4 +162,27 @@ class OrganisationLanguageTest {
                 """);
         assertTrue(r.ok(), r.diagnostics().render());
     }
+
+    @Test
+    void delegationIsDeclaredInheritedBoundedAndFormatted() {
+        PolicyCompiler.Result r = compile("", """
+                template agent() { models allow ["plain"] delegate max 10 depth 2 }
+                policy a = agent() { }
+                policy b = agent() { override delegate max 20 depth 3 }
+                policy none { models allow ["plain"] }
+                """);
+        assertTrue(r.ok(), r.diagnostics().render());
+        assertEquals(new keyguard.policy.Delegation(10, 2), r.set().policy("a").delegation());
+        assertEquals(new keyguard.policy.Delegation(20, 3), r.set().policy("b").delegation());
+        assertNull(r.set().policy("none").delegation(), "no delegation unless the policy says so");
+        assertEquals(List.of("override lets keys delegate more than the template"), messages(r, "KG0314"));
+        PolicyCompiler.Result bad = compile("", """
+                policy p { models allow ["plain"] delegate up 3 }
+                policy q { models allow ["plain"] delegate max 5 depth 9 }
+                """);
+        assertEquals(List.of("unexpected `up` in `delegate`", "`delegate` takes at most 1000 sub-keys per key and 5 levels"), messages(bad, "KG0329"),
+                bad.diagnostics().render());
+        assertEquals("policy p {\n  delegate max 3 depth 2\n}\n",
+                Formatter.format(new keyguard.lang.source.SourceFile("p.kgp", "policy p {\n  delegate   max 3 depth   2\n}\n")).text());
+    }
 }

@@ -103,7 +103,7 @@ final class KeysApi {
         keyguard.counters.KeyCounters counters = null;
         if (policy != null) {
             try {
-                counters = enforcer.counters(k.id(), team, policy);
+                counters = enforcer.counters(k.counterKey(), team, policy); // a sub-key's are its root's
             } catch (keyguard.counters.OutsideOrganisation e) {
                 out.put("refused", "this key " + e.reason()); // every request of the key is refused: nothing is counted
             }
@@ -181,7 +181,9 @@ final class KeysApi {
             k = k.withState(KeyState.REVOKED);
             unacknowledged = confirm(k);
         }
-        audit.recordAdmin(who.subject(), "keys.revoke", id, unacknowledged.isEmpty() ? "revoked" : "revoked; not acknowledged by " + unacknowledged);
+        List<String> subKeys = keys.revokeSubKeys(k); // already refused at authentication; recorded on each
+        audit.recordAdmin(who.subject(), "keys.revoke", id, (unacknowledged.isEmpty() ? "revoked" : "revoked; not acknowledged by " + unacknowledged)
+                + (subKeys.isEmpty() ? "" : "; with its sub-keys " + subKeys));
         ObjectNode out = view(k, caller);
         if (fleet != null) acknowledgements(out, unacknowledged);
         Responses.json(exchange, 200, out.toString());

@@ -23,13 +23,15 @@ import java.util.Map;
  *     request refused before its policy could decide (malformed, no such policy)
  * @param team the key's team in the operator's organisation when it decided, empty for none
  * @param org the team's org unit, empty for none
+ * @param rootKey the key a sub-key descends from (spend of a family groups under it), empty for a key an admin made
  */
 public record AuditEvent(String decisionId, long epochMillis, String keyId, String keyName, String owner, String policy,
                          String revision, List<String> rules, String model, String routedModel, String provider,
                          long estimatedTokens, long promptTokens, long completionTokens, long costMicros, String outcome, int status,
                          long gatewayMicros, long totalMillis, String dataClass, String detected, String unscannable, String dataAction,
                          Map<String, String> tags, List<keyguard.policy.FunctionError> functionErrors, String node,
-                         keyguard.policy.Usage usage, String chargedBy, DecisionRecord decided, String team, String org) {
+                         keyguard.policy.Usage usage, String chargedBy, DecisionRecord decided, String team, String org,
+                         String rootKey) {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -49,6 +51,7 @@ public record AuditEvent(String decisionId, long epochMillis, String keyId, Stri
         g.writeStringField("owner", owner);
         if (!team.isEmpty()) g.writeStringField("team", team);
         if (!org.isEmpty()) g.writeStringField("org", org);
+        if (!rootKey.isEmpty()) g.writeStringField("root_key_id", rootKey);
         g.writeStringField("policy", policy);
         g.writeStringField("revision", revision);
         g.writeArrayFieldStart("rules");

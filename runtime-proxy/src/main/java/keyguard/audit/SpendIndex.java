@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.LongAdder;
  * events are written (and rebuilt from the log at start), so "who spent what" is a lookup.
  */
 public final class SpendIndex {
-    public static final Set<String> DIMENSIONS = Set.of("day", "key", "policy", "model", "tag", "owner", "team", "org");
+    public static final Set<String> DIMENSIONS = Set.of("day", "key", "root_key", "policy", "model", "tag", "owner", "team", "org");
     /** {@code tag:NAME} groups by one tag's value (the policy's audit tags and the request's accepted tags); empty for none. */
     public static final String TAG_PREFIX = "tag:";
 
@@ -34,9 +34,10 @@ public final class SpendIndex {
     /**
      * One group of the finest grain: a UTC day, key, policy, routed model, tag set
      * ({@code k=v,k=v}) and the key's owner when it decided ({@code user:…}, {@code group:…},
-     * free text, or empty), team and org unit (empty for none).
+     * free text, or empty), team and org unit (empty for none), and the key a sub-key
+     * descends from (the key itself for a key an admin made).
      */
-    public record Cell(String day, String key, String policy, String model, String tags, String owner, String team, String org) {
+    public record Cell(String day, String key, String policy, String model, String tags, String owner, String team, String org, String rootKey) {
         /** The cell of an audit event read back from the log; null when it is no decision or has no time. */
         public static Cell of(JsonNode event) {
             if (!"decision".equals(event.path("type").asText("decision"))) return null;
@@ -46,7 +47,7 @@ public final class SpendIndex {
             event.path("tags").properties().forEach(e -> appendTag(tags, e.getKey(), e.getValue().asText()));
             return new Cell(time.substring(0, 10), event.path("key_id").asText(), event.path("policy").asText(),
                     event.path("routed_model").asText(NOT_ROUTED), tags.toString(), event.path("owner").asText(""),
-                    event.path("team").asText(""), event.path("org").asText(""));
+                    event.path("team").asText(""), event.path("org").asText(""), event.path("root_key_id").asText(event.path("key_id").asText()));
         }
 
         String value(String dimension) {
@@ -58,6 +59,7 @@ public final class SpendIndex {
                 case "owner" -> owner;
                 case "team" -> team;
                 case "org" -> org;
+                case "root_key" -> rootKey;
                 case "tag" -> tags;
                 default -> tag(dimension.substring(TAG_PREFIX.length()));
             };
@@ -100,7 +102,7 @@ public final class SpendIndex {
         StringBuilder tags = new StringBuilder();
         e.tags().forEach((k, v) -> appendTag(tags, k, v));
         Cell c = new Cell(day, e.keyId(), e.policy(), e.routedModel() == null ? NOT_ROUTED : e.routedModel(), // as replay reads it
-                tags.toString(), e.owner() == null ? "" : e.owner(), e.team(), e.org());
+                tags.toString(), e.owner() == null ? "" : e.owner(), e.team(), e.org(), e.rootKey().isEmpty() ? e.keyId() : e.rootKey());
         LongAdder[] a = cells.computeIfAbsent(c, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
         a[0].add(e.costMicros());
         a[1].increment();

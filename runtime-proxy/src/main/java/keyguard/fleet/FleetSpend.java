@@ -153,7 +153,9 @@ public final class FleetSpend implements AutoCloseable {
     /** The hash field of a cell in its day's hashes: a JSON array, whatever characters a model name has. */
     private static String field(SpendIndex.Cell c) {
         var f = JSON.createArrayNode().add(c.key()).add(c.policy()).add(c.model()).add(c.tags()).add(c.owner());
-        if (!c.team().isEmpty() || !c.org().isEmpty()) f.add(c.team()).add(c.org()); // the field of an earlier version otherwise
+        if (!c.team().isEmpty() || !c.org().isEmpty() || !c.rootKey().equals(c.key())) {
+            f.add(c.team()).add(c.org()).add(c.rootKey()); // the field of an earlier version otherwise
+        }
         return f.toString();
     }
 
@@ -172,9 +174,11 @@ public final class FleetSpend implements AutoCloseable {
                 } catch (java.io.IOException bad) {
                     continue; // not a field this version writes
                 }
-                if (f.size() != 4 && f.size() != 5 && f.size() != 7) continue; // 4: written before owners were kept, 5: before teams
+                // 4: written before owners were kept, 5: before teams and sub-keys (7: teams, before sub-keys)
+                if (f.size() != 4 && f.size() != 5 && f.size() != 7 && f.size() != 8) continue;
                 cells.put(new SpendIndex.Cell(day, f.get(0).asText(), f.get(1).asText(), f.get(2).asText(), f.get(3).asText(),
-                                f.size() >= 5 ? f.get(4).asText() : "", f.size() == 7 ? f.get(5).asText() : "", f.size() == 7 ? f.get(6).asText() : ""),
+                                f.size() >= 5 ? f.get(4).asText() : "", f.size() >= 7 ? f.get(5).asText() : "", f.size() >= 7 ? f.get(6).asText() : "",
+                                f.size() == 8 ? f.get(7).asText() : f.get(0).asText()),
                         new long[] {Long.parseLong(e.getValue()), Long.parseLong(n.getOrDefault(e.getKey(), "0"))});
             }
         }

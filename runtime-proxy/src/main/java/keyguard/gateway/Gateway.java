@@ -151,9 +151,11 @@ public final class Gateway implements AutoCloseable {
                     Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),
                     Endpoint.MESSAGES.path(), new InferenceHandler(Endpoint.MESSAGES, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),
                     "/v1/models", new ModelsHandler(auth, current::current),
+                    keyguard.proxy.SubKeysHandler.PATH, new keyguard.proxy.SubKeysHandler(auth, keys, secrets, current::current, audit, cfg.clock()),
                     "/healthz", ex -> Responses.json(ex, 200, "{\"status\":\"ok\"}"));
             HttpHandler router = exchange -> {
-                HttpHandler h = routes.get(exchange.getRelativePath());
+                HttpHandler h = routes.get(exchange.getRelativePath().startsWith(keyguard.proxy.SubKeysHandler.PATH + "/")
+                        ? keyguard.proxy.SubKeysHandler.PATH : exchange.getRelativePath());
                 if (h == null) notFound(exchange);
                 else if (exchange.getRelativePath().equals("/v1/models") || exchange.getRelativePath().equals("/healthz")) {
                     if (exchange.getRequestMethod().equals(Methods.GET)) h.handleRequest(exchange);

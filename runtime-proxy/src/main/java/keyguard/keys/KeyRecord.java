@@ -17,16 +17,39 @@ import keyguard.policy.OrgChart;
  */
 public record KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
                         Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation,
-                        boolean labelsByAdmin, String team) {
+                        boolean labelsByAdmin, String team, Delegated delegated) {
 
     public KeyRecord {
         if (team == null) team = "";
+    }
+
+    /**
+     * A sub-key's place under the key that minted it ({@code POST /v1/keyguard/keys}):
+     * {@code parent} minted it, {@code root} is the key an admin made at the top,
+     * {@code depth} 1 for the root's children; {@code models} the subset it may call.
+     * It is served only while every key above it is.
+     */
+    public record Delegated(String parent, String root, int depth, List<String> models) {
+        public Delegated {
+            models = List.copyOf(models);
+        }
+    }
+
+    public KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
+                     Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation,
+                     boolean labelsByAdmin, String team) {
+        this(id, name, owner, policy, labels, createdAt, expiresAt, state, secretHash, rotation, labelsByAdmin, team, null);
     }
 
     public KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
                      Instant createdAt, Instant expiresAt, KeyState state, String secretHash, Rotation rotation,
                      boolean labelsByAdmin) {
         this(id, name, owner, policy, labels, createdAt, expiresAt, state, secretHash, rotation, labelsByAdmin, "");
+    }
+
+    /** The key whose counters this key's requests use: its root for a sub-key (a family never exceeds its root's limits), else itself. */
+    public String counterKey() {
+        return delegated == null ? id : delegated.root();
     }
 
     public KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,
@@ -91,7 +114,7 @@ public record KeyRecord(String id, String name, String owner, String policy, Map
         while (earlier.size() > MAX_REMEMBERED_REQUESTS) earlier.removeFirst();
         long generation = rotation == null ? 1 : rotation.generation() + 1;
         return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, state, newHash,
-                new Rotation(previous, requestId, now, generation, earlier), labelsByAdmin, team);
+                new Rotation(previous, requestId, now, generation, earlier), labelsByAdmin, team, delegated);
     }
 
     /**
@@ -117,11 +140,11 @@ public record KeyRecord(String id, String name, String owner, String policy, Map
     }
 
     public KeyRecord withState(KeyState s) {
-        return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, s, secretHash, rotation, labelsByAdmin, team);
+        return new KeyRecord(id, name, owner, policy, labels, createdAt, expiresAt, s, secretHash, rotation, labelsByAdmin, team, delegated);
     }
 
     /** The same key with another owner (a user or group renamed at the identity provider). */
     public KeyRecord withOwner(String o) {
-        return new KeyRecord(id, name, o, policy, labels, createdAt, expiresAt, state, secretHash, rotation, labelsByAdmin, team);
+        return new KeyRecord(id, name, o, policy, labels, createdAt, expiresAt, state, secretHash, rotation, labelsByAdmin, team, delegated);
     }
 }

@@ -27,6 +27,12 @@ public final class KeyRecordJson {
         o.put("owner", k.owner());
         o.put("policy", k.policy());
         if (!k.team().isEmpty()) o.put("team", k.team());
+        if (k.delegated() != null) {
+            ObjectNode d = o.putObject("delegated").put("parent", k.delegated().parent()).put("root", k.delegated().root())
+                    .put("depth", k.delegated().depth());
+            var models = d.putArray("models");
+            k.delegated().models().forEach(models::add);
+        }
         ObjectNode labels = o.putObject("labels");
         k.labels().forEach(labels::put);
         o.put("created_at", k.createdAt().toString());
@@ -70,10 +76,17 @@ public final class KeyRecordJson {
                     KeyState.valueOf(o.get("state").asText().toUpperCase(Locale.ROOT)), o.get("secret_hash").asText(),
                     o.hasNonNull("rotation") ? rotation(o.get("rotation")) : null,
                     !o.path("labels_set_by").asText("admin").equals("team"), // records of 0.1 predate the field
-                    o.path("team").asText(""));
+                    o.path("team").asText(""), delegated(o.get("delegated")));
         } catch (IOException e) {
             throw new UncheckedIOException("corrupt key record: " + e.getMessage(), e);
         }
+    }
+
+    private static KeyRecord.Delegated delegated(JsonNode d) {
+        if (d == null || !d.isObject()) return null;
+        java.util.List<String> models = new java.util.ArrayList<>();
+        d.path("models").forEach(m -> models.add(m.asText()));
+        return new KeyRecord.Delegated(d.path("parent").asText(), d.path("root").asText(), d.path("depth").asInt(), models);
     }
 
     /** Reads a rotation, also in the form of version 0.1 (one previous secret, no generation). */

@@ -39,4 +39,25 @@ public interface KeyStore extends AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * Records every sub-key below {@code key} as revoked (ids returned), level by level. Their
+     * authentication already fails once a key above them is revoked ({@code KeyAuth}); this
+     * makes listings and the audit say so too. {@code key} itself is the caller's to revoke.
+     */
+    default List<String> revokeSubKeys(KeyRecord key) {
+        List<String> out = new java.util.ArrayList<>();
+        java.util.Set<String> frontier = new java.util.HashSet<>(List.of(key.id()));
+        for (int level = 0; level < keyguard.policy.Delegation.MAX_DEPTH && !frontier.isEmpty(); level++) {
+            java.util.Set<String> next = new java.util.HashSet<>();
+            for (KeyRecord k : all()) {
+                if (k.delegated() == null || !frontier.contains(k.delegated().parent())) continue;
+                if (k.state() != KeyState.REVOKED) put(k.withState(KeyState.REVOKED));
+                out.add(k.id());
+                next.add(k.id());
+            }
+            frontier = next;
+        }
+        return out;
+    }
 }

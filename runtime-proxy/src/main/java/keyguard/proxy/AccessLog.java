@@ -176,7 +176,8 @@ public final class AccessLog {
         AuditEvent event = new AuditEvent(decisionId, System.currentTimeMillis(), key.id(), key.name(), key.owner(), key.policy(), revision,
                 rules, model == null ? "" : model, routed, provider, estimated, prompt, completion, cost, outcome, status, gatewayMicros,
                 totalMillis, data.dataClass().word(), data.summary(), data.unscannableSummary(), action, tags, functionErrors, node,
-                usage, chargedBy, decided, team == null ? "" : team.name(), team == null || team.unit() == null ? "" : team.unitName());
+                usage, chargedBy, decided, team == null ? "" : team.name(), team == null || team.unit() == null ? "" : team.unitName(),
+                key.delegated() == null ? "" : key.delegated().root());
         audit.record(event, after);
         if (shadow != null) shadow.offer(event); // after the answer: the shadow never delays it
     }

@@ -425,7 +425,8 @@ public final class InferenceHandler implements HttpHandler {
             }
             Policy policy = r.evaluator.policy();
             try {
-                r.counters = path.enforcer().counters(r.key.id(), r.key.team(r.lp.set().org()), policy);
+                // A sub-key counts on its root's counters: a family of keys never exceeds what the root may.
+                r.counters = path.enforcer().counters(r.key.counterKey(), r.key.team(r.lp.set().org()), policy);
             } catch (keyguard.counters.OutsideOrganisation e) {
                 path.refused(exchange, r, 403, "policy_denied", ErrorCode.KEY_OUTSIDE_ORGANISATION.error(e.reason())
                         .detail("policy", policy.name()));
@@ -475,6 +476,11 @@ public final class InferenceHandler implements HttpHandler {
                     refuse(path, exchange, r, Classification.NOTHING);
                     return;
                 }
+            }
+            if (r.key.delegated() != null && !r.key.delegated().models().contains(r.request.model())) {
+                path.refused(exchange, r, 403, "policy_denied", ErrorCode.SUB_KEY_MODEL.error(r.key.delegated().models(), r.request.model())
+                        .detail("parent", r.key.delegated().parent()));
+                return;
             }
             if (!outputCap(exchange, r, policy)) return;
             TokenCounter counter = TokenCounter.forModel(r.requested);

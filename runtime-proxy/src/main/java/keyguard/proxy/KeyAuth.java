@@ -88,6 +88,15 @@ public final class KeyAuth {
         if (record.expired(clock.instant())) {
             return new Authentication.Refusal(ErrorCode.KEY_EXPIRED.error(record.id(), record.expiresAt()));
         }
+        // A sub-key is served only while every key above it is: revoking a key ends its sub-keys at once, on every node.
+        int levels = 0;
+        for (KeyRecord.Delegated d = record.delegated(); d != null && levels++ <= keyguard.policy.Delegation.MAX_DEPTH; ) {
+            KeyRecord above = keys.get(d.parent());
+            if (above == null || above.state() != KeyState.ACTIVE || above.expired(clock.instant())) {
+                return new Authentication.Refusal(ErrorCode.PARENT_KEY_ENDED.error(record.id(), d.parent()));
+            }
+            d = above.delegated();
+        }
         return new Authentication.Key(record);
     }
 

@@ -108,11 +108,12 @@ class EndUsersTest {
     }
 
     @Test
-    void aFloodOfRandomEndUsersNeitherGrowsTheKeysCountersNorEscapesTheLimit() throws Exception {
+    void aFloodOfNewEndUsersNeitherGrowsTheKeysCountersNorEscapesTheLimit() throws Exception {
         String key = h.key("bot", "flooded", Map.of());
         int ok = 0;
         for (int i = 0; i < 120; i++) {
-            HttpResponse<String> r = chat(key, ",\"user\":\"u-" + java.util.UUID.randomUUID() + "\"", null);
+            // Ids of a random look would be scanned as secrets (high entropy) and refused by the data rule: plain ones.
+            HttpResponse<String> r = chat(key, ",\"user\":\"customer-" + (100_000 + i * 7_919) + "\"", null);
             if (r.statusCode() == 200) ok++;
             else assertEquals("limit.requests.user.1m", error(r).path("keyguard").path("rule").asText(), r.body());
         }

@@ -101,6 +101,7 @@ statement
   | OVERRIDE? DATA level=ident cls=ident (ON violation=ident action=ident target=STRING?)? # dataStmt
   | ZONE STRING                                                                         # zoneStmt
   | OVERRIDE? DEFAULT what=ident amount=quantity                                        # defaultStmt
+  | OVERRIDE? DELEGATE maxWord=ident max=quantity (depthWord=ident depth=quantity)?     # delegateStmt
   | OVERRIDE? ON event=ident action=ident                                              # onStmt
   | annotation* FORBID WHEN cond=block (UNLESS exc=block)?                              # forbidStmt
   ;
@@ -170,7 +171,7 @@ number : INT | DECIMAL ;
 
 // Words that are keywords somewhere but may also name things or start a path.
 ident : IDENT | MODEL | PROVIDER | POLICY | TEMPLATE | TEST | TESTS | DATA | TAGS | MODELS
-      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL | ALLOW | PARAMS | ORG | TEAM | END_USERS | CHANNEL | ALERT ;
+      | LIMIT | BUDGET | ZONE | WHEN | UNLESS | EXPECT | DEFAULT | DETECTOR | FUNCTION | LABEL | ALLOW | PARAMS | ORG | TEAM | END_USERS | CHANNEL | ALERT | DELEGATE ;
 
 // ---------------------------------------------------------------- lexer
 
@@ -203,6 +204,7 @@ TEAM     : 'team' ;
 END_USERS : 'end_users' ;
 CHANNEL  : 'channel' ;
 ALERT    : 'alert' ;
+DELEGATE : 'delegate' ;
 WARN     : 'warn' ;
 FAIL     : 'fail' ;
 ON       : 'on' ;

@@ -209,6 +209,8 @@ final class SyntaxTreeBuilder {
             case ZoneStmtContext z -> new Statement.Zone(string(z.STRING().getSymbol()), span(z));
             case OnStmtContext o -> new Statement.On(o.OVERRIDE() != null, name(o.event), name(o.action), span(o));
             case DefaultStmtContext d -> new Statement.Default(d.OVERRIDE() != null, name(d.what), quantity(d.amount), span(d));
+            case DelegateStmtContext dg -> new Statement.Delegate(dg.OVERRIDE() != null, name(dg.maxWord), quantity(dg.max),
+                    dg.depthWord == null ? null : name(dg.depthWord), dg.depth == null ? null : quantity(dg.depth), span(dg));
             case ForbidStmtContext f -> {
                 List<Annotation> annotations = new ArrayList<>();
                 for (AnnotationContext a : f.annotation()) {

@@ -15,7 +15,7 @@ final class TokenNames {
             KgpLexer.MODEL, KgpLexer.PROVIDER, KgpLexer.POLICY, KgpLexer.TEMPLATE, KgpLexer.TEST,
             KgpLexer.TESTS, KgpLexer.DATA, KgpLexer.TAGS, KgpLexer.MODELS, KgpLexer.LIMIT,
             KgpLexer.BUDGET, KgpLexer.ZONE, KgpLexer.WHEN, KgpLexer.UNLESS, KgpLexer.EXPECT, KgpLexer.DEFAULT, KgpLexer.DETECTOR,
-            KgpLexer.FUNCTION, KgpLexer.LABEL, KgpLexer.ALLOW, KgpLexer.PARAMS, KgpLexer.ORG, KgpLexer.TEAM, KgpLexer.END_USERS, KgpLexer.CHANNEL, KgpLexer.ALERT);
+            KgpLexer.FUNCTION, KgpLexer.LABEL, KgpLexer.ALLOW, KgpLexer.PARAMS, KgpLexer.ORG, KgpLexer.TEAM, KgpLexer.END_USERS, KgpLexer.CHANNEL, KgpLexer.ALERT, KgpLexer.DELEGATE);
 
     private TokenNames() {}
 

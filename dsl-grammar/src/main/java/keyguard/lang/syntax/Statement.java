@@ -49,6 +49,9 @@ public sealed interface Statement {
     /** {@code default max_tokens N}: a request setting the policy assumes when the caller sends none. */
     record Default(boolean override, Name setting, Quantity amount, Span span) implements Statement {}
 
+    /** {@code delegate max N [depth D]}: a key of the policy may mint sub-keys; {@code depthWord} and {@code depth} null when not given. */
+    record Delegate(boolean override, Name maxWord, Quantity max, Name depthWord, Quantity depth, Span span) implements Statement {}
+
     /** {@code on error deny|allow}: what a rule does when a function it calls fails. */
     record On(boolean override, Name event, Name action, Span span) implements Statement {}
 

@@ -1115,6 +1115,9 @@ public final class Checker {
         keyguard.policy.EndUsers endUsers;
         /** The alert of each limit and budget that has one, by id. */
         final Map<String, AlertSpec> alerts = new LinkedHashMap<>();
+        keyguard.policy.Delegation delegation;
+        Span delegationSpan;
+        String delegationOrigin;
         Span endUsersSpan;
         String endUsersOrigin;
         Span requestTagsSpan;
@@ -1189,7 +1192,7 @@ public final class Checker {
                 draft.allowUnscannable, draft.maxTokensLimit, draft.clampMaxTokens, java.util.Set.copyOf(draft.allowedParams),
                 java.util.Collections.unmodifiableMap(new LinkedHashMap<>(draft.requestTags)),
                 draft.endUsers == null ? keyguard.policy.EndUsers.DEFAULT : draft.endUsers,
-                draft.alerts.values().stream().sorted(Comparator.comparing(AlertSpec::limitId)).toList());
+                draft.alerts.values().stream().sorted(Comparator.comparing(AlertSpec::limitId)).toList(), draft.delegation);
     }
 
     private Map<String, Ir.Const> arguments(Item.Policy p, Item.Template t) {
@@ -1260,6 +1263,7 @@ public final class Checker {
                 case Statement.Params pa -> params(pa, d, origin);
                 case Statement.RequestTags rt -> requestTags(rt, d, origin);
                 case Statement.EndUsers eu -> endUsers(eu, params, d, origin);
+                case Statement.Delegate dg -> delegate(dg, params, d, origin);
                 case Statement.Forbid f -> forbid(f, params, d, origin);
             }
         }
@@ -1738,6 +1742,42 @@ public final class Checker {
      * are non-empty strings without {@code ,} or {@code =} (the header's separators); a name
      * the policy's own audit tags use is refused (a caller must not set the policy's tags).
      */
+    /** {@code delegate max N [depth D]}: keys of the policy may mint sub-keys (depth 1 when not said). */
+    private void delegate(Statement.Delegate dg, Map<String, Ir.Const> params, Draft d, String origin) {
+        String id = "delegate";
+        if (!inheritance(id, dg.override(), d.delegationSpan, d.delegationOrigin, dg.span(), d, "delegate",
+                d.delegationSpan == null ? "" : "inherited from `" + d.delegationOrigin + "`")) {
+            return;
+        }
+        if (!dg.maxWord().text().equals("max") || (dg.depthWord() != null && !dg.depthWord().text().equals("depth"))) {
+            Name bad = !dg.maxWord().text().equals("max") ? dg.maxWord() : dg.depthWord();
+            delegateError(bad.span(), "unexpected `" + bad.text() + "` in `delegate`", "write `delegate max N depth D`: at most N active sub-keys per key, D levels deep");
+            return;
+        }
+        long max = amount(dg.max(), params, false);
+        long depth = dg.depth() == null ? 1 : amount(dg.depth(), params, false);
+        if (max < 0 || depth < 0) return;
+        if (max > keyguard.policy.Delegation.MAX_CHILDREN || depth > keyguard.policy.Delegation.MAX_DEPTH) {
+            delegateError(dg.span(), "`delegate` takes at most " + underscored(keyguard.policy.Delegation.MAX_CHILDREN) + " sub-keys per key and "
+                    + keyguard.policy.Delegation.MAX_DEPTH + " levels", "sub-keys are for an agent's sub-tasks, not a second key hierarchy");
+            return;
+        }
+        keyguard.policy.Delegation had = d.delegation;
+        d.delegation = new keyguard.policy.Delegation((int) max, (int) depth);
+        if (dg.override() && had != null && (max > had.maxChildren() || depth > had.maxDepth())) {
+            diagnostics.add(Diagnostic.warning(Code.KG0314, dg.span(), "override lets keys delegate more than the template")
+                    .label("the template's: max " + had.maxChildren() + " depth " + had.maxDepth())
+                    .help("intended? templates encode the platform defaults"));
+        }
+        d.delegationSpan = dg.span();
+        d.delegationOrigin = origin;
+        d.local.add(id);
+    }
+
+    private void delegateError(Span span, String message, String help) {
+        diagnostics.add(Diagnostic.error(Code.KG0329, span, message).label("invalid delegation").help(help));
+    }
+
     private static final Set<String> END_USERS_SETTINGS = Set.of("from", "max", "overflow");
 
     /** {@code end_users { from ["user", "metadata", "header"]  max N  overflow shared|refuse }}; what is not said keeps the default. */

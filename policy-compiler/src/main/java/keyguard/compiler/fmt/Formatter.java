@@ -335,6 +335,8 @@ public final class Formatter {
                     + (d.target() == null ? "" : " " + d.target().span().text()));
             case Statement.Zone z -> text("zone " + z.zone().span().text());
             case Statement.On o -> text((o.override() ? "override " : "") + "on " + o.event().text() + " " + o.action().text());
+            case Statement.Delegate dg -> text((dg.override() ? "override " : "") + "delegate " + dg.maxWord().text() + " " + dg.max().raw()
+                    + (dg.depthWord() == null ? "" : " " + dg.depthWord().text() + " " + dg.depth().raw()));
             case Statement.Default df -> text((df.override() ? "override " : "") + "default " + df.setting().text() + " " + df.amount().raw());
             case Statement.Forbid f -> {
                 for (Annotation a : f.annotations()) {

@@ -1,0 +1,180 @@
+package keyguard.organisation;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import keyguard.gateway.FakeUpstream;
+import keyguard.gateway.GatewayHarness;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Sub-keys through a real gateway: minted by a key with its own secret
+ * ({@code POST /v1/keyguard/keys}), only ever narrower than their parent (models, lifetime,
+ * the root's counters), bounded in number and depth by the policy's {@code delegate}, and
+ * ended with any key above them.
+ */
+class SubKeysTest {
+    GatewayHarness h;
+
+    @BeforeEach
+    void start(@TempDir Path tmp) throws Exception {
+        h = new GatewayHarness(tmp, false);
+        Files.writeString(h.policies.resolve("agents.kgp"), """
+                policy agents {
+                  models allow ["sim-small", "up-ok"]
+                  limit requests 5 per 1h by key
+                  delegate max 2 depth 2
+                }
+
+                policy plain { models allow ["sim-small"] }
+                """);
+        h.start();
+    }
+
+    @AfterEach
+    void stop() {
+        h.close();
+    }
+
+    String adminKey(String policy, String expiresIn) throws Exception {
+        ObjectNode body = FakeUpstream.JSON.createObjectNode().put("policy", policy).put("name", "parent");
+        if (expiresIn != null) body.put("expires_in", expiresIn);
+        return h.admin().post("admin/keys", body).body().path("secret").asText();
+    }
+
+    HttpResponse<String> mint(String parent, String body) throws Exception {
+        return h.post("/v1/keyguard/keys", parent, body);
+    }
+
+    HttpResponse<String> chat(String key, String model) throws Exception {
+        return h.post("/v1/chat/completions", key, "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    }
+
+    static JsonNode json(HttpResponse<String> r) throws Exception {
+        return FakeUpstream.JSON.readTree(r.body());
+    }
+
+    @Test
+    void aSubKeyCanOnlyNarrowItsParent() throws Exception {
+        String parent = adminKey("agents", "1h");
+        HttpResponse<String> minted = mint(parent, "{\"name\":\"summariser\",\"models\":[\"sim-small\"],\"expires_in\":\"10m\"}");
+        assertEquals(201, minted.statusCode(), minted.body());
+        String child = json(minted).path("secret").asText();
+        assertEquals(1, json(minted).path("depth").asInt());
+        assertEquals("agents", json(minted).path("policy").asText());
+
+        assertEquals(200, chat(child, "sim-small").statusCode());
+        HttpResponse<String> other = chat(child, "up-ok");
+        assertEquals(403, other.statusCode(), "a model its parent may call, but it may not");
+        assertEquals("this sub-key may call only [sim-small], not `up-ok`", json(other).path("error").path("message").asText());
+
+        HttpResponse<String> wider = mint(parent, "{\"name\":\"x\",\"models\":[\"claude\"]}");
+        assertEquals(403, wider.statusCode());
+        assertEquals("delegation_not_allowed", json(wider).path("error").path("code").asText());
+        assertTrue(json(wider).path("error").path("message").asText().startsWith("a sub-key may call only models its parent may"), wider.body());
+        HttpResponse<String> longer = mint(parent, "{\"name\":\"x\",\"expires_in\":\"2h\"}");
+        assertEquals(403, longer.statusCode(), "it expires no later than its parent: " + longer.body());
+        assertEquals(400, mint(parent, "{\"models\":[\"sim-small\"]}").statusCode(), "a name is required");
+        assertEquals(400, mint(parent, "not json").statusCode());
+
+        // The family shares the parent's counters: 2 (the child's, the refused one counted too) + 3 (parent) = 5 per hour,
+        // then both are throttled.
+        for (int i = 0; i < 3; i++) assertEquals(200, chat(parent, "sim-small").statusCode());
+        HttpResponse<String> sixth = chat(child, "sim-small");
+        assertEquals(429, sixth.statusCode(), sixth.body());
+        assertEquals(429, chat(parent, "sim-small").statusCode());
+
+        // The child's requests are audited as its own, under its root.
+        String childId = json(minted).path("id").asText();
+        boolean seen = false;
+        for (String line : h.admin().get("admin/audit?type=decision").raw().split("\n")) {
+            if (line.isBlank()) continue;
+            JsonNode e = FakeUpstream.JSON.readTree(line);
+            if (e.path("key_id").asText().equals(childId)) {
+                seen = true;
+                assertEquals(json(minted).path("parent").asText(), e.path("root_key_id").asText(), line);
+            }
+        }
+        assertTrue(seen);
+        JsonNode spend = h.admin().get("admin/spend?group_by=root_key").body();
+        assertEquals(1, spend.path("rows").size(), "the family's spend is one group, under its root: " + spend);
+    }
+
+    @Test
+    void howManyAndHowDeepThePolicySays() throws Exception {
+        String parent = adminKey("agents", null);
+        JsonNode first = json(mint(parent, "{\"name\":\"a\"}"));
+        assertEquals(201, mint(parent, "{\"name\":\"b\"}").statusCode());
+        HttpResponse<String> third = mint(parent, "{\"name\":\"c\"}");
+        assertEquals(403, third.statusCode());
+        assertTrue(json(third).path("error").path("message").asText().startsWith("this key holds 2 active sub-keys, the most policy `agents` allows"), third.body());
+
+        String child = first.path("secret").asText();
+        HttpResponse<String> grandchild = mint(child, "{\"name\":\"a1\",\"models\":[\"sim-small\"]}");
+        assertEquals(201, grandchild.statusCode(), grandchild.body());
+        assertEquals(2, json(grandchild).path("depth").asInt());
+        assertEquals(json(mint(parent, "{\"name\":\"d\"}")).path("error").path("code").asText(), "delegation_not_allowed");
+        HttpResponse<String> tooDeep = mint(json(grandchild).path("secret").asText(), "{\"name\":\"a11\"}");
+        assertEquals(403, tooDeep.statusCode());
+        assertTrue(json(tooDeep).path("error").path("message").asText().contains("3 levels below its root; policy `agents` allows 2"), tooDeep.body());
+        HttpResponse<String> grandchildWider = mint(child, "{\"name\":\"a2\",\"models\":[\"sim-small\",\"up-ok\"]}");
+        assertEquals(201, grandchildWider.statusCode(), "the child may pass on every model it has");
+
+        HttpResponse<String> none = mint(adminKey("plain", null), "{\"name\":\"x\"}");
+        assertEquals(403, none.statusCode());
+        assertTrue(json(none).path("error").path("message").asText().contains("lets its keys mint no sub-keys"), none.body());
+    }
+
+    @Test
+    void revokingAKeyEndsEverySubKeyBelowIt() throws Exception {
+        String parent = adminKey("agents", null);
+        JsonNode child = json(mint(parent, "{\"name\":\"a\"}"));
+        JsonNode grandchild = json(mint(child.path("secret").asText(), "{\"name\":\"a1\"}"));
+        JsonNode sibling = json(mint(parent, "{\"name\":\"b\"}"));
+        assertEquals(200, chat(grandchild.path("secret").asText(), "sim-small").statusCode());
+
+        // The parent revokes one child (and what is below it); a key cannot revoke one not below it.
+        HttpResponse<String> notMine = h.http.send(HttpRequest.newBuilder(URI.create(h.base() + "/v1/keyguard/keys/" + sibling.path("id").asText()))
+                .header("authorization", "Bearer " + child.path("secret").asText()).timeout(Duration.ofSeconds(10)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(404, notMine.statusCode(), notMine.body());
+        HttpResponse<String> revoked = h.http.send(HttpRequest.newBuilder(URI.create(h.base() + "/v1/keyguard/keys/" + child.path("id").asText()))
+                .header("authorization", "Bearer " + parent).timeout(Duration.ofSeconds(10)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, revoked.statusCode(), revoked.body());
+        assertEquals(grandchild.path("id").asText(), json(revoked).path("sub_keys_revoked").get(0).asText());
+        HttpResponse<String> ended = chat(grandchild.path("secret").asText(), "sim-small");
+        assertEquals(401, ended.statusCode());
+        assertEquals(200, chat(sibling.path("secret").asText(), "sim-small").statusCode());
+
+        // An admin revoking the root ends every key below it at once.
+        String rootId = sibling.path("parent").asText();
+        assertEquals(200, h.admin().post("admin/keys/" + rootId + "/revoke", FakeUpstream.JSON.createObjectNode()).status());
+        HttpResponse<String> orphan = chat(sibling.path("secret").asText(), "sim-small");
+        assertEquals(401, orphan.statusCode());
+        assertEquals("API key `" + sibling.path("id").asText() + "` has been revoked", json(orphan).path("error").path("message").asText(),
+                "recorded on the sub-key too (and refused anyway while any key above it is revoked)");
+        // A revocation that reached a node before its sub-keys' (a fleet applies changes one by one) already refuses them.
+        JsonNode other = json(mint(adminKey("agents", null), "{\"name\":\"c\"}"));
+        keyguard.keys.KeyStore store = h.gateway.keys();
+        store.put(store.get(other.path("parent").asText()).withState(keyguard.keys.KeyState.REVOKED)); // the parent alone, no cascade
+        HttpResponse<String> cut = chat(other.path("secret").asText(), "sim-small");
+        assertEquals(401, cut.statusCode());
+        assertEquals("API key `" + other.path("id").asText() + "` is a sub-key of `" + other.path("parent").asText() + "`, which is revoked or expired",
+                json(cut).path("error").path("message").asText());
+        Map<String, String> states = new HashMap<>();
+        for (JsonNode k : h.admin().get("admin/keys").body().path("keys")) states.put(k.path("id").asText(), k.path("state").asText());
+        assertEquals("revoked", states.get(sibling.path("id").asText()), "recorded as revoked: " + states);
+    }
+}
