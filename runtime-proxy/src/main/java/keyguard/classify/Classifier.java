@@ -27,7 +27,8 @@ import keyguard.policy.DetectorSpec;
  * key and number too (a card number can be a {@code metadata} key or a JSON number in a
  * tool call). Only a short list of structural fields is skipped ({@code model},
  * {@code role}, {@code type}, {@code media_type}, {@code cache_control}). Ids
- * ({@code id}, {@code tool_call_id}, {@code tool_use_id}), keys and numbers are scanned by
+ * ({@code id}, {@code tool_call_id}, {@code tool_use_id}, and end users' {@code user},
+ * {@code safety_identifier}, {@code user_id}), keys and numbers are scanned by
  * every detector but {@code high_entropy}, which would take a random id for a secret. It
  * is a deny-list of structure, not an allow-list of content, so a field nobody thought of
  * is scanned, not skipped.
@@ -53,7 +54,8 @@ public final class Classifier {
     /** Fields whose values are enumerations or settings, never content sent to the model as text. */
     private static final Set<String> STRUCTURAL = Set.of("model", "role", "type", "media_type", "cache_control");
     /** Fields holding identifiers: scanned, but not for high entropy (random ids would all look like secrets). */
-    private static final Set<String> IDS = Set.of("id", "tool_call_id", "tool_use_id", "file_id", "call_id");
+    private static final Set<String> IDS = Set.of("id", "tool_call_id", "tool_use_id", "file_id", "call_id",
+            "user", "safety_identifier", "user_id"); // end users' ids: OpenAI asks for hashed ones, which look random
     /** The payload fields of a part that is not text: never read as text (base64, a URL, a file id). */
     private static final Set<String> PAYLOAD = Set.of("data", "url", "file_data", "file_id", "image_url", "input_audio", "file", "source");
     /** Part types whose payload is not text. */

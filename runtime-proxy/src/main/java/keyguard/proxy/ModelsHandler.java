@@ -14,7 +14,7 @@ import keyguard.wire.RequestParser;
 import keyguard.wire.Responses;
 
 /**
- * {@code GET /v1/models}: the models the key's policy allows, in OpenAI's list shape, or
+ * {@code GET /v1/models}: the models the key's policy allows (a sub-key's: those of them it may call), in OpenAI's list shape, or
  * Anthropic's when the request carries {@code anthropic-version}.
  */
 public final class ModelsHandler implements HttpHandler {
@@ -50,6 +50,7 @@ public final class ModelsHandler implements HttpHandler {
         }
         if (p != null) {
             for (String name : p.allowedModels()) {
+                if (key.delegated() != null && !key.delegated().models().contains(name)) continue; // a sub-key's subset
                 ModelInfo m = lp.set().model(name);
                 ObjectNode o = data.addObject();
                 if (anthropic) {
