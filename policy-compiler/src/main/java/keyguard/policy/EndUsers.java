@@ -28,8 +28,12 @@ public record EndUsers(List<Source> sources, int max, boolean overflowShared) {
         }
     }
 
-    /** The most distinct end users one key may track. */
-    public static final int MAX_USERS = 1_000_000;
+    /**
+     * The most distinct end users one key may track: each place holds a row per {@code by user}
+     * counter in the counter store (whose size is the operator's {@code --max-counters}), and a
+     * team's policy must not be able to fill it.
+     */
+    public static final int MAX_USERS = 100_000;
 
     /** Without {@code end_users}: every source, the body's first and the header last; 1,000 users per key; the rest share. */
     public static final EndUsers DEFAULT = new EndUsers(List.of(Source.USER, Source.METADATA, Source.HEADER), 1_000, true);

@@ -327,6 +327,14 @@ final class KeysApi {
             keyguard.policy.OrgChart.Team accountTeam = set.org().teamOfGroup(account.path("group").asText());
             if (team.isEmpty() && accountTeam != null) team = accountTeam.name();
         }
+        // A key owned by a team's group is in that team, fixed now; it charges the team's budgets, so only an admin or a
+        // member of the group issues one (a team admin of the policy may not book its spend on another team).
+        keyguard.policy.OrgChart.Team ownerTeam = owner.startsWith("group:") ? set.org().teamOfGroup(owner.substring(6)) : null;
+        if (team.isEmpty() && ownerTeam != null) {
+            require(who.admin() || caller.groups().contains(keyguard.identity.Names.fold(owner.substring(6))), who,
+                    "issue a key owned by `" + owner + "`, a group of team `" + ownerTeam.name() + "` you are not in");
+            team = ownerTeam.name();
+        }
         Map<String, String> labels = new LinkedHashMap<>();
         JsonNode l = body.get("labels");
         if (l != null && !l.isNull()) {

@@ -103,6 +103,10 @@ final class ServiceAccountsApi {
             require(who.managesKeysOf(policy), who, "create service accounts for policy `" + policy + "`");
             if (policies.get().set().policy(policy) == null) throw new BadAdminRequest(400, "no policy `" + policy + "` in revision " + policies.get().set().revision());
             String owningGroup = writes.owner(group.regionMatches(true, 0, "group:", 0, 6) ? group : "group:" + group);
+            // An account's keys are in its group's team and charge its budgets: a team admin makes accounts for its own groups only.
+            keyguard.policy.OrgChart.Team team = policies.get().set().org().teamOfGroup(owningGroup.substring(6));
+            require(team == null || who.admin() || caller.groups().contains(keyguard.identity.Names.fold(owningGroup.substring(6))), who,
+                    "create a service account of group `" + owningGroup.substring(6) + "`, a group of team `" + (team == null ? "" : team.name()) + "` you are not in");
             ObjectNode account = JSON.createObjectNode().put("name", name).put("group", owningGroup.substring(6)).put("policy", policy)
                     .put("description", description).put("created_by", who.subject()).put("created_at", clock.instant().toString())
                     .put("max_lifetime_seconds", maxLifetime).put("max_keys", maxKeys);

@@ -68,13 +68,13 @@ final class ChannelSender {
     }
 
     private void post(String url, String body, String header, String value, String id) throws IOException, InterruptedException {
-        URI uri;
-        try {
-            uri = URI.create(url);
+        HttpRequest.Builder b;
+        try { // the URL may be a secret (a Slack webhook's): no exception may carry it
+            b = HttpRequest.newBuilder(URI.create(url));
         } catch (IllegalArgumentException e) {
-            throw new IOException("the channel's URL is not a URL");
+            throw new IOException("the channel's URL is not an http(s) URL with a host");
         }
-        HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(TIMEOUT).header("content-type", "application/json")
+        b = b.timeout(TIMEOUT).header("content-type", "application/json")
                 .header("user-agent", "keyguard-alerts").header(ID_HEADER, id).POST(HttpRequest.BodyPublishers.ofString(body));
         if (header != null) b.header(header, value);
         HttpResponse<Void> r = http.send(b.build(), HttpResponse.BodyHandlers.discarding());

@@ -401,21 +401,28 @@ public final class Enforcer implements AutoCloseable {
 
     /**
      * One budget counter's alert thresholds: those its spend reached, and with
-     * {@code exhausted} (a hard budget just refused a request: it has no room for one more)
-     * every threshold up to 100% too.
+     * {@code exhausted} (a hard budget just refused a request) its 100% threshold too, once
+     * every lower one was reached. Latch bits: thresholds of a policy's alert in group 0, of
+     * a team's or unit's own in group 1, so that every plan sharing the row sets the same bit
+     * (two policies' alerts on one shared counter share their group: the first to fire a
+     * threshold's position latches it for both).
      */
     private void watchBudget(KeyCounters kc, int i, long now, boolean exhausted) {
         Plan plan = kc.plan;
         Plan.Watch[] watches = plan.watches[i];
         long used = kc.used(i, now);
         Calendar.Span period = plan.calendars[i].at(now);
-        for (int j = 0; j < watches.length && j < 2; j++) {
-            Plan.Watch w = watches[j];
+        for (Plan.Watch w : watches) {
+            // A stable bit group per declarer kind: the row is shared by plans that list their watches in other orders.
+            int group = w.origin().startsWith("team ") || w.origin().startsWith("org ") ? 1 : 0;
             java.util.List<Integer> percents = w.spec().percents();
             for (int k = 0; k < percents.size(); k++) {
                 int percent = percents.get(k);
-                if (used < thresholdOf(w.amount(), percent) && !(exhausted && percent <= 100)) break;
-                if (latchBudget(kc.rows[i], period.index() + 1, j * 8 + k)) {
+                // A refusal reaches 100% only once every lower threshold was reached: a large reservation refused at 60% is no "spent".
+                boolean reached = used >= thresholdOf(w.amount(), percent) || (exhausted && percent >= 100 && k > 0
+                        && used >= thresholdOf(w.amount(), percents.get(k - 1))) || (exhausted && percent == 100 && k == 0);
+                if (!reached) break;
+                if (latchBudget(kc.rows[i], period.index() + 1, group * 8 + k)) {
                     fire(new Crossing(plan.name(i, kc.keyId, kc.place), w.spec(), w.origin(), w.amount(), percent, 0, used, period.startMillis(),
                             period.endMillis(), kc.keyId, plan.policy.name(), plan.team == null ? null : plan.team.name(),
                             plan.team == null ? null : plan.team.unitName(), now));

@@ -108,7 +108,9 @@ final class Plan {
         List<Calendar> calendars = new ArrayList<>();
         for (int i = 0; i < refs.size(); i++) {
             CounterRef ref = refs.get(i);
-            calendars.add(ref.metric() == Metric.SPEND ? calendarOf.apply(policy.zone(), Period.parse(ref.window())) : null);
+            // A team's and a unit's budgets are shared by keys of policies in different zones: their periods are UTC's, one for all.
+            ZoneId zone = ref.scope().organisational() ? java.time.ZoneOffset.UTC : policy.zone();
+            calendars.add(ref.metric() == Metric.SPEND ? calendarOf.apply(zone, Period.parse(ref.window())) : null);
         }
         Plan plan = new Plan(policy, team, refs, limits, calendars, readsEstimate[0] || policy.data().reroute() != null);
         plan.watch(policy.alerts(), allLimits(policy));

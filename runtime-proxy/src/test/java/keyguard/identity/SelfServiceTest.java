@@ -295,4 +295,26 @@ class SelfServiceTest {
             assertThrows(IllegalArgumentException.class, () -> SelfService.parse(bad, "f"), bad);
         }
     }
+
+    @Test
+    void aTeamAdminCannotBookSpendOnAnotherTeamsBudget() throws Exception {
+        Files.writeString(h.platform.resolve("org.kgp"), "team search { groups [\"search-team\"] }\nteam other { groups [\"other-team\"] }\n");
+        h.restart();
+        String ada = user("ada");
+        group("search-team", ada);
+        group("other-team");
+        AdminClient lead = as("ada", "team-all"); // a team admin of policy `all`, a member of search-team only
+        AdminClient.Reply theirs = lead.post("admin/keys", key("all", "theirs").put("owner", "group:other-team"));
+        assertEquals(403, theirs.status(), "a key of another team's group would charge that team: " + theirs.raw());
+        assertTrue(theirs.error().contains("a group of team `other` you are not in"), theirs.raw());
+        AdminClient.Reply ours = lead.post("admin/keys", key("all", "ours").put("owner", "group:search-team"));
+        assertEquals(201, ours.status(), ours.raw());
+        assertEquals("search", ours.body().path("team").asText(), "fixed when the key is made");
+        assertEquals(201, h.admin().post("admin/keys", key("all", "by an admin").put("owner", "group:other-team")).status());
+        AdminClient.Reply account = lead.post("admin/service-accounts", FakeUpstream.JSON.createObjectNode().put("name", "their-bot")
+                .put("group", "other-team").put("policy", "all"));
+        assertEquals(403, account.status(), account.raw());
+        assertEquals(201, lead.post("admin/service-accounts", FakeUpstream.JSON.createObjectNode().put("name", "our-bot")
+                .put("group", "search-team").put("policy", "all")).status());
+    }
 }

@@ -183,6 +183,21 @@ class AlertsTest {
     }
 
     @Test
+    void aLargeRequestRefusedByAnUnspentBudgetSendsNoAlert() throws Exception {
+        String key = h.key("watched", "w", Map.of());
+        HttpResponse<String> large = h.post("/v1/chat/completions", key,
+                "{\"model\":\"pricey\",\"max_tokens\":200,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertEquals(429, large.statusCode(), "a reservation of about 2 usd does not fit 1 usd: " + large.body());
+        for (int i = 0; i < 4; i++) assertEquals(200, chat(key, "pricey").statusCode()); // 0.64: 50%
+        waitFor(() -> received.size() == 1, Duration.ofSeconds(10), "the 50% alert");
+        assertEquals(429, h.post("/v1/chat/completions", key,
+                "{\"model\":\"pricey\",\"max_tokens\":200,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").statusCode());
+        Thread.sleep(300);
+        assertEquals(List.of(50), hooks().stream().map(a -> a.path("threshold_percent").asInt()).toList(),
+                "a refusal at 64% is no 100%: 80% was not reached");
+    }
+
+    @Test
     void aFailingReceiverIsRetriedAndAnAlertNotYetSentIsSentAfterARestart() throws Exception {
         String key = h.key("watched", "w", Map.of());
         failNext.set(2);
