@@ -19,7 +19,8 @@ import net.openhft.chronicle.values.Values;
  * allocation. Several processes may open the same directory; they see and update the same
  * words. The OS writes the mapped pages back, so a kill -9 loses nothing that was written.
  *
- * <p>Counter 0 is the store's own: word 0 hands out counter ids, word 1 process instances.
+ * <p>Counter 0 is the store's own: word 0 hands out counter ids, word 1 process instances,
+ * word 2 holds the store's {@link #salt} (drawn by the first process that asks).
  */
 public final class ChronicleCounterStore implements CounterStore {
     private static final System.Logger LOG = System.getLogger("keyguard.counters");
@@ -94,6 +95,16 @@ public final class ChronicleCounterStore implements CounterStore {
         long fresh = Cell.getAndAdd(sequence, 0, 1) + 1;
         Long raced = ids.putIfAbsent(name, fresh);
         return raced != null ? raced : fresh;
+    }
+
+    @Override
+    public long salt() {
+        while (true) {
+            long s = Cell.get(sequence, 2);
+            if (s != 0) return s;
+            long fresh = new java.security.SecureRandom().nextLong() | 1;
+            if (Cell.cas(sequence, 2, 0, fresh)) return fresh;
+        }
     }
 
     @Override

@@ -14,6 +14,13 @@ public interface CounterStore extends AutoCloseable {
     /** The id of the counter of that name, created (all zero) on first use. */
     long id(String name);
 
+    /**
+     * A random number of this store, the same for every process and restart on its files:
+     * the key of the hash that places end users ({@link EndUserSlots}), so that nobody who
+     * picks end-user ids can aim one at another's place.
+     */
+    long salt();
+
     /** The address of a counter's row of {@value CounterWords#WORDS} words; bind once and keep it. */
     long row(long id);
 

@@ -56,9 +56,13 @@ final class EndUserSlots {
         return n;
     }
 
-    /** A 64-bit hash of an end-user id, never 0 (FNV-1a over its chars, then a 64-bit finaliser). */
-    static long hash(String endUser) {
-        long h = 0xcbf29ce484222325L;
+    /**
+     * A 64-bit hash of an end-user id keyed with the store's salt, never 0 (FNV-1a from the
+     * salt over its chars, then a 64-bit finaliser). Not a MAC: it keeps ids from being aimed
+     * at a place without the salt, which never leaves the data directory.
+     */
+    static long hash(String endUser, long salt) {
+        long h = 0xcbf29ce484222325L ^ salt;
         for (int i = 0; i < endUser.length(); i++) {
             h ^= endUser.charAt(i);
             h *= 0x100000001b3L;
@@ -68,6 +72,9 @@ final class EndUserSlots {
         h ^= h >>> 33;
         h *= 0xc4ceb9fe1a85ec53L;
         h ^= h >>> 33;
+        h ^= Long.rotateLeft(salt, 17);
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 29;
         return h == 0 ? 1 : h;
     }
 }

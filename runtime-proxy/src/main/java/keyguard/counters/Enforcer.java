@@ -155,7 +155,7 @@ public final class Enforcer implements AutoCloseable {
                 slots = kc.endUsers;
             }
         }
-        long h = EndUserSlots.hash(endUser);
+        long h = EndUserSlots.hash(endUser, store.salt());
         int start = (int) Long.remainderUnsigned(h, slots.capacity);
         int probes = Math.min(EndUserSlots.PROBES, slots.capacity);
         EndUserSlots table = slots;
@@ -172,7 +172,11 @@ public final class Enforcer implements AutoCloseable {
             EndUserSlots.Slot slot = table.slot((start + k) % table.capacity, s -> bindSlot(kc, s));
             long owner = Cell.get(slot.ownerRow(), 0);
             if (owner == h) return slot.counters();
-            if (idle(slot.counters(), now) && Cell.cas(slot.ownerRow(), 0, owner, h)) return slot.counters();
+            if (idle(slot.counters(), now) && Cell.cas(slot.ownerRow(), 0, owner, h)) {
+                // Its old end user may have reserved between the look and the swap: then it is not idle, and goes back.
+                if (idle(slot.counters(), now)) return slot.counters();
+                Cell.cas(slot.ownerRow(), 0, h, owner);
+            }
         }
         return table.overflowShared ? table.overflow(() -> bindUser(kc, "overflow")) : null;
     }
