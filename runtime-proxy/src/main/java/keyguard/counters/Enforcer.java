@@ -252,7 +252,7 @@ public final class Enforcer implements AutoCloseable {
                 default -> 1;
             };
             long tag = kc.tag(i, now);
-            lease.record(i, kc.ids[i], plan.kinds[i], tag, amount);
+            lease.record(i, kc.ids[i], plan.kinds[i] | (plan.refs[i].scope() == keyguard.policy.Scope.USER ? Lease.LOCAL : 0), tag, amount);
             int r = wait ? kc.acquire(i, tag, amount, now) : kc.tryAdd(i, tag, amount, now);
             if (r != Ledger.OK) {
                 lease.dropLast();

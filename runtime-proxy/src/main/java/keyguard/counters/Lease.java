@@ -30,6 +30,13 @@ public final class Lease implements Admission {
     public static final int TOKENS = 1;
     public static final int CONCURRENT = 2;
     public static final int SPEND = 3;
+    /**
+     * Or'ed into an entry's kind in the shared words: the counter is this node's alone (an end
+     * user's, {@link Ledger.Spec#local}), so whoever releases the lease after a crash gives
+     * its units back to the row, not to a fleet's slice. {@link #KIND_MASK} takes it off.
+     */
+    public static final int LOCAL = 4;
+    public static final int KIND_MASK = 3;
 
     /**
      * Java-side state, padded by 128 bytes on each side: leases are used by different

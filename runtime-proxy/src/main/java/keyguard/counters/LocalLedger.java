@@ -40,7 +40,7 @@ public final class LocalLedger implements Ledger {
 
     @Override
     public void give(long id, long row, int kind, long tag, long amount, boolean rollback) {
-        switch (kind) {
+        switch (kind & Lease.KIND_MASK) {
             case Lease.REQUESTS -> { if (rollback) SlidingWindow.remove(row, tag, amount); }
             case Lease.TOKENS -> SlidingWindow.remove(row, tag, amount);
             case Lease.CONCURRENT -> Cell.subtractFloorZero(row, 0, amount);

@@ -343,8 +343,9 @@ public final class FleetLedger implements Ledger {
 
     @Override
     public void give(long id, long row, int kind, long tag, long amount, boolean rollback) {
-        if (localIds.contains(id)) {
-            keyguard.counters.LocalLedger.INSTANCE.give(id, row, kind, tag, amount, rollback);
+        // An end user's counter: known by its binding, or, for a lease a crashed process left behind, by its entry's kind.
+        if ((kind & keyguard.counters.Lease.LOCAL) != 0 || localIds.contains(id)) {
+            keyguard.counters.LocalLedger.INSTANCE.give(id, row, kind & keyguard.counters.Lease.KIND_MASK, tag, amount, rollback);
             return;
         }
         if (kind == keyguard.counters.Lease.REQUESTS && !rollback) return; // a request made stays counted

@@ -144,4 +144,14 @@ class FleetLedgerTest {
         for (int i = 0; i < 4; i++) assertEquals(Ledger.OK, a.take(0, 1), "slot " + (i + 1) + " of 4");
         assertEquals(Ledger.NO_ROOM, nodes.get(1).take(0, 1));
     }
+
+    @Test
+    void anEndUsersSlotLeftByACrashedProcessIsGivenBackToItsRowNotToRedis() throws Exception {
+        // A fresh process: nothing bound yet when the reaper releases what the dead one held.
+        FleetLedger fresh = ledger("after-restart");
+        long row = arena.allocate(128, 8).address();
+        keyguard.counters.Cell.set(row, 0, 1); // one request in flight, counted in the node's own row
+        fresh.give(77, row, Lease.CONCURRENT | Lease.LOCAL, 0, 1, false);
+        assertEquals(0, keyguard.counters.Cell.get(row, 0), "the end user's concurrency slot is free again");
+    }
 }
