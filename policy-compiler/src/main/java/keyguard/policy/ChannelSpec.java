@@ -13,10 +13,12 @@ import keyguard.lang.source.Span;
  * @param url where a webhook or Slack message is posted (null when {@code urlEnv} names it)
  * @param urlEnv the variable holding the URL (a Slack incoming webhook's URL is itself a secret), or null
  * @param secretEnv a webhook's HMAC-SHA-256 signing secret, or null
- * @param server an e-mail channel's {@code smtp://host:port} (STARTTLS when offered) or {@code smtps://host:port}
+ * @param server an e-mail channel's {@code smtp://host:port} (STARTTLS) or {@code smtps://host:port} (TLS from the start)
+ * @param tlsOptional {@code tls optional}: an {@code smtp://} server that offers no STARTTLS is sent to in plain text
+ *     (by default it is refused: an alert names policies, teams and spend)
  */
 public record ChannelSpec(String name, Kind kind, String url, String urlEnv, String secretEnv, String server, String from,
-                          List<String> to, String usernameEnv, String passwordEnv, Span span) {
+                          List<String> to, String usernameEnv, String passwordEnv, boolean tlsOptional, Span span) {
     public enum Kind {
         WEBHOOK, SLACK, SMTP;
 

@@ -93,14 +93,13 @@ final class ChannelSender {
         p.put("mail." + protocol + ".connectiontimeout", "5000");
         p.put("mail." + protocol + ".timeout", "10000");
         p.put("mail." + protocol + ".writetimeout", "10000");
-        p.put("mail.smtp.starttls.enable", "true"); // used when the server offers it
+        p.put("mail.smtp.starttls.enable", "true");
+        // An alert names policies, teams and spend: no plain connection unless the operator said `tls optional` (never with a password).
+        p.put("mail.smtp.starttls.required", Boolean.toString(!ch.tlsOptional()));
         p.put("mail." + protocol + ".ssl.checkserveridentity", "true");
         String user = ch.usernameEnv() == null ? null : secret(ch.usernameEnv(), ch);
         String password = ch.passwordEnv() == null ? null : secret(ch.passwordEnv(), ch);
-        if (user != null) {
-            p.put("mail." + protocol + ".auth", "true");
-            p.put("mail.smtp.starttls.required", "true"); // never a password over a plain connection
-        }
+        if (user != null) p.put("mail." + protocol + ".auth", "true");
         jakarta.mail.Session session = jakarta.mail.Session.getInstance(p);
         try {
             jakarta.mail.internet.MimeMessage m = new jakarta.mail.internet.MimeMessage(session);

@@ -89,8 +89,16 @@ class AlertsTest {
                   server "smtp://127.0.0.1:%d"
                   from   "keyguard@example.com"
                   to     ["finance@example.com", "lead@example.com"]
+                  tls    optional
                 }
-                """.formatted(receiver.getAddress().getPort(), smtp.port()));
+
+                channel strict {
+                  kind   smtp
+                  server "smtp://127.0.0.1:%d"
+                  from   "keyguard@example.com"
+                  to     ["finance@example.com"]
+                }
+                """.formatted(receiver.getAddress().getPort(), smtp.port(), smtp.port()));
         Files.writeString(h.policies.resolve("alerted.kgp"), """
                 policy watched {
                   models allow ["pricey"]
@@ -246,6 +254,10 @@ class AlertsTest {
 
         assertEquals(200, h.admin().post("admin/alerts/test", FakeUpstream.JSON.createObjectNode().put("channel", "finance")).status());
         FakeSmtp.Mail mail = smtp.mails.get(0);
+        // The fake server offers no STARTTLS: a channel that did not say `tls optional` refuses to send in plain text.
+        keyguard.admin.AdminClient.Reply plain = h.admin().post("admin/alerts/test", FakeUpstream.JSON.createObjectNode().put("channel", "strict"));
+        assertEquals(502, plain.status(), plain.raw());
+        assertEquals(1, smtp.mails.size(), "nothing was sent in plain text");
         assertEquals("<keyguard@example.com>", mail.from());
         assertEquals(List.of("<finance@example.com>", "<lead@example.com>"), mail.to());
         assertTrue(mail.data().contains("Subject: [keyguard] a test of channel finance"), mail.data());

@@ -648,7 +648,7 @@ public final class Checker {
 
     // ------------------------------------------------------------------ alerts
 
-    private static final Set<String> CHANNEL_SETTINGS = Set.of("kind", "url", "secret", "server", "from", "to", "username", "password");
+    private static final Set<String> CHANNEL_SETTINGS = Set.of("kind", "url", "secret", "server", "from", "to", "username", "password", "tls");
 
     /**
      * {@code channel NAME { kind webhook  url "https://..."  secret env("KEYGUARD_CHANNEL_...") }},
@@ -669,7 +669,7 @@ public final class Checker {
             Set<String> allowed = switch (kind) {
                 case WEBHOOK -> Set.of("kind", "url", "secret");
                 case SLACK -> Set.of("kind", "url");
-                case SMTP -> Set.of("kind", "server", "from", "to", "username", "password");
+                case SMTP -> Set.of("kind", "server", "from", "to", "username", "password", "tls");
             };
             boolean ok = true;
             for (Setting st : s.values()) {
@@ -680,6 +680,7 @@ public final class Checker {
             }
             if (!ok) continue;
             String url = null, urlEnv = null, secretEnv = null, server = null, from = null, usernameEnv = null, passwordEnv = null;
+            boolean tlsOptional = false;
             List<String> to = new ArrayList<>();
             if (kind != ChannelSpec.Kind.SMTP) {
                 Setting u = s.get("url");
@@ -733,8 +734,16 @@ public final class Checker {
                     continue;
                 }
                 if (user != null && ((usernameEnv = channelEnv(user.value(), "username")) == null || (passwordEnv = channelEnv(pass.value(), "password")) == null)) continue;
+                Setting tls = s.get("tls");
+                String word = tls == null ? "required" : tls.value() instanceof Value.Word w ? w.word().text() : "";
+                if (!word.equals("required") && !word.equals("optional") || (word.equals("optional") && user != null)) {
+                    channelError(tls.value().span(), word.equals("optional") ? "an smtp channel with a password requires TLS" : "`tls` is `required` or `optional`",
+                            "`tls optional` sends to an smtp:// server that offers no STARTTLS in plain text; never with a password");
+                    continue;
+                }
+                tlsOptional = word.equals("optional");
             }
-            channels.put(name, new ChannelSpec(name, kind, url, urlEnv, secretEnv, server, from, to, usernameEnv, passwordEnv, ch.span()));
+            channels.put(name, new ChannelSpec(name, kind, url, urlEnv, secretEnv, server, from, to, usernameEnv, passwordEnv, tlsOptional, ch.span()));
         }
     }
 
