@@ -13,6 +13,11 @@ public record BudgetSpec(String id, CounterRef counter, long amount, boolean har
 
     /** Micro-dollars at which the warning fires, or Long.MAX_VALUE when none is set. */
     public long warnAt() {
-        return warnPercent == 0 ? Long.MAX_VALUE : amount / 100 * warnPercent + amount % 100 * warnPercent / 100;
+        return warnPercent == 0 ? Long.MAX_VALUE : percentOf(amount, warnPercent);
+    }
+
+    /** {@code percent}% of {@code micros}, rounded down, exact (no overflow for any amount up to 1000%). */
+    public static long percentOf(long micros, int percent) {
+        return micros / 100 * percent + micros % 100 * percent / 100;
     }
 }

@@ -423,8 +423,8 @@ public final class Enforcer implements AutoCloseable {
             for (int k = 0; k < percents.size(); k++) {
                 int percent = percents.get(k);
                 // A refusal reaches 100% only once every lower threshold was reached: a large reservation refused at 60% is no "spent".
-                boolean reached = used >= thresholdOf(w.amount(), percent) || (exhausted && percent >= 100 && k > 0
-                        && used >= thresholdOf(w.amount(), percents.get(k - 1))) || (exhausted && percent == 100 && k == 0);
+                boolean reached = used >= BudgetSpec.percentOf(w.amount(), percent) || (exhausted && percent >= 100 && k > 0
+                        && used >= BudgetSpec.percentOf(w.amount(), percents.get(k - 1))) || (exhausted && percent == 100 && k == 0);
                 if (!reached) break;
                 if (latchBudget(kc.rows[i], period.index() + 1, group * 8 + k)) {
                     fire(new Crossing(plan.name(i, kc.keyId, kc.place), w.spec(), w.origin(), w.amount(), percent, 0, used, period.startMillis(),
@@ -433,11 +433,6 @@ public final class Enforcer implements AutoCloseable {
                 }
             }
         }
-    }
-
-    /** Micro-dollars at which {@code percent} of {@code amount} is reached (exact, no overflow below 1000%). */
-    static long thresholdOf(long amount, int percent) {
-        return amount / 100 * percent + amount % 100 * percent / 100;
     }
 
     /** Sets bit {@code bit} of the budget row's alert latch for {@code period} (+1); true for the one that set it. */
