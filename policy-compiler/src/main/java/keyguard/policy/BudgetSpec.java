@@ -9,6 +9,9 @@ import keyguard.lang.source.Span;
 public record BudgetSpec(String id, CounterRef counter, long amount, boolean hard, int warnPercent, String origin, Span span)
         implements Limit {
 
+    /** The origin of a sub-key's carve-out: the gateway's budget in place of its root's {@code by key} budgets, not a policy's. */
+    public static final String CARVE_OUT_ORIGIN = "carve-out";
+
     public static String idOf(Scope scope, Period period) { return "budget." + scope.word() + "." + period.word(); }
 
     /** Micro-dollars at which the warning fires, or Long.MAX_VALUE when none is set. */

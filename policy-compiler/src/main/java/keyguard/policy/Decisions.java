@@ -160,6 +160,10 @@ public final class Decisions {
                 reason = "at most " + l.amount() + " " + l.counter().metric().word() + " per " + l.counter().window()
                         + " by " + l.counter().scope().word();
             }
+            case BudgetSpec b when b.origin().equals(BudgetSpec.CARVE_OUT_ORIGIN) -> {
+                kind = DecisionKind.BUDGET;
+                reason = "the carve-out of " + Money.format(b.amount()) + " usd of this sub-key is exhausted";
+            }
             case BudgetSpec b -> {
                 kind = DecisionKind.BUDGET;
                 reason = "hard budget of " + Money.format(b.amount()) + " usd per " + b.counter().window() + " by "

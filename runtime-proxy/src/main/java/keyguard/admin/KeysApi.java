@@ -103,7 +103,7 @@ final class KeysApi {
         keyguard.counters.KeyCounters counters = null;
         if (policy != null) {
             try {
-                counters = enforcer.counters(k.counterKey(), team, policy); // a sub-key's are its root's
+                counters = keyguard.delegation.CarveOuts.counters(enforcer, k, lp.set().org(), policy); // a sub-key's are its root's, or its carve-out's
             } catch (keyguard.counters.OutsideOrganisation e) {
                 out.put("refused", "this key " + e.reason()); // every request of the key is refused: nothing is counted
             }

@@ -115,11 +115,23 @@ public final class Enforcer implements AutoCloseable {
      * @throws OutsideOrganisation when the policy counts by team or org and the key has no team or unit
      */
     public KeyCounters counters(String keyId, OrgChart.Team team, Policy policy) {
-        KeyCounters kc = byKey.get(keyId);
+        return counters(keyId, null, 0, team, policy);
+    }
+
+    /**
+     * As {@link #counters(String, OrgChart.Team, Policy)}, for a key that spends from the
+     * carve-out of {@code carveMicros} held by sub-key {@code carveHolder} (null for none):
+     * its {@code by key} budgets are then the holder's, capped at the carve-out
+     * ({@link Plan#carved}); every other counter is {@code keyId}'s, as for its root.
+     */
+    public KeyCounters counters(String keyId, String carveHolder, long carveMicros, OrgChart.Team team, Policy policy) {
+        String cacheKey = carveHolder == null ? keyId : keyId + "|c/" + carveHolder;
+        KeyCounters kc = byKey.get(cacheKey);
         if (kc != null && kc.plan.policy == policy && kc.plan.team == team) return kc;
         String planKey = team == null ? policy.name() : policy.name() + "/" + team.name();
-        Plan plan = plans.compute(planKey, (name, had) -> had != null && had.policy == policy && had.team == team ? had
+        Plan shared = plans.compute(planKey, (name, had) -> had != null && had.policy == policy && had.team == team ? had
                 : Plan.of(policy, team, this::calendar));
+        Plan plan = carveHolder == null ? shared : shared.carved(carveHolder, carveMicros);
         String outside = plan.outside();
         if (outside != null) throw new OutsideOrganisation(keyId, outside);
         long[] ids = new long[plan.size()];
@@ -131,8 +143,87 @@ public final class Enforcer implements AutoCloseable {
             handles[i] = ledger.bind(ids[i], rows[i], plan.spec(i, keyId, NO_END_USER));
         }
         kc = new KeyCounters(keyId, NO_END_USER, plan, ids, rows, handles, ledger, clock);
-        byKey.put(keyId, kc);
+        byKey.put(cacheKey, kc);
         return kc;
+    }
+
+    /**
+     * Reserves a carve-out of {@code micros} for a sub-key on each budget by key of
+     * {@code parent} (its root's budgets, or the carve-out it spends from), in the current
+     * period, all or nothing; the units stay counted until {@link #returnCarveOut} gives back
+     * what the sub-key did not spend. Null when reserved; otherwise why not, and nothing is
+     * held. May wait for the store (not on an IO thread).
+     */
+    public String reserveCarveOut(KeyCounters parent, long micros, long now) {
+        Plan plan = parent.plan;
+        if (!ledger.givesBackAnywhere()) {
+            return "a fleet cannot yet return a carve-out to its parent's budget: in fleet mode a sub-key spends from its root's budgets (mint it without `budget_usd`)";
+        }
+        int taken = 0;
+        String refused = "policy `" + plan.policy.name() + "` has no budget by key to carve from";
+        for (int i = 0; i < plan.size(); i++) {
+            if (!plan.carvedOut(i)) continue;
+            long tag = parent.tag(i, now);
+            int r = parent.acquire(i, tag, micros, now);
+            if (r != Ledger.OK) {
+                giveBack(parent, micros, i, now);
+                return r == Ledger.UNAVAILABLE ? "the counter store cannot be reached; try again"
+                        : "a carve-out of " + Money.format(micros) + " usd does not fit in " + plan.limits[i].id() + " of this key: "
+                        + Money.format(Math.max(0, plan.caps[i] - parent.used(i, now))) + " usd of " + Money.format(plan.caps[i]) + " usd is left";
+            }
+            taken++;
+        }
+        return taken == 0 ? refused : null;
+    }
+
+    /** Undoes {@link #reserveCarveOut} of {@code micros} at {@code reservedAt} (the sub-key could not be stored). */
+    public void releaseCarveOut(KeyCounters parent, long micros, long reservedAt) {
+        giveBack(parent, micros, parent.plan.size(), reservedAt);
+    }
+
+    private void giveBack(KeyCounters parent, long micros, int upTo, long reservedAt) {
+        for (int k = 0; k < upTo; k++) {
+            if (parent.plan.carvedOut(k)) ledger.give(parent.ids[k], parent.rows[k], Lease.SPEND, parent.tag(k, reservedAt), micros, true);
+        }
+    }
+
+    /**
+     * When a carve-out reserved now would have to be returned at the latest: the earliest end
+     * of the current periods of {@code parent}'s budgets by key (a sub-key holding one
+     * expires by then). {@code Long.MAX_VALUE} when it has none.
+     */
+    public long carveOutEnds(KeyCounters parent, long now) {
+        long end = Long.MAX_VALUE;
+        for (int i = 0; i < parent.plan.size(); i++) {
+            if (parent.plan.carvedOut(i)) end = Math.min(end, parent.plan.calendars[i].at(now).endMillis());
+        }
+        return end;
+    }
+
+    /**
+     * Gives back to {@code parent} what the carve-out's holder (counters {@code holder}) did
+     * not spend, on each budget by key still in the period the carve-out was reserved in
+     * ({@code reservedAt}): it takes the room left in the holder's counter, so the holder
+     * can spend no more, and gives the same amount back to the parent's. Safe to repeat, on
+     * any node: what a later call finds (a reservation of the holder settled for less than it
+     * took) is returned then. The micro-dollars returned on the first budget.
+     */
+    public long returnCarveOut(KeyCounters holder, KeyCounters parent, long reservedAt, long now) {
+        Plan plan = holder.plan;
+        long returned = -1;
+        for (int i = 0; i < plan.size(); i++) {
+            if (!plan.carvedOut(i) || parent.plan.refs[i] != plan.refs[i]) continue;
+            long tag = holder.tag(i, now);
+            if (tag != holder.tag(i, reservedAt)) { // the period is over: the parent's budget started afresh
+                if (returned < 0) returned = 0;
+                continue;
+            }
+            long left = plan.caps[i] - holder.used(i, now);
+            long back = left > 0 && holder.acquire(i, tag, left, now) == Ledger.OK ? left : 0;
+            if (back > 0) ledger.give(parent.ids[i], parent.rows[i], Lease.SPEND, tag, back, false);
+            if (returned < 0) returned = back;
+        }
+        return Math.max(0, returned);
     }
 
     /** The place of requests that name no end user: they share one set of {@code by user} counters. */

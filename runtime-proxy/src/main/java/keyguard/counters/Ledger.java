@@ -76,6 +76,14 @@ public interface Ledger extends AutoCloseable {
     /** When the counter's current units have all left its window (0 for none). */
     long millisUntilEmpty(Object handle, long row, long now);
 
+    /**
+     * Whether units one process took can be given back by any other at any later time (the
+     * rows are shared by every process on the data directory). A fleet's slices are a node's
+     * own, and a slice's units can be given back only while it lasts, by its node: a sub-key's
+     * carve-out, returned whenever and wherever it ends, needs this.
+     */
+    default boolean givesBackAnywhere() { return true; }
+
     @Override
     default void close() { }
 }

@@ -53,6 +53,13 @@ final class Plan {
      */
     final Watch[][] watches;
 
+    /**
+     * The sub-key whose carve-out this plan's keys spend from (null for none): its
+     * {@code by key} budgets are then that key's own counters ({@code c/HOLDER/...}), each
+     * capped at the carve-out, in place of the root's.
+     */
+    final String carveHolder;
+
     /** An alert clause on a counter, with the amount its percentages are of and who declared it. */
     record Watch(AlertSpec spec, long amount, String origin) {}
 
@@ -64,6 +71,7 @@ final class Plan {
         }
         this.policy = policy;
         this.team = team;
+        this.carveHolder = null;
         this.needsExactPrompt = needsExactPrompt;
         this.countsEndUsers = refs.stream().anyMatch(r -> r.scope() == Scope.USER);
         this.watches = new Watch[n][];
@@ -86,6 +94,45 @@ final class Plan {
             boolean capped = limit != null && !(limit instanceof BudgetSpec b && !b.hard());
             caps[i] = capped ? limit.amount() : Long.MAX_VALUE;
         }
+    }
+
+    /**
+     * This plan for the keys spending from {@code holder}'s carve-out of {@code micros}: every
+     * {@code by key} budget counter (a spend counter by key) is the holder's own, capped hard
+     * at the carve-out, with no alerts; the rest is this plan. Counter {@code i} is the same
+     * counter of the policy in both, so a carve-out is reserved on the parent's counter
+     * {@code i} and returned there.
+     */
+    Plan carved(String holder, long micros) {
+        return new Plan(this, holder, micros);
+    }
+
+    private Plan(Plan base, String holder, long micros) {
+        this.policy = base.policy;
+        this.team = base.team;
+        this.carveHolder = holder;
+        this.needsExactPrompt = base.needsExactPrompt;
+        this.countsEndUsers = base.countsEndUsers;
+        this.refs = base.refs;
+        this.kinds = base.kinds;
+        this.windows = base.windows;
+        this.calendars = base.calendars;
+        this.limits = base.limits.clone();
+        this.caps = base.caps.clone();
+        this.watches = base.watches.clone();
+        for (int i = 0; i < refs.length; i++) {
+            if (!carvedOut(i)) continue;
+            Limit had = limits[i];
+            limits[i] = new BudgetSpec(had != null ? had.id() : BudgetSpec.idOf(Scope.KEY, Period.parse(refs[i].window())), refs[i], micros,
+                    true, 0, BudgetSpec.CARVE_OUT_ORIGIN, had != null ? had.span() : null);
+            caps[i] = micros;
+            watches[i] = null;
+        }
+    }
+
+    /** Whether counter {@code i} is a budget by key: the one a carve-out takes the place of. */
+    boolean carvedOut(int i) {
+        return kinds[i] == Lease.SPEND && refs[i].scope() == Scope.KEY;
     }
 
     static Plan of(Policy policy, OrgChart.Team team, BiFunction<ZoneId, Period, Calendar> calendarOf) {
@@ -164,6 +211,7 @@ final class Plan {
 
     /** The counter's name in the store: whose it is, and what it counts. */
     String name(int i, String keyId, String user) {
+        if (carveHolder != null && carvedOut(i)) return "c/" + carveHolder + "/" + refs[i];
         return name(refs[i], keyId, policy.name(), team == null ? null : team.name(), team == null ? null : team.unitName(), user);
     }
 
@@ -184,7 +232,8 @@ final class Plan {
 
     /**
      * A counter's name in the store: whose it is ({@code k/KEY}, {@code p/POLICY},
-     * {@code t/TEAM}, {@code o/UNIT}, {@code u/KEY/USER}) and what it counts. Team and unit
+     * {@code t/TEAM}, {@code o/UNIT}, {@code u/KEY/USER}; {@code c/KEY} a sub-key's
+     * carve-out, {@link #carved}) and what it counts. Team and unit
      * names are the operator's, checked to be plain words; {@code user} is never the
      * caller's string but the gateway's name for the end user's place (a slot number,
      * {@code overflow}, or {@code -} for requests that name none).

@@ -342,6 +342,9 @@ public final class FleetLedger implements Ledger {
     }
 
     @Override
+    public boolean givesBackAnywhere() { return false; }
+
+    @Override
     public void give(long id, long row, int kind, long tag, long amount, boolean rollback) {
         // An end user's counter: known by its binding, or, for a lease a crashed process left behind, by its entry's kind.
         if ((kind & keyguard.counters.Lease.LOCAL) != 0 || localIds.contains(id)) {

@@ -51,11 +51,14 @@ public final class Gateway implements AutoCloseable {
     /** Trusted workload-token issuers, or null. */
     private final keyguard.identity.WorkloadIdentity workloads;
     private final keyguard.alerts.AlertCenter alerts;
+    private final keyguard.delegation.CarveOuts carveOuts;
 
     private Gateway(Undertow data, Undertow admin, KeyStore keys, Enforcer enforcer, AuditLog audit, PolicyLoader current,
                     String adminToken, DataDirectory dir, keyguard.fleet.Fleet fleet, keyguard.replay.Shadow shadow,
-                    keyguard.identity.Directory directory, keyguard.identity.WorkloadIdentity workloads, keyguard.alerts.AlertCenter alerts) {
+                    keyguard.identity.Directory directory, keyguard.identity.WorkloadIdentity workloads, keyguard.alerts.AlertCenter alerts,
+                    keyguard.delegation.CarveOuts carveOuts) {
         this.alerts = alerts;
+        this.carveOuts = carveOuts;
         this.directory = directory;
         this.workloads = workloads;
         this.shadow = shadow;
@@ -98,6 +101,7 @@ public final class Gateway implements AutoCloseable {
         keyguard.fleet.Fleet fleet = null;
         keyguard.replay.Shadow shadow = null;
         keyguard.alerts.AlertCenter alerts = null;
+        keyguard.delegation.CarveOuts carveOuts = null;
         keyguard.identity.Directory directory = null;
         keyguard.identity.WorkloadIdentity workloads = null;
         java.util.concurrent.atomic.AtomicReference<Enforcer> inFlight = new java.util.concurrent.atomic.AtomicReference<>();
@@ -140,6 +144,8 @@ public final class Gateway implements AutoCloseable {
             workloads = cfg.workloadIdentity() == null ? null : keyguard.identity.WorkloadIdentity.load(cfg.workloadIdentity(), cfg.clock());
             KeyAuth auth = new KeyAuth(keys, secrets, cfg.clock(), workloads);
             Enforcer counters = enforcer;
+            carveOuts = new keyguard.delegation.CarveOuts(enforcer, keys, current::current, audit, cfg.clock());
+            carveOuts.start(cc.reapEvery());
             Metrics metrics = new Metrics(current::current, current::failures, counters::inFlight);
             if (fleet != null) metrics.fleet(fleet);
             shadow = new keyguard.replay.Shadow(audit, cfg.clock());
@@ -151,7 +157,7 @@ public final class Gateway implements AutoCloseable {
                     Endpoint.EMBEDDINGS.path(), new InferenceHandler(Endpoint.EMBEDDINGS, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),
                     Endpoint.MESSAGES.path(), new InferenceHandler(Endpoint.MESSAGES, auth, current::current, cfg.maxBodyBytes(), enforcer, log, callerTimeouts),
                     "/v1/models", new ModelsHandler(auth, current::current),
-                    keyguard.proxy.SubKeysHandler.PATH, new keyguard.proxy.SubKeysHandler(auth, keys, secrets, current::current, audit, cfg.clock()),
+                    keyguard.proxy.SubKeysHandler.PATH, new keyguard.proxy.SubKeysHandler(auth, keys, secrets, current::current, audit, cfg.clock(), carveOuts),
                     "/healthz", ex -> Responses.json(ex, 200, "{\"status\":\"ok\"}"));
             HttpHandler router = exchange -> {
                 HttpHandler h = routes.get(exchange.getRelativePath().startsWith(keyguard.proxy.SubKeysHandler.PATH + "/")
@@ -210,12 +216,13 @@ public final class Gateway implements AutoCloseable {
                 adminServer.stop();
                 throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((java.io.IOException) e);
             }
-            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet, shadow, directory, workloads, alerts);
+            return new Gateway(dataServer, adminServer, keys, enforcer, audit, current, adminToken, dir, fleet, shadow, directory, workloads, alerts, carveOuts);
         } catch (RuntimeException | java.io.IOException e) {
             if (directory != null) directory.close();
             if (workloads != null) workloads.close();
             if (compiling != null) compiling.exceptionally(t -> null).join(); // never close the loader under a compile
             if (shadow != null) shadow.close();
+            if (carveOuts != null) carveOuts.close();
             if (enforcer != null) enforcer.close();
             if (alerts != null) alerts.close();
             if (fleet != null) fleet.close();
@@ -299,6 +306,7 @@ public final class Gateway implements AutoCloseable {
                 admin.stop();
             } finally {
                 try {
+                    carveOuts.close(); // an ended sub-key's carve-out not yet returned is returned by the next start's sweep
                     enforcer.close(); // settles what is in flight, which records their audit events
                 } finally {
                     alerts.close(); // what it has not sent stays in the outbox, sent after a restart

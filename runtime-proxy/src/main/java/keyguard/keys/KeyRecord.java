@@ -29,10 +29,33 @@ public record KeyRecord(String id, String name, String owner, String policy, Map
      * {@code depth} 1 for the root's children; {@code models} the subset it may call.
      * It is served only while every key above it is.
      */
-    public record Delegated(String parent, String root, int depth, List<String> models) {
+    public record Delegated(String parent, String root, int depth, List<String> models, CarveOut carveOut) {
         public Delegated {
             models = List.copyOf(models);
         }
+
+        public Delegated(String parent, String root, int depth, List<String> models) {
+            this(parent, root, depth, models, null);
+        }
+    }
+
+    /**
+     * The carve-out a sub-key spends from, in place of its root's {@code by key} budgets: its
+     * own ({@code holder} is the key itself) or its nearest ancestor's. {@code micros} were
+     * reserved from the budgets of the holder's parent at mint time, in periods that all
+     * end no earlier than {@code ends} (the holder expires by then); what the holder did not
+     * spend goes back when it ends ({@code keyguard.delegation.CarveOuts}).
+     */
+    public record CarveOut(String holder, long micros, Instant ends) {}
+
+    /** Whether this key holds a carve-out of its own (not one of a key above it). */
+    public boolean holdsCarveOut() {
+        return delegated != null && delegated.carveOut() != null && delegated.carveOut().holder().equals(id);
+    }
+
+    /** The carve-out this key's requests spend from; null when they spend from the root's budgets. */
+    public CarveOut carveOut() {
+        return delegated == null ? null : delegated.carveOut();
     }
 
     public KeyRecord(String id, String name, String owner, String policy, Map<String, String> labels,

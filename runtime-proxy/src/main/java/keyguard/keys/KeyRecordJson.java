@@ -32,6 +32,11 @@ public final class KeyRecordJson {
                     .put("depth", k.delegated().depth());
             var models = d.putArray("models");
             k.delegated().models().forEach(models::add);
+            KeyRecord.CarveOut c = k.carveOut();
+            if (c != null) {
+                d.putObject("carve_out").put("holder", c.holder()).put("micros", c.micros())
+                        .put("usd", keyguard.policy.Money.format(c.micros())).put("ends", c.ends().toString());
+            }
         }
         ObjectNode labels = o.putObject("labels");
         k.labels().forEach(labels::put);
@@ -86,7 +91,10 @@ public final class KeyRecordJson {
         if (d == null || !d.isObject()) return null;
         java.util.List<String> models = new java.util.ArrayList<>();
         d.path("models").forEach(m -> models.add(m.asText()));
-        return new KeyRecord.Delegated(d.path("parent").asText(), d.path("root").asText(), d.path("depth").asInt(), models);
+        JsonNode c = d.get("carve_out");
+        KeyRecord.CarveOut carve = c == null || !c.isObject() ? null
+                : new KeyRecord.CarveOut(c.path("holder").asText(), c.path("micros").asLong(), Instant.parse(c.path("ends").asText()));
+        return new KeyRecord.Delegated(d.path("parent").asText(), d.path("root").asText(), d.path("depth").asInt(), models, carve);
     }
 
     /** Reads a rotation, also in the form of version 0.1 (one previous secret, no generation). */

@@ -425,8 +425,8 @@ public final class InferenceHandler implements HttpHandler {
             }
             Policy policy = r.evaluator.policy();
             try {
-                // A sub-key counts on its root's counters: a family of keys never exceeds what the root may.
-                r.counters = path.enforcer().counters(r.key.counterKey(), r.key.team(r.lp.set().org()), policy);
+                // A sub-key counts on its root's counters (a family of keys never exceeds what the root may), its budgets on its carve-out's.
+                r.counters = keyguard.delegation.CarveOuts.counters(path.enforcer(), r.key, r.lp.set().org(), policy);
             } catch (keyguard.counters.OutsideOrganisation e) {
                 path.refused(exchange, r, 403, "policy_denied", ErrorCode.KEY_OUTSIDE_ORGANISATION.error(e.reason())
                         .detail("policy", policy.name()));

@@ -16,12 +16,14 @@ import java.util.Map;
 import java.util.function.Supplier;
 import keyguard.audit.AuditLog;
 import keyguard.audit.UntrustedText;
+import keyguard.delegation.CarveOuts;
 import keyguard.keys.KeyRecord;
 import keyguard.keys.KeySecrets;
 import keyguard.keys.KeyState;
 import keyguard.keys.KeyStore;
 import keyguard.policy.Delegation;
 import keyguard.policy.Durations;
+import keyguard.policy.Money;
 import keyguard.policy.Policy;
 import keyguard.revision.LoadedPolicies;
 import keyguard.wire.ApiShape;
@@ -40,6 +42,8 @@ import keyguard.wire.Responses;
  * expires no later than its parent; a key holds at most {@code N} active sub-keys and none
  * lies deeper than {@code D} below the root. It is served only while every key above it is
  * ({@link KeyAuth}). A workload token mints nothing. Every mint and revocation is audited.
+ * A sub-key minted with a budget ({@code budget_usd}) spends from a carve-out of its parent's
+ * budgets, reserved before it is stored and returned when it ends ({@link CarveOuts}).
  */
 public final class SubKeysHandler implements HttpHandler {
     public static final String PATH = "/v1/keyguard/keys";
@@ -48,6 +52,7 @@ public final class SubKeysHandler implements HttpHandler {
     private static final long DEFAULT_LIFETIME_SECONDS = 3_600;
     private static final int MAX_BODY = 16 * 1024;
     private static final int MAX_NAME = 128;
+    private static final java.math.BigDecimal MAX_CARVE_OUT_USD = java.math.BigDecimal.valueOf(1_000_000);
 
     private final KeyAuth auth;
     private final KeyStore keys;
@@ -55,8 +60,11 @@ public final class SubKeysHandler implements HttpHandler {
     private final Supplier<LoadedPolicies> policies;
     private final AuditLog audit;
     private final Clock clock;
+    private final CarveOuts carveOuts;
 
-    public SubKeysHandler(KeyAuth auth, KeyStore keys, KeySecrets secrets, Supplier<LoadedPolicies> policies, AuditLog audit, Clock clock) {
+    public SubKeysHandler(KeyAuth auth, KeyStore keys, KeySecrets secrets, Supplier<LoadedPolicies> policies, AuditLog audit, Clock clock,
+                          CarveOuts carveOuts) {
+        this.carveOuts = carveOuts;
         this.auth = auth;
         this.keys = keys;
         this.secrets = secrets;
@@ -153,10 +161,25 @@ public final class SubKeysHandler implements HttpHandler {
             if (in != null && !in.isNull()) throw refused("a sub-key expires no later than its parent, at " + parent.expiresAt());
             expires = parent.expiresAt();
         }
+        long carve = carveOut(body);
+        CarveOuts.Source source = null;
+        if (carve > 0) {
+            try {
+                source = carveOuts.source(parent, policy);
+            } catch (CarveOuts.Refused e) {
+                throw refused(e.getMessage());
+            }
+            // A carve-out is a slice of the parent's current budget periods: its sub-key ends with the first of them.
+            if (expires.isAfter(source.ends())) {
+                if (in != null && !in.isNull()) throw refused("a sub-key with a carve-out expires by the end of the budget period it is carved from, at " + source.ends());
+                expires = source.ends();
+            }
+        }
         String root = parent.delegated() == null ? parent.id() : parent.delegated().root();
         KeySecrets.NewSecret secret = KeySecrets.generate();
+        KeyRecord.CarveOut spendsFrom = carve > 0 ? new KeyRecord.CarveOut(secret.id(), carve, source.ends()) : parent.carveOut();
         KeyRecord child = new KeyRecord(secret.id(), name, parent.owner(), parent.policy(), parent.labels(), now, expires, KeyState.ACTIVE,
-                secrets.hash(secret.secret()), null, parent.labelsByAdmin(), parent.team(), new KeyRecord.Delegated(parent.id(), root, depth, models));
+                secrets.hash(secret.secret()), null, parent.labelsByAdmin(), parent.team(), new KeyRecord.Delegated(parent.id(), root, depth, models, spendsFrom));
         List<String> unacknowledged;
         synchronized (keys) { // the count and the write together: two mints at once cannot both take the last place
             long active = keys.all().stream().filter(k -> k.delegated() != null && k.delegated().parent().equals(parent.id())
@@ -164,13 +187,26 @@ public final class SubKeysHandler implements HttpHandler {
             if (active >= delegation.maxChildren()) {
                 throw refused("this key holds " + active + " active sub-keys, the most policy `" + policy.name() + "` allows; revoke one first");
             }
-            unacknowledged = keys.putAndConfirm(child, Duration.ofSeconds(2));
+            if (source != null) {
+                try {
+                    carveOuts.reserve(source, carve);
+                } catch (CarveOuts.Refused e) {
+                    throw refused(e.getMessage());
+                }
+            }
+            try {
+                unacknowledged = keys.putAndConfirm(child, Duration.ofSeconds(2));
+            } catch (RuntimeException e) {
+                if (source != null) carveOuts.release(source, carve); // no sub-key holds it
+                throw e;
+            }
         }
         audit.recordAdmin("key:" + parent.id(), "keys.delegate", child.id(), "minted for policy " + child.policy() + ", depth " + depth
-                + ", models " + models + ", until " + expires);
+                + ", models " + models + ", until " + expires + (carve > 0 ? ", with a carve-out of " + Money.format(carve) + " usd" : ""));
         ObjectNode out = JSON.createObjectNode().put("id", child.id()).put("name", name).put("secret", secret.secret())
                 .put("parent", parent.id()).put("root", root).put("depth", depth).put("policy", child.policy())
                 .put("expires_at", expires.toString());
+        if (carve > 0) out.put("budget_usd", Money.format(carve));
         models.forEach(out.putArray("models")::add);
         if (!unacknowledged.isEmpty()) unacknowledged.forEach(out.putArray("unacknowledged_nodes")::add);
         Responses.json(exchange, 201, out.toString());
@@ -192,7 +228,26 @@ public final class SubKeysHandler implements HttpHandler {
         audit.recordAdmin("key:" + caller.id(), "keys.revoke", target.id(), "revoked by the key above it, with its sub-keys " + below);
         ObjectNode out = JSON.createObjectNode().put("id", target.id()).put("state", "revoked");
         below.forEach(out.putArray("sub_keys_revoked")::add);
+        // Carve-outs go back at once, the deepest first: each reaches the one above it before that one returns.
+        List<KeyRecord> ended = new ArrayList<>();
+        for (String k : below) if (keys.get(k) != null) ended.add(keys.get(k));
+        ended.sort(java.util.Comparator.comparingInt((KeyRecord k) -> k.delegated().depth()).reversed());
+        for (KeyRecord k : ended) carveOuts.giveBack(k, "key:" + caller.id());
+        if (target.holdsCarveOut()) out.put("budget_returned_usd", Money.format(carveOuts.giveBack(target, "key:" + caller.id())));
         Responses.json(exchange, 200, out.toString());
+    }
+
+    /** The carve-out a mint asks for ({@code budget_usd}, a decimal string or number of at most six decimals), 0 for none. */
+    private static long carveOut(JsonNode body) throws Refusal {
+        JsonNode b = body.get("budget_usd");
+        if (b == null || b.isNull()) return 0;
+        try {
+            java.math.BigDecimal usd = b.isTextual() && b.asText().length() <= 32 ? new java.math.BigDecimal(b.asText()) : b.isNumber() ? b.decimalValue() : null;
+            if (usd != null && usd.signum() > 0 && usd.compareTo(MAX_CARVE_OUT_USD) <= 0) return Money.micros(usd);
+        } catch (NumberFormatException | ArithmeticException e) {
+            // answered below
+        }
+        throw invalid("`budget_usd` is the sub-key's carve-out of its parent's budget: a positive amount in usd of at most six decimals, such as \"2.50\"");
     }
 
     private static JsonNode body(HttpServerExchange exchange) throws Refusal {

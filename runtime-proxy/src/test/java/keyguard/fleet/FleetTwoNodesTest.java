@@ -59,6 +59,7 @@ class FleetTwoNodesTest {
                 policy spender { models allow ["sim-small"] tags { team: "payments" } }
                 policy teamed { models allow ["sim-small"] }
                 policy bots { models allow ["sim-small"] limit requests 2 per 1h by user }
+                policy delegating { models allow ["sim-small"] budget 1.00 usd per day hard by key delegate max 2 depth 1 }
                 policy watched { models allow ["pricey"] budget 1.00 usd per day hard by policy alert ops at 50%, 100% }
                 """);
         Files.writeString(h.platform.resolve("org.kgp"), "org ops_unit { }\nteam ops { org ops_unit  limit requests 30 per 1h }\n");
@@ -242,6 +243,18 @@ class FleetTwoNodesTest {
         for (String alert : alerts) thresholds.add(keyguard.gateway.FakeUpstream.JSON.readTree(alert).path("threshold_percent").asInt());
         java.util.Collections.sort(thresholds);
         assertEquals(List.of(50, 100), thresholds, "each threshold once for the fleet: " + alerts);
+    }
+
+    @Test
+    void aSubKeyMintedOnOneNodeWorksOnTheOtherAndACarveOutIsRefusedSayingWhy() throws Exception {
+        String key = a.key("delegating", "agent", Map.of());
+        var minted = a.post("/v1/keyguard/keys", key, "{\"name\":\"task\"}");
+        assertEquals(201, minted.statusCode(), minted.body());
+        String sub = GatewayHarness.json(minted).path("secret").asText();
+        assertEquals(200, b.post("/v1/chat/completions", sub, chat(false)).statusCode());
+        var carved = b.post("/v1/keyguard/keys", key, "{\"name\":\"carved\",\"budget_usd\":\"0.10\"}");
+        assertEquals(403, carved.statusCode(), carved.body());
+        assertTrue(GatewayHarness.json(carved).path("error").path("message").asText().startsWith("a fleet cannot yet return a carve-out"), carved.body());
     }
 
     @Test

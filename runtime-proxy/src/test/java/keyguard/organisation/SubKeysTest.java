@@ -32,6 +32,9 @@ class SubKeysTest {
     @BeforeEach
     void start(@TempDir Path tmp) throws Exception {
         h = new GatewayHarness(tmp, false);
+        // Noon UTC, ticking: a carve-out is of the parent's current day, and a test near midnight would cross it.
+        java.time.Instant now = java.time.Instant.now();
+        h.clock = java.time.Clock.offset(java.time.Clock.systemUTC(), Duration.between(now, now.truncatedTo(java.time.temporal.ChronoUnit.DAYS).plusSeconds(43_200)));
         Files.writeString(h.policies.resolve("agents.kgp"), """
                 policy agents {
                   models allow ["sim-small", "up-ok"]
@@ -40,6 +43,15 @@ class SubKeysTest {
                 }
 
                 policy plain { models allow ["sim-small"] }
+
+                policy carving {
+                  models allow ["pricey", "sim-small"]
+                  budget 1.00 usd per day hard by key
+                  delegate max 3 depth 2
+                }
+                """);
+        Files.writeString(h.platform.resolve("pricey.kgp"), """
+                model "pricey" { provider up upstream "ok" price input 10000 usd per 1m tokens, output 10000 usd per 1m tokens max_class internal }
                 """);
         h.start();
     }
@@ -60,7 +72,20 @@ class SubKeysTest {
     }
 
     HttpResponse<String> chat(String key, String model) throws Exception {
-        return h.post("/v1/chat/completions", key, "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        return h.post("/v1/chat/completions", key, "{\"model\":\"" + model + "\",\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    }
+
+    HttpResponse<String> revoke(String by, String id) throws Exception {
+        return h.http.send(HttpRequest.newBuilder(URI.create(h.base() + "/v1/keyguard/keys/" + id)).header("authorization", "Bearer " + by)
+                .timeout(Duration.ofSeconds(10)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** What a key's day budget holds now, in micro-dollars ({@code /admin/keys/ID/usage}). */
+    long dayBudgetUsed(String keyId) throws Exception {
+        for (JsonNode l : h.admin().get("admin/keys/" + keyId + "/usage").body().path("limits")) {
+            if (l.path("id").asText().equals("budget.key.day")) return l.path("used_micros").asLong();
+        }
+        throw new AssertionError("no day budget for " + keyId);
     }
 
     static JsonNode json(HttpResponse<String> r) throws Exception {
@@ -176,5 +201,89 @@ class SubKeysTest {
         Map<String, String> states = new HashMap<>();
         for (JsonNode k : h.admin().get("admin/keys").body().path("keys")) states.put(k.path("id").asText(), k.path("state").asText());
         assertEquals("revoked", states.get(sibling.path("id").asText()), "recorded as revoked: " + states);
+    }
+
+    @Test
+    void aCarveOutIsReservedFromTheParentsBudgetCapsTheChildAndComesBackOnRevoke() throws Exception {
+        String parent = adminKey("carving", null);
+        JsonNode minted = json(mint(parent, "{\"name\":\"summariser\",\"budget_usd\":\"0.50\",\"expires_in\":\"10m\"}"));
+        String parentId = minted.path("parent").asText();
+        String childId = minted.path("id").asText();
+        assertEquals("0.5", minted.path("budget_usd").asText(), minted.toString());
+        assertEquals(500_000, dayBudgetUsed(parentId), "the parent's remaining budget falls by the carve-out");
+        assertEquals(0, dayBudgetUsed(childId), "the child's own budget is its carve-out, nothing spent yet");
+
+        HttpResponse<String> tooBig = mint(parent, "{\"name\":\"greedy\",\"budget_usd\":\"0.70\"}");
+        assertEquals(403, tooBig.statusCode(), tooBig.body());
+        assertEquals("a carve-out of 0.7 usd does not fit in budget.key.day of this key: 0.5 usd of 1 usd is left",
+                json(tooBig).path("error").path("message").asText());
+        assertEquals(400, mint(parent, "{\"name\":\"x\",\"budget_usd\":\"-1\"}").statusCode());
+        assertEquals(400, mint(parent, "{\"name\":\"x\",\"budget_usd\":\"0.0000001\"}").statusCode(), "at most six decimals");
+        HttpResponse<String> uncarvable = mint(adminKey("agents", null), "{\"name\":\"x\",\"budget_usd\":\"0.10\"}");
+        assertEquals(403, uncarvable.statusCode());
+        assertTrue(json(uncarvable).path("error").path("message").asText().contains("has no budget by key to carve from"), uncarvable.body());
+        HttpResponse<String> pastTheDay = mint(parent, "{\"name\":\"x\",\"budget_usd\":\"0.10\",\"expires_in\":\"2d\"}");
+        assertEquals(403, pastTheDay.statusCode(), "a carve-out is of the parent's current period: " + pastTheDay.body());
+
+        // Each request spends 0.16 usd and reserves more than 0.18 (its 20 output tokens): the child's spend stops at its
+        // carve-out, 0.32 of 0.50.
+        String child = minted.path("secret").asText();
+        assertEquals(200, chat(child, "pricey").statusCode());
+        assertEquals(200, chat(child, "pricey").statusCode());
+        HttpResponse<String> stopped = chat(child, "pricey");
+        assertEquals(429, stopped.statusCode(), stopped.body());
+        assertEquals("insufficient_quota", json(stopped).path("error").path("code").asText());
+        assertTrue(json(stopped).path("error").path("message").asText().contains("carve-out of 0.5 usd of this sub-key is exhausted"), stopped.body());
+        assertEquals(320_000, dayBudgetUsed(childId));
+        assertEquals(500_000, dayBudgetUsed(parentId), "the child's spend is inside its carve-out, not charged to the parent twice");
+
+        // The parent spends the rest of its own; the child's carve-out stays out of its reach.
+        assertEquals(200, chat(parent, "pricey").statusCode());
+        assertEquals(660_000, dayBudgetUsed(parentId));
+
+        // Revoked by its parent: the unspent 0.18 comes back at once.
+        HttpResponse<String> revoked = revoke(parent, childId);
+        assertEquals(200, revoked.statusCode(), revoked.body());
+        assertEquals("0.18", json(revoked).path("budget_returned_usd").asText(), revoked.body());
+        assertEquals(480_000, dayBudgetUsed(parentId), "the parent's remaining budget recovers by what the child did not spend");
+
+        // A sub-key that expires gives its carve-out back too (the sweep, within a few seconds).
+        JsonNode brief = json(mint(parent, "{\"name\":\"brief\",\"budget_usd\":\"0.20\",\"expires_in\":\"1s\"}"));
+        assertEquals(201, mint(parent, "{\"name\":\"n\",\"budget_usd\":\"0.01\"}").statusCode());
+        assertEquals(690_000, dayBudgetUsed(parentId));
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (dayBudgetUsed(parentId) != 490_000) {
+            if (System.nanoTime() > deadline) throw new AssertionError("the expired carve-out was not returned: " + dayBudgetUsed(parentId));
+            Thread.sleep(100);
+        }
+        assertEquals(401, chat(brief.path("secret").asText(), "pricey").statusCode());
+        boolean audited = false;
+        for (String line : h.admin().get("admin/audit?type=admin").raw().split("\n")) {
+            if (line.contains("keys.carve_out.return") && line.contains(brief.path("id").asText())) audited = true;
+        }
+        assertTrue(audited, "the return is in the audit log");
+    }
+
+    @Test
+    void aGrandchildCarvesFromItsParentsCarveOutAndNeverBeyondIt() throws Exception {
+        String root = adminKey("carving", null);
+        JsonNode child = json(mint(root, "{\"name\":\"a\",\"budget_usd\":\"0.80\"}"));
+        String childSecret = child.path("secret").asText();
+        String rootId = child.path("parent").asText();
+        HttpResponse<String> over = mint(childSecret, "{\"name\":\"a1\",\"budget_usd\":\"0.90\"}");
+        assertEquals(403, over.statusCode(), "beyond the child's own carve-out: " + over.body());
+        JsonNode grandchild = json(mint(childSecret, "{\"name\":\"a1\",\"budget_usd\":\"0.36\"}"));
+        assertEquals(360_000, dayBudgetUsed(child.path("id").asText()), "reserved from the child's carve-out");
+        assertEquals(800_000, dayBudgetUsed(rootId), "and not again from the root's budget");
+        assertEquals(200, chat(grandchild.path("secret").asText(), "pricey").statusCode());
+        // A sub-key without a carve-out spends from the nearest carve-out above it.
+        JsonNode plain = json(mint(childSecret, "{\"name\":\"a2\"}"));
+        assertEquals(200, chat(plain.path("secret").asText(), "pricey").statusCode());
+        assertEquals(520_000, dayBudgetUsed(child.path("id").asText()));
+
+        // Revoking the child returns the grandchild's unspent part to the child, then all the child did not spend to the root.
+        HttpResponse<String> revoked = revoke(root, child.path("id").asText());
+        assertEquals(200, revoked.statusCode(), revoked.body());
+        assertEquals(320_000, dayBudgetUsed(rootId), "0.80 carved, 0.32 spent by its family: 0.48 returned");
     }
 }
