@@ -174,14 +174,15 @@ final class KeysApi {
         AdminPrincipal who = caller.who();
         KeyRecord k;
         List<String> unacknowledged = List.of();
-        synchronized (keys) {
+        List<String> subKeys;
+        synchronized (keys) { // with its sub-keys, under the lock a sub-key's mint takes: none is minted below it meanwhile
             k = keys.get(id);
             if (k == null) throw new BadAdminRequest(404, "no key `" + keyguard.audit.UntrustedText.quote(id, 64) + "`");
             require(caller.manages(k), who, "revoke key `" + k.id() + "`");
             k = k.withState(KeyState.REVOKED);
             unacknowledged = confirm(k);
+            subKeys = keys.revokeSubKeys(k); // already refused at authentication; recorded on each (their carve-outs return at the next sweep)
         }
-        List<String> subKeys = keys.revokeSubKeys(k); // already refused at authentication; recorded on each
         audit.recordAdmin(who.subject(), "keys.revoke", id, (unacknowledged.isEmpty() ? "revoked" : "revoked; not acknowledged by " + unacknowledged)
                 + (subKeys.isEmpty() ? "" : "; with its sub-keys " + subKeys));
         ObjectNode out = view(k, caller);

@@ -115,23 +115,25 @@ public final class Enforcer implements AutoCloseable {
      * @throws OutsideOrganisation when the policy counts by team or org and the key has no team or unit
      */
     public KeyCounters counters(String keyId, OrgChart.Team team, Policy policy) {
-        return counters(keyId, null, 0, team, policy);
+        return counters(keyId, null, 0, java.util.Set.of(), team, policy);
     }
 
     /**
      * As {@link #counters(String, OrgChart.Team, Policy)}, for a key that spends from the
-     * carve-out of {@code carveMicros} held by sub-key {@code carveHolder} (null for none):
-     * its {@code by key} budgets are then the holder's, capped at the carve-out
-     * ({@link Plan#carved}); every other counter is {@code keyId}'s, as for its root.
+     * carve-out of {@code carveMicros} held by sub-key {@code carveHolder} (null for none),
+     * reserved on the budgets by key named {@code carvedBudgets}: those are then the
+     * holder's counters, capped at the carve-out ({@link Plan#carved}); every other counter
+     * is {@code keyId}'s, as for its root.
      */
-    public KeyCounters counters(String keyId, String carveHolder, long carveMicros, OrgChart.Team team, Policy policy) {
+    public KeyCounters counters(String keyId, String carveHolder, long carveMicros, java.util.Set<String> carvedBudgets, OrgChart.Team team,
+                                Policy policy) {
         String cacheKey = carveHolder == null ? keyId : keyId + "|c/" + carveHolder;
         KeyCounters kc = byKey.get(cacheKey);
         if (kc != null && kc.plan.policy == policy && kc.plan.team == team) return kc;
         String planKey = team == null ? policy.name() : policy.name() + "/" + team.name();
         Plan shared = plans.compute(planKey, (name, had) -> had != null && had.policy == policy && had.team == team ? had
                 : Plan.of(policy, team, this::calendar));
-        Plan plan = carveHolder == null ? shared : shared.carved(carveHolder, carveMicros);
+        Plan plan = carveHolder == null ? shared : shared.carved(carveHolder, carveMicros, carvedBudgets);
         String outside = plan.outside();
         if (outside != null) throw new OutsideOrganisation(keyId, outside);
         long[] ids = new long[plan.size()];
@@ -148,11 +150,35 @@ public final class Enforcer implements AutoCloseable {
     }
 
     /**
+     * The budgets a carve-out for a sub-key of {@code parent}'s key would be reserved on: its
+     * budgets by key ({@code spend.key.day}...), those of the carve-out it spends from
+     * included; and when their current periods end, the first and the last
+     * ({@code [first, last]} in milliseconds; empty names when there are none).
+     */
+    public record CarveOutSource(java.util.List<String> budgets, long firstEnd, long lastEnd) {}
+
+    public CarveOutSource carveOutSource(KeyCounters parent, long now) {
+        java.util.List<String> budgets = new java.util.ArrayList<>();
+        long first = Long.MAX_VALUE;
+        long last = 0;
+        Plan plan = parent.plan;
+        for (int i = 0; i < plan.size(); i++) {
+            if (!plan.carvable(i)) continue;
+            budgets.add(plan.refs[i].toString());
+            long end = plan.calendars[i].at(now).endMillis();
+            first = Math.min(first, end);
+            last = Math.max(last, end);
+        }
+        return new CarveOutSource(java.util.List.copyOf(budgets), first, last);
+    }
+
+    /**
      * Reserves a carve-out of {@code micros} for a sub-key on each budget by key of
-     * {@code parent} (its root's budgets, or the carve-out it spends from), in the current
-     * period, all or nothing; the units stay counted until {@link #returnCarveOut} gives back
-     * what the sub-key did not spend. Null when reserved; otherwise why not, and nothing is
-     * held. May wait for the store (not on an IO thread).
+     * {@code parent} ({@link #carveOutSource}) in its current period, all or nothing: a hard
+     * budget takes it within its cap, a soft one if it stays within its amount. The units
+     * stay counted until {@link #returnCarveOut} gives back what the sub-key did not spend.
+     * Null when reserved; otherwise why not, and nothing is held. May wait for the store
+     * (not on an IO thread).
      */
     public String reserveCarveOut(KeyCounters parent, long micros, long now) {
         Plan plan = parent.plan;
@@ -160,20 +186,21 @@ public final class Enforcer implements AutoCloseable {
             return "a fleet cannot yet return a carve-out to its parent's budget: in fleet mode a sub-key spends from its root's budgets (mint it without `budget_usd`)";
         }
         int taken = 0;
-        String refused = "policy `" + plan.policy.name() + "` has no budget by key to carve from";
         for (int i = 0; i < plan.size(); i++) {
-            if (!plan.carvedOut(i)) continue;
+            if (!plan.carvable(i)) continue;
             long tag = parent.tag(i, now);
-            int r = parent.acquire(i, tag, micros, now);
+            long amount = plan.limits[i].amount();
+            boolean soft = plan.caps[i] == Long.MAX_VALUE;
+            int r = soft && parent.used(i, now) > amount - micros ? Ledger.NO_ROOM : parent.acquire(i, tag, micros, now);
             if (r != Ledger.OK) {
                 giveBack(parent, micros, i, now);
                 return r == Ledger.UNAVAILABLE ? "the counter store cannot be reached; try again"
                         : "a carve-out of " + Money.format(micros) + " usd does not fit in " + plan.limits[i].id() + " of this key: "
-                        + Money.format(Math.max(0, plan.caps[i] - parent.used(i, now))) + " usd of " + Money.format(plan.caps[i]) + " usd is left";
+                        + Money.format(Math.max(0, amount - parent.used(i, now))) + " usd of " + Money.format(amount) + " usd is left";
             }
             taken++;
         }
-        return taken == 0 ? refused : null;
+        return taken == 0 ? "policy `" + plan.policy.name() + "` has no budget by key to carve from" : null;
     }
 
     /** Undoes {@link #reserveCarveOut} of {@code micros} at {@code reservedAt} (the sub-key could not be stored). */
@@ -183,47 +210,38 @@ public final class Enforcer implements AutoCloseable {
 
     private void giveBack(KeyCounters parent, long micros, int upTo, long reservedAt) {
         for (int k = 0; k < upTo; k++) {
-            if (parent.plan.carvedOut(k)) ledger.give(parent.ids[k], parent.rows[k], Lease.SPEND, parent.tag(k, reservedAt), micros, true);
+            if (parent.plan.carvable(k)) ledger.give(parent.ids[k], parent.rows[k], Lease.SPEND, parent.tag(k, reservedAt), micros, true);
         }
     }
 
     /**
-     * When a carve-out reserved now would have to be returned at the latest: the earliest end
-     * of the current periods of {@code parent}'s budgets by key (a sub-key holding one
-     * expires by then). {@code Long.MAX_VALUE} when it has none.
-     */
-    public long carveOutEnds(KeyCounters parent, long now) {
-        long end = Long.MAX_VALUE;
-        for (int i = 0; i < parent.plan.size(); i++) {
-            if (parent.plan.carvedOut(i)) end = Math.min(end, parent.plan.calendars[i].at(now).endMillis());
-        }
-        return end;
-    }
-
-    /**
-     * Gives back to {@code parent} what the carve-out's holder (counters {@code holder}) did
-     * not spend, on each budget by key still in the period the carve-out was reserved in
-     * ({@code reservedAt}): it takes the room left in the holder's counter, so the holder
-     * can spend no more, and gives the same amount back to the parent's. Safe to repeat, on
-     * any node: what a later call finds (a reservation of the holder settled for less than it
-     * took) is returned then. The micro-dollars returned on the first budget.
+     * Settles the carve-out of the holder (counters {@code holder}) with {@code parent}'s
+     * budgets, on each budget it was reserved on ({@code reservedAt}) whose period is not
+     * over: the room left in the holder's counter is taken (it can spend no more) and given
+     * back to the parent's; spend beyond the carve-out (a request that used more than it
+     * reserved) is moved to the parent's, so the family's spend is all on its root's
+     * budgets. Safe to repeat, on any process of the data directory: what a later call finds
+     * (a reservation of the holder settled for less than it took) is settled then. The most
+     * micro-dollars given back on one budget.
      */
     public long returnCarveOut(KeyCounters holder, KeyCounters parent, long reservedAt, long now) {
         Plan plan = holder.plan;
-        long returned = -1;
+        long returned = 0;
         for (int i = 0; i < plan.size(); i++) {
-            if (!plan.carvedOut(i) || parent.plan.refs[i] != plan.refs[i]) continue;
+            int j = plan.carved(i) ? parent.plan.index(plan.refs[i]) : -1;
+            if (j < 0) continue; // not the carve-out's, or no longer a budget of the parent's: nothing to settle with
             long tag = holder.tag(i, now);
-            if (tag != holder.tag(i, reservedAt)) { // the period is over: the parent's budget started afresh
-                if (returned < 0) returned = 0;
-                continue;
-            }
+            if (tag != holder.tag(i, reservedAt) || tag != parent.tag(j, now)) continue; // the period is over: the parent's budget started afresh
             long left = plan.caps[i] - holder.used(i, now);
-            long back = left > 0 && holder.acquire(i, tag, left, now) == Ledger.OK ? left : 0;
-            if (back > 0) ledger.give(parent.ids[i], parent.rows[i], Lease.SPEND, tag, back, false);
-            if (returned < 0) returned = back;
+            if (left > 0 && holder.acquire(i, tag, left, now) == Ledger.OK) {
+                ledger.give(parent.ids[j], parent.rows[j], Lease.SPEND, tag, left, false);
+                returned = Math.max(returned, left);
+            } else if (left < 0) {
+                ledger.give(holder.ids[i], holder.rows[i], Lease.SPEND, tag, -left, false);
+                parent.addLate(j, now, -left);
+            }
         }
-        return Math.max(0, returned);
+        return returned;
     }
 
     /** The place of requests that name no end user: they share one set of {@code by user} counters. */

@@ -72,6 +72,7 @@ final class Plan {
         this.policy = policy;
         this.team = team;
         this.carveHolder = null;
+        this.carved = new boolean[n];
         this.needsExactPrompt = needsExactPrompt;
         this.countsEndUsers = refs.stream().anyMatch(r -> r.scope() == Scope.USER);
         this.watches = new Watch[n][];
@@ -97,17 +98,20 @@ final class Plan {
     }
 
     /**
-     * This plan for the keys spending from {@code holder}'s carve-out of {@code micros}: every
-     * {@code by key} budget counter (a spend counter by key) is the holder's own, capped hard
-     * at the carve-out, with no alerts; the rest is this plan. Counter {@code i} is the same
-     * counter of the policy in both, so a carve-out is reserved on the parent's counter
-     * {@code i} and returned there.
+     * This plan for the keys spending from {@code holder}'s carve-out of {@code micros}, which
+     * was reserved on the budgets by key named {@code budgets} ({@code spend.key.day}...): each
+     * of those counters is the holder's own ({@code c/HOLDER/...}), capped hard at the
+     * carve-out, with no alerts; the rest is this plan (a budget by key a reload added since
+     * the mint stays the root's: the carve-out was never reserved on it).
      */
-    Plan carved(String holder, long micros) {
-        return new Plan(this, holder, micros);
+    Plan carved(String holder, long micros, java.util.Set<String> budgets) {
+        return new Plan(this, holder, micros, budgets);
     }
 
-    private Plan(Plan base, String holder, long micros) {
+    /** Per counter, whether it is the carve-out's ({@link #carved}); all false for a plan of no carve-out. */
+    private final boolean[] carved;
+
+    private Plan(Plan base, String holder, long micros, java.util.Set<String> budgets) {
         this.policy = base.policy;
         this.team = base.team;
         this.carveHolder = holder;
@@ -120,8 +124,10 @@ final class Plan {
         this.limits = base.limits.clone();
         this.caps = base.caps.clone();
         this.watches = base.watches.clone();
+        this.carved = new boolean[refs.length];
         for (int i = 0; i < refs.length; i++) {
-            if (!carvedOut(i)) continue;
+            if (kinds[i] != Lease.SPEND || refs[i].scope() != Scope.KEY || !budgets.contains(refs[i].toString())) continue;
+            carved[i] = true;
             Limit had = limits[i];
             limits[i] = new BudgetSpec(had != null ? had.id() : BudgetSpec.idOf(Scope.KEY, Period.parse(refs[i].window())), refs[i], micros,
                     true, 0, BudgetSpec.CARVE_OUT_ORIGIN, had != null ? had.span() : null);
@@ -130,9 +136,17 @@ final class Plan {
         }
     }
 
-    /** Whether counter {@code i} is a budget by key: the one a carve-out takes the place of. */
-    boolean carvedOut(int i) {
-        return kinds[i] == Lease.SPEND && refs[i].scope() == Scope.KEY;
+    /** Whether counter {@code i} is the carve-out's own ({@link #carved}). */
+    boolean carved(int i) {
+        return carved[i];
+    }
+
+    /**
+     * Whether a carve-out for a sub-key of this plan's keys is reserved on counter {@code i}:
+     * a budget by key (hard or soft) of the policy, or of the carve-out the keys spend from.
+     */
+    boolean carvable(int i) {
+        return kinds[i] == Lease.SPEND && refs[i].scope() == Scope.KEY && limits[i] instanceof BudgetSpec;
     }
 
     static Plan of(Policy policy, OrgChart.Team team, BiFunction<ZoneId, Period, Calendar> calendarOf) {
@@ -211,7 +225,7 @@ final class Plan {
 
     /** The counter's name in the store: whose it is, and what it counts. */
     String name(int i, String keyId, String user) {
-        if (carveHolder != null && carvedOut(i)) return "c/" + carveHolder + "/" + refs[i];
+        if (carved[i]) return "c/" + carveHolder + "/" + refs[i];
         return name(refs[i], keyId, policy.name(), team == null ? null : team.name(), team == null ? null : team.unitName(), user);
     }
 

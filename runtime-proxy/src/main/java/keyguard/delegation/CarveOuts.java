@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -33,14 +34,18 @@ import keyguard.revision.LoadedPolicies;
  *       carve-out the parent spends from), all or nothing, in their current periods; the
  *       sub-key expires no later than the earliest of those periods ends
  *       ({@link KeyRecord.CarveOut#ends}), so it is never spent in a period it was not
- *       reserved in.</li>
+ *       reserved in. Only the budgets it was reserved on are the carve-out's: one a policy
+ *       reload adds later stays the root's.</li>
  *   <li>What a family spends is counted once: a sub-key's spend goes to its carve-out's
  *       counters, which were reserved from the parent's, never to the parent's again.</li>
- *   <li>A carve-out is returned when its holder is revoked or expired, before its period
- *       ends: the room left in the holder's counters is taken (it can spend no more) and
- *       given to the parent's. A sweep repeats that for every ended holder until its period
- *       ends, so what a reservation in flight at revocation did not use comes back too, and
- *       a return missed by a process that stopped is made by the next.</li>
+ *   <li>A carve-out is returned when its holder, or a key above it, is revoked or expired,
+ *       on each budget whose period is not over: the room left in the holder's counter is
+ *       taken (it can spend no more) and given to the parent's, and spend beyond the
+ *       carve-out (a request that used more than it reserved) is moved to the parent's. A
+ *       sweep repeats that for every ended holder until its last period ends
+ *       ({@link KeyRecord.CarveOut#until}), so what a reservation in flight at revocation did
+ *       not use comes back too, and a return missed by a process that stopped is made by the
+ *       next.</li>
  * </ul>
  * A fleet's counters are slices only their node can give back to, so a fleet refuses
  * carve-outs ({@link Enforcer#reserveCarveOut}).
@@ -71,7 +76,8 @@ public final class CarveOuts implements AutoCloseable {
      */
     public static KeyCounters counters(Enforcer enforcer, KeyRecord key, OrgChart org, Policy policy) {
         KeyRecord.CarveOut c = key.carveOut();
-        return enforcer.counters(key.counterKey(), c == null ? null : c.holder(), c == null ? 0 : c.micros(), key.team(org), policy);
+        return c == null ? enforcer.counters(key.counterKey(), key.team(org), policy)
+                : enforcer.counters(key.counterKey(), c.holder(), c.micros(), Set.copyOf(c.budgets()), key.team(org), policy);
     }
 
     /** A carve-out that cannot be made, and why. */
@@ -81,44 +87,46 @@ public final class CarveOuts implements AutoCloseable {
         }
     }
 
-    /** Where a carve-out for a sub-key of {@code parent} would come from, at {@code now}. */
-    public record Source(KeyCounters counters, Instant ends, long now) {}
-
     /**
-     * The budgets a sub-key of {@code parent} would carve from now, and when their current
-     * periods end (the latest its sub-key may expire).
+     * Reserves a carve-out of {@code micros} for a sub-key {@code holder} of {@code parent}
+     * under {@code lp}, now, on the budgets by key the parent spends from: the carve-out to
+     * store on the sub-key. Its {@code ends} is the latest the sub-key may expire. Call it
+     * where the sub-key is stored under the key store's lock, and {@link #release} it if the
+     * sub-key is not stored.
      */
-    public Source source(KeyRecord parent, Policy policy) throws Refused {
+    public KeyRecord.CarveOut reserve(KeyRecord parent, String holder, long micros, LoadedPolicies lp, Policy policy) throws Refused {
         long now = clock.millis();
         KeyCounters from;
         try {
-            from = counters(enforcer, parent, policies.get().set().org(), policy);
+            from = counters(enforcer, parent, lp.set().org(), policy);
         } catch (OutsideOrganisation e) {
             throw new Refused("this key " + e.reason());
         }
-        long ends = enforcer.carveOutEnds(from, now);
-        if (ends == Long.MAX_VALUE) throw new Refused("policy `" + policy.name() + "` has no budget by key to carve from");
-        return new Source(from, Instant.ofEpochMilli(ends), now);
-    }
-
-    /** Reserves {@code micros} on the source's budgets; {@link #release} undoes it if the sub-key is not stored. */
-    public void reserve(Source source, long micros) throws Refused {
-        String refused = enforcer.reserveCarveOut(source.counters(), micros, source.now());
+        Enforcer.CarveOutSource source = enforcer.carveOutSource(from, now);
+        String refused = enforcer.reserveCarveOut(from, micros, now);
         if (refused != null) throw new Refused(refused);
+        return new KeyRecord.CarveOut(holder, micros, Instant.ofEpochMilli(now), Instant.ofEpochMilli(source.firstEnd()),
+                Instant.ofEpochMilli(source.lastEnd()), source.budgets());
     }
 
-    public void release(Source source, long micros) {
-        enforcer.releaseCarveOut(source.counters(), micros, source.now());
+    /** Undoes {@link #reserve}: the sub-key holding {@code carve} was not stored. */
+    public void release(KeyRecord parent, KeyRecord.CarveOut carve, LoadedPolicies lp, Policy policy) {
+        try {
+            enforcer.releaseCarveOut(counters(enforcer, parent, lp.set().org(), policy), carve.micros(), carve.reservedAt().toEpochMilli());
+        } catch (OutsideOrganisation e) {
+            // reserved under it a moment ago: cannot happen with one revision
+        }
     }
 
     /**
      * Returns what {@code ended} (revoked or expired, holding a carve-out) did not spend to
-     * the budgets it was carved from; the micro-dollars returned now (0 when nothing was
-     * left or its period is over). Safe to repeat. Audited when it returns something.
+     * the budgets it was carved from, and moves what it spent beyond its carve-out to them;
+     * the micro-dollars returned by this call (0 when nothing was left, or its periods are
+     * over, or a sweep came first). Safe to repeat. Audited when it returns something.
      */
     public long giveBack(KeyRecord ended, String actor) {
         KeyRecord.CarveOut c = ended.carveOut();
-        if (!ended.holdsCarveOut() || !clock.instant().isBefore(c.ends())) return 0;
+        if (!ended.holdsCarveOut() || !clock.instant().isBefore(c.until())) return 0;
         KeyRecord parent = keys.get(ended.delegated().parent());
         LoadedPolicies lp = policies.get();
         Policy policy = lp.set().policy(ended.policy());
@@ -126,7 +134,7 @@ public final class CarveOuts implements AutoCloseable {
         long returned;
         try {
             returned = enforcer.returnCarveOut(counters(enforcer, ended, lp.set().org(), policy), counters(enforcer, parent, lp.set().org(), policy),
-                    ended.createdAt().toEpochMilli(), clock.millis());
+                    c.reservedAt().toEpochMilli(), clock.millis());
         } catch (OutsideOrganisation e) {
             return 0; // nothing of this key's was ever counted under the loaded revision
         }
@@ -137,12 +145,22 @@ public final class CarveOuts implements AutoCloseable {
         return returned;
     }
 
+    /** Whether {@code k} or a key above it is revoked or expired (as {@code KeyAuth} decides: then it is refused). */
+    private boolean ended(KeyRecord k, Instant now) {
+        for (int level = 0; k != null && level <= keyguard.policy.Delegation.MAX_DEPTH; level++) {
+            if (k.state() == KeyState.REVOKED || k.expired(now)) return true;
+            if (k.delegated() == null) return false;
+            k = keys.get(k.delegated().parent());
+        }
+        return true; // a key above it is gone
+    }
+
     /** Gives back the carve-outs of every ended holder whose period is not over: the deepest first, so that each reaches the key above it before that one's returns. */
     public int sweep() {
         Instant now = clock.instant();
         List<KeyRecord> ended = new ArrayList<>();
         for (KeyRecord k : keys.all()) {
-            if (k.holdsCarveOut() && now.isBefore(k.carveOut().ends()) && (k.state() == KeyState.REVOKED || k.expired(now))) ended.add(k);
+            if (k.holdsCarveOut() && now.isBefore(k.carveOut().until()) && ended(k, now)) ended.add(k);
         }
         ended.sort(Comparator.comparingInt((KeyRecord k) -> k.delegated().depth()).reversed());
         int n = 0;

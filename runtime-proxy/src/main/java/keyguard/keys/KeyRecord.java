@@ -40,13 +40,19 @@ public record KeyRecord(String id, String name, String owner, String policy, Map
     }
 
     /**
-     * The carve-out a sub-key spends from, in place of its root's {@code by key} budgets: its
-     * own ({@code holder} is the key itself) or its nearest ancestor's. {@code micros} were
-     * reserved from the budgets of the holder's parent at mint time, in periods that all
-     * end no earlier than {@code ends} (the holder expires by then); what the holder did not
-     * spend goes back when it ends ({@code keyguard.delegation.CarveOuts}).
+     * The carve-out a sub-key spends from, in place of its root's budgets by key: its own
+     * ({@code holder} is the key itself) or its nearest ancestor's. {@code micros} were
+     * reserved at {@code reservedAt} on the holder's parent's budgets by key named
+     * {@code budgets} ({@code spend.key.day}...), in periods of which the first ends at
+     * {@code ends} (the holder expires by then) and the last at {@code until} (after which
+     * nothing is left to return). What the holder did not spend goes back when it ends
+     * ({@code keyguard.delegation.CarveOuts}).
      */
-    public record CarveOut(String holder, long micros, Instant ends) {}
+    public record CarveOut(String holder, long micros, Instant reservedAt, Instant ends, Instant until, List<String> budgets) {
+        public CarveOut {
+            budgets = List.copyOf(budgets);
+        }
+    }
 
     /** Whether this key holds a carve-out of its own (not one of a key above it). */
     public boolean holdsCarveOut() {

@@ -34,8 +34,10 @@ public final class KeyRecordJson {
             k.delegated().models().forEach(models::add);
             KeyRecord.CarveOut c = k.carveOut();
             if (c != null) {
-                d.putObject("carve_out").put("holder", c.holder()).put("micros", c.micros())
-                        .put("usd", keyguard.policy.Money.format(c.micros())).put("ends", c.ends().toString());
+                ObjectNode co = d.putObject("carve_out").put("holder", c.holder()).put("micros", c.micros())
+                        .put("usd", keyguard.policy.Money.format(c.micros())).put("reserved_at", c.reservedAt().toString())
+                        .put("ends", c.ends().toString()).put("until", c.until().toString());
+                c.budgets().forEach(co.putArray("budgets")::add);
             }
         }
         ObjectNode labels = o.putObject("labels");
@@ -92,8 +94,11 @@ public final class KeyRecordJson {
         java.util.List<String> models = new java.util.ArrayList<>();
         d.path("models").forEach(m -> models.add(m.asText()));
         JsonNode c = d.get("carve_out");
+        java.util.List<String> budgets = new java.util.ArrayList<>();
+        if (c != null) c.path("budgets").forEach(x -> budgets.add(x.asText()));
         KeyRecord.CarveOut carve = c == null || !c.isObject() ? null
-                : new KeyRecord.CarveOut(c.path("holder").asText(), c.path("micros").asLong(), Instant.parse(c.path("ends").asText()));
+                : new KeyRecord.CarveOut(c.path("holder").asText(), c.path("micros").asLong(), Instant.parse(c.path("reserved_at").asText()),
+                        Instant.parse(c.path("ends").asText()), Instant.parse(c.path("until").asText()), budgets);
         return new KeyRecord.Delegated(d.path("parent").asText(), d.path("root").asText(), d.path("depth").asInt(), models, carve);
     }
 

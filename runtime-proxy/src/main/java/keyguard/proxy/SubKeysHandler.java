@@ -121,7 +121,8 @@ public final class SubKeysHandler implements HttpHandler {
 
     private void mint(HttpServerExchange exchange, KeyRecord parent) throws Refusal {
         JsonNode body = body(exchange);
-        Policy policy = policies.get().set().policy(parent.policy());
+        LoadedPolicies lp = policies.get();
+        Policy policy = lp.set().policy(parent.policy());
         if (policy == null) throw refused("the policy `" + parent.policy() + "` of this key is not in the loaded revision");
         Delegation delegation = policy.delegation();
         if (delegation == null) throw refused("policy `" + policy.name() + "` lets its keys mint no sub-keys (it has no `delegate max N depth D`)");
@@ -162,42 +163,44 @@ public final class SubKeysHandler implements HttpHandler {
             expires = parent.expiresAt();
         }
         long carve = carveOut(body);
-        CarveOuts.Source source = null;
-        if (carve > 0) {
-            try {
-                source = carveOuts.source(parent, policy);
-            } catch (CarveOuts.Refused e) {
-                throw refused(e.getMessage());
-            }
-            // A carve-out is a slice of the parent's current budget periods: its sub-key ends with the first of them.
-            if (expires.isAfter(source.ends())) {
-                if (in != null && !in.isNull()) throw refused("a sub-key with a carve-out expires by the end of the budget period it is carved from, at " + source.ends());
-                expires = source.ends();
-            }
-        }
+        boolean explicitExpiry = in != null && !in.isNull();
         String root = parent.delegated() == null ? parent.id() : parent.delegated().root();
         KeySecrets.NewSecret secret = KeySecrets.generate();
-        KeyRecord.CarveOut spendsFrom = carve > 0 ? new KeyRecord.CarveOut(secret.id(), carve, source.ends()) : parent.carveOut();
-        KeyRecord child = new KeyRecord(secret.id(), name, parent.owner(), parent.policy(), parent.labels(), now, expires, KeyState.ACTIVE,
-                secrets.hash(secret.secret()), null, parent.labelsByAdmin(), parent.team(), new KeyRecord.Delegated(parent.id(), root, depth, models, spendsFrom));
+        KeyRecord child;
         List<String> unacknowledged;
-        synchronized (keys) { // the count and the write together: two mints at once cannot both take the last place
+        synchronized (keys) { // the checks, the reservation and the write together: two mints at once cannot both take the last place
+            KeyRecord current = keys.get(parent.id()); // a revocation (under this lock too) may have come since authentication
+            if (current == null || current.state() != KeyState.ACTIVE || current.expired(clock.instant())) {
+                throw refused("this key was revoked or expired while the sub-key was being minted");
+            }
             long active = keys.all().stream().filter(k -> k.delegated() != null && k.delegated().parent().equals(parent.id())
                     && k.state() == KeyState.ACTIVE && !k.expired(now)).count();
             if (active >= delegation.maxChildren()) {
                 throw refused("this key holds " + active + " active sub-keys, the most policy `" + policy.name() + "` allows; revoke one first");
             }
-            if (source != null) {
+            KeyRecord.CarveOut carveOut = null;
+            if (carve > 0) {
                 try {
-                    carveOuts.reserve(source, carve);
+                    carveOut = carveOuts.reserve(parent, secret.id(), carve, lp, policy);
                 } catch (CarveOuts.Refused e) {
                     throw refused(e.getMessage());
                 }
+                // A carve-out is a slice of the parent's current budget periods: its sub-key ends with the first of them.
+                if (expires.isAfter(carveOut.ends())) {
+                    if (explicitExpiry) {
+                        carveOuts.release(parent, carveOut, lp, policy);
+                        throw refused("a sub-key with a carve-out expires by the end of the budget period it is carved from, at " + carveOut.ends());
+                    }
+                    expires = carveOut.ends();
+                }
             }
+            child = new KeyRecord(secret.id(), name, parent.owner(), parent.policy(), parent.labels(), now, expires, KeyState.ACTIVE,
+                    secrets.hash(secret.secret()), null, parent.labelsByAdmin(), parent.team(),
+                    new KeyRecord.Delegated(parent.id(), root, depth, models, carveOut != null ? carveOut : parent.carveOut()));
             try {
                 unacknowledged = keys.putAndConfirm(child, Duration.ofSeconds(2));
             } catch (RuntimeException e) {
-                if (source != null) carveOuts.release(source, carve); // no sub-key holds it
+                if (carveOut != null) carveOuts.release(parent, carveOut, lp, policy); // no sub-key holds it
                 throw e;
             }
         }
@@ -223,14 +226,20 @@ public final class SubKeysHandler implements HttpHandler {
         if (target == null || !under) {
             throw new Refusal(ErrorCode.SUB_KEY_NOT_FOUND.error("no sub-key `" + UntrustedText.quote(id, 64) + "` below this key"));
         }
-        if (target.state() != KeyState.REVOKED) keys.putAndConfirm(target.withState(KeyState.REVOKED), Duration.ofSeconds(2));
-        List<String> below = keys.revokeSubKeys(target);
+        List<String> below;
+        synchronized (keys) { // as a mint's: a sub-key minted below the target meanwhile is revoked too, or refused
+            if (target.state() != KeyState.REVOKED) keys.putAndConfirm(target.withState(KeyState.REVOKED), Duration.ofSeconds(2));
+            below = keys.revokeSubKeys(target);
+        }
         audit.recordAdmin("key:" + caller.id(), "keys.revoke", target.id(), "revoked by the key above it, with its sub-keys " + below);
         ObjectNode out = JSON.createObjectNode().put("id", target.id()).put("state", "revoked");
         below.forEach(out.putArray("sub_keys_revoked")::add);
         // Carve-outs go back at once, the deepest first: each reaches the one above it before that one returns.
         List<KeyRecord> ended = new ArrayList<>();
-        for (String k : below) if (keys.get(k) != null) ended.add(keys.get(k));
+        for (String k : below) {
+            KeyRecord r = keys.get(k);
+            if (r != null) ended.add(r);
+        }
         ended.sort(java.util.Comparator.comparingInt((KeyRecord k) -> k.delegated().depth()).reversed());
         for (KeyRecord k : ended) carveOuts.giveBack(k, "key:" + caller.id());
         if (target.holdsCarveOut()) out.put("budget_returned_usd", Money.format(carveOuts.giveBack(target, "key:" + caller.id())));

@@ -11,7 +11,9 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import keyguard.gateway.FakeUpstream;
 import keyguard.gateway.GatewayHarness;
@@ -49,6 +51,13 @@ class SubKeysTest {
                   budget 1.00 usd per day hard by key
                   delegate max 3 depth 2
                 }
+
+                policy carving_twice {
+                  models allow ["pricey"]
+                  budget 1.00 usd per day hard by key
+                  budget 3.00 usd per month hard by key
+                  delegate max 3 depth 1
+                }
                 """);
         Files.writeString(h.platform.resolve("pricey.kgp"), """
                 model "pricey" { provider up upstream "ok" price input 10000 usd per 1m tokens, output 10000 usd per 1m tokens max_class internal }
@@ -82,10 +91,14 @@ class SubKeysTest {
 
     /** What a key's day budget holds now, in micro-dollars ({@code /admin/keys/ID/usage}). */
     long dayBudgetUsed(String keyId) throws Exception {
+        return budgetUsed(keyId, "budget.key.day");
+    }
+
+    long budgetUsed(String keyId, String budget) throws Exception {
         for (JsonNode l : h.admin().get("admin/keys/" + keyId + "/usage").body().path("limits")) {
-            if (l.path("id").asText().equals("budget.key.day")) return l.path("used_micros").asLong();
+            if (l.path("id").asText().equals(budget)) return l.path("used_micros").asLong();
         }
-        throw new AssertionError("no day budget for " + keyId);
+        throw new AssertionError("no " + budget + " for " + keyId);
     }
 
     static JsonNode json(HttpResponse<String> r) throws Exception {
@@ -285,5 +298,29 @@ class SubKeysTest {
         HttpResponse<String> revoked = revoke(root, child.path("id").asText());
         assertEquals(200, revoked.statusCode(), revoked.body());
         assertEquals(320_000, dayBudgetUsed(rootId), "0.80 carved, 0.32 spent by its family: 0.48 returned");
+    }
+
+    @Test
+    void aCarveOutIsReservedOnEveryBudgetByKeyAndReturnedToEachWhenAnAdminRevokesTheSubKey() throws Exception {
+        String parent = adminKey("carving_twice", null);
+        JsonNode child = json(mint(parent, "{\"name\":\"a\",\"budget_usd\":\"0.50\"}"));
+        String parentId = child.path("parent").asText();
+        assertEquals(500_000, budgetUsed(parentId, "budget.key.day"));
+        assertEquals(500_000, budgetUsed(parentId, "budget.key.month"));
+        List<String> origins = new ArrayList<>();
+        for (JsonNode l : h.admin().get("admin/keys/" + child.path("id").asText() + "/usage").body().path("limits")) {
+            if (l.path("id").asText().startsWith("budget.key.")) origins.add(l.path("origin").asText() + " " + l.path("cap_usd").asText());
+        }
+        assertEquals(List.of("carve-out 0.5", "carve-out 0.5"), origins);
+        assertEquals(200, chat(child.path("secret").asText(), "pricey").statusCode());
+        assertEquals(160_000, budgetUsed(child.path("id").asText(), "budget.key.month"));
+
+        // An admin revokes it: the sweep returns what it did not spend to both budgets.
+        assertEquals(200, h.admin().post("admin/keys/" + child.path("id").asText() + "/revoke", FakeUpstream.JSON.createObjectNode()).status());
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (budgetUsed(parentId, "budget.key.month") != 160_000 || budgetUsed(parentId, "budget.key.day") != 160_000) {
+            if (System.nanoTime() > deadline) throw new AssertionError("not returned: " + budgetUsed(parentId, "budget.key.month"));
+            Thread.sleep(100);
+        }
     }
 }
