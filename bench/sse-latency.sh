@@ -12,12 +12,18 @@ provider origin { base_url "http://127.0.0.1:18401/v1" credential env("BENCH_API
 model "sse-model" { provider origin upstream "m" price input 1 usd per 1m tokens, output 2 usd per 1m tokens max_class internal }
 KGP
 cat > "$work/policies/sse.kgp" <<KGP
-policy sse { models allow ["sse-model"] }
+policy sse {
+  models allow ["sse-model"]
+  limit concurrent 1_000 by key   // every stream is one key's: above the default 64 in flight
+}
 KGP
+# The production profile (ZGC, a pre-touched heap), as bench/compare.sh and bench/tail.sh run it: on its one core the
+# default profile's JVM picks the serial collector, whose young pauses (3-4 ms) would be the tail measured here.
+export KEYGUARD_BENCH_JAVA_OPTS="$(keyguard_server_flags "$root" production | paste -sd' ') ${KEYGUARD_BENCH_JAVA_OPTS:-}"
 start_keyguard 18403 18404
 key=$(new_key 18404 sse)
 machine_line
 echo "$streams streams x $chunks chunks, ${gap} ms apart"
 # Streaming servers set TCP_NODELAY (uvicorn, vLLM, nginx do); the JDK HttpServer only with this property.
-taskset -c 0 "$JAVA_HOME/bin/java" -Dsun.net.httpserver.nodelay=true -cp "$root/bench/target/benchmarks.jar" keyguard.bench.SseChunkLatency --upstream-port 18401 \
+taskset -c 0 "$JAVA_HOME/bin/java" -Dsun.net.httpserver.nodelay=true ${SSE_WARMUPS:+-Dsse.warmups=$SSE_WARMUPS} -cp "$root/bench/target/benchmarks.jar" keyguard.bench.SseChunkLatency --upstream-port 18401 \
   --gateway http://127.0.0.1:18403 --key "$key" --model sse-model --streams "$streams" --chunks "$chunks" --gap-ms "$gap" ${SSE_CONCURRENT:+--concurrent}

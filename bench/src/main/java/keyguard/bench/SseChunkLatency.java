@@ -68,7 +68,8 @@ public final class SseChunkLatency {
             // chunks by a scheduler slice (milliseconds) while it runs.
             for (int w = 0; w < 3; w++) concurrently("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, true);
             concurrently("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, false);
-            for (int w = 0; w < 3; w++) concurrently("keyguard", gateway, key, model, streams, true);
+            int warmups = Integer.getInteger("sse.warmups", 3);
+            for (int w = 0; w < warmups; w++) concurrently("keyguard", gateway, key, model, streams, true);
             concurrently("keyguard", gateway, key, model, streams, false);
         } else {
             measure("direct", "http://127.0.0.1:" + upstreamPort, "", model, streams, 1);
@@ -132,6 +133,13 @@ public final class SseChunkLatency {
         System.out.printf(java.util.Locale.ROOT, "RESULT sse-%s %d %d %d %.1f %.1f %.1f %.1f %.1f%n", label, streams, h.getTotalCount(), r.failed(),
                 h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3, h.getValueAtPercentile(99) / 1e3,
                 h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
+        Histogram f = r.firsts();
+        System.out.printf("%-9s   first chunk of each stream (%d): p50 %7.1f  p90 %7.1f  p99 %7.1f  max %8.1f us%n", label, f.getTotalCount(),
+                f.getValueAtPercentile(50) / 1e3, f.getValueAtPercentile(90) / 1e3, f.getValueAtPercentile(99) / 1e3, f.getMaxValue() / 1e3);
+        Histogram st = r.steady();
+        System.out.printf("%-9s   chunks %d on of each stream (%d): p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %7.1f  max %8.1f us%n", label,
+                SseReaders.STEADY_FROM + 1, st.getTotalCount(), st.getValueAtPercentile(50) / 1e3, st.getValueAtPercentile(90) / 1e3,
+                st.getValueAtPercentile(99) / 1e3, st.getValueAtPercentile(99.9) / 1e3, st.getMaxValue() / 1e3);
     }
 
 }

@@ -16,8 +16,16 @@ import org.HdrHistogram.Histogram;
  * stamp. A stream fails if its status is not 200, or it breaks, or the deadline passes.
  */
 final class SseReaders {
-    record Result(Histogram delays, long failed) {
+    /**
+     * {@code delays}: every chunk but each stream's first; {@code firsts}: each stream's first
+     * chunk, which a gateway relays while it may still be admitting the other streams'
+     * requests of the same burst (a time-to-first-token cost, reported on its own).
+     */
+    record Result(Histogram delays, Histogram firsts, Histogram steady, long failed) {
     }
+
+    /** Chunks from this one on ({@code Result.steady}) come after every stream of a burst was admitted (at 20 ms apart, 100 ms in). */
+    static final int STEADY_FROM = 5;
 
     private static final byte[] CONTENT = "\"content\":\"".getBytes(StandardCharsets.US_ASCII);
 
@@ -26,6 +34,7 @@ final class SseReaders {
         byte[] buf = new byte[16384];
         int len;
         boolean statusSeen;
+        long stamps;
 
         Stream(byte[] request) { out = ByteBuffer.wrap(request); }
     }
@@ -34,6 +43,8 @@ final class SseReaders {
 
     static Result run(InetSocketAddress target, byte[] request, int n, long deadlineNanos) throws IOException {
         Histogram h = new Histogram(java.util.concurrent.TimeUnit.SECONDS.toNanos(10), 3);
+        Histogram firsts = new Histogram(java.util.concurrent.TimeUnit.SECONDS.toNanos(10), 3);
+        Histogram steady = new Histogram(java.util.concurrent.TimeUnit.SECONDS.toNanos(10), 3);
         long failed = 0;
         int open = 0;
         long end = System.nanoTime() + deadlineNanos;
@@ -85,7 +96,7 @@ final class SseReaders {
                                     continue;
                                 }
                             }
-                            s.len = stamps(s.buf, s.len, now, h);
+                            s.len = stamps(s, now, h, firsts, steady);
                         }
                     } catch (IOException e) {
                         failed++;
@@ -99,11 +110,16 @@ final class SseReaders {
             failed += open; // past the deadline
             for (SelectionKey k : selector.keys()) k.channel().close();
         }
-        return new Result(h, failed);
+        return new Result(h, firsts, steady, failed);
     }
 
-    /** Records every complete stamp in {@code buf[0, len)}; returns the length of what is kept (from the last incomplete one). */
-    private static int stamps(byte[] buf, int len, long now, Histogram h) {
+    /**
+     * Records every complete stamp in the stream's buffer (its first in {@code firsts}, the
+     * others in {@code h}); returns the length of what is kept (from the last incomplete one).
+     */
+    private static int stamps(Stream s, long now, Histogram h, Histogram firsts, Histogram steady) {
+        byte[] buf = s.buf;
+        int len = s.len;
         int keep = 0;
         int i = 0;
         while (true) {
@@ -121,7 +137,9 @@ final class SseReaders {
             }
             if (e > v && buf[v] >= '0' && buf[v] <= '9') {
                 long stamp = Long.parseLong(new String(buf, v, e - v, StandardCharsets.US_ASCII));
-                h.recordValue(Math.min(Math.max(0, now - stamp), h.getHighestTrackableValue()));
+                long d = Math.min(Math.max(0, now - stamp), h.getHighestTrackableValue());
+                if (s.stamps >= STEADY_FROM) steady.recordValue(d);
+                (s.stamps++ == 0 ? firsts : h).recordValue(d);
             }
             i = e + 1;
         }

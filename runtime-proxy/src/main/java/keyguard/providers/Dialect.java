@@ -35,7 +35,7 @@ enum Dialect {
         }
         JsonNode o;
         try {
-            o = JSON.readTree(data);
+            o = readEvent(data);
         } catch (IOException e) {
             return null; // not JSON: forwarded as is on passthrough, ignored on translation
         }
@@ -52,7 +52,7 @@ enum Dialect {
                 JsonNode delta = choice.path("delta");
                 JsonNode content = delta.get("content");
                 if (content != null && content.isTextual()) {
-                    st.generated("c" + index, content.asText());
+                    st.generated(contentPart(index), content.asText());
                     if (index == 0) {
                         st.text.append(content.asText());
                         first = content.asText();
@@ -101,11 +101,49 @@ enum Dialect {
         return null;
     }
 
+    /** The top-level fields of an event that {@link #observe} reads; every other one is skipped unread. */
+    private static final java.util.Set<String> OPENAI_FIELDS = java.util.Set.of("error", "id", "service_tier", "usage", "choices");
+    private static final java.util.Set<String> ANTHROPIC_FIELDS = java.util.Set.of("type", "message", "content_block", "index", "delta",
+            "usage", "error");
+
+    /**
+     * An event's JSON as the tree {@link #observe} reads, with only the top-level fields it
+     * reads: a relayed stream's every chunk passes here, and the fields it does not read
+     * (an OpenAI chunk's {@code object}, {@code created}, {@code model},
+     * {@code system_fingerprint}, ...) are skipped by the parser without becoming strings
+     * and nodes. The same tree as {@code readTree} for every field kept (duplicate keys: the
+     * last wins; text after the value is ignored); the same failure for malformed JSON.
+     */
+    private JsonNode readEvent(String data) throws IOException {
+        try (com.fasterxml.jackson.core.JsonParser p = JSON.getFactory().createParser(data)) {
+            com.fasterxml.jackson.core.JsonToken t = p.nextToken();
+            if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) return JSON.readTree(data); // not an object: read as ever
+            java.util.Set<String> fields = this == OPENAI ? OPENAI_FIELDS : ANTHROPIC_FIELDS;
+            com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
+            while ((t = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                p.nextToken();
+                if (fields.contains(name)) o.set(name, JSON.readTree(p));
+                else p.skipChildren();
+            }
+            if (t != com.fasterxml.jackson.core.JsonToken.END_OBJECT) throw new IOException("unterminated JSON object");
+            return o;
+        }
+    }
+
+    /** Part names of the first choices, made once: an event's every delta is appended under one. */
+    private static final String[] CONTENT_PARTS = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"};
+
+    private static String contentPart(int index) {
+        return index >= 0 && index < CONTENT_PARTS.length ? CONTENT_PARTS[index] : "c" + index;
+    }
+
     /** Refusals, reasoning text (vLLM, DeepSeek) and tool calls of one OpenAI choice or delta. */
     private static void generatedExtras(JsonNode message, int choice, StreamState st) {
-        st.generated("f" + choice, message.path("refusal").asText(""));
-        st.generated("r" + choice, message.path("reasoning_content").asText(""));
-        st.generated("r" + choice, message.path("reasoning").asText(""));
+        // A part's name is made only for what is there: most deltas hold content alone.
+        generated(st, "f", choice, "", message.path("refusal").asText(""));
+        generated(st, "r", choice, "", message.path("reasoning_content").asText(""));
+        generated(st, "r", choice, "", message.path("reasoning").asText(""));
         int position = 0;
         for (JsonNode call : message.path("tool_calls")) {
             String part = "t" + choice + "." + call.path("index").asInt(position++);
@@ -113,8 +151,13 @@ enum Dialect {
             st.generated(part, call.path("function").path("arguments").asText(""));
         }
         JsonNode fn = message.path("function_call");
-        st.generated("fn" + choice + ".name", fn.path("name").asText(""));
-        st.generated("fn" + choice, fn.path("arguments").asText(""));
+        if (fn.isMissingNode()) return;
+        generated(st, "fn", choice, ".name", fn.path("name").asText(""));
+        generated(st, "fn", choice, "", fn.path("arguments").asText(""));
+    }
+
+    private static void generated(StreamState st, String kind, int choice, String suffix, String piece) {
+        if (!piece.isEmpty()) st.generated(kind + choice + suffix, piece);
     }
 
     private static void openAiUsage(JsonNode o, StreamState st) {

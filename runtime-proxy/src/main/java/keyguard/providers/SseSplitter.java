@@ -56,6 +56,8 @@ final class SseSplitter {
             int lineEnd = end > from && event.charAt(end - 1) == '\r' ? end - 1 : end;
             if (event.startsWith("data:", from)) {
                 int start = from + (event.startsWith("data: ", from) ? 6 : 5);
+                // The usual event has one data line: its payload is one substring, with no builder to copy from.
+                if (sb == null && event.indexOf("\ndata:", end) < 0) return event.substring(start, Math.max(start, lineEnd));
                 if (sb == null) sb = new StringBuilder(lineEnd - start);
                 else sb.append('\n');
                 sb.append(event, start, Math.max(start, lineEnd));

@@ -14,6 +14,8 @@ class SseSplitterTest {
         assertEquals("x\ny", SseSplitter.data("event: e\r\ndata: x\r\ndata:y\r\n\r\n"));
         assertEquals("", SseSplitter.data("event: ping\n\n"));
         assertEquals("[DONE]", SseSplitter.data("data: [DONE]"));
+        assertEquals("a\nb", SseSplitter.data("data: a\nid: 1\ndata: b\n\n"), "data lines apart are joined too");
+        assertEquals("", SseSplitter.data("data:\n\n"));
     }
 
     @Test

@@ -1,0 +1,97 @@
+package keyguard.providers;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * Reading a streamed event ({@link Dialect#observe}): the parser skips the fields it does not
+ * read, and what it reads is what a whole tree of the event would give — whatever the order
+ * of the fields, their duplicates, the fields it skips or where the JSON breaks.
+ */
+class DialectTest {
+    static String event(String json) {
+        return "data: " + json + "\n\n";
+    }
+
+    @Test
+    void aContentChunksDeltaAndIdAreReadWhateverTheFieldOrderAndTheFieldsSkipped() {
+        StreamState st = new StreamState();
+        String delta = Dialect.OPENAI.observe(event("{\"object\":\"chat.completion.chunk\",\"created\":1,\"choices\":[{\"delta\":{\"content\":\"Hel\"},"
+                + "\"logprobs\":{\"content\":[{\"token\":\"x\",\"bytes\":[1,2]}]},\"index\":0,\"finish_reason\":null}],\"model\":\"m\","
+                + "\"system_fingerprint\":{\"nested\":[{\"deep\":[1,{\"x\":\"y\"}]}]},\"id\":\"chatcmpl-1\"}"), st);
+        assertEquals("Hel", delta);
+        assertEquals("chatcmpl-1", st.id);
+        assertEquals("Hel", st.text.toString());
+        Dialect.OPENAI.observe(event("{\"id\":\"other\",\"choices\":[{\"index\":1,\"delta\":{\"content\":\"second choice\"}},"
+                + "{\"index\":0,\"delta\":{\"content\":\"lo\",\"refusal\":\"no\",\"reasoning_content\":\"think\"},\"finish_reason\":\"length\"}]}"), st);
+        assertEquals("chatcmpl-1", st.id, "the first id stays");
+        assertEquals("Hello", st.text.toString(), "only the first choice is the reply's text");
+        assertEquals("length", st.finish);
+        // Parts c0 "Hello", c1 "second choice", f0 "no", r0 "think": each joined, then counted (1 + 2 + 1 + 1 tokens).
+        assertEquals(5, st.countGenerated(keyguard.tokens.TokenCounter.CL100K));
+    }
+
+    @Test
+    void usageIsReadInBillingTermsWhereverItStands() {
+        StreamState st = new StreamState();
+        Dialect.OPENAI.observe(event("{\"usage\":{\"completion_tokens\":46,\"prompt_tokens\":1117,\"prompt_tokens_details\":{\"cached_tokens\":1024},"
+                + "\"completion_tokens_details\":{\"reasoning_tokens\":6}},\"choices\":[],\"service_tier\":\"default\",\"model\":\"m\"}"), st);
+        assertTrue(st.usageFinal);
+        assertEquals(93, st.input);
+        assertEquals(1024, st.cacheRead);
+        assertEquals(40, st.output);
+        assertEquals(6, st.reasoning);
+        assertEquals("default", st.serviceTier);
+        StreamState empty = new StreamState();
+        Dialect.OPENAI.observe(event("{\"usage\":{},\"choices\":[]}"), empty);
+        assertEquals(false, empty.usageFinal, "a usage object without counts is no report");
+    }
+
+    @Test
+    void aDuplicateFieldCountsAsItsLastValueAsInATree() {
+        StreamState st = new StreamState();
+        String delta = Dialect.OPENAI.observe(event("{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"dropped\"}}],"
+                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"kept\"}}]}"), st);
+        assertEquals("kept", delta);
+        assertEquals("kept", st.text.toString());
+    }
+
+    @Test
+    void anErrorAnywhereInTheEventIsTheStreamsErrorAndNothingElseOfItCounts() {
+        StreamState st = new StreamState();
+        assertNull(Dialect.OPENAI.observe(event("{\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"partial\"}}],"
+                + "\"error\":{\"message\":\"overloaded\"}}"), st));
+        assertEquals("overloaded", st.error);
+        assertEquals("", st.text.toString());
+        assertEquals("", st.id);
+    }
+
+    @Test
+    void malformedJsonEvenInASkippedFieldCountsNothing() {
+        StreamState st = new StreamState();
+        assertNull(Dialect.OPENAI.observe(event("{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}],\"model\":[1,2"), st));
+        assertNull(Dialect.OPENAI.observe(event("{\"model\":{\"a\":tru},\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}"), st));
+        assertNull(Dialect.OPENAI.observe(event("[\"not\",\"an\",\"object\"]"), st));
+        assertNull(Dialect.OPENAI.observe(event("\"text\""), st));
+        assertEquals("", st.text.toString());
+        assertEquals(0, st.countGenerated(keyguard.tokens.TokenCounter.CL100K));
+    }
+
+    @Test
+    void anthropicEventsAreReadWithTheirUnreadFieldsSkipped() {
+        StreamState st = new StreamState();
+        Dialect.ANTHROPIC.observe(event("{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude\",\"content\":[],"
+                + "\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}"), st);
+        assertEquals("msg_1", st.id);
+        assertEquals(25, st.input);
+        assertEquals("Hi", Dialect.ANTHROPIC.observe(event("{\"index\":0,\"extra\":{\"x\":[1]},\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"},"
+                + "\"type\":\"content_block_delta\"}"), st));
+        Dialect.ANTHROPIC.observe(event("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":{\"output_tokens\":15}}"), st);
+        assertEquals("length", st.finish);
+        assertEquals(15, st.output);
+        assertTrue(st.usageFinal);
+    }
+}
