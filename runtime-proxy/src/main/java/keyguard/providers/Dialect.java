@@ -115,20 +115,31 @@ enum Dialect {
      * last wins; text after the value is ignored); the same failure for malformed JSON.
      */
     private JsonNode readEvent(String data) throws IOException {
+        JsonNode o;
         try (com.fasterxml.jackson.core.JsonParser p = JSON.getFactory().createParser(data)) {
-            com.fasterxml.jackson.core.JsonToken t = p.nextToken();
-            if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) return JSON.readTree(data); // not an object: read as ever
-            java.util.Set<String> fields = this == OPENAI ? OPENAI_FIELDS : ANTHROPIC_FIELDS;
-            com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
-            while ((t = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                if (fields.contains(name)) o.set(name, JSON.readTree(p));
-                else p.skipChildren();
-            }
-            if (t != com.fasterxml.jackson.core.JsonToken.END_OBJECT) throw new IOException("unterminated JSON object");
-            return o;
+            o = readFields(p, this == OPENAI ? OPENAI_FIELDS : ANTHROPIC_FIELDS);
         }
+        return o != null ? o : JSON.readTree(data); // not an object: read as ever
+    }
+
+    /**
+     * The JSON object {@code p} starts with, holding only the top-level {@code fields}: the
+     * others are skipped by the parser, never made strings or nodes. Each kept field is the
+     * tree {@code readTree} would make (a duplicate key: the last wins); malformed JSON
+     * anywhere fails as it would. Null when the value is not an object.
+     */
+    private static JsonNode readFields(com.fasterxml.jackson.core.JsonParser p, java.util.Set<String> fields) throws IOException {
+        com.fasterxml.jackson.core.JsonToken t = p.nextToken();
+        if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) return null;
+        com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
+        while ((t = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            p.nextToken();
+            if (fields.contains(name)) o.set(name, JSON.readTree(p));
+            else p.skipChildren();
+        }
+        if (t != com.fasterxml.jackson.core.JsonToken.END_OBJECT) throw new IOException("unterminated JSON object");
+        return o;
     }
 
     /** Part names of the first choices, made once: an event's every delta is appended under one. */
@@ -199,9 +210,25 @@ enum Dialect {
         return tier.length() > 32 ? tier.substring(0, 32) : tier;
     }
 
+    /** The top-level fields of a whole reply that {@link #read} reads. */
+    private static final java.util.Set<String> OPENAI_REPLY_FIELDS = java.util.Set.of("id", "choices", "usage", "service_tier");
+    private static final java.util.Set<String> ANTHROPIC_REPLY_FIELDS = java.util.Set.of("id", "content", "stop_reason", "usage");
+
     /** Reads a whole (non-streamed) reply. */
     StreamState read(String body) throws IOException {
-        JsonNode o = JSON.readTree(body);
+        return read(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** Reads a whole (non-streamed) reply from its bytes, the fields it does not read skipped unread ({@link #readFields}). */
+    StreamState read(byte[] body) throws IOException {
+        JsonNode o;
+        try (com.fasterxml.jackson.core.JsonParser p = JSON.getFactory().createParser(body)) {
+            o = readFields(p, this == OPENAI ? OPENAI_REPLY_FIELDS : ANTHROPIC_REPLY_FIELDS);
+            if (o == null) o = JSON.readTree(body); // not an object: read as ever
+        } catch (IOException e) {
+            // Malformed UTF-8 (a text the upstream cut mid-character) reads as it always did: decoded with replacements.
+            o = JSON.readTree(new String(body, java.nio.charset.StandardCharsets.UTF_8));
+        }
         StreamState st = new StreamState();
         if (this == OPENAI) {
             st.id = o.path("id").asText("");

@@ -120,13 +120,14 @@ final class HttpUpstream {
             new Relay(call, settle, dialect, translate, attempt).start(body);
             return;
         }
-        collect(body, text -> whole(call, settle, text, dialect, translate),
+        body.collect(MAX_BODY, bytes -> whole(call, settle, bytes, dialect, translate),
                 t -> failBilled(call, settle, ErrorCode.UPSTREAM_CUT_OFF.error(provider), "upstream_error"));
     }
 
-    private static void whole(Call call, Settle settle, String body, Dialect dialect, boolean translate) {
+    /** A whole reply: read for its usage, relayed as the bytes it came in (or re-rendered in the caller's shape). */
+    private static void whole(Call call, Settle settle, byte[] body, Dialect dialect, boolean translate) {
         StreamState st = new StreamState();
-        String out = body;
+        byte[] out = body;
         try {
             if (call.request().endpoint() == keyguard.wire.Endpoint.EMBEDDINGS) {
                 JsonNodeUsage.embeddings(Dialect.JSON.readTree(body), st);
@@ -137,7 +138,7 @@ final class HttpUpstream {
                     keyguard.policy.Usage u = settle.usage(st);
                     out = ChatFormat.of(shape).completion(new ChatResult(st.id.isEmpty() ? "kg-" + System.nanoTime() : st.id,
                             call.request().model(), System.currentTimeMillis() / 1000, st.text.toString(), st.finish,
-                            u.promptTokens(), u.completionTokens()));
+                            u.promptTokens(), u.completionTokens())).getBytes(StandardCharsets.UTF_8);
                 }
             }
         } catch (IOException e) {

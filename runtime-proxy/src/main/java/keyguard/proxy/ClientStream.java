@@ -178,7 +178,7 @@ public final class ClientStream implements keyguard.wire.Caller {
 
     /** A whole response at once (status, type, headers, body), then end. */
     @Override
-    public void respond(int status, String contentType, Map<String, String> headers, String body) {
+    public void respond(int status, String contentType, Map<String, String> headers, byte[] body) {
         run(() -> {
             if (finished.get()) return;
             exchange.setStatusCode(status);
@@ -187,7 +187,7 @@ public final class ClientStream implements keyguard.wire.Caller {
             finished.set(true);
             complete(() -> {
                 guardCompletion();
-                exchange.getResponseSender().send(body);
+                exchange.getResponseSender().send(ByteBuffer.wrap(body));
             });
         });
     }

@@ -24,7 +24,12 @@ public interface Caller {
     void end();
 
     /** Sends a whole response. */
-    void respond(int status, String contentType, Map<String, String> headers, String body);
+    default void respond(int status, String contentType, Map<String, String> headers, String body) {
+        respond(status, contentType, headers, body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** Sends a whole response of these bytes as they are (an upstream's reply relayed unchanged). */
+    void respond(int status, String contentType, Map<String, String> headers, byte[] body);
 
     /** Runs {@code r} on the caller's IO thread after a delay, unless the caller is gone. */
     void after(long millis, Runnable r);

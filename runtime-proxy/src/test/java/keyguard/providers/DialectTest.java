@@ -2,6 +2,7 @@ package keyguard.providers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -93,5 +94,34 @@ class DialectTest {
         assertEquals("length", st.finish);
         assertEquals(15, st.output);
         assertTrue(st.usageFinal);
+    }
+
+    @Test
+    void aWholeReplyIsReadFromItsBytesWithTheFieldsItDoesNotReadSkipped() throws Exception {
+        byte[] reply = ("{\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":7},\"model\":{\"odd\":[1,2,{\"x\":null}]},"
+                + "\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"Héllo there\"},\"index\":0,\"finish_reason\":\"length\"}],"
+                + "\"id\":\"chatcmpl-9\",\"object\":\"chat.completion\"}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        StreamState st = Dialect.OPENAI.read(reply);
+        assertEquals("chatcmpl-9", st.id);
+        assertEquals("Héllo there", st.text.toString());
+        assertEquals("length", st.finish);
+        assertEquals(20, st.input);
+        assertEquals(7, st.output);
+        assertTrue(st.usageFinal);
+
+        // A reply cut mid-character still has its usage read, as when it was decoded with replacements first.
+        java.io.ByteArrayOutputStream cut = new java.io.ByteArrayOutputStream();
+        cut.writeBytes("{\"choices\":[{\"index\":0,\"message\":{\"content\":\"caf".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        cut.write(0xC3); // a lone lead byte: the character was cut
+        cut.writeBytes("\"}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        assertEquals(2, Dialect.OPENAI.read(cut.toByteArray()).output);
+
+        StreamState anthropic = Dialect.ANTHROPIC.read(("{\"stop_reason\":\"max_tokens\",\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}],"
+                + "\"id\":\"msg_2\",\"usage\":{\"input_tokens\":9,\"output_tokens\":4}}").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals("msg_2", anthropic.id);
+        assertEquals("Hi", anthropic.text.toString());
+        assertEquals("length", anthropic.finish);
+        assertEquals(4, anthropic.output);
+        assertThrows(java.io.IOException.class, () -> Dialect.OPENAI.read("{\"id\":\"x\",\"model\":[".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }
 }
