@@ -323,4 +323,20 @@ class SubKeysTest {
             Thread.sleep(100);
         }
     }
+
+    @Test
+    void aCarveOutHoldsAcrossARestartAndIsReturnedAfterIt() throws Exception {
+        String parent = adminKey("carving", null);
+        JsonNode child = json(mint(parent, "{\"name\":\"a\",\"budget_usd\":\"0.50\"}"));
+        String parentId = child.path("parent").asText();
+        assertEquals(200, chat(child.path("secret").asText(), "pricey").statusCode());
+        h.restart(); // the reservation and the sub-key's spend are in the counter files, the carve-out on the key record
+        assertEquals(500_000, dayBudgetUsed(parentId));
+        assertEquals(160_000, dayBudgetUsed(child.path("id").asText()));
+        assertEquals(200, chat(child.path("secret").asText(), "pricey").statusCode());
+        assertEquals(429, chat(child.path("secret").asText(), "pricey").statusCode(), "0.32 spent: the next reservation does not fit in 0.50");
+        HttpResponse<String> revoked = revoke(parent, child.path("id").asText());
+        assertEquals("0.18", json(revoked).path("budget_returned_usd").asText(), revoked.body());
+        assertEquals(320_000, dayBudgetUsed(parentId));
+    }
 }
