@@ -1,8 +1,13 @@
 package keyguard.providers;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
 
 /**
  * How an upstream speaks: reads its responses (whole or as SSE events) into neutral
@@ -102,8 +107,8 @@ enum Dialect {
     }
 
     /** The top-level fields of an event that {@link #observe} reads; every other one is skipped unread. */
-    private static final java.util.Set<String> OPENAI_FIELDS = java.util.Set.of("error", "id", "service_tier", "usage", "choices");
-    private static final java.util.Set<String> ANTHROPIC_FIELDS = java.util.Set.of("type", "message", "content_block", "index", "delta",
+    private static final Set<String> OPENAI_FIELDS = Set.of("error", "id", "service_tier", "usage", "choices");
+    private static final Set<String> ANTHROPIC_FIELDS = Set.of("type", "message", "content_block", "index", "delta",
             "usage", "error");
 
     /**
@@ -116,7 +121,7 @@ enum Dialect {
      */
     private JsonNode readEvent(String data) throws IOException {
         JsonNode o;
-        try (com.fasterxml.jackson.core.JsonParser p = JSON.getFactory().createParser(data)) {
+        try (JsonParser p = JSON.getFactory().createParser(data)) {
             o = readFields(p, this == OPENAI ? OPENAI_FIELDS : ANTHROPIC_FIELDS);
         }
         return o != null ? o : JSON.readTree(data); // not an object: read as ever
@@ -124,22 +129,35 @@ enum Dialect {
 
     /**
      * The JSON object {@code p} starts with, holding only the top-level {@code fields}: the
-     * others are skipped by the parser, never made strings or nodes. Each kept field is the
-     * tree {@code readTree} would make (a duplicate key: the last wins); malformed JSON
-     * anywhere fails as it would. Null when the value is not an object.
+     * others are passed over token by token, never made strings or nodes. Each kept field is
+     * the tree {@code readTree} would make (a duplicate key: the last wins); malformed JSON
+     * anywhere, and a string past the parser's length limit even in a field passed over,
+     * fail as they would. Null when the value is not an object.
      */
-    private static JsonNode readFields(com.fasterxml.jackson.core.JsonParser p, java.util.Set<String> fields) throws IOException {
-        com.fasterxml.jackson.core.JsonToken t = p.nextToken();
-        if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) return null;
-        com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
-        while ((t = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+    private static JsonNode readFields(JsonParser p, Set<String> fields) throws IOException {
+        JsonToken t = p.nextToken();
+        if (t != JsonToken.START_OBJECT) return null;
+        ObjectNode o = JSON.createObjectNode();
+        while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
             String name = p.currentName();
             p.nextToken();
             if (fields.contains(name)) o.set(name, JSON.readTree(p));
-            else p.skipChildren();
+            else skip(p);
         }
-        if (t != com.fasterxml.jackson.core.JsonToken.END_OBJECT) throw new IOException("unterminated JSON object");
+        if (t != JsonToken.END_OBJECT) throw new IOException("unterminated JSON object");
         return o;
+    }
+
+    /** Passes over the value {@code p} is at; a string's length is taken, which applies the parser's limit as reading it would. */
+    private static void skip(JsonParser p) throws IOException {
+        int depth = 0;
+        for (JsonToken t = p.currentToken(); t != null; t = p.nextToken()) {
+            if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) depth++;
+            else if (t == JsonToken.END_OBJECT || t == JsonToken.END_ARRAY) depth--;
+            else if (t == JsonToken.VALUE_STRING) p.getTextLength();
+            if (depth == 0) return;
+        }
+        throw new IOException("unterminated JSON value");
     }
 
     /** Part names of the first choices, made once: an event's every delta is appended under one. */
@@ -211,24 +229,21 @@ enum Dialect {
     }
 
     /** The top-level fields of a whole reply that {@link #read} reads. */
-    private static final java.util.Set<String> OPENAI_REPLY_FIELDS = java.util.Set.of("id", "choices", "usage", "service_tier");
-    private static final java.util.Set<String> ANTHROPIC_REPLY_FIELDS = java.util.Set.of("id", "content", "stop_reason", "usage");
+    private static final Set<String> OPENAI_REPLY_FIELDS = Set.of("id", "choices", "usage", "service_tier");
+    private static final Set<String> ANTHROPIC_REPLY_FIELDS = Set.of("id", "content", "stop_reason", "usage");
 
-    /** Reads a whole (non-streamed) reply. */
-    StreamState read(String body) throws IOException {
-        return read(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    }
-
-    /** Reads a whole (non-streamed) reply from its bytes, the fields it does not read skipped unread ({@link #readFields}). */
+    /**
+     * Reads a whole (non-streamed) reply, decoded as UTF-8 with replacements (as a reply was
+     * always read: bytes the decoder replaces are counted as replaced), with the fields it
+     * does not read passed over ({@link #readFields}).
+     */
     StreamState read(byte[] body) throws IOException {
+        String text = new String(body, StandardCharsets.UTF_8);
         JsonNode o;
-        try (com.fasterxml.jackson.core.JsonParser p = JSON.getFactory().createParser(body)) {
+        try (JsonParser p = JSON.getFactory().createParser(text)) {
             o = readFields(p, this == OPENAI ? OPENAI_REPLY_FIELDS : ANTHROPIC_REPLY_FIELDS);
-            if (o == null) o = JSON.readTree(body); // not an object: read as ever
-        } catch (IOException e) {
-            // Malformed UTF-8 (a text the upstream cut mid-character) reads as it always did: decoded with replacements.
-            o = JSON.readTree(new String(body, java.nio.charset.StandardCharsets.UTF_8));
         }
+        if (o == null) o = JSON.readTree(text); // not an object: read as ever
         StreamState st = new StreamState();
         if (this == OPENAI) {
             st.id = o.path("id").asText("");

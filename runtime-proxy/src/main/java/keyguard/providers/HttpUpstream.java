@@ -124,13 +124,16 @@ final class HttpUpstream {
                 t -> failBilled(call, settle, ErrorCode.UPSTREAM_CUT_OFF.error(provider), "upstream_error"));
     }
 
-    /** A whole reply: read for its usage, relayed as the bytes it came in (or re-rendered in the caller's shape). */
+    /**
+     * A whole reply: read for its usage (decoded as UTF-8 with replacements), relayed as the
+     * bytes it came in (or re-rendered in the caller's shape).
+     */
     private static void whole(Call call, Settle settle, byte[] body, Dialect dialect, boolean translate) {
         StreamState st = new StreamState();
         byte[] out = body;
         try {
             if (call.request().endpoint() == keyguard.wire.Endpoint.EMBEDDINGS) {
-                JsonNodeUsage.embeddings(Dialect.JSON.readTree(body), st);
+                JsonNodeUsage.embeddings(Dialect.JSON.readTree(new String(body, StandardCharsets.UTF_8)), st);
             } else {
                 st = dialect.read(body);
                 if (translate) {

@@ -115,6 +115,15 @@ class DialectTest {
         cut.write(0xC3); // a lone lead byte: the character was cut
         cut.writeBytes("\"}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         assertEquals(2, Dialect.OPENAI.read(cut.toByteArray()).output);
+        // Bytes UTF-8 does not allow are read as the decoder replaces them (an overlong form is no "A"), and a body in
+        // another encoding is no JSON: as a reply was always read, whatever a looser byte parser would make of them.
+        java.io.ByteArrayOutputStream overlong = new java.io.ByteArrayOutputStream();
+        overlong.writeBytes("{\"choices\":[{\"index\":0,\"message\":{\"content\":\"A".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        overlong.write(0xC1);
+        overlong.write(0x81);
+        overlong.writeBytes("\"}}]}".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        assertEquals("A\uFFFD\uFFFD", Dialect.OPENAI.read(overlong.toByteArray()).text.toString());
+        assertThrows(java.io.IOException.class, () -> Dialect.OPENAI.read("{\"id\":\"x\"}".getBytes(java.nio.charset.StandardCharsets.UTF_16LE)));
 
         StreamState anthropic = Dialect.ANTHROPIC.read(("{\"stop_reason\":\"max_tokens\",\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}],"
                 + "\"id\":\"msg_2\",\"usage\":{\"input_tokens\":9,\"output_tokens\":4}}").getBytes(java.nio.charset.StandardCharsets.UTF_8));
