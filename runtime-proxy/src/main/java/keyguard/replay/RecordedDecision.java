@@ -20,13 +20,14 @@ import keyguard.policy.Outcome;
  * @param forwarded whether the request reached its provider (the event has {@code usage})
  * @param tokens what it was charged in tokens (prompt and completion), 0 when not forwarded
  * @param costMicros what it was charged, 0 when not forwarded
+ * @param rootKeyId for a sub-key, the key it descends from, whose counters its family shares; empty otherwise
  */
 public record RecordedDecision(String decisionId, long decidedAt, String keyId, String keyName, String keyOwner, String policy,
                                String revision, String model, long estimatedTokens, long maxTokens, boolean stream, DataClass dataClass,
                                boolean unscannable, Map<String, String> labels, Map<String, String> metadata, Map<String, String> requestTags,
                                Map<String, Long> counters, Map<String, Long> countersForCap, Outcome outcome, String kind, List<String> rules,
                                String routedModel, boolean forwarded, long tokens, long costMicros, String team, String org,
-                               String endUser) {
+                               String endUser, String rootKeyId) {
 
     /** A decision of a key outside the organisation. */
     public RecordedDecision(String decisionId, long decidedAt, String keyId, String keyName, String keyOwner, String policy,
@@ -35,7 +36,7 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                             Map<String, Long> counters, Map<String, Long> countersForCap, Outcome outcome, String kind, List<String> rules,
                             String routedModel, boolean forwarded, long tokens, long costMicros) {
         this(decisionId, decidedAt, keyId, keyName, keyOwner, policy, revision, model, estimatedTokens, maxTokens, stream, dataClass, unscannable,
-                labels, metadata, requestTags, counters, countersForCap, outcome, kind, rules, routedModel, forwarded, tokens, costMicros, "", "", "");
+                labels, metadata, requestTags, counters, countersForCap, outcome, kind, rules, routedModel, forwarded, tokens, costMicros, "", "", "", "");
     }
 
     /** The decision of an audit event, or null for an event replay cannot repeat (an admin action, schema 1, refused before deciding). */
@@ -65,7 +66,7 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                 d.path("kind").asText(), List.copyOf(rules), d.hasNonNull("routed_model") ? d.get("routed_model").asText() : null, forwarded,
                 forwarded ? e.path("prompt_tokens").asLong() + e.path("completion_tokens").asLong() : 0,
                 forwarded ? e.path("cost_micros").asLong() : 0, e.path("team").asText(""), e.path("org").asText(""),
-                in.path("end_user").asText(""));
+                in.path("end_user").asText(""), e.path("root_key_id").asText(""));
     }
 
     /**
@@ -86,7 +87,12 @@ public record RecordedDecision(String decisionId, long decidedAt, String keyId, 
                 in.estimatedTokens(), in.maxTokens(), in.stream(), in.classification(), in.unscannable(), in.labels(), in.metadata(),
                 in.requestTags(), counters, forCap, decision.outcome(), decision.kind().name().toLowerCase(java.util.Locale.ROOT),
                 decision.rules(), decision.routedModel(), forwarded, forwarded ? e.promptTokens() + e.completionTokens() : 0,
-                forwarded ? e.costMicros() : 0, e.team(), e.org(), in.endUser());
+                forwarded ? e.costMicros() : 0, e.team(), e.org(), in.endUser(), e.rootKey());
+    }
+
+    /** The key whose {@code by key} counters this decision's key counts on: its root for a sub-key, else itself (as the gateway counts). */
+    public String counterKey() {
+        return rootKeyId.isEmpty() ? keyId : rootKeyId;
     }
 
     /** The counters exactly as the decision read them (0 for one it did not record): what {@code explain --decision} shows. */

@@ -116,8 +116,10 @@ public final class Replayer {
             capsByPolicy.put(n, caps(policy, c));
             return c;
         });
-        Sim[] counters = byKey.computeIfAbsent(policy.name(), n -> new HashMap<>()).computeIfAbsent(perUser(refs) ? r.keyId() + "\n" + r.endUser() : r.keyId(),
-                k -> bind(policy, refs, r.keyId(), r.team(), r.org(), r.endUser().isEmpty() ? "-" : "=" + r.endUser()));
+        // A sub-key counts on its root's counters, as the gateway counts it (its carve-out, a slice of the root's budgets, is not simulated).
+        String counterKey = r.counterKey();
+        Sim[] counters = byKey.computeIfAbsent(policy.name(), n -> new HashMap<>()).computeIfAbsent(perUser(refs) ? counterKey + "\n" + r.endUser() : counterKey,
+                k -> bind(policy, refs, counterKey, r.team(), r.org(), r.endUser().isEmpty() ? "-" : "=" + r.endUser()));
         for (Sim s : counters) s.advance(at);
         view.bind(r, refs, counters);
         Decision d = evaluator.decide(r.input(view));

@@ -161,4 +161,20 @@ class ReplayerTest {
         IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> FailOn.parse("refusals > 0", names));
         assertTrue(unknown.getMessage().contains("`refusals`"), unknown.getMessage());
     }
+
+    @Test
+    void aSubKeysRequestsCountOnItsRootsCountersAsTheGatewayCountsThem() {
+        Replayer r = candidate("""
+                policy team {
+                  models allow ["a"]
+                  limit requests 2 per 1h by key
+                }
+                """);
+        RecordedDecision root = allowed("d0", T0, "a", Map.of());
+        RecordedDecision sub = new RecordedDecision("d1", T0 + 1000, "sub1", "task", "", "team", "rev1", "a", 10, 10, false, DataClass.PUBLIC, false,
+                Map.of(), Map.of(), Map.of(), Map.of(), Map.of(), Outcome.ALLOW, "allowed", List.of(), null, true, 20, 20, "", "", "", "key1");
+        RecordedDecision again = allowed("d2", T0 + 2000, "a", Map.of());
+        assertEquals(List.of(Outcome.ALLOW, Outcome.ALLOW, Outcome.THROTTLE), outcomes(r, List.of(root, sub, again)),
+                "the family shares the root's two requests an hour");
+    }
 }
