@@ -211,7 +211,15 @@ final class HttpUpstream {
         @Override
         public void chunk(ByteBuffer data, Runnable more) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            for (String event : splitter.feed(List.of(data))) out.writeBytes(relay(event));
+            List<String> events;
+            try {
+                events = splitter.feed(List.of(data));
+            } catch (SseSplitter.EventTooLarge e) { // an upstream that never ends its event: cut, not buffered without end
+                attempt.cancel();
+                if (!call.client().isFinished()) midStreamError(ErrorCode.UPSTREAM_STREAM_BROKE);
+                return;
+            }
+            for (String event : events) out.writeBytes(relay(event));
             if (out.size() == 0) more.run();
             else call.client().write(out.toByteArray(), more);
         }

@@ -12,19 +12,38 @@ import java.util.List;
  * terminating blank line, exactly as received, so it can be forwarded unchanged.
  */
 final class SseSplitter {
+    /**
+     * The most an event may hold before its blank line (a stream's events are deltas of a few
+     * hundred bytes): an upstream that sends more without one is broken, and is cut rather
+     * than buffered without end.
+     */
+    static final int MAX_EVENT = 4 << 20;
+
     private byte[] buf = new byte[8192];
     private int len;
+    /** Bytes of {@code buf} already looked at for a blank line: each byte is looked at once, however the event arrives. */
+    private int scanned;
 
+    /** A stream whose event grew past {@link #MAX_EVENT} without ending. */
+    static final class EventTooLarge extends RuntimeException {
+        EventTooLarge() {
+            super("an SSE event longer than " + MAX_EVENT + " bytes", null, false, false);
+        }
+    }
+
+    /** The events completed by {@code chunks}; throws {@link EventTooLarge} when the one in progress passes the cap. */
     List<String> feed(List<ByteBuffer> chunks) {
         for (ByteBuffer b : chunks) {
             int n = b.remaining();
+            if (len + n > MAX_EVENT + 4L) throw new EventTooLarge();
             if (len + n > buf.length) buf = Arrays.copyOf(buf, Math.max(buf.length * 2, len + n));
             b.get(buf, len, n);
             len += n;
         }
         List<String> events = new ArrayList<>();
         int start = 0;
-        for (int i = 0; i < len; i++) {
+        // A blank line may straddle the last feed: look again at its last three bytes, never further back.
+        for (int i = Math.max(0, scanned - 3); i < len; i++) {
             int end = -1;
             if (buf[i] == '\n' && i + 1 < len && buf[i + 1] == '\n') end = i + 2;
             else if (buf[i] == '\r' && i + 3 < len && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') end = i + 4;
@@ -36,6 +55,7 @@ final class SseSplitter {
         }
         System.arraycopy(buf, start, buf, 0, len - start);
         len -= start;
+        scanned = len;
         return events;
     }
 
@@ -43,6 +63,7 @@ final class SseSplitter {
     String rest() {
         String s = new String(buf, 0, len, StandardCharsets.UTF_8);
         len = 0;
+        scanned = 0;
         return s;
     }
 
