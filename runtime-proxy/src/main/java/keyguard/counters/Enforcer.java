@@ -53,6 +53,8 @@ public final class Enforcer implements AutoCloseable {
     private final Clock clock;
     private final long leaseMillis;
     private final ConcurrentHashMap<String, KeyCounters> byKey = new ConcurrentHashMap<>();
+    /** The counters of keys spending from a sub-key's carve-out, by the holder's id ({@link Plan#carved}). */
+    private final ConcurrentHashMap<String, KeyCounters> byCarveOut = new ConcurrentHashMap<>();
     /** The plan of each policy name and team, for its latest revision (a reload replaces it, so old revisions are not kept). */
     private final ConcurrentHashMap<String, Plan> plans = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Calendar> calendars = new ConcurrentHashMap<>();
@@ -115,7 +117,7 @@ public final class Enforcer implements AutoCloseable {
      * @throws OutsideOrganisation when the policy counts by team or org and the key has no team or unit
      */
     public KeyCounters counters(String keyId, OrgChart.Team team, Policy policy) {
-        return counters(keyId, null, 0, java.util.Set.of(), team, policy);
+        return counters(keyId, null, 0, java.util.List.of(), team, policy);
     }
 
     /**
@@ -125,15 +127,17 @@ public final class Enforcer implements AutoCloseable {
      * holder's counters, capped at the carve-out ({@link Plan#carved}); every other counter
      * is {@code keyId}'s, as for its root.
      */
-    public KeyCounters counters(String keyId, String carveHolder, long carveMicros, java.util.Set<String> carvedBudgets, OrgChart.Team team,
+    public KeyCounters counters(String keyId, String carveHolder, long carveMicros, java.util.List<String> carvedBudgets, OrgChart.Team team,
                                 Policy policy) {
-        String cacheKey = carveHolder == null ? keyId : keyId + "|c/" + carveHolder;
-        KeyCounters kc = byKey.get(cacheKey);
+        // A carve-out's holder is one sub-key of one root: its id alone names the counters (no key to build per request).
+        ConcurrentHashMap<String, KeyCounters> cache = carveHolder == null ? byKey : byCarveOut;
+        String cacheKey = carveHolder == null ? keyId : carveHolder;
+        KeyCounters kc = cache.get(cacheKey);
         if (kc != null && kc.plan.policy == policy && kc.plan.team == team) return kc;
         String planKey = team == null ? policy.name() : policy.name() + "/" + team.name();
         Plan shared = plans.compute(planKey, (name, had) -> had != null && had.policy == policy && had.team == team ? had
                 : Plan.of(policy, team, this::calendar));
-        Plan plan = carveHolder == null ? shared : shared.carved(carveHolder, carveMicros, carvedBudgets);
+        Plan plan = carveHolder == null ? shared : shared.carved(carveHolder, carveMicros, java.util.Set.copyOf(carvedBudgets));
         String outside = plan.outside();
         if (outside != null) throw new OutsideOrganisation(keyId, outside);
         long[] ids = new long[plan.size()];
@@ -145,7 +149,7 @@ public final class Enforcer implements AutoCloseable {
             handles[i] = ledger.bind(ids[i], rows[i], plan.spec(i, keyId, NO_END_USER));
         }
         kc = new KeyCounters(keyId, NO_END_USER, plan, ids, rows, handles, ledger, clock);
-        byKey.put(cacheKey, kc);
+        cache.put(cacheKey, kc);
         return kc;
     }
 

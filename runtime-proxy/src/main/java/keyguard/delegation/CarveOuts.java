@@ -6,7 +6,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -77,7 +76,7 @@ public final class CarveOuts implements AutoCloseable {
     public static KeyCounters counters(Enforcer enforcer, KeyRecord key, OrgChart org, Policy policy) {
         KeyRecord.CarveOut c = key.carveOut();
         return c == null ? enforcer.counters(key.counterKey(), key.team(org), policy)
-                : enforcer.counters(key.counterKey(), c.holder(), c.micros(), Set.copyOf(c.budgets()), key.team(org), policy);
+                : enforcer.counters(key.counterKey(), c.holder(), c.micros(), c.budgets(), key.team(org), policy);
     }
 
     /** A carve-out that cannot be made, and why. */
