@@ -17,7 +17,7 @@ policy sse {
   limit concurrent 1_000 by key   // every stream is one key's: above the default 64 in flight
 }
 KGP
-# The production profile (ZGC, a pre-touched heap), as bench/compare.sh and bench/tail.sh run it: on its one core the
+# The production profile (G1, a pre-touched heap), as bench/compare.sh and bench/tail.sh run it: on its one core the
 # default profile's JVM picks the serial collector, whose young pauses (3-4 ms) would be the tail measured here.
 export KEYGUARD_BENCH_JAVA_OPTS="$(keyguard_server_flags "$root" production | paste -sd' ') ${KEYGUARD_BENCH_JAVA_OPTS:-}"
 start_keyguard 18403 18404
