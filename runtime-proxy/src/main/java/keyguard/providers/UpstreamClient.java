@@ -61,6 +61,8 @@ import org.xnio.channels.StreamSourceChannel;
  *       the open connections per target and thread (idle, busy or connecting) never exceed
  *       {@link Settings#maxConnections}, and at most {@link Settings#maxWaiting} attempts
  *       wait for one.</li>
+ *   <li>No connection stays idle in a pool much longer than {@link Settings#idle}: while
+ *       any is idle, a sweep of that pool is scheduled on its thread.</li>
  *   <li>An attempt reports exactly one of {@link Handler#onResponse} and
  *       {@link Handler#onFailure}. Its connection goes back to the pool only after the
  *       response was read to its end with the connection still open; every other ending
@@ -120,7 +122,7 @@ final class UpstreamClient {
         }
     }
 
-    /** @param idle how long an unused connection may wait in the pool and still be reused (an older one is closed when the pool next looks at it) */
+    /** @param idle how long an unused connection may wait in the pool and still be reused; a sweep closes it after that, traffic or not */
     record Settings(int maxConnections, int maxWaiting, Duration connect, Duration idle) {
         static final Settings DEFAULT = new Settings(512, 4096, Duration.ofSeconds(10), Duration.ofSeconds(30));
     }
@@ -170,6 +172,8 @@ final class UpstreamClient {
         private final Map<Target, Deque<Idle>> idle = new HashMap<>();
         private final Map<Target, Integer> open = new HashMap<>();
         private final Map<Target, Deque<Attempt>> waiting = new HashMap<>();
+        /** A {@link #sweep} is scheduled: set while any connection is idle. */
+        private boolean sweeping;
 
         private record Idle(ClientConnection connection, long since) {
         }
@@ -272,10 +276,32 @@ final class UpstreamClient {
                     return;
                 }
             }
-            Deque<Idle> free = idle.computeIfAbsent(target, t -> new ArrayDeque<>());
-            free.addLast(new Idle(c, System.nanoTime()));
+            idle.computeIfAbsent(target, t -> new ArrayDeque<>()).addLast(new Idle(c, System.nanoTime()));
+            if (!sweeping) sweepIn(settings.idle().toNanos());
+        }
+
+        private void sweepIn(long nanos) {
+            sweeping = true;
+            thread.executeAfter(this::sweep, TimeUnit.NANOSECONDS.toMillis(nanos) + 1, TimeUnit.MILLISECONDS);
+        }
+
+        /**
+         * Closes the connections idle for {@link Settings#idle} or longer, and comes back when the
+         * next one will be. A timer of its own, not a check on the response path: idle
+         * connections close on time when no call comes, and the compiled path of a response
+         * never meets a close (its first one deoptimized that whole path; docs/benchmarks.md).
+         */
+        private void sweep() {
+            sweeping = false;
             long now = System.nanoTime();
-            while (free.size() > 1 && now - free.peekFirst().since >= settings.idle().toNanos()) IoUtils.safeClose(free.pollFirst().connection);
+            long limit = settings.idle().toNanos();
+            long next = Long.MAX_VALUE;
+            for (Deque<Idle> free : idle.values()) {
+                // Oldest first: a connection is appended when it comes back.
+                while (!free.isEmpty() && now - free.peekFirst().since >= limit) IoUtils.safeClose(free.pollFirst().connection);
+                if (!free.isEmpty()) next = Math.min(next, free.peekFirst().since + limit - now);
+            }
+            if (next != Long.MAX_VALUE) sweepIn(next);
         }
 
         /** A connection closed (by either side): it no longer counts, and a waiting attempt may open one. */

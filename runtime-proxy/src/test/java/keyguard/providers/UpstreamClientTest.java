@@ -1,0 +1,104 @@
+package keyguard.providers;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.undertow.util.HeaderMap;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.xnio.OptionMap;
+import org.xnio.Options;
+import org.xnio.Xnio;
+import org.xnio.XnioWorker;
+
+/** The pool of upstream connections, against a plain socket server that sees every connection open and close. */
+class UpstreamClientTest {
+    private XnioWorker worker;
+    private ServerSocket server;
+
+    @BeforeEach
+    void start() throws Exception {
+        worker = Xnio.getInstance().createWorker(OptionMap.create(Options.WORKER_IO_THREADS, 1));
+        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        server.close();
+        worker.shutdownNow();
+    }
+
+    @Test
+    void anIdleConnectionIsClosedAfterTheIdleTimeWithoutAnotherCall() throws Exception {
+        Duration idle = Duration.ofMillis(300);
+        UpstreamClient client = new UpstreamClient(new UpstreamClient.Settings(4, 4, Duration.ofSeconds(5), idle), null);
+        // The server answers one request, then waits for the client to close the connection.
+        CompletableFuture<Long> closedAfterAnswer = CompletableFuture.supplyAsync(() -> {
+            try (Socket s = server.accept()) {
+                InputStream in = s.getInputStream();
+                readRequest(in);
+                OutputStream out = s.getOutputStream();
+                out.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                long answered = System.nanoTime();
+                s.setSoTimeout(10_000);
+                int b = in.read(); // -1: the client closed it
+                return b == -1 ? System.nanoTime() - answered : -1L;
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+
+        assertEquals("{}", call(client));
+        long heldNanos = closedAfterAnswer.get(10, TimeUnit.SECONDS);
+        assertTrue(heldNanos >= 0, "the server read data instead of the close");
+        assertTrue(heldNanos >= idle.toNanos() - TimeUnit.MILLISECONDS.toNanos(50),
+                "closed after " + heldNanos / 1_000_000 + " ms: it was not kept for reuse for the idle time");
+    }
+
+    private String call(UpstreamClient client) throws Exception {
+        CompletableFuture<String> body = new CompletableFuture<>();
+        UpstreamClient.Request request = new UpstreamClient.Request(URI.create("http://127.0.0.1:" + server.getLocalPort() + "/v1/chat/completions"),
+                Map.of("content-type", "application/json"), "{}".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(5));
+        client.send(worker.getIoThread(), request, new UpstreamClient.Handler() {
+            @Override
+            public void onResponse(int status, HeaderMap headers, UpstreamClient.Body b) {
+                b.collect(1024, bytes -> body.complete(new String(bytes, StandardCharsets.UTF_8)), body::completeExceptionally);
+            }
+
+            @Override
+            public void onFailure(UpstreamClient.Failure failure, Throwable cause) {
+                body.completeExceptionally(new AssertionError("failed: " + failure, cause));
+            }
+        });
+        return body.get(10, TimeUnit.SECONDS);
+    }
+
+    /** Reads one request: its headers, then as many bytes as its Content-Length says. */
+    private static void readRequest(InputStream in) throws Exception {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) throw new IllegalStateException("connection closed inside the request");
+            head.write(b);
+        }
+        int length = 0;
+        for (String line : head.toString(StandardCharsets.US_ASCII).split("\r\n")) {
+            if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) length = Integer.parseInt(line.substring(15).trim());
+        }
+        in.readNBytes(length);
+    }
+}
