@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A/B of JVM options on the closed loop: for each option set given (one argument each,
-# e.g. "" "-XX:-UseZGC -XX:+UseParallelGC"), a fresh gateway in the production profile
-# (core 1, the comparison's set-up) is warmed up for WARM seconds and then measured for
+# added to the production profile's flags, e.g. "" "-XX:-UseG1GC -XX:+UseParallelGC"), a
+# fresh gateway (core 1, the comparison's set-up) is warmed up for WARM seconds and then measured for
 # SECONDS, closed loop, 32 connections; the sets run ROUNDS times, interleaved (A B A B),
 # so that the machine's drift falls on each alike. Prints throughput and CPU per request.
 #   ROUNDS=2 WARM=60 SECONDS_=30 bench/closed-ab.sh OPTS_A OPTS_B ...
@@ -20,11 +20,13 @@ for r in $(seq 1 "$rounds"); do
     key=$(new_key 18104 bench)
     load --label warm-up --closed --connections 32 --warmup 0 --duration "$warm" > /dev/null
     c0=$(awk '{print $14+$15}' "/proc/$keyguard_pid/stat")
-    out=$(load --label m --closed --connections 32 --warmup 0 --duration "$secs" | grep -v '^RESULT')
+    result=$(load --label m --closed --connections 32 --warmup 0 --duration "$secs" | grep '^RESULT')
     c1=$(awk '{print $14+$15}' "/proc/$keyguard_pid/stat")
-    rate=$(echo "$out" | awk '{for (i=1;i<=NF;i++) if ($i=="achieved") print $(i+1)}' | tr -d '/s')
-    awk -v d=$((c1 - c0)) -v t="$(getconf CLK_TCK)" -v r="$rate" -v s="$secs" -v o="${opts:-(production)}" -v p="$(echo "$out" | awk '{for (i=1;i<=NF;i++) if ($i=="p99") print $(i+1)}')" \
-      'BEGIN { printf "round %s  %-40s %8.0f/s  CPU %5.1f us/request  p99 %s us\n", "'"$r"'", o, r, d / t * 1e6 / (r * s), p }'
     kill "$keyguard_pid"; wait "$keyguard_pid" 2>/dev/null || true
+    keep=(); for p in "${pids[@]}"; do [ "$p" = "$keyguard_pid" ] || keep+=("$p"); done; pids=("${keep[@]}") # the exit trap must not kill a reused pid
+    # RESULT label target achieved/s errors p50 p90 p99 p99.9 max (Locale.ROOT)
+    echo "$result" | awk -v d=$((c1 - c0)) -v t="$(getconf CLK_TCK)" -v s="$secs" -v o="${opts:-(production)}" -v r="$r" '
+      $4 <= 0 { printf "round %s  %-40s completed nothing\n", r, o; next }
+      { printf "round %s  %-40s %8.0f/s  CPU %5.1f us/request  p99 %s us  errors %s\n", r, o, $4, d / t * 1e6 / ($4 * s), $8, $5 }'
   done
 done

@@ -27,8 +27,10 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -281,8 +283,15 @@ final class UpstreamClient {
         }
 
         private void sweepIn(long nanos) {
-            sweeping = true;
-            thread.executeAfter(this::sweep, TimeUnit.NANOSECONDS.toMillis(nanos) + 1, TimeUnit.MILLISECONDS);
+            try {
+                thread.executeAfter(this::sweep, TimeUnit.NANOSECONDS.toMillis(nanos) + 1, TimeUnit.MILLISECONDS);
+                sweeping = true;
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // The thread is shutting down: no call will reuse a connection, and no sweep would come.
+                List<ClientConnection> all = new ArrayList<>();
+                for (Deque<Idle> free : idle.values()) while (!free.isEmpty()) all.add(free.pollFirst().connection);
+                all.forEach(IoUtils::safeClose);
+            }
         }
 
         /**
@@ -296,11 +305,13 @@ final class UpstreamClient {
             long now = System.nanoTime();
             long limit = settings.idle().toNanos();
             long next = Long.MAX_VALUE;
+            List<ClientConnection> expired = new ArrayList<>();
             for (Deque<Idle> free : idle.values()) {
                 // Oldest first: a connection is appended when it comes back.
-                while (!free.isEmpty() && now - free.peekFirst().since >= limit) IoUtils.safeClose(free.pollFirst().connection);
+                while (!free.isEmpty() && now - free.peekFirst().since >= limit) expired.add(free.pollFirst().connection);
                 if (!free.isEmpty()) next = Math.min(next, free.peekFirst().since + limit - now);
             }
+            expired.forEach(IoUtils::safeClose); // after the loop: a close runs the pool's close listener at once
             if (next != Long.MAX_VALUE) sweepIn(next);
         }
 

@@ -33,6 +33,7 @@ class UpstreamClientTest {
     void start() throws Exception {
         worker = Xnio.getInstance().createWorker(OptionMap.create(Options.WORKER_IO_THREADS, 1));
         server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        server.setSoTimeout(10_000);
     }
 
     @AfterEach
@@ -45,28 +46,51 @@ class UpstreamClientTest {
     void anIdleConnectionIsClosedAfterTheIdleTimeWithoutAnotherCall() throws Exception {
         Duration idle = Duration.ofMillis(300);
         UpstreamClient client = new UpstreamClient(new UpstreamClient.Settings(4, 4, Duration.ofSeconds(5), idle), null);
-        // The server answers one request, then waits for the client to close the connection.
-        CompletableFuture<Long> closedAfterAnswer = CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<Long> closedAfterLastAnswer = serveOnOneConnection(1);
+
+        assertEquals("{}", call(client));
+        long held = closedAfterLastAnswer.get(10, TimeUnit.SECONDS);
+        assertTrue(held >= idle.toNanos() - TimeUnit.MILLISECONDS.toNanos(50), "closed after " + held / 1_000_000 + " ms: not kept for reuse for the idle time");
+        assertTrue(held < idle.toNanos() + TimeUnit.SECONDS.toNanos(3), "closed only after " + held / 1_000_000 + " ms");
+    }
+
+    @Test
+    void aConnectionUsedAgainIsKeptForTheIdleTimeFromItsLastUse() throws Exception {
+        Duration idle = Duration.ofMillis(400);
+        UpstreamClient client = new UpstreamClient(new UpstreamClient.Settings(4, 4, Duration.ofSeconds(5), idle), null);
+        CompletableFuture<Long> closedAfterLastAnswer = serveOnOneConnection(2);
+
+        assertEquals("{}", call(client));
+        Thread.sleep(200); // within the idle time: the second call reuses the connection (the server accepts only one)
+        assertEquals("{}", call(client));
+        long held = closedAfterLastAnswer.get(10, TimeUnit.SECONDS);
+        // The sweep the first release scheduled finds it in use again since, and comes back later.
+        assertTrue(held >= idle.toNanos() - TimeUnit.MILLISECONDS.toNanos(50), "closed " + held / 1_000_000 + " ms after its last use");
+    }
+
+    /**
+     * Accepts one connection, answers {@code requests} requests on it, then waits for the
+     * client to close it: the nanoseconds from the last answer to the close (-1 if the
+     * client sent data instead).
+     */
+    private CompletableFuture<Long> serveOnOneConnection(int requests) {
+        return CompletableFuture.supplyAsync(() -> {
             try (Socket s = server.accept()) {
-                InputStream in = s.getInputStream();
-                readRequest(in);
-                OutputStream out = s.getOutputStream();
-                out.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".getBytes(StandardCharsets.US_ASCII));
-                out.flush();
-                long answered = System.nanoTime();
                 s.setSoTimeout(10_000);
-                int b = in.read(); // -1: the client closed it
-                return b == -1 ? System.nanoTime() - answered : -1L;
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                long answered = 0;
+                for (int i = 0; i < requests; i++) {
+                    readRequest(in);
+                    out.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    answered = System.nanoTime();
+                }
+                return in.read() == -1 ? System.nanoTime() - answered : -1L;
             } catch (Exception e) {
                 throw new RuntimeException(e);
             }
         });
-
-        assertEquals("{}", call(client));
-        long heldNanos = closedAfterAnswer.get(10, TimeUnit.SECONDS);
-        assertTrue(heldNanos >= 0, "the server read data instead of the close");
-        assertTrue(heldNanos >= idle.toNanos() - TimeUnit.MILLISECONDS.toNanos(50),
-                "closed after " + heldNanos / 1_000_000 + " ms: it was not kept for reuse for the idle time");
     }
 
     private String call(UpstreamClient client) throws Exception {
