@@ -40,7 +40,7 @@ enum Dialect {
         }
         JsonNode o;
         try {
-            o = readEvent(data);
+            o = readKept(data, this == OPENAI ? OPENAI_FIELDS : ANTHROPIC_FIELDS);
         } catch (IOException e) {
             return null; // not JSON: forwarded as is on passthrough, ignored on translation
         }
@@ -112,19 +112,19 @@ enum Dialect {
             "usage", "error");
 
     /**
-     * An event's JSON as the tree {@link #observe} reads, with only the top-level fields it
-     * reads: a relayed stream's every chunk passes here, and the fields it does not read
-     * (an OpenAI chunk's {@code object}, {@code created}, {@code model},
-     * {@code system_fingerprint}, ...) are skipped by the parser without becoming strings
-     * and nodes. The same tree as {@code readTree} for every field kept (duplicate keys: the
-     * last wins; text after the value is ignored); the same failure for malformed JSON.
+     * {@code json} as the tree {@link #observe} and {@link #read} read, holding only the
+     * top-level {@code fields} they read: a relayed stream's every chunk and every whole
+     * reply pass here, and the fields not read (an OpenAI chunk's {@code object},
+     * {@code created}, {@code model}, {@code system_fingerprint}, ...) are skipped by the
+     * parser without becoming strings and nodes ({@link #readFields}). Text after the value
+     * is ignored, as {@code readTree} ignores it; a value that is not an object is read whole.
      */
-    private JsonNode readEvent(String data) throws IOException {
+    private static JsonNode readKept(String json, Set<String> fields) throws IOException {
         JsonNode o;
-        try (JsonParser p = JSON.getFactory().createParser(data)) {
-            o = readFields(p, this == OPENAI ? OPENAI_FIELDS : ANTHROPIC_FIELDS);
+        try (JsonParser p = JSON.getFactory().createParser(json)) {
+            o = readFields(p, fields);
         }
-        return o != null ? o : JSON.readTree(data); // not an object: read as ever
+        return o != null ? o : JSON.readTree(json);
     }
 
     /**
@@ -238,12 +238,7 @@ enum Dialect {
      * does not read passed over ({@link #readFields}).
      */
     StreamState read(byte[] body) throws IOException {
-        String text = new String(body, StandardCharsets.UTF_8);
-        JsonNode o;
-        try (JsonParser p = JSON.getFactory().createParser(text)) {
-            o = readFields(p, this == OPENAI ? OPENAI_REPLY_FIELDS : ANTHROPIC_REPLY_FIELDS);
-        }
-        if (o == null) o = JSON.readTree(text); // not an object: read as ever
+        JsonNode o = readKept(new String(body, StandardCharsets.UTF_8), this == OPENAI ? OPENAI_REPLY_FIELDS : ANTHROPIC_REPLY_FIELDS);
         StreamState st = new StreamState();
         if (this == OPENAI) {
             st.id = o.path("id").asText("");
