@@ -52,15 +52,16 @@ threads() { awk 'FILENAME ~ /schedstat$/ { print name "|" ticks "|" $2 "|" $3; n
 load --label "${TARGET:-keyguard}" --rate "$rate" --connections 64 --warmup "$warm" --duration "$seconds" --slow-us "$slow" --timeline "$work/timeline" > "$work/load.out" &
 lp=$!
 sleep "$warm"; sleep 0.2
-threads > "$work/t0"; c0=$(awk '{print $14+$15}' "/proc/$keyguard_pid/stat")
+threads > "$work/t0"; read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$keyguard_pid/stat")
 sleep 10; touch "$work/profile-from" # a window written after this began inside the measured time
 sleep "$((seconds - 10))"
-threads > "$work/t1"; c1=$(awk '{print $14+$15}' "/proc/$keyguard_pid/stat")
+threads > "$work/t1"; read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$keyguard_pid/stat")
 [ -n "$profile" ] && find "$work" -name 'window-*.collapsed' -newer "$work/profile-from" ! -newer "$work/t1" -exec cat {} + > "$work/profile.collapsed"
 wait "$lp"
 grep -v '^RESULT' "$work/load.out"
 tck=$(getconf CLK_TCK)
-awk -v d=$((c1 - c0)) -v t="$tck" -v r="$rate" -v s="$seconds" 'BEGIN { printf "proxy CPU: %.0f us per request (%.1f%% of the core)\n", d / t * 1e6 / (r * s), 100 * d / t / s }'
+awk -v u=$((u1 - u0)) -v k=$((s1 - s0)) -v t="$tck" -v r="$rate" -v s="$seconds" 'BEGIN { d = u + k
+  printf "proxy CPU: %.0f us per request (%.1f%% of the core): user %.0f us, kernel %.0f us\n", d / t * 1e6 / (r * s), 100 * d / t / s, u / t * 1e6 / (r * s), k / t * 1e6 / (r * s) }'
 echo "by thread (names with digits folded): CPU us per request, run-queue wait us per time slice, time slices per request"
 awk -F'|' -v t="$tck" -v r="$rate" -v s="$seconds" 'NR == FNR { a[$1] += $2; w[$1] += $3; q[$1] += $4; next } { b[$1] += $2; w2[$1] += $3; q2[$1] += $4 } END {
   for (n in b) { g = n; gsub(/[0-9]+/, "#", g); c[g] += b[n] - a[n]; wait[g] += w2[n] - w[n]; sl[g] += q2[n] - q[n] }
