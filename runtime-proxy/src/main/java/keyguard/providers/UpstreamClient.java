@@ -551,7 +551,17 @@ final class UpstreamClient {
         void stream(Chunks reader) {
             Reading reading = new Reading(reader);
             channel.getReadSetter().set(reading);
-            reading.handleEvent(channel);
+            // The first read is a task on the thread's queue, not a call from here: when the
+            // body came with the headers, Undertow's client pushed those bytes back and queued
+            // a wake-up of the connection's reader ahead of this task. That wake-up now reads
+            // the body (from memory), and this task finds it done. Read from here instead, the
+            // wake-up would run after the response had ended and read the idle connection
+            // once more: a read(2) returning EAGAIN on every call (docs/internals.md).
+            try {
+                attempt.pool.thread.execute(() -> reading.handleEvent(channel));
+            } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+                reading.handleEvent(channel);
+            }
         }
 
         /** The read loop of {@link #stream}, with at most one chunk out with the reader. */
