@@ -58,6 +58,25 @@ public final class ClientStream implements keyguard.wire.Caller {
         run(() -> gated = true);
     }
 
+    /**
+     * Keeps the caller's socket registered for reads while the provider runs; call on the IO
+     * thread once the request's body is all read. Undertow's server suspends a connection's
+     * reads when a request starts and resumes them when it ends, and the JDK's selector turns
+     * that into an {@code epoll_ctl} DEL and ADD per request: two system calls nginx does not
+     * make (docs/benchmarks.md). Reads stay on here with a listener that does what Undertow
+     * does with bytes arriving during an exchange (a pipelined request, the caller's close):
+     * suspends reads and leaves them for after it, when Undertow resumes reads with its own
+     * listener. Left to Undertow off the IO thread and on TLS. The data listener must not use
+     * XNIO's {@code READ_TIMEOUT}: it would time out a read left on during a long upstream call.
+     */
+    public void keepReadsRegistered() {
+        if (!exchange.isInIoThread() || !exchange.isRequestComplete()
+                || !(exchange.getConnection() instanceof io.undertow.server.AbstractServerConnection c) || c.getSslSession() != null) return;
+        org.xnio.conduits.StreamSourceConduit socket = c.getOriginalSourceConduit();
+        c.getChannel().getSourceChannel().setReadListener(ignored -> socket.suspendReads());
+        socket.resumeReads();
+    }
+
     /** Lets the held completion (if any, and any later one) go. From any thread. */
     public void release() {
         run(() -> {

@@ -699,6 +699,7 @@ public final class InferenceHandler implements HttpHandler {
             AtomicBoolean settled = new AtomicBoolean();
             ClientStream client = new ClientStream(exchange, path.timeouts().writeStuck().toMillis());
             client.gate();
+            client.keepReadsRegistered();
             Reservation reservation = r.reservation;
             CallListener listener = (status, outcome, usage, billed) -> {
                 if (!settled.compareAndSet(false, true)) return;

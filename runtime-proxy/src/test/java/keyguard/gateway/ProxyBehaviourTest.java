@@ -140,6 +140,63 @@ class ProxyBehaviourTest {
         assertTrue(h.upstream.last().body().path("stream_options").path("include_usage").asBoolean(), "but the gateway asked the upstream");
     }
 
+    /**
+     * The caller's socket stays registered for reads while a provider runs (no epoll_ctl per
+     * request): bytes that arrive meanwhile, here a pipelined request, must wait for the
+     * exchange to end, be answered after it, and not set the IO thread looping on a socket
+     * that stays readable.
+     */
+    @Test
+    void aRequestPipelinedBehindAStreamIsAnsweredAfterItWithoutBusyLooping() throws Exception {
+        h.upstream.release = new CountDownLatch(1);
+        String second = "{\"model\":\"up-ok\",\"messages\":[{\"role\":\"user\",\"content\":\"pipelined\"}]}";
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", h.gateway.address().getPort())) {
+            s.setSoTimeout(10_000); // every read below has this deadline
+            s.getOutputStream().write(rawPost(chat("up-held", true)).getBytes(StandardCharsets.UTF_8));
+            StringBuilder seen = new StringBuilder();
+            readUntil(s.getInputStream(), seen, "\"role\":\"assistant\""); // the stream's first event: the upstream now holds the rest
+            // Sent now, the next request waits in the socket (sent with the first, Undertow would have read it into its buffer).
+            s.getOutputStream().write(rawPost(second).getBytes(StandardCharsets.UTF_8));
+
+            java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+            long before = ioThreadsCpuNanos(mx);
+            Thread.sleep(500);
+            long spent = ioThreadsCpuNanos(mx) - before;
+            assertTrue(spent < TimeUnit.MILLISECONDS.toNanos(150),
+                    "IO threads used " + spent / 1_000_000 + " ms of CPU in 500 ms while a pipelined request waited: a read-ready loop");
+
+            h.upstream.release.countDown();
+            readUntil(s.getInputStream(), seen, "echo: pipelined");
+            String wire = seen.toString();
+            int secondAnswer = wire.lastIndexOf("HTTP/1.1 200");
+            assertTrue(wire.startsWith("HTTP/1.1 200") && secondAnswer > 0, wire);
+            assertTrue(wire.indexOf("data: [DONE]") > 0 && wire.indexOf("data: [DONE]") < secondAnswer, "the stream ends before the next answer: " + wire);
+        }
+        assertEquals(200, h.post("/v1/chat/completions", key, chat("up-ok", false)).statusCode(), "the gateway keeps serving");
+    }
+
+    private String rawPost(String body) {
+        return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key
+                + "\r\nContent-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body;
+    }
+
+    private static void readUntil(InputStream in, StringBuilder seen, String marker) throws java.io.IOException {
+        byte[] b = new byte[8192];
+        while (!seen.toString().contains(marker)) {
+            int n = in.read(b);
+            if (n < 0) throw new java.io.EOFException("closed before " + marker + ": " + seen);
+            seen.append(new String(b, 0, n, StandardCharsets.UTF_8));
+        }
+    }
+
+    private static long ioThreadsCpuNanos(java.lang.management.ThreadMXBean mx) {
+        long sum = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("XNIO-") && t.getName().contains("I/O")) sum += Math.max(0, mx.getThreadCpuTime(t.threadId()));
+        }
+        return sum;
+    }
+
     @Test
     void aStreamTheUpstreamCutsEndsWithAnErrorEvent() throws Exception {
         HttpResponse<String> r = h.post("/v1/chat/completions", key, chat("up-cut", true));
