@@ -113,7 +113,7 @@ final class HttpUpstream {
                     call.client().respond(status, contentType, call.headers(), text);
                     settle.ended(status, "upstream_rejected", null);
                 }
-            }, t -> fail(call, settle, ErrorCode.UPSTREAM_CUT_OFF.error(provider), "upstream_error"));
+            }, t -> fail(call, settle, bodyLost(provider, t), "upstream_error"));
             return;
         }
         if (sse && call.request().stream()) {
@@ -121,7 +121,12 @@ final class HttpUpstream {
             return;
         }
         body.collect(MAX_BODY, bytes -> whole(call, settle, bytes, dialect, translate),
-                t -> failBilled(call, settle, ErrorCode.UPSTREAM_CUT_OFF.error(provider), "upstream_error"));
+                t -> failBilled(call, settle, bodyLost(provider, t), "upstream_error"));
+    }
+
+    /** A body that did not reach its end: cut off on the way, or one the gateway's own reading of it threw on. */
+    private static GatewayError bodyLost(String provider, Throwable t) {
+        return (t instanceof RuntimeException ? ErrorCode.UPSTREAM_UNREADABLE : ErrorCode.UPSTREAM_CUT_OFF).error(provider);
     }
 
     /**

@@ -101,7 +101,11 @@ final class UpstreamClient {
         void onFailure(Failure failure, Throwable cause);
     }
 
-    /** A streamed body's reader: {@code more} asks for the next chunk (reading pauses until then). */
+    /**
+     * A streamed body's reader: {@code more} asks for the next chunk (reading pauses until
+     * then). If {@code chunk} or {@code end} throws, the body ends with {@code error} and
+     * the connection is closed.
+     */
     interface Chunks {
         void chunk(ByteBuffer data, Runnable more);
 
@@ -558,7 +562,9 @@ final class UpstreamClient {
             // wake-up would run after the response had ended and read the idle connection
             // once more: a read(2) returning EAGAIN on every call (docs/internals.md).
             try {
-                attempt.pool.thread.execute(() -> reading.handleEvent(channel));
+                attempt.pool.thread.execute(() -> {
+                    if (!reading.started) reading.handleEvent(channel); // else the wake-up ran it, and it reads on by itself
+                });
             } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
                 reading.handleEvent(channel);
             }
@@ -572,6 +578,8 @@ final class UpstreamClient {
             private boolean out;
             private boolean looping;
             private boolean done;
+            /** The first {@link #handleEvent} ran (the wake-up's or {@link #stream}'s task). */
+            private boolean started;
 
             Reading(Chunks reader) {
                 this.reader = reader;
@@ -580,6 +588,7 @@ final class UpstreamClient {
             @Override
             public void handleEvent(StreamSourceChannel ch) {
                 if (done || out || looping || attempt.cancelled) return;
+                started = true;
                 looping = true;
                 try (PooledByteBuffer pooled = buffers.allocate()) {
                     ByteBuffer b = pooled.getBuffer();
@@ -602,7 +611,10 @@ final class UpstreamClient {
                         reader.chunk(b, more);
                     }
                     ch.suspendReads(); // the reader holds a chunk, or dropped the body
-                } catch (IOException e) {
+                } catch (IOException | RuntimeException e) {
+                    // A RuntimeException is the reader's own (its chunk or end threw). This runs as
+                    // a listener or a task of the IO thread, which would only log it: the caller
+                    // would wait for an answer that never comes. It ends the body as a failed read does.
                     done = true;
                     attempt.broken();
                     reader.error(e);

@@ -68,6 +68,9 @@ public final class ClientStream implements keyguard.wire.Caller {
      * suspends reads and leaves them for after it, when Undertow resumes reads with its own
      * listener. Left to Undertow off the IO thread and on TLS. The data listener must not use
      * XNIO's {@code READ_TIMEOUT}: it would time out a read left on during a long upstream call.
+     * Relies on the exchange completing on its IO thread, as every completion here does
+     * ({@link #run}): completed from another thread, Undertow's resume could race this
+     * listener's suspend and leave a pipelined request unread.
      */
     public void keepReadsRegistered() {
         if (!exchange.isInIoThread() || !exchange.isRequestComplete()

@@ -159,6 +159,8 @@ class ProxyBehaviourTest {
             s.getOutputStream().write(rawPost(second).getBytes(StandardCharsets.UTF_8));
 
             java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+            assertTrue(mx.isThreadCpuTimeSupported() && mx.isThreadCpuTimeEnabled(), "this check needs per-thread CPU time");
+            assertTrue(ioThreadsCpuNanos(mx) > 0, "no XNIO I/O thread found to measure");
             long before = ioThreadsCpuNanos(mx);
             Thread.sleep(500);
             long spent = ioThreadsCpuNanos(mx) - before;

@@ -68,6 +68,28 @@ class UpstreamClientTest {
         assertTrue(held >= idle.toNanos() - TimeUnit.MILLISECONDS.toNanos(50), "closed " + held / 1_000_000 + " ms after its last use");
     }
 
+    @Test
+    void aReaderThatThrowsHearsItAsTheBodysError() throws Exception {
+        UpstreamClient client = new UpstreamClient(new UpstreamClient.Settings(4, 4, Duration.ofSeconds(5), Duration.ofSeconds(30)), null);
+        serveOnOneConnection(1);
+        CompletableFuture<Throwable> heard = new CompletableFuture<>();
+        UpstreamClient.Request request = new UpstreamClient.Request(URI.create("http://127.0.0.1:" + server.getLocalPort() + "/v1/chat/completions"),
+                Map.of("content-type", "application/json"), "{}".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(5));
+        client.send(worker.getIoThread(), request, new UpstreamClient.Handler() {
+            @Override
+            public void onResponse(int status, HeaderMap headers, UpstreamClient.Body b) {
+                // The body is read in a task of the IO thread, which would only log what this throws.
+                b.collect(1024, bytes -> { throw new IllegalStateException("the reader failed"); }, heard::complete);
+            }
+
+            @Override
+            public void onFailure(UpstreamClient.Failure failure, Throwable cause) {
+                heard.completeExceptionally(new AssertionError("failed: " + failure, cause));
+            }
+        });
+        assertEquals("the reader failed", heard.get(10, TimeUnit.SECONDS).getMessage());
+    }
+
     /**
      * Accepts one connection, answers {@code requests} requests on it, then waits for the
      * client to close it: the nanoseconds from the last answer to the close (-1 if the
