@@ -176,7 +176,9 @@ public final class Gateway implements AutoCloseable {
                     // A caller's slowness is bounded (slowloris): the request head must arrive within
                     // requestHeaders and an idle keep-alive connection is closed here; slow bodies and
                     // stuck writes are cut by the request path (CallerTimeouts), never by XNIO's
-                    // READ_TIMEOUT/WRITE_TIMEOUT, whose write timeout would cut a silent stream.
+                    // READ_TIMEOUT/WRITE_TIMEOUT, whose write timeout would cut a silent stream
+                    // (and whose read timeout would cut the reads ClientStream.keepReadsRegistered
+                    // leaves on during an upstream call).
                     .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, millis(conn.requestHeaders()))
                     .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(conn.keepAliveIdle()))
                     .setServerOption(UndertowOptions.MAX_HEADER_SIZE, 64 * 1024)

@@ -558,7 +558,7 @@ final class UpstreamClient {
             // The first read is a task on the thread's queue, not a call from here: when the
             // body came with the headers, Undertow's client pushed those bytes back and queued
             // a wake-up of the connection's reader ahead of this task. That wake-up now reads
-            // the body (from memory), and this task finds it done. Read from here instead, the
+            // the body (from memory), and this task finds the reader started. Read from here instead, the
             // wake-up would run after the response had ended and read the idle connection
             // once more: a read(2) returning EAGAIN on every call (docs/internals.md).
             try {
