@@ -558,9 +558,9 @@ final class UpstreamClient {
             // The first read is a task on the thread's queue, not a call from here: when the
             // body came with the headers, Undertow's client pushed those bytes back and queued
             // a wake-up of the connection's reader ahead of this task. That wake-up now reads
-            // the body (from memory), and this task finds the reader started. Read from here instead, the
-            // wake-up would run after the response had ended and read the idle connection
-            // once more: a read(2) returning EAGAIN on every call (docs/internals.md).
+            // the body (from memory), and this task finds the reader started. Read from here
+            // instead, the wake-up would run after the response had ended and read the idle
+            // connection once more: a read(2) returning EAGAIN on every call (docs/internals.md).
             try {
                 attempt.pool.thread.execute(() -> {
                     if (!reading.started) reading.handleEvent(channel); // else the wake-up ran it, and it reads on by itself

@@ -45,7 +45,7 @@ class UpstreamClientTest {
     @Test
     void anIdleConnectionIsClosedAfterTheIdleTimeWithoutAnotherCall() throws Exception {
         Duration idle = Duration.ofMillis(300);
-        UpstreamClient client = new UpstreamClient(new UpstreamClient.Settings(4, 4, Duration.ofSeconds(5), idle), null);
+        UpstreamClient client = client(idle);
         CompletableFuture<Long> closedAfterLastAnswer = serveOnOneConnection(1);
 
         assertEquals("{}", call(client));
@@ -57,7 +57,7 @@ class UpstreamClientTest {
     @Test
     void aConnectionUsedAgainIsKeptForTheIdleTimeFromItsLastUse() throws Exception {
         Duration idle = Duration.ofMillis(400);
-        UpstreamClient client = new UpstreamClient(new UpstreamClient.Settings(4, 4, Duration.ofSeconds(5), idle), null);
+        UpstreamClient client = client(idle);
         CompletableFuture<Long> closedAfterLastAnswer = serveOnOneConnection(2);
 
         assertEquals("{}", call(client));
@@ -70,12 +70,10 @@ class UpstreamClientTest {
 
     @Test
     void aReaderThatThrowsHearsItAsTheBodysError() throws Exception {
-        UpstreamClient client = new UpstreamClient(new UpstreamClient.Settings(4, 4, Duration.ofSeconds(5), Duration.ofSeconds(30)), null);
+        UpstreamClient client = client(Duration.ofSeconds(30));
         serveOnOneConnection(1);
         CompletableFuture<Throwable> heard = new CompletableFuture<>();
-        UpstreamClient.Request request = new UpstreamClient.Request(URI.create("http://127.0.0.1:" + server.getLocalPort() + "/v1/chat/completions"),
-                Map.of("content-type", "application/json"), "{}".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(5));
-        client.send(worker.getIoThread(), request, new UpstreamClient.Handler() {
+        client.send(worker.getIoThread(), request(), new UpstreamClient.Handler() {
             @Override
             public void onResponse(int status, HeaderMap headers, UpstreamClient.Body b) {
                 // The body is read in a task of the IO thread, which would only log what this throws.
@@ -117,9 +115,7 @@ class UpstreamClientTest {
 
     private String call(UpstreamClient client) throws Exception {
         CompletableFuture<String> body = new CompletableFuture<>();
-        UpstreamClient.Request request = new UpstreamClient.Request(URI.create("http://127.0.0.1:" + server.getLocalPort() + "/v1/chat/completions"),
-                Map.of("content-type", "application/json"), "{}".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(5));
-        client.send(worker.getIoThread(), request, new UpstreamClient.Handler() {
+        client.send(worker.getIoThread(), request(), new UpstreamClient.Handler() {
             @Override
             public void onResponse(int status, HeaderMap headers, UpstreamClient.Body b) {
                 b.collect(1024, bytes -> body.complete(new String(bytes, StandardCharsets.UTF_8)), body::completeExceptionally);
@@ -131,6 +127,16 @@ class UpstreamClientTest {
             }
         });
         return body.get(10, TimeUnit.SECONDS);
+    }
+
+    private static UpstreamClient client(Duration idle) {
+        return new UpstreamClient(new UpstreamClient.Settings(4, 4, Duration.ofSeconds(5), idle), null);
+    }
+
+    /** A chat call to the socket server. */
+    private UpstreamClient.Request request() {
+        return new UpstreamClient.Request(URI.create("http://127.0.0.1:" + server.getLocalPort() + "/v1/chat/completions"),
+                Map.of("content-type", "application/json"), "{}".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(5));
     }
 
     /** Reads one request: its headers, then as many bytes as its Content-Length says. */
