@@ -8,7 +8,8 @@
 #   3. for direct / nginx / Keyguard: closed-loop maximum throughput, then 1,000 and
 #      5,000 requests/s open loop (30 s warm-up, 60 s measured), latency from the
 #      scheduled send time, CPU of the proxy process per request, its peak RSS;
-#   4. 500 concurrent SSE streams of 50 chunks 20 ms apart, directly and through Keyguard;
+#   4. 500 and 100 concurrent SSE streams of 50 chunks 20 ms apart, directly and through
+#      Keyguard, five measured passes of each, alternating;
 #   5. a 10-minute soak at 1,000 requests/s through Keyguard: RSS every 10 s, GC pauses.
 # It prints one report and writes it into docs/benchmarks.md (between the compare
 # markers) with the machine, JDK, flags and commit. Every process it starts is stopped by
@@ -174,7 +175,7 @@ report="$work/report.md"
   fi
   if [ -s "$work/sse.out" ]; then
     echo
-    echo "Streaming: concurrent streams × 50 chunks 20 ms apart (phased over the gap), delay of each chunk from the upstream's write to the reader, both single selector threads in one JVM on core 0 (µs):"
+    echo "Streaming: concurrent streams × 50 chunks 20 ms apart (phased over the gap), delay of each chunk from the upstream's write to the reader, both single selector threads in one JVM on core 0 (µs). After warm-up passes (3 direct, 10 through Keyguard), five measured passes of each path, alternating; the verdict is on the five passes' chunks together:"
     echo
     echo '```'
     grep -v '^RESULT' "$work/sse.out"

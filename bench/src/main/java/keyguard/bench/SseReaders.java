@@ -29,6 +29,22 @@ final class SseReaders {
 
     private static final byte[] CONTENT = "\"content\":\"".getBytes(StandardCharsets.US_ASCII);
 
+    /**
+     * With {@code -Dsse.slow.us=N}, the slow chunks of the last {@link #run}: each 10 ms of
+     * wall-clock time that held chunks later than N µs (count, worst), to set beside the
+     * gateway's GC, safepoint and JIT logs ({@code -Xlog:…:time}).
+     */
+    private static final long SLOW_NANOS = Long.getLong("sse.slow.us", 0) * 1000;
+    private static final java.util.TreeMap<Long, long[]> SLOW = new java.util.TreeMap<>();
+
+    /** Prints the slow chunks of the last run. */
+    static void printSlow() {
+        if (SLOW_NANOS == 0) return;
+        java.time.format.DateTimeFormatter f = java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss.SSS").withZone(java.time.ZoneOffset.UTC);
+        System.out.printf("chunks later than %d us, by the 10 ms in which the upstream wrote them (UTC start, count, worst us): %d windows%n", SLOW_NANOS / 1000, SLOW.size());
+        SLOW.forEach((w, c) -> System.out.printf("  %s %d %d%n", f.format(java.time.Instant.ofEpochMilli(w * 10)), c[0], c[1] / 1000));
+    }
+
     private static final class Stream {
         final ByteBuffer out;
         byte[] buf = new byte[16384];
@@ -47,6 +63,7 @@ final class SseReaders {
         Histogram steady = new Histogram(java.util.concurrent.TimeUnit.SECONDS.toNanos(10), 3);
         long failed = 0;
         int open = 0;
+        SLOW.clear();
         long end = System.nanoTime() + deadlineNanos;
         try (Selector selector = Selector.open()) {
             for (int i = 0; i < n; i++) {
@@ -138,6 +155,11 @@ final class SseReaders {
             if (e > v && buf[v] >= '0' && buf[v] <= '9') {
                 long stamp = Long.parseLong(new String(buf, v, e - v, StandardCharsets.US_ASCII));
                 long d = Math.min(Math.max(0, now - stamp), h.getHighestTrackableValue());
+                if (SLOW_NANOS > 0 && d > SLOW_NANOS) {
+                    long[] c = SLOW.computeIfAbsent((System.currentTimeMillis() - d / 1_000_000) / 10, x -> new long[2]);
+                    c[0]++;
+                    c[1] = Math.max(c[1], d);
+                }
                 if (s.stamps >= STEADY_FROM) steady.recordValue(d);
                 (s.stamps++ == 0 ? firsts : h).recordValue(d);
             }
