@@ -25,6 +25,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code observe}: reading one content chunk alone.</li>
  *   <li>{@code relayChunk}: the splitter, the reading and the bytes handed on.</li>
  *   <li>{@code usageChunk}: reading the final chunk that carries the usage.</li>
+ *   <li>{@code wholeReply}, {@code wholeReplyUsage}: a whole (non-streamed) reply read in full
+ *       ({@link Dialect#read}, what a translated reply needs) and read for its usage alone
+ *       ({@link Dialect#readUsage}, what a reply relayed as it came is billed from).</li>
  * </ul>
  * Traps avoided: the stream state is fresh per invocation batch but reused across calls, as
  * a stream's is; results go back to JMH.
@@ -45,6 +48,16 @@ public class SseChunkBenchmark {
             + "\"model\":\"gpt-4o-mini-2024-07-18\",\"system_fingerprint\":\"fp_0ba0d124f1\",\"choices\":[],\"usage\":{\"prompt_tokens\":1117,"
             + "\"completion_tokens\":46,\"total_tokens\":1163,\"prompt_tokens_details\":{\"cached_tokens\":1024,\"audio_tokens\":0},"
             + "\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}\n\n";
+
+    static final byte[] REPLY = ("{\"id\":\"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG\",\"object\":\"chat.completion\",\"created\":1733000000,"
+            + "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+            + "\"A virtual key is a credential the gateway issues to one team or service. The gateway checks it, applies the key's "
+            + "policy, and calls the provider with its own credential, so the provider's key is never shared.\",\"refusal\":null,"
+            + "\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":52,"
+            + "\"completion_tokens\":44,\"total_tokens\":96,\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
+            + "\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
+            + "\"rejected_prediction_tokens\":0}},\"service_tier\":\"default\",\"system_fingerprint\":\"fp_0ba0d124f1\"}")
+            .getBytes(StandardCharsets.UTF_8);
 
     private final byte[] chunk = CHUNK.getBytes(StandardCharsets.UTF_8);
     private final SseSplitter splitter = new SseSplitter();
@@ -77,5 +90,15 @@ public class SseChunkBenchmark {
             n += event.getBytes(StandardCharsets.UTF_8).length;
         }
         return n;
+    }
+
+    @Benchmark
+    public StreamState wholeReply() throws java.io.IOException {
+        return Dialect.OPENAI.read(REPLY);
+    }
+
+    @Benchmark
+    public StreamState wholeReplyUsage() throws java.io.IOException {
+        return Dialect.OPENAI.readUsage(REPLY);
     }
 }

@@ -238,7 +238,11 @@ enum Dialect {
      * does not read passed over ({@link #readFields}).
      */
     StreamState read(byte[] body) throws IOException {
-        JsonNode o = readKept(new String(body, StandardCharsets.UTF_8), this == OPENAI ? OPENAI_REPLY_FIELDS : ANTHROPIC_REPLY_FIELDS);
+        return read(new String(body, StandardCharsets.UTF_8));
+    }
+
+    private StreamState read(String json) throws IOException {
+        JsonNode o = readKept(json, this == OPENAI ? OPENAI_REPLY_FIELDS : ANTHROPIC_REPLY_FIELDS);
         StreamState st = new StreamState();
         if (this == OPENAI) {
             st.id = o.path("id").asText("");
@@ -274,6 +278,28 @@ enum Dialect {
             st.finish = o.path("stop_reason").asText("end_turn").equals("max_tokens") ? "length" : "stop";
             anthropicUsage(o.path("usage"), st, true);
         }
+        st.done = true;
+        return st;
+    }
+
+    /** The top-level fields of a whole reply that {@link #readUsage} reads first. */
+    private static final Set<String> OPENAI_USAGE_FIELDS = Set.of("usage", "service_tier");
+    private static final Set<String> ANTHROPIC_USAGE_FIELDS = Set.of("usage");
+
+    /**
+     * What a relayed whole reply is billed from, as {@link #read} reads it: the usage alone
+     * when the provider reported its final counts (the choices, which only a reply without
+     * them needs, are passed over by the parser and never made a tree), else the whole
+     * {@link #read}. Its text, id and finish reason are read only in that second case: a
+     * relayed reply does not need them.
+     */
+    StreamState readUsage(byte[] body) throws IOException {
+        String json = new String(body, StandardCharsets.UTF_8);
+        JsonNode o = readKept(json, this == OPENAI ? OPENAI_USAGE_FIELDS : ANTHROPIC_USAGE_FIELDS);
+        StreamState st = new StreamState();
+        if (this == OPENAI) openAiUsage(o, st);
+        else anthropicUsage(o.path("usage"), st, true);
+        if (!st.usageFinal) return read(json);
         st.done = true;
         return st;
     }

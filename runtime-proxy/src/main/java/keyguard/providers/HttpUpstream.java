@@ -140,7 +140,8 @@ final class HttpUpstream {
             if (call.request().endpoint() == keyguard.wire.Endpoint.EMBEDDINGS) {
                 JsonNodeUsage.embeddings(Dialect.JSON.readTree(new String(body, StandardCharsets.UTF_8)), st);
             } else {
-                st = dialect.read(body);
+                // Relayed as it came, a reply is billed from its usage alone when that is final.
+                st = translate ? dialect.read(body) : dialect.readUsage(body);
                 if (translate) {
                     ApiShape shape = call.request().endpoint().shape();
                     keyguard.policy.Usage u = settle.usage(st);

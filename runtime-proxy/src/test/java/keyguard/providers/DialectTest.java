@@ -133,4 +133,58 @@ class DialectTest {
         assertEquals(4, anthropic.output);
         assertThrows(java.io.IOException.class, () -> Dialect.OPENAI.read("{\"id\":\"x\",\"model\":[".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }
+
+    @Test
+    void aRelayedWholeReplyIsBilledFromItsUsageAloneExactlyAsAFullReadingBillsIt() throws Exception {
+        String[] openai = {
+            // final usage, with the details that split it, and a tier
+            "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"message\":{\"content\":\"Hello there\"},\"finish_reason\":\"stop\"}],"
+                + "\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":9,\"prompt_tokens_details\":{\"cached_tokens\":5},"
+                + "\"completion_tokens_details\":{\"reasoning_tokens\":4}},\"service_tier\":\"flex\"}",
+            // the usage before the choices, and given twice: the last one counts
+            "{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1},\"choices\":[{\"message\":{\"content\":\"x\"}}],"
+                + "\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}",
+            // no usage: what was generated is counted, tool calls and refusals included
+            "{\"choices\":[{\"index\":0,\"message\":{\"content\":\"Counted by the gateway\",\"refusal\":\"no\","
+                + "\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]}},"
+                + "{\"index\":1,\"message\":{\"content\":\"and the second choice\"}}]}",
+            // a usage without the counts (some compatible servers send {}): no report, counted
+            "{\"choices\":[{\"message\":{\"content\":\"four words counted here\"}}],\"usage\":{}}",
+            // counts of the wrong type: no report either
+            "{\"choices\":[{\"message\":{\"content\":\"typed wrong\"}}],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":\"many\"}}",
+            "{\"choices\":[],\"usage\":null}",
+        };
+        String[] anthropic = {
+            "{\"id\":\"m1\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}],\"stop_reason\":\"end_turn\","
+                + "\"usage\":{\"input_tokens\":9,\"output_tokens\":4,\"cache_creation_input_tokens\":6,\"cache_read_input_tokens\":2,"
+                + "\"cache_creation\":{\"ephemeral_1h_input_tokens\":1},\"server_tool_use\":{\"web_search_requests\":2},\"service_tier\":\"standard\"}}",
+            // no output count: what was generated is counted
+            "{\"content\":[{\"type\":\"text\",\"text\":\"Some text\"},{\"type\":\"tool_use\",\"name\":\"t\",\"input\":{\"q\":\"x\"}}],"
+                + "\"usage\":{\"input_tokens\":3}}",
+            "{\"content\":[{\"type\":\"thinking\",\"thinking\":\"hmm\"}]}",
+        };
+        for (String reply : openai) assertBilledAlike(Dialect.OPENAI, reply);
+        for (String reply : anthropic) assertBilledAlike(Dialect.ANTHROPIC, reply);
+        // Where the usage is final, the choices were passed over, not made into a tree.
+        assertEquals("", Dialect.OPENAI.readUsage(openai[0].getBytes(java.nio.charset.StandardCharsets.UTF_8)).text.toString());
+        assertEquals("", Dialect.ANTHROPIC.readUsage(anthropic[0].getBytes(java.nio.charset.StandardCharsets.UTF_8)).text.toString());
+        // JSON broken anywhere, even inside the choices it does not keep, is no reading, as before.
+        byte[] broken = "{\"choices\":[{\"message\":{\"content\":\"x\"}}}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        assertThrows(java.io.IOException.class, () -> Dialect.OPENAI.read(broken));
+        assertThrows(java.io.IOException.class, () -> Dialect.OPENAI.readUsage(broken));
+    }
+
+    private static void assertBilledAlike(Dialect dialect, String reply) throws Exception {
+        byte[] body = reply.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        StreamState whole = dialect.read(body);
+        StreamState usage = dialect.readUsage(body);
+        keyguard.tokens.TokenCounter counter = keyguard.tokens.TokenCounter.O200K;
+        String billed = whole.input + " " + whole.cacheWrite + " " + whole.cacheWrite1h + " " + whole.cacheRead + " " + whole.output + " "
+                + whole.reasoning + " " + whole.webSearches + " " + whole.serviceTier + " " + whole.usageFinal + " " + whole.done + " "
+                + (whole.usageFinal ? "-" : String.valueOf(whole.countGenerated(counter)));
+        assertEquals(billed, usage.input + " " + usage.cacheWrite + " " + usage.cacheWrite1h + " " + usage.cacheRead + " " + usage.output + " "
+                + usage.reasoning + " " + usage.webSearches + " " + usage.serviceTier + " " + usage.usageFinal + " " + usage.done + " "
+                + (usage.usageFinal ? "-" : String.valueOf(usage.countGenerated(counter))), reply);
+    }
 }
