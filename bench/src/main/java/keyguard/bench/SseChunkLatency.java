@@ -26,6 +26,10 @@ import org.HdrHistogram.Histogram;
  *      --gateway http://127.0.0.1:18103 --key kg-… --model sse-model --streams 40 --chunks 100 --gap-ms 5
  * </pre>
  * With {@code --gateway} absent it only serves the upstream (for the gateway to start on).
+ * With {@code --concurrent} all streams run at once: warm-up passes ({@code -Dsse.warmups},
+ * 10), then {@code -Dsse.pairs} (5) measured passes of each path, direct and through the
+ * gateway alternating, reported pass by pass and all together; {@code -Dsse.slow.us=N}
+ * adds when each pass's chunks later than N µs were written.
  */
 public final class SseChunkLatency {
     private SseChunkLatency() {}
